@@ -1,0 +1,115 @@
+"""One tree of errors for the whole engine.
+
+Every problem the engine reports about user input carries a ``Location``
+(file, line, column) and, where it applies, the dotted path of the field it
+concerns. Stages raise ``Problem``s; the CLI prints them as
+``file:line:col: message`` and exits 1.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A position in an input file; line and col are 1-based, 0 means unknown."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line and self.col:
+            return f"{self.file}:{self.line}:{self.col}"
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+    def shifted(self, offset_col: int) -> "Location":
+        """The location ``offset_col`` characters further on the same line."""
+        return Location(self.file, self.line, self.col + offset_col)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, at a location."""
+
+    location: Location
+    message: str
+    path: str = ""
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.location}: {where}{self.message}"
+
+    def sort_key(self) -> tuple:
+        return (self.location.file, self.location.line, self.location.col, self.path, self.message)
+
+
+class RulesError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(RulesError):
+    """One or more problems with user input (rule files, facts, expressions, tests)."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = sorted(set(problems), key=Problem.sort_key)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, location: Location, message: str, path: str = "", code: str = "invalid") -> "InputError":
+        return cls([Problem(location, message, path, code)])
+
+
+class ExpressionError(RulesError):
+    """A parse or type error in one condition expression; ``offset`` is 0-based."""
+
+    def __init__(self, message: str, offset: int = 0):
+        self.message = message
+        self.offset = offset
+        super().__init__(message)
+
+
+class EvaluationError(RulesError):
+    """Evaluation could not proceed (e.g. a value durable_rules cannot represent)."""
+
+
+class LookupFailure(RulesError):
+    """A ruleset, version, decision or applicant that was asked for does not exist."""
+
+
+class LogError(RulesError):
+    """The decision log is unusable: not a log, a newer format, locked, corrupt."""
+
+
+class AuditFailure(RulesError):
+    """The decision log does not verify: a record was altered, removed or inserted."""
+
+
+def did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    """A ``did you mean 'x'?`` suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@dataclass
+class ProblemList:
+    """Collects problems across a stage, then raises them all at once."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, location: Location, message: str, path: str = "", code: str = "invalid") -> None:
+        self.problems.append(Problem(location, message, path, code))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise InputError(self.problems)

@@ -1,0 +1,339 @@
+"""Stage 1, load: bytes to plain data, with the position of every key and value.
+
+Rule files are small and read by people: they go through ruamel.yaml's
+round-trip parser, which knows where everything is. Facts files can be large:
+JSON goes through the standard ``json`` module (decimals for numbers), YAML
+through ruamel's C loader; positions are only computed (by a second, slow
+parse) when something in the facts turns out to be wrong.
+
+Numbers become ``int`` or ``Decimal`` (never ``float``); YAML dates become
+``datetime.date``. Anchors and aliases are refused (they have no use in policy
+files and are the vehicle of "billion laughs" attacks).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .errors import InputError, Location
+
+MAX_YAML_BYTES = 10 * 1024 * 1024
+MAX_JSON_BYTES = 512 * 1024 * 1024
+MAX_DEPTH = 100
+
+Path_ = tuple  # a path into a document: keys and list indices
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: its text, its plain data and where each value came from."""
+
+    file: str
+    text: str
+    data: Any
+    positions: dict = field(default_factory=dict, compare=False, repr=False)
+    key_positions: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def loc(self, path: Path_ = (), key: bool = False) -> Location:
+        """Location of the value (or key) at ``path``, else of its nearest ancestor."""
+        path = tuple(path)
+        if key and path in self.key_positions:
+            return Location(self.file, *self.key_positions[path])
+        while path not in self.positions and path:
+            path = path[:-1]
+        line, col = self.positions.get(path, (1, 1))
+        return Location(self.file, line, col)
+
+
+def _decimal_float(loader, node):
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        mark = node.start_mark
+        raise _BadScalar(f"number '{text}' is not finite", mark.line + 1, mark.column + 1)
+    return value
+
+
+class _BadScalar(Exception):
+    def __init__(self, message: str, line: int, col: int):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+class _RTConstructor(RoundTripConstructor):
+    pass
+
+
+class _SafeConstructor(SafeConstructor):
+    pass
+
+
+for _c in (_RTConstructor, _SafeConstructor):
+    _c.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+
+
+def _round_trip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _RTConstructor
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _fast_yaml() -> YAML:
+    yaml = YAML(typ="safe")
+    yaml.Constructor = _SafeConstructor
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def read_text(path: str | Path, label: str | None = None, limit: int = MAX_YAML_BYTES) -> str:
+    """Read a file as UTF-8 text, refusing binary, oversized and non-UTF-8 input."""
+    label = label or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError.at(Location(label), "file not found", code="not-found") from None
+    except IsADirectoryError:
+        raise InputError.at(Location(label), "is a directory, expected a file") from None
+    except OSError as exc:
+        raise InputError.at(Location(label), f"cannot read file: {exc.strerror}") from None
+    return decode(raw, label, limit)
+
+
+def decode(raw: bytes, label: str, limit: int = MAX_YAML_BYTES) -> str:
+    """Bytes to text with the checks of ``read_text``."""
+    if len(raw) > limit:
+        raise InputError.at(
+            Location(label),
+            f"file is {len(raw):,} bytes, over the limit of {limit:,} for this kind of file"
+            + (" (large calls must come as JSON)" if limit == MAX_YAML_BYTES else ""),
+            code="too-large",
+        )
+    if b"\x00" in raw[:8192] or b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InputError.at(Location(label, line), "binary data (NUL byte): not a text file", code="binary")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise InputError.at(
+            Location(label, line, col), f"not valid UTF-8 text (byte 0x{raw[exc.start]:02x})", code="encoding"
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def load_yaml_document(text: str, label: str) -> Document:
+    """Parse YAML text with positions (round-trip); a mapping at the top."""
+    if not text.strip():
+        raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
+    raw = _parse(_round_trip_yaml(), text, label)
+    doc = _flatten(raw, label, text)
+    if not isinstance(doc.data, dict):
+        kind = _kind(doc.data)
+        raise InputError.at(Location(label, 1, 1), f"the top level must be a mapping of keys to values, not {kind}")
+    return doc
+
+
+def load_yaml_fast(text: str, label: str) -> Any:
+    """Parse YAML text without positions, with the C loader where available."""
+    if not text.strip():
+        raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
+    data = _parse(_fast_yaml(), text, label)
+    _check_tree(data, label)
+    return data
+
+
+def _parse(yaml: YAML, text: str, label: str) -> Any:
+    try:
+        return yaml.load(text)
+    except _BadScalar as exc:
+        raise InputError.at(Location(label, exc.line, exc.col), exc.message) from None
+    except MarkedYAMLError as exc:
+        raise _yaml_problem(exc, label) from None
+    except YAMLError as exc:
+        raise _reader_problem(exc, text, label) from None
+    except RecursionError:
+        raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
+
+
+def _yaml_problem(exc: MarkedYAMLError, label: str) -> InputError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    if "'\\t'" in problem or "\\t" in problem:
+        problem = "tab character: YAML indentation must use spaces"
+    elif "duplicate key" in problem:
+        problem = problem.replace("found duplicate key", "duplicate key").split(" with value")[0]
+    return InputError.at(Location(label, line, col), f"YAML syntax: {problem}", code="syntax")
+
+
+def _reader_problem(exc: YAMLError, text: str, label: str) -> InputError:
+    position = getattr(exc, "position", None)
+    if isinstance(position, int):
+        before = text[:position]
+        line = before.count("\n") + 1
+        col = position - (before.rfind("\n") + 1) + 1
+        return InputError.at(Location(label, line, col), "unacceptable character in YAML (control character)")
+    return InputError.at(Location(label, 1, 1), f"YAML: {exc}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty document"
+    return f"a single value ({type(value).__name__})"
+
+
+def _flatten(root: Any, label: str, text: str) -> Document:
+    positions: dict = {(): (1, 1)}
+    key_positions: dict = {}
+    data = _plain(root, (), positions, key_positions, set(), label)
+    return Document(label, text, data, positions, key_positions)
+
+
+def _plain(node: Any, path: tuple, pos: dict, kpos: dict, seen: set, label: str) -> Any:
+    if len(path) > MAX_DEPTH:
+        raise InputError.at(Location(label, *pos.get(path, (1, 1))), f"nesting is too deep (more than {MAX_DEPTH} levels)")
+    if isinstance(node, (dict, list)):
+        if id(node) in seen:
+            line, col = pos.get(path, (1, 1))
+            raise InputError.at(Location(label, line, col), "anchors and aliases (&name, *name) are not allowed")
+        seen.add(id(node))
+    if isinstance(node, dict):
+        return _plain_map(node, path, pos, kpos, seen, label)
+    if isinstance(node, list):
+        return _plain_seq(node, path, pos, kpos, seen, label)
+    return _scalar(node)
+
+
+def _plain_map(node: dict, path: tuple, pos: dict, kpos: dict, seen: set, label: str) -> dict:
+    out = {}
+    lc = getattr(node, "lc", None)
+    for key, value in node.items():
+        child = path + (str(key),)
+        if lc is not None:
+            kl, kc = lc.key(key)
+            vl, vc = lc.value(key)
+            kpos[child] = (kl + 1, kc + 1)
+            pos[child] = (vl + 1, vc + 1)
+        out[str(key) if not isinstance(key, str) else key] = _plain(value, child, pos, kpos, seen, label)
+    return out
+
+
+def _plain_seq(node: list, path: tuple, pos: dict, kpos: dict, seen: set, label: str) -> list:
+    out = []
+    lc = getattr(node, "lc", None)
+    for index, value in enumerate(node):
+        child = path + (index,)
+        if lc is not None:
+            line, col = lc.item(index)
+            pos[child] = (line + 1, col + 1)
+        out.append(_plain(value, child, pos, kpos, seen, label))
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        return value.date() if (value.hour, value.minute, value.second) == (0, 0, 0) else value
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _check_tree(data: Any, label: str) -> None:
+    """Refuse aliases and excessive depth in data loaded without positions."""
+    seen: set = set()
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)")
+        if id(node) in seen:
+            raise InputError.at(Location(label, 1, 1), "anchors and aliases (&name, *name) are not allowed")
+        seen.add(id(node))
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _no_duplicates(pairs: list) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateJSONKey(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateJSONKey(Exception):
+    pass
+
+
+def load_json_fast(text: str, label: str) -> Any:
+    """Parse JSON with exact decimals; errors carry line and column."""
+    if not text.strip():
+        raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise InputError.at(Location(label, exc.lineno, exc.colno), f"JSON syntax: {exc.msg}", code="syntax") from None
+    except _DuplicateJSONKey as exc:
+        raise _json_duplicate(text, label, str(exc.args[0])) from None
+    except _BadScalar as exc:
+        raise InputError.at(Location(label, 1, 1), exc.message) from None
+    except RecursionError:
+        raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
+    _check_tree(data, label)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise _BadScalar(f"'{name}' is not a number this engine accepts", 1, 1)
+
+
+def _json_duplicate(text: str, label: str, key: str) -> InputError:
+    needle = json.dumps(key)
+    first = text.find(needle)
+    second = text.find(needle, first + 1) if first >= 0 else -1
+    at = second if second >= 0 else max(first, 0)
+    before = text[:at]
+    line, col = before.count("\n") + 1, at - (before.rfind("\n") + 1) + 1
+    return InputError.at(Location(label, line, col), f"duplicate key '{key}'", code="syntax")
+
+
+def load_positions(text: str, label: str) -> Document:
+    """The slow path: parse a facts file (YAML or JSON) again, with positions."""
+    try:
+        return _flatten(_round_trip_yaml().load(text), label, text)
+    except (YAMLError, _BadScalar, RecursionError, InputError):
+        return Document(label, text, None)
+
+
+def is_json(label: str, text: str) -> bool:
+    """JSON by extension, or by a first non-blank character of ``{`` or ``[``."""
+    if label.lower().endswith(".json"):
+        return True
+    if label.lower().endswith((".yaml", ".yml")):
+        return False
+    return text.lstrip()[:1] in ("{", "[")

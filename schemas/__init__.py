@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with the engine (installed as ``engine.schemas``)."""
