@@ -1,0 +1,215 @@
+"""Stage 5, allocate: pure apportionment functions in exact arithmetic.
+
+Everything here counts in whole *units* (1 FTE in 2018, 0.5 FTE in other
+rounds) and computes with ``Fraction``; nothing here does I/O or knows about
+rule files. Ties are always broken by a declared order (``Claim.order``, the
+applicant's rank), never by chance or by position in a file.
+
+- ``hamilton``: largest remainder; ties by larger weight, then region name.
+- ``highest_averages``: D'Hondt or Sainte-Laguë; same ties.
+- ``water_fill``: proportional to a weight, capped by the request; the level
+  L solves sum(min(cap_i, L * w_i)) = budget; floors, then one unit at a time
+  by largest fractional part. ``equal`` is water_fill with all weights 1.
+- ``greedy``: in order, each claim gets min(cap, what is left).
+- ``allocate``: optional split over regions, the method within each region,
+  then pooling of unused regional shares over all unmet claims.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Mapping, Sequence
+
+SPLIT_METHODS = ("hamilton", "dhondt", "sainte-lague")
+METHODS = ("proportional", "equal", "greedy")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One applicant's claim on a budget, in units."""
+
+    id: str
+    cap: int
+    weight: Fraction = Fraction(1)
+    order: int = 0
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    """A region's part of the budget (units) and how it was computed."""
+
+    region: str
+    weight: Fraction
+    quota: Fraction
+    units: int
+    extra: bool  # got a unit for its remainder (Hamilton) / last seat order (divisor methods)
+
+
+@dataclass
+class Grant:
+    """What one claim received, with the arithmetic behind it."""
+
+    id: str
+    units: int = 0
+    ideal: Fraction | None = None
+    floor: int = 0
+    remainder_turn: int | None = None  # 1-based turn in the remainder queue, if it got a unit there
+    capped: bool = False
+    pooled: int = 0  # units received from the pool
+    region_share: int | None = None
+
+
+@dataclass
+class Result:
+    grants: dict[str, Grant]
+    shares: dict[str, Share] = field(default_factory=dict)
+    region_allocated: dict[str, int] = field(default_factory=dict)
+    pool_rounds: list[int] = field(default_factory=list)
+    unallocated: int = 0
+
+    @property
+    def allocated(self) -> int:
+        return sum(g.units for g in self.grants.values())
+
+
+def hamilton(total: int, weights: Mapping[str, Fraction | int]) -> dict[str, Share]:
+    """Largest-remainder split of ``total`` units over regions by weight."""
+    weight_sum = sum(Fraction(w) for w in weights.values())
+    if weight_sum == 0:
+        return {r: Share(r, Fraction(w), Fraction(0), 0, False) for r, w in weights.items()}
+    quotas = {r: Fraction(total) * Fraction(w) / weight_sum for r, w in weights.items()}
+    floors = {r: math.floor(q) for r, q in quotas.items()}
+    left = total - sum(floors.values())
+    queue = sorted(weights, key=lambda r: (-(quotas[r] - floors[r]), -Fraction(weights[r]), r))
+    lucky = set(queue[:left])
+    return {r: Share(r, Fraction(weights[r]), quotas[r], floors[r] + (r in lucky), r in lucky) for r in weights}
+
+
+def highest_averages(total: int, weights: Mapping[str, Fraction | int], method: str) -> dict[str, Share]:
+    """D'Hondt (divisors 1, 2, 3, ...) or Sainte-Laguë (1, 3, 5, ...) split of ``total`` units."""
+    step = {"dhondt": 1, "sainte-lague": 2}[method]
+    weight_sum = sum(Fraction(w) for w in weights.values())
+    seats = {r: 0 for r in weights}
+    heap = [(-Fraction(w), -Fraction(w), r) for r, w in weights.items() if w > 0]
+    heapq.heapify(heap)
+    for _ in range(total if heap else 0):
+        _avg, neg_weight, region = heapq.heappop(heap)
+        seats[region] += 1
+        divisor = step * seats[region] + 1
+        heapq.heappush(heap, (neg_weight / divisor, neg_weight, region))
+    quota = (lambda w: Fraction(total) * Fraction(w) / weight_sum) if weight_sum else (lambda w: Fraction(0))
+    return {r: Share(r, Fraction(w), quota(w), seats[r], False) for r, w in weights.items()}
+
+
+def split(total: int, weights: Mapping[str, Fraction | int], method: str) -> dict[str, Share]:
+    """Split ``total`` units over regions with the named method."""
+    if method == "hamilton":
+        return hamilton(total, weights)
+    if method in SPLIT_METHODS:
+        return highest_averages(total, weights, method)
+    raise ValueError(f"unknown split method {method!r}")
+
+
+def water_fill(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
+    """Proportional to weight, capped by each claim's cap; whole units; ties by ``order``."""
+    grants = {c.id: Grant(c.id) for c in claims}
+    active = [c for c in claims if c.cap > 0 and c.weight > 0]
+    if sum(c.cap for c in active) <= budget:
+        for c in active:
+            grants[c.id] = Grant(c.id, c.cap, Fraction(c.cap), c.cap, None, True)
+        return grants
+    level = _level(budget, active)
+    ideal = {c.id: min(Fraction(c.cap), level * c.weight) for c in active}
+    for c in active:
+        grants[c.id] = Grant(c.id, math.floor(ideal[c.id]), ideal[c.id], math.floor(ideal[c.id]),
+                             None, ideal[c.id] == c.cap)
+    left = budget - sum(g.units for g in grants.values())
+    queue = sorted(active, key=lambda c: (-(ideal[c.id] - grants[c.id].floor), c.order, c.id))
+    for turn, claim in enumerate(queue[:left], start=1):
+        grants[claim.id].units += 1
+        grants[claim.id].remainder_turn = turn
+    return grants
+
+
+def _level(budget: int, active: Sequence[Claim]) -> Fraction:
+    """The L with sum(min(cap_i, L * w_i)) == budget (given sum(cap_i) > budget)."""
+    remaining, weight = Fraction(budget), sum(Fraction(c.weight) for c in active)
+    for claim in sorted(active, key=lambda c: (Fraction(c.cap) / c.weight, c.id)):
+        level = remaining / weight
+        if Fraction(claim.cap) / claim.weight > level:
+            return level
+        remaining -= claim.cap
+        weight -= claim.weight
+    return remaining / weight if weight else Fraction(0)
+
+
+def equal(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
+    """Equal whole units for all, within caps; the rest one unit at a time by ``order``."""
+    return water_fill(budget, [Claim(c.id, c.cap, Fraction(1), c.order, c.region) for c in claims])
+
+
+def greedy(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
+    """In ``order``, each claim gets min(cap, what is left)."""
+    grants = {}
+    left = budget
+    for claim in sorted(claims, key=lambda c: (c.order, c.id)):
+        units = min(claim.cap, left)
+        grants[claim.id] = Grant(claim.id, units, None, units, None, units == claim.cap)
+        left -= units
+    return grants
+
+
+WITHIN: dict[str, Callable[[int, Sequence[Claim]], dict[str, Grant]]] = {
+    "proportional": water_fill, "equal": equal, "greedy": greedy,
+}
+
+
+def allocate(budget: int, claims: Sequence[Claim], method: str, region_weights: Mapping[str, Fraction | int] | None = None,
+             split_method: str = "hamilton", pooling: bool = False) -> Result:
+    """Hand out ``budget`` units over ``claims``: split by region if weights are given, then ``method``."""
+    within = WITHIN[method]
+    if region_weights is None:
+        grants = within(budget, claims)
+        result = Result(grants)
+    else:
+        result = _by_region(budget, claims, within, region_weights, split_method)
+    if pooling:
+        _pool(result, claims, within, budget)
+    result.unallocated = budget - result.allocated
+    return result
+
+
+def _by_region(budget: int, claims: Sequence[Claim], within: Callable, weights: Mapping, method: str) -> Result:
+    shares = split(budget, weights, method)
+    grants: dict[str, Grant] = {}
+    allocated: dict[str, int] = {}
+    for region, share in shares.items():
+        members = [c for c in claims if c.region == region]
+        region_grants = within(share.units, members)
+        for grant in region_grants.values():
+            grant.region_share = share.units
+        grants.update(region_grants)
+        allocated[region] = sum(g.units for g in region_grants.values())
+    return Result(grants, shares, allocated)
+
+
+def _pool(result: Result, claims: Sequence[Claim], within: Callable, budget: int) -> None:
+    """Hand out what the regions could not use over all claims still below their cap."""
+    pool = budget - result.allocated
+    region_of = {c.id: c.region for c in claims}
+    while pool > 0:
+        open_claims = [Claim(c.id, c.cap - result.grants[c.id].units, c.weight, c.order, c.region)
+                       for c in claims if c.cap > result.grants[c.id].units]
+        extra = {g.id: g.units for g in within(pool, open_claims).values() if g.units}
+        if not extra:
+            break
+        for claim_id, units in extra.items():
+            result.grants[claim_id].units += units
+            result.grants[claim_id].pooled += units
+            if region_of[claim_id] in result.region_allocated:
+                result.region_allocated[region_of[claim_id]] += units
+        result.pool_rounds.append(sum(extra.values()))
+        pool -= sum(extra.values())

@@ -1,0 +1,128 @@
+"""Stage 4, evaluate: derived values, eligibility, tiers, ranking, with a trace.
+
+Derived values are computed once, in Python, before any rule is matched, so
+that both evaluators (this module's Python functions and durable_rules) see
+the same facts. An evaluator answers one question per applicant: which rule
+conditions hold. Everything else (the trace, tiers, ranking) is shared.
+"""
+from __future__ import annotations
+
+import decimal
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .compile import Ruleset, item_fields
+from .pyeval import CONTEXT, Compiled, generate
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule checked for one applicant: did it hold, and what did it read."""
+
+    rule: str
+    passed: bool
+    values: dict
+
+
+@dataclass
+class Assessment:
+    """One applicant after evaluation and ranking (before allocation)."""
+
+    id: str
+    env: dict
+    eligible: bool
+    checks: list
+    tier: int | None = None
+    tier_rule: str | None = None
+    tier_checks: list = field(default_factory=list)
+    rank: int | None = None
+    rank_keys: dict = field(default_factory=dict)
+
+
+_CACHE: dict = {}
+
+
+def compiled(ruleset: Ruleset) -> Compiled:
+    """The Python functions of a ruleset, generated once per ruleset text, schema and overrides."""
+    key = (ruleset.sha256, ruleset.facts_schema_text, ruleset.overrides)
+    if key not in _CACHE:
+        if len(_CACHE) > 32:
+            _CACHE.clear()
+        _CACHE[key] = generate(ruleset, functools.partial(item_fields, ruleset))
+    return _CACHE[key]
+
+
+def derive(ruleset: Ruleset, applicants: Sequence[dict]) -> list[dict]:
+    """Each applicant's facts plus its derived values (new dicts; the facts are not changed)."""
+    fn = compiled(ruleset).derive
+    with decimal.localcontext(CONTEXT):
+        return [fn(dict(a)) for a in applicants]
+
+
+def python_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
+    """Which conditions hold, per applicant, with the generated Python functions."""
+    conditions = compiled(ruleset).conditions
+    eligibility = [(r.id, conditions[r.id]) for r in ruleset.eligibility]
+    tiers = [(r.id, conditions[r.id]) for r in ruleset.tiers]
+    out = []
+    with decimal.localcontext(CONTEXT):
+        for env in envs:
+            held = {rule_id: fn(env) for rule_id, fn in eligibility}
+            if all(held.values()):
+                for rule_id, fn in tiers:
+                    held[rule_id] = fn(env)
+                    if held[rule_id]:
+                        break
+            out.append(held)
+    return out
+
+
+Outcomes = Callable[[Ruleset, Sequence[dict]], list]
+
+
+def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = python_outcomes) -> list[Assessment]:
+    """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules."""
+    envs = derive(ruleset, applicants)
+    held = outcomes(ruleset, envs)
+    fns = compiled(ruleset)
+    result = [_assessment(ruleset, fns, env, h) for env, h in zip(envs, held)]
+    _rank(ruleset, fns, result)
+    return result
+
+
+def _assessment(ruleset: Ruleset, fns: Compiled, env: dict, held: dict) -> Assessment:
+    values = fns.values
+    checks = [Check(r.id, held[r.id], values[r.id](env)) for r in ruleset.eligibility]
+    eligible = all(c.passed for c in checks)
+    assessment = Assessment(env["id"], env, eligible, checks)
+    if not eligible:
+        return assessment
+    for number, rule in enumerate(ruleset.tiers, start=1):
+        passed = bool(held.get(rule.id))
+        assessment.tier_checks.append(Check(rule.id, passed, values[rule.id](env)))
+        if passed:
+            assessment.tier, assessment.tier_rule = number, rule.id
+            return assessment
+    assessment.tier, assessment.tier_rule = len(ruleset.tiers) + 1, ruleset.default_tier.id
+    return assessment
+
+
+def _rank(ruleset: Ruleset, fns: Compiled, assessments: list[Assessment]) -> None:
+    eligible = [a for a in assessments if a.eligible]
+    with decimal.localcontext(CONTEXT):
+        for a in eligible:
+            env = dict(a.env, tier=a.tier)
+            a.rank_keys = {k.text: fn(env) for k, fn in zip(ruleset.ranking, fns.ranking)}
+    for key in reversed(ruleset.ranking):
+        name = key.text
+        if key.descending:
+            eligible.sort(key=lambda a: (a.rank_keys[name] is not None, _sortable(a.rank_keys[name])), reverse=True)
+        else:
+            eligible.sort(key=lambda a: (a.rank_keys[name] is None, _sortable(a.rank_keys[name])))
+    for rank, a in enumerate(eligible, start=1):
+        a.rank = rank
+
+
+def _sortable(value: Any) -> Any:
+    return 0 if value is None else value

@@ -1,0 +1,213 @@
+"""The default evaluator: the intermediate form turned into Python functions.
+
+Each condition tree becomes the source of one small Python function, compiled
+once per ruleset. Only the engine's own tree is turned into code: names are
+validated identifiers used as dictionary keys (via ``repr``), and every literal
+and parameter value is passed in a constants table, never spelled into the
+source. The functions run with no builtins.
+
+Semantics shared with the durable_rules evaluator (see ``durable``):
+- a comparison, ``in`` or ``not in`` with a missing (null) operand is false;
+- arithmetic with null gives null; division by zero gives null;
+- ``not`` has been pushed down to the comparisons by ``expr.normalize``.
+"""
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import expr as E
+
+CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+
+
+def _add(a, b):
+    return None if a is None or b is None else a + b
+
+
+def _sub(a, b):
+    return None if a is None or b is None else a - b
+
+
+def _mul(a, b):
+    return None if a is None or b is None else a * b
+
+
+def _div(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return decimal.Decimal(a) / b
+
+
+def _neg(a):
+    return None if a is None else -a
+
+
+def _sum(values):
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def _mean(values):
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return decimal.Decimal(sum(values)) / len(values)
+
+
+def _min(values):
+    values = list(values)
+    return None if not values or any(v is None for v in values) else min(values)
+
+
+def _max(values):
+    values = list(values)
+    return None if not values or any(v is None for v in values) else max(values)
+
+
+HELPERS = {"_add": _add, "_sub": _sub, "_mul": _mul, "_div": _div, "_neg": _neg,
+           "_sum": _sum, "_mean": _mean, "_min": _min, "_max": _max}
+ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+
+
+class _Writer:
+    """Turns one tree into a Python expression string."""
+
+    def __init__(self, constants: dict, params: dict, item_fields_of: Callable):
+        self.constants = constants
+        self.params = params
+        self.item_fields_of = item_fields_of
+        self.temps = 0
+
+    def const(self, value: Any) -> str:
+        if isinstance(value, list):
+            value = frozenset(value)
+        for name, existing in self.constants.items():
+            if type(existing) is type(value) and existing == value:
+                return name
+        name = f"_k{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def write(self, node: Any, item: str | None = None, item_fields: frozenset = frozenset()) -> str:
+        return getattr(self, "w_" + type(node).__name__)(node, item, item_fields)
+
+    def w_Literal(self, node, item, fields):
+        return self.const(node.value) if node.value is not None else "None"
+
+    def w_ListLit(self, node, item, fields):
+        return self.const([i.value for i in node.items])
+
+    def w_Name(self, node, item, fields):
+        head = node.path[0]
+        if head == "params":
+            return self.const(self.params[node.path[1]])
+        source = item if (item and head in fields) else "e"
+        code = f"{source}.get({head!r})"
+        for part in node.path[1:]:
+            t = self.temp()
+            code = f"({t}.get({part!r}) if ({t} := {code}) is not None else None)"
+        return code
+
+    def w_Neg(self, node, item, fields):
+        return f"_neg({self.write(node.operand, item, fields)})"
+
+    def w_Arith(self, node, item, fields):
+        return f"{ARITH[node.op]}({self.write(node.left, item, fields)}, {self.write(node.right, item, fields)})"
+
+    def _operand(self, node, item, fields) -> tuple[str, str | None]:
+        """(code, temp-or-None): constants need no null check."""
+        code = self.write(node, item, fields)
+        if isinstance(node, (E.Literal, E.ListLit)) or (isinstance(node, E.Name) and node.path[0] == "params"):
+            return code, None
+        t = self.temp()
+        return t, f"({t} := {code}) is not None"
+
+    def w_Compare(self, node, item, fields):
+        left, lcheck = self._operand(node.left, item, fields)
+        right, rcheck = self._operand(node.right, item, fields)
+        checks = [c for c in (lcheck, rcheck) if c]
+        return "(" + " and ".join(checks + [f"{left} {node.op} {right}"]) + ")"
+
+    def w_In(self, node, item, fields):
+        value, check = self._operand(node.operand, item, fields)
+        options = self.write(node.options, item, fields)
+        test = f"{value} {'not in' if node.negated else 'in'} {options}"
+        return f"({check} and {test})" if check else f"({test})"
+
+    def w_IsNull(self, node, item, fields):
+        return f"({self.write(node.operand, item, fields)} is {'not ' if node.negated else ''}None)"
+
+    def w_BoolOp(self, node, item, fields):
+        return "(" + f" {node.op} ".join(self.write(i, item, fields) for i in node.items) + ")"
+
+    def w_Not(self, node, item, fields):
+        return self.write(E.normalize(node), item, fields)
+
+    def w_Aggregate(self, node, item, fields):
+        var = f"_i{self.temp()[2:]}"
+        inner_fields = frozenset(self.item_fields_of(node))
+        source = self.write(node.source, item, fields)
+        where = f" if {self.write(node.where, var, inner_fields)}" if node.where is not None else ""
+        if node.func == "count":
+            return f"len([1 for {var} in ({source} or ()){where}])"
+        value = self.write(node.item, var, inner_fields)
+        return f"_{node.func}([{value} for {var} in ({source} or ()){where}])"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Python functions for one ruleset."""
+
+    derive: Callable[[dict], None]  # adds derived values to an applicant's dict
+    conditions: dict  # rule id -> function(e) -> bool
+    values: dict  # rule id -> function(e) -> {dotted name: value}
+    ranking: tuple  # functions(e) -> value
+    cap: Callable
+    weight: Callable | None
+    source: str
+
+
+def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
+    """Generate and compile the Python functions of a compiled ruleset."""
+    constants: dict = {}
+    writer = _Writer(constants, ruleset.params, item_fields_of)
+    lines: list[str] = []
+    lines.append("def derive(e):")
+    lines.extend(f"    e[{d.name!r}] = {writer.write(d.expr)}" for d in ruleset.derived)
+    lines.append("    return e")
+    rules = ruleset.eligibility + ruleset.tiers
+    for index, rule in enumerate(rules):
+        lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
+        pairs = ", ".join(f"{name!r}: {writer.write(_name(name))}" for name in rule.reads)
+        lines.append(f"def values_{index}(e):\n    return {{{pairs}}}")
+    for index, key in enumerate(ruleset.ranking):
+        lines.append(f"def rank_{index}(e):\n    return {writer.write(key.expr)}")
+    lines.append(f"def cap(e):\n    return {writer.write(ruleset.allocation.cap)}")
+    if ruleset.allocation.weight is not None:
+        lines.append(f"def weight(e):\n    return {writer.write(ruleset.allocation.weight)}")
+    source = "\n".join(lines) + "\n"
+    namespace = {"__builtins__": {"len": len, "bool": bool, "None": None, "frozenset": frozenset}, **HELPERS, **constants}
+    exec(compile(source, f"<rules {ruleset.id} {ruleset.version}>", "exec"), namespace)  # noqa: S102 - our own tree
+    return Compiled(
+        derive=namespace["derive"],
+        conditions={r.id: namespace[f"cond_{i}"] for i, r in enumerate(rules)},
+        values={r.id: namespace[f"values_{i}"] for i, r in enumerate(rules)},
+        ranking=tuple(namespace[f"rank_{i}"] for i in range(len(ruleset.ranking))),
+        cap=namespace["cap"],
+        weight=namespace.get("weight"),
+        source=source,
+    )
+
+
+def _name(dotted: str) -> E.Name:
+    return E.Name(tuple(dotted.split(".")))

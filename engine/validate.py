@@ -1,0 +1,242 @@
+"""Stage 2, validate: JSON Schema checks with every error at its line and column.
+
+jsonschema's errors carry the path of the value they concern; the loaded
+``Document`` knows where each path is, so no schema keyword tracks positions.
+Facts are checked fast (a compiled validator) and only when that fails,
+checked again slowly for a complete list of problems with positions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import fastjsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import InputError, Location, Problem, did_you_mean
+from .load import Document, load_positions
+
+SCHEMA_PACKAGE = "engine.schemas"
+
+
+def schema_dir() -> Path:
+    """Folder of the shipped JSON Schemas, installed or in a source checkout."""
+    try:
+        folder = Path(str(resources.files(SCHEMA_PACKAGE)))
+        if (folder / "ruleset.schema.json").exists():
+            return folder
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_schema(name: str) -> dict:
+    """A JSON Schema shipped with the engine, by file name."""
+    return json.loads((schema_dir() / name).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=64)
+def _slow_validator(schema_text: str) -> Draft202012Validator:
+    schema = json.loads(schema_text)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_validator(schema_text: str):
+    try:
+        return fastjsonschema.compile(json.loads(schema_text), formats={"date": _is_date})
+    except Exception:  # a schema fastjsonschema cannot compile: the slow path does all the work
+        return None
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+        return len(value) == 10
+    except (TypeError, ValueError):
+        return False
+
+
+def json_view(value: Any) -> Any:
+    """Plain data as JSON would have it: dates become ISO strings."""
+    if isinstance(value, dict):
+        return {k: json_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_view(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def check_schema(schema: dict) -> list[str]:
+    """Problems with a JSON Schema itself (a facts schema a rule file names)."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as exc:  # jsonschema.SchemaError, with a message of its own
+        return [getattr(exc, "message", str(exc))]
+    return []
+
+
+def validate_document(doc: Document, schema: dict) -> list[Problem]:
+    """Every way ``doc.data`` breaks ``schema``, each at its position."""
+    validator = _slow_validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(json_view(doc.data)), key=lambda e: list(map(str, e.absolute_path)))
+    problems: list[Problem] = []
+    for error in errors:
+        problems.extend(_problems(doc, _best(error)))
+    return problems
+
+
+def validate_facts(data: Any, text: str, label: str, schema: dict) -> None:
+    """Check facts against their schema; raise InputError listing every problem."""
+    schema_text = json.dumps(schema, sort_keys=True)
+    fast = _fast_validator(schema_text)
+    view = json_view(data) if _has_dates(data) else data
+    if fast is not None:
+        try:
+            fast(view)
+        except fastjsonschema.JsonSchemaException:
+            pass
+        else:
+            _check_unique_ids(data, text, label)
+            return
+    doc = load_positions(text, label)
+    doc = Document(label, text, data, doc.positions, doc.key_positions)
+    problems = validate_document(doc, schema)
+    if problems:
+        raise InputError(problems)
+    _check_unique_ids(data, text, label, doc)
+
+
+def _has_dates(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dt.date):
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = None) -> None:
+    seen: dict = {}
+    duplicates = []
+    for index, applicant in enumerate(data.get("applicants", [])):
+        key = applicant.get("id")
+        if key in seen:
+            duplicates.append((index, key, seen[key]))
+        seen.setdefault(key, index)
+    if not duplicates:
+        return
+    doc = doc or load_positions(text, label)
+    raise InputError(
+        Problem(doc.loc(("applicants", index, "id")), f"duplicate applicant id '{key}' (first at applicants[{first}])",
+                f"applicants[{index}].id", "duplicate-id")
+        for index, key, first in duplicates
+    )
+
+
+def _best(error: ValidationError) -> ValidationError:
+    if error.context:
+        from jsonschema.exceptions import best_match
+
+        return best_match(error.context) or error
+    return error
+
+
+def _problems(doc: Document, error: ValidationError) -> Iterable[Problem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(allowed)):
+            yield Problem(doc.loc(path + (key,), key=True),
+                          f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
+                          field_path(doc, path + (key,)), "unknown-key")
+        return
+    if error.validator == "propertyNames":
+        name = error.instance
+        yield Problem(doc.loc(path + (name,), key=True), f"'{name}' is not allowed as a name here: {_message(error)}",
+                      field_path(doc, path + (name,)), "bad-name")
+        return
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        yield Problem(doc.loc(path), f"missing required key '{missing}'", field_path(doc, path), "missing")
+        return
+    yield Problem(doc.loc(path), _message(error), field_path(doc, path), error.validator)
+
+
+def _message(error: ValidationError) -> str:
+    kind, arg, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        types = arg if isinstance(arg, list) else [arg]
+        return f"must be {' or '.join(_TYPE_WORDS.get(t, t) for t in types)}, not {_describe(value)}"
+    if kind == "enum":
+        return f"must be one of {', '.join(map(str, arg))}, not {_describe(value)}" + (
+            did_you_mean(value, [str(a) for a in arg]) if isinstance(value, str) else "")
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
+        return f"must be {sign} {_num(arg)}, not {_describe(value)}"
+    if kind in ("minLength", "minItems", "minProperties"):
+        return "must not be empty" if arg == 1 else f"must have at least {arg} items"
+    if kind in ("maxLength", "maxItems"):
+        return f"is too long (at most {arg})"
+    if kind == "format":
+        return f"must be a {arg} (YYYY-MM-DD), not {_describe(value)}" if arg == "date" else f"must be a {arg}"
+    if kind == "pattern":
+        return _PATTERN_WORDS.get(arg, f"must match the pattern {arg}") + f", not {_describe(value)}"
+    return error.message
+
+
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a text", "object": "a mapping",
+               "array": "a list", "boolean": "true or false", "null": "null"}
+_PATTERN_WORDS = {
+    "^[a-z_][a-z0-9_]*$": "must be a lower-case name of letters, digits and _",
+    "^[a-z][a-z0-9-]*$": "must be a lower-case id of letters, digits and -",
+    "^[0-9]{4}Q[1-4]$": "must be a quarter such as 2016Q3",
+}
+
+
+def _num(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) < 60 else f"'{value[:57]}...'"
+    if isinstance(value, (int, Decimal, float)):
+        return _num(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def field_path(doc: Document, path: tuple) -> str:
+    """``applicants[3] (id BW-004).requested_fte`` style text for a path."""
+    out = ""
+    node = doc.data
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("id"), str) and len(path) > 1:
+                out += f" (id {node['id']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
