@@ -427,8 +427,9 @@ def expression_location(doc: Document, path: tuple, text: str, offset: int) -> L
 class _Context:
     """State passed along the compile stages."""
 
-    def __init__(self, doc: Document, base_dir: Path | None, overrides: Mapping[str, str]):
+    def __init__(self, doc: Document, base_dir: Path | None, overrides: Mapping[str, str], schema_text: str | None = None):
         self.doc = doc
+        self.schema_text = schema_text
         self.base_dir = base_dir
         self.overrides = dict(overrides)
         self.problems: list[Problem] = []
@@ -487,6 +488,8 @@ def _stage_facts_schema(ctx: _Context) -> None:
 
 
 def _named_schema(ctx: _Context, name: str) -> tuple[dict | None, str]:
+    if ctx.schema_text is not None:  # replay: the schema text stored with the decision
+        return json.loads(ctx.schema_text, parse_float=Decimal), ctx.schema_text
     if not SCHEMA_NAME.match(name):
         ctx.problem(("facts", "schema"), f"'{name}' is not a schema file name: give a plain file name such as lde.facts.schema.json")
         return None, ""
@@ -659,9 +662,13 @@ STAGES: tuple = (
 )
 
 
-def compile_document(doc: Document, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None) -> Ruleset:
-    """Run the compile stages on a loaded rule file; InputError lists every problem."""
-    ctx = _Context(doc, base_dir, overrides or {})
+def compile_document(doc: Document, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
+                     schema_text: str | None = None) -> Ruleset:
+    """Run the compile stages on a loaded rule file; InputError lists every problem.
+
+    ``schema_text`` replaces the facts schema file the rule file names (replay uses the stored text).
+    """
+    ctx = _Context(doc, base_dir, overrides or {}, schema_text)
     for _name, stage in STAGES:
         stage(ctx)
         ctx.fail_if_any()
@@ -670,9 +677,10 @@ def compile_document(doc: Document, base_dir: Path | None = None, overrides: Map
     return _build(ctx)
 
 
-def compile_text(text: str, label: str, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None) -> Ruleset:
+def compile_text(text: str, label: str, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
+                 schema_text: str | None = None) -> Ruleset:
     """Compile rule-file text; ``label`` names it in messages."""
-    return compile_document(load_yaml_document(text, label), base_dir, overrides)
+    return compile_document(load_yaml_document(text, label), base_dir, overrides, schema_text)
 
 
 def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None) -> Ruleset:

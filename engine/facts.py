@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compile import Ruleset, _deref, applicant_schema, kind_of_schema
+from .compile import Ruleset, kind_of_schema
 from .errors import InputError, Location, Problem
 from .load import MAX_JSON_BYTES, MAX_YAML_BYTES, decode, is_json, load_json_fast, load_positions, load_yaml_fast
 from .validate import validate_facts
@@ -29,6 +29,7 @@ class Facts:
     applicants: list
     regions: dict | None
     call: dict
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
 
 def read_facts_bytes(path: str | Path) -> bytes:
@@ -52,14 +53,15 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset) -> Facts:
     """Parse and validate facts from bytes (as stored in the decision log)."""
     json_input = label.lower().endswith(".json") or raw.lstrip()[:1] in (b"{", b"[")
     text = decode(raw, label, MAX_JSON_BYTES if json_input else MAX_YAML_BYTES)
-    data = load_json_fast(text, label) if is_json(label, text) else load_yaml_fast(text, label)
+    from_json = is_json(label, text)
+    data = load_json_fast(text, label) if from_json else load_yaml_fast(text, label)
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
-    validate_facts(data, text, label, ruleset.facts_schema)
+    validate_facts(data, text, label, ruleset.facts_schema, from_yaml=not from_json)
     applicants = [_coerce_dates(a, _date_paths(ruleset)) for a in data["applicants"]]
     regions = data.get("regions")
     _check_regions(ruleset, applicants, regions, text, label)
-    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {})
+    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw)
 
 
 def _date_paths(ruleset: Ruleset) -> tuple:

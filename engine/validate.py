@@ -42,18 +42,22 @@ def shipped_schema(name: str) -> dict:
     return json.loads((schema_dir() / name).read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=64)
-def _slow_validator(schema_text: str) -> Draft202012Validator:
-    schema = json.loads(schema_text)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_VALIDATORS: dict = {}
 
 
-@functools.lru_cache(maxsize=64)
-def _fast_validator(schema_text: str):
-    try:
-        return fastjsonschema.compile(json.loads(schema_text), formats={"date": _is_date})
-    except Exception:  # a schema fastjsonschema cannot compile: the slow path does all the work
-        return None
+def _validators(schema: dict) -> tuple:
+    """(fast validator or None, jsonschema validator) for a schema, built once."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    if key not in _VALIDATORS:
+        slow = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        try:
+            fast = fastjsonschema.compile(schema, formats={"date": _is_date})
+        except Exception:  # a schema fastjsonschema cannot compile: the slow path does all the work
+            fast = None
+        if len(_VALIDATORS) > 64:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = (fast, slow)
+    return _VALIDATORS[key]
 
 
 def _is_date(value: Any) -> bool:
@@ -86,7 +90,7 @@ def check_schema(schema: dict) -> list[str]:
 
 def validate_document(doc: Document, schema: dict) -> list[Problem]:
     """Every way ``doc.data`` breaks ``schema``, each at its position."""
-    validator = _slow_validator(json.dumps(schema, sort_keys=True))
+    validator = _validators(schema)[1]
     errors = sorted(validator.iter_errors(json_view(doc.data)), key=lambda e: list(map(str, e.absolute_path)))
     problems: list[Problem] = []
     for error in errors:
@@ -94,15 +98,17 @@ def validate_document(doc: Document, schema: dict) -> list[Problem]:
     return problems
 
 
-def validate_facts(data: Any, text: str, label: str, schema: dict) -> None:
-    """Check facts against their schema; raise InputError listing every problem."""
-    schema_text = json.dumps(schema, sort_keys=True)
-    fast = _fast_validator(schema_text)
-    view = json_view(data) if _has_dates(data) else data
+def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bool = True) -> None:
+    """Check facts against their schema; raise InputError listing every problem.
+
+    YAML may hold dates, which the schema sees as ISO text; JSON cannot, so it is checked as it is.
+    """
+    fast = _validators(schema)[0]
+    view = json_view(data) if from_yaml else data
     if fast is not None:
         try:
             fast(view)
-        except fastjsonschema.JsonSchemaException:
+        except Exception:  # JsonSchemaException, or a schema feature the fast path mishandles: go slow
             pass
         else:
             _check_unique_ids(data, text, label)
@@ -113,19 +119,6 @@ def validate_facts(data: Any, text: str, label: str, schema: dict) -> None:
     if problems:
         raise InputError(problems)
     _check_unique_ids(data, text, label, doc)
-
-
-def _has_dates(data: Any) -> bool:
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dt.date):
-            return True
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
 
 
 def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = None) -> None:

@@ -1,0 +1,353 @@
+"""The ``rules`` command: a thin shell over ``engine``.
+
+It parses arguments, calls the library, prints, and maps the engine's errors
+to exit codes: 0 success, 1 bad input or a failed check, 2 wrong usage
+(click's own), 3 an internal error (a bug: please report it).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from engine import __version__
+from engine.errors import InputError, RulesError
+
+LOG_HELP = "Decision log (SQLite). Default: $RULES_LOG, else ~/.local/share/rules/decisions.sqlite."
+
+
+class Rules(click.Group):
+    """Maps engine errors to messages and exit codes; never a traceback for bad input."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            count = len(exc.problems)
+            click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+            sys.exit(1)
+        except RulesError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug in the engine: say so plainly
+            if os.environ.get("RULES_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (set RULES_DEBUG=1 for a traceback; "
+                       "please report this)", err=True)
+            sys.exit(3)
+
+
+def parse_date(_ctx, _param, value):
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def parse_sets(_ctx, _param, values):
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"'{item}' must be NAME=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def log_option(f):
+    f = click.option("--log", "log_path", type=click.Path(dir_okay=False), envvar="RULES_LOG", help=LOG_HELP)(f)
+    return f
+
+
+def open_log(log_path, create: bool = False):
+    from engine.audit import DecisionLog, default_path
+
+    return DecisionLog(log_path or default_path(), create=create)
+
+
+@click.group(cls=Rules, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rules")
+def main():
+    """Policy-as-data rules engine for allocating subsidised jobs (FTE contingents).
+
+    Rule files (YAML) declare eligibility, priority and distribution criteria;
+    `rules evaluate` applies them to the applications of a call and logs the
+    decision; `rules replay`, `rules explain` and `rules audit verify` serve
+    auditors.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--strict", is_flag=True, help="Also run the publish-gate checks of `rules lint`.")
+def validate(paths, strict):
+    """Check rule files (default: rules/) without evaluating anything."""
+    from engine.api import validate_paths
+
+    result = validate_paths(paths or ["rules"])
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    findings = []
+    if strict and not result.problems:
+        from engine.lint import lint_rulesets
+
+        findings = lint_rulesets(result.rulesets)
+        for finding in findings:
+            click.echo(str(finding), err=True)
+    if result.problems or findings:
+        count = len(result.problems) + len(findings)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} in {result.files} rule file(s)", err=True)
+        sys.exit(1)
+    if result.files == 0:
+        click.echo("no rule files found", err=True)
+        sys.exit(1)
+    ids = sorted({r.id for r in result.rulesets})
+    click.echo(f"{result.files} rule file(s) valid: {', '.join(ids)}")
+
+
+@main.command()
+@click.argument("ruleset")
+@click.argument("facts", type=click.Path())
+@click.option("--as-of", callback=parse_date, help="Decision date: picks the version in force (default: today).")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path(), help="Where ruleset ids are looked up.")
+@click.option("--engine", "engine_name", type=click.Choice(["python", "durable"]), default="python", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the decision here instead of stdout.")
+@click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
+              help="Override a declared parameter for this run (repeatable); recorded in the decision.")
+@click.option("--no-log", is_flag=True, help="Dry run: do not append to the decision log.")
+@log_option
+def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, log_path):
+    """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS."""
+    from engine.api import evaluate as run
+    from engine.decide import to_json
+    from engine.render import decision_csv, decision_table
+
+    as_of = as_of or dt.date.today()
+    compiled, record, facts_raw = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
+    text = to_json(record) + "\n"
+    if not no_log:
+        entry = _append(log_path, compiled, record, text, facts_raw)
+        click.echo(f"logged as record {entry.seq} in {_log_name(log_path)}", err=True)
+    click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
+    rendered = {"json": lambda: text, "table": lambda: decision_table(record), "csv": lambda: decision_csv(record)}[fmt]()
+    if output:
+        Path(output).write_text(rendered, encoding="utf-8")
+    else:
+        click.echo(rendered, nl=False)
+
+
+def _log_name(log_path) -> str:
+    from engine.audit import default_path
+
+    return str(log_path or default_path())
+
+
+def _append(log_path, compiled, record, text, facts_raw):
+    from engine.audit import Submission
+
+    sub = Submission(
+        decision_id=record["decision_id"], engine_version=record["engine"]["version"],
+        evaluator=record["engine"]["evaluator"], ruleset_id=compiled.id, ruleset_version=compiled.version,
+        rule_text=compiled.text.encode("utf-8"), schema_text=compiled.facts_schema_text.encode("utf-8"),
+        facts=facts_raw, as_of=record["as_of"], overrides=dict(compiled.overrides),
+        applicants=record["applicants"], allocated_fte=str(record["allocated_fte"]), output=text)
+    with open_log(log_path, create=True) as log:
+        return log.append(sub)
+
+
+@main.command()
+@click.argument("ruleset_id")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+def versions(ruleset_id, rules_dir):
+    """List the versions of a ruleset and their effective periods."""
+    from engine.api import list_versions
+    from engine.render import table
+
+    today = dt.date.today()
+    rows = [(r.version, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
+             r.label, r.title) for r in list_versions(ruleset_id, rules_dir)]
+    click.echo(table(["version", "from", "to", "in force today", "file", "title"], rows))
+
+
+@main.group()
+def report():
+    """Reports over facts that need no ruleset."""
+
+
+@report.command("fill")
+@click.argument("facts", type=click.Path())
+@click.option("--quarter", required=True, help="Quarter such as 2017Q4.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def report_fill(facts, quarter, fmt):
+    """Contingent, filled and vacant FTE and the fill rate for one quarter."""
+    from engine.decide import to_json
+    from engine.render import table
+    from engine.report import fill_report
+
+    result = fill_report(facts, quarter)
+    if fmt == "json":
+        click.echo(to_json(result.as_dict()))
+        return
+    rate = result.fill_rate
+    click.echo(table(["quarter", "applicants", "reporting", "contingent_fte", "filled_fte", "vacant_fte", "fill_rate"],
+                     [(result.quarter, result.applicants, result.reporting, result.contingent_fte, result.filled_fte,
+                       result.vacant_fte, f"{rate * 100:.2f}%" if rate is not None else "-")], right=(1, 2, 3, 4, 5, 6)))
+
+
+@main.command("log")
+@click.option("--ruleset", help="Only records of this ruleset id.")
+@click.option("--since", callback=parse_date, help="Recorded on or after this date.")
+@click.option("--until", callback=parse_date, help="Recorded before this date.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@log_option
+def log_cmd(ruleset, since, until, fmt, log_path):
+    """List the records of the decision log."""
+    from engine.render import table
+
+    with open_log(log_path) as log:
+        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.as_of,
+                 e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator)
+                for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())]
+    if fmt == "json":
+        keys = ["seq", "recorded_at", "ruleset", "version", "as_of", "decision_id", "applicants", "allocated_fte",
+                "evaluator"]
+        click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        return
+    click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "as of", "decision", "applicants", "FTE",
+                      "engine"], rows, right=(0, 6, 7)))
+
+
+@main.command()
+@click.argument("ref")
+@log_option
+def show(ref, log_path):
+    """Print one stored decision (by sequence number or decision id)."""
+    with open_log(log_path) as log:
+        click.echo(log.get(ref).output, nl=False)
+
+
+@main.command()
+@click.argument("ref", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every record of the log.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@log_option
+def replay(ref, replay_all, fmt, log_path):
+    """Recompute a logged decision from the stored texts and compare it byte for byte."""
+    from engine.replay import replay as run
+
+    if bool(ref) == replay_all:
+        raise click.UsageError("give a decision id or sequence number, or --all")
+    with open_log(log_path) as log:
+        entries = list(log.entries()) if replay_all else [log.get(ref)]
+        results = []
+        with click.progressbar(entries, label="replaying", file=sys.stderr,
+                               show_pos=True) if replay_all else _plain(entries) as bar:
+            for entry in bar:
+                results.append(run(log, entry))
+    different = [r for r in results if not r.identical]
+    if fmt == "json":
+        click.echo(json.dumps([_replay_json(r) for r in results], indent=2, default=str))
+    else:
+        for result in results if not replay_all else different:
+            click.echo(_replay_text(result))
+        if replay_all:
+            click.echo(f"{len(results) - len(different)} identical, {len(different)} different, of {len(results)} records")
+    sys.exit(1 if different else 0)
+
+
+class _plain:
+    def __init__(self, items):
+        self.items = items
+
+    def __enter__(self):
+        return self.items
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _replay_json(result) -> dict:
+    return {"seq": result.entry.seq, "decision_id": result.entry.decision_id, "identical": result.identical,
+            "engine_version_then": result.entry.engine_version, "engine_version_now": __version__,
+            "changes": [c.__dict__ for c in result.changes]}
+
+
+def _replay_text(result) -> str:
+    e = result.entry
+    if result.identical:
+        return f"record {e.seq} ({e.decision_id[:16]}): identical, byte for byte"
+    lines = [f"record {e.seq} ({e.decision_id[:16]}): DIFFERENT"
+             + (f" (engine {e.engine_version} then, {__version__} now)" if result.engine_changed else
+                " (same engine version)")]
+    lines += [f"  {c.applicant}: {c.field} {c.before} -> {c.after}" for c in result.changes]
+    if not result.changes:
+        lines.append("  (outcomes equal; the difference is in the trace or formatting)")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("applicant", required=False)
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@log_option
+def explain(ref, applicant, lang, fmt, log_path):
+    """Explain a logged decision in plain language (one applicant, or the whole call)."""
+    from engine.decide import to_json
+    from engine.explain import as_text, explain_applicant, explain_call
+    from engine.replay import stored_ruleset
+
+    with open_log(log_path) as log:
+        entry = log.get(ref)
+        record = json.loads(entry.output, parse_float=Decimal)
+        ruleset = stored_ruleset(log, entry) if applicant else None
+    result = explain_applicant(record, ruleset, applicant, lang) if applicant else explain_call(record, lang)
+    click.echo(to_json(result) if fmt == "json" else as_text(result), nl=fmt == "json")
+
+
+@main.group()
+def audit():
+    """Tamper evidence of the decision log."""
+
+
+@audit.command("verify")
+@click.option("--head", "head", help="COUNT:HASH written down earlier (from `rules audit head`).")
+@log_option
+def audit_verify(head, log_path):
+    """Recompute the hash chain and every stored text; exit 1 at the first bad record."""
+    from engine.audit import parse_head
+
+    expected = parse_head(head) if head else None
+    with open_log(log_path) as log:
+        count = log.verify(expected)
+        current = log.head()
+    suffix = f"; it begins with the history of head {head.split(':')[0]}" if expected else ""
+    click.echo(f"ok: {count} records, chain and stored texts verified{suffix}; head {current[0]}:{current[1]}")
+
+
+@audit.command("head")
+@log_option
+def audit_head(log_path):
+    """Print COUNT:HASH of the log's last record, for an auditor to write down."""
+    with open_log(log_path) as log:
+        count, digest = log.head()
+    click.echo(f"{count}:{digest}")
+
+
+if __name__ == "__main__":
+    main()

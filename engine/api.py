@@ -1,0 +1,124 @@
+"""The library's front door: what the CLI (and any other program) calls.
+
+Nothing here prints or exits; errors are raised as ``engine.errors`` types.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .compile import Ruleset, compile_file
+from .decide import decide
+from .errors import InputError, Location, LookupFailure, Problem, did_you_mean
+from .facts import load_facts
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Rule files under the given files or folders (``tests/`` folders excluded)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.suffix in RULE_SUFFIXES and p.is_file()
+                         and "tests" not in p.relative_to(path).parts)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InputError.at(Location(str(path)), "no such file or folder", code="not-found")
+    return found
+
+
+@dataclass(frozen=True)
+class Validation:
+    files: int
+    rulesets: list
+    problems: list
+
+
+def validate_paths(paths: Iterable[str | Path]) -> Validation:
+    """Compile every rule file under ``paths``; collect all problems, then check version overlaps."""
+    problems: list[Problem] = []
+    rulesets: list[Ruleset] = []
+    files = find_rule_files(paths)
+    for path in files:
+        try:
+            rulesets.append(compile_file(path))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    problems.extend(overlaps(rulesets))
+    return Validation(len(files), rulesets, sorted(problems, key=Problem.sort_key))
+
+
+def overlaps(rulesets: Iterable[Ruleset]) -> list[Problem]:
+    """Versions of one ruleset whose effective periods overlap, or that repeat a version."""
+    by_id: dict[str, list[Ruleset]] = defaultdict(list)
+    for r in rulesets:
+        by_id[r.id].append(r)
+    problems = []
+    for versions in by_id.values():
+        versions.sort(key=lambda r: (r.effective_from, r.version))
+        for before, after in zip(versions, versions[1:]):
+            if before.version == after.version:
+                problems.append(Problem(_loc(after), f"version {after.version} of '{after.id}' also in {before.label}"))
+            elif before.effective_to is None or before.effective_to >= after.effective_from:
+                end = before.effective_to.isoformat() if before.effective_to else "open-ended"
+                problems.append(Problem(_loc(after), f"effective period of {after.id} {after.version} (from "
+                                        f"{after.effective_from}) overlaps {before.version} in {before.label} "
+                                        f"(from {before.effective_from}, to {end})", "effective.from", "overlap"))
+    return problems
+
+
+def _loc(r: Ruleset) -> Location:
+    for number, line in enumerate(r.text.splitlines(), start=1):
+        if line.startswith("effective:"):
+            return Location(r.label, number + 1, 3)
+    return Location(r.label, 1, 1)
+
+
+def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
+    """All versions of a ruleset in ``rules_dir/<id>/``, oldest first."""
+    folder = Path(rules_dir) / ruleset_id
+    if not folder.is_dir():
+        known = sorted(p.name for p in Path(rules_dir).iterdir() if p.is_dir()) if Path(rules_dir).is_dir() else []
+        raise LookupFailure(f"no ruleset '{ruleset_id}' in {rules_dir}{did_you_mean(ruleset_id, known)}"
+                            + (f"; known: {', '.join(known)}" if known else ""))
+    versions = [compile_file(p) for p in find_rule_files([folder])]
+    return sorted(versions, key=lambda r: (r.effective_from, r.version))
+
+
+def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None) -> Ruleset:
+    """A ruleset from a path, an id (the version in force on ``as_of``) or ``id@version``."""
+    path = Path(spec)
+    if path.suffix in RULE_SUFFIXES or path.is_file():
+        return compile_file(path, overrides)
+    ruleset_id, _, version = spec.partition("@")
+    candidates = list_versions(ruleset_id, rules_dir)
+    if version:
+        chosen = [r for r in candidates if r.version == version]
+        if not chosen:
+            raise LookupFailure(f"ruleset '{ruleset_id}' has no version {version}; versions: "
+                                + ", ".join(r.version for r in candidates))
+    else:
+        chosen = [r for r in candidates if r.in_force(as_of)]
+        if not chosen:
+            raise LookupFailure(f"no version of '{ruleset_id}' is in force on {as_of.isoformat()}; versions: "
+                                + "; ".join(_period(r) for r in candidates))
+    return compile_file(chosen[-1].label, overrides) if overrides else chosen[-1]
+
+
+def _period(r: Ruleset) -> str:
+    end = r.effective_to.isoformat() if r.effective_to else "open-ended"
+    return f"{r.version} from {r.effective_from.isoformat()} to {end}"
+
+
+def evaluate(spec: str, facts_path: str | Path, as_of: dt.date, rules_dir: str | Path = "rules",
+             engine: str = "python", overrides: Mapping[str, str] | None = None) -> tuple[Ruleset, dict, bytes]:
+    """Resolve the ruleset, load the facts and decide: (ruleset, record, facts bytes)."""
+    ruleset = resolve(spec, rules_dir, as_of, overrides)
+    facts = load_facts(facts_path, ruleset)
+    record = decide(ruleset, facts, as_of, engine)
+    return ruleset, record, facts.raw

@@ -1,0 +1,234 @@
+"""Plain-language motivation of a decision, from its trace and the rule texts.
+
+Belgian law requires an administrative decision to state its reasons in fact
+and in law: the facts are the values in the trace, the law is each rule's
+description and source citation. Every number printed here is taken from
+the stored decision record; nothing is recomputed. Dutch by default (the
+language of the administration), English on request.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .compile import Ruleset
+from .errors import LookupFailure, did_you_mean
+from .expr import format_decimal
+
+PHRASES = {
+    "nl": {
+        "title": "Motivering van beslissing {id}",
+        "ruleset": "Regelset: {title} (versie {version}), toestand op {as_of}.",
+        "applicant": "Aanvrager: {id} — {name}{region}.",
+        "eligibility": "1. Ontvankelijkheid",
+        "held": "voldaan", "failed": "niet voldaan",
+        "rule": "Regel '{id}': {description}",
+        "condition": "Voorwaarde: {text}",
+        "values": "Vastgestelde waarden: {values}.",
+        "source": "Grondslag: {source}",
+        "eligible": "Besluit: de aanvrager komt in aanmerking.",
+        "ineligible": "Besluit: de aanvrager komt niet in aanmerking, omdat niet voldaan is aan: {rules}.",
+        "priority": "2. Voorrang",
+        "tier_checked": "Prioriteitsgroep {tier} ('{id}', {status}): {description}",
+        "tier": "De aanvrager valt in prioriteitsgroep {tier}: {description}",
+        "tier_default": "Geen van de voorrangsregels is van toepassing; de aanvrager valt in de algemene groep {tier}: {description}",
+        "ranking": "3. Rangschikking",
+        "rank": "Rang {rank} van {count} aanvragers die in aanmerking komen, bepaald door (in volgorde): {keys}.",
+        "asc": "oplopend", "desc": "aflopend",
+        "allocation": "4. Toekenning",
+        "method": "Verdeelmethode: {description}",
+        "region": "Aandeel van {region} in het budget: {share} VTE (exact quotum {quota} VTE volgens gewicht {weight}).",
+        "ideal": "Ideaal aandeel binnen de provincie: {ideal} VTE; afgerond naar beneden: {floor} VTE.",
+        "floor_only": "Toegekend in volgorde van rangschikking: {floor} VTE.",
+        "turn": "Bij de verdeling van de resterende eenheden kreeg de aanvrager 1 eenheid extra (beurt {turn}).",
+        "capped": "Het aandeel is begrensd door de aanvraag ({requested} VTE).",
+        "pooled": "Uit wat andere provincies niet konden gebruiken, kreeg de aanvrager {pooled} VTE extra.",
+        "granted": "Toegekend: {allocated} VTE van de gevraagde {requested} VTE.",
+        "not_granted": "Er wordt geen bijkomend contingent toegekend.",
+        "call_title": "Motivering van de verdeling {id}",
+        "call_summary": "Budget {budget} VTE in eenheden van {unit} VTE; toegekend {allocated} VTE, niet toegekend {unallocated} VTE. {eligible} van de {applicants} aanvragers komen in aanmerking.",
+        "call_region": "{region}: gewicht {weight}, quotum {quota} VTE, aandeel {share} VTE, toegekend {allocated} VTE aan {eligible} van {applicants} aanvragers.",
+        "call_line": "Rang {rank}: {id} ({name}) — {allocated} VTE van {requested} gevraagd.",
+        "call_out": "Niet in aanmerking: {id} ({name}) — niet voldaan aan {rules}.",
+        "param": "{name} = {value}",
+    },
+    "en": {
+        "title": "Statement of reasons for decision {id}",
+        "ruleset": "Ruleset: {title} (version {version}), as of {as_of}.",
+        "applicant": "Applicant: {id} — {name}{region}.",
+        "eligibility": "1. Eligibility",
+        "held": "met", "failed": "not met",
+        "rule": "Rule '{id}': {description}",
+        "condition": "Condition: {text}",
+        "values": "Values found: {values}.",
+        "source": "Legal basis: {source}",
+        "eligible": "Finding: the applicant is eligible.",
+        "ineligible": "Finding: the applicant is not eligible, because these rules are not met: {rules}.",
+        "priority": "2. Priority",
+        "tier_checked": "Priority tier {tier} ('{id}', {status}): {description}",
+        "tier": "The applicant is in priority tier {tier}: {description}",
+        "tier_default": "No priority rule applies; the applicant is in the general tier {tier}: {description}",
+        "ranking": "3. Ranking",
+        "rank": "Rank {rank} of {count} eligible applicants, set by (in order): {keys}.",
+        "asc": "ascending", "desc": "descending",
+        "allocation": "4. Allocation",
+        "method": "Method: {description}",
+        "region": "Share of {region} in the budget: {share} FTE (exact quota {quota} FTE by weight {weight}).",
+        "ideal": "Ideal share within the region: {ideal} FTE; rounded down: {floor} FTE.",
+        "floor_only": "Granted in rank order: {floor} FTE.",
+        "turn": "When the remaining units were handed out, the applicant received 1 more unit (turn {turn}).",
+        "capped": "The share is capped by the request ({requested} FTE).",
+        "pooled": "From what other regions could not use, the applicant received {pooled} FTE more.",
+        "granted": "Granted: {allocated} FTE of the {requested} FTE requested.",
+        "not_granted": "No additional contingent is granted.",
+        "call_title": "Statement of reasons for allocation {id}",
+        "call_summary": "Budget {budget} FTE in units of {unit} FTE; allocated {allocated} FTE, unallocated {unallocated} FTE. {eligible} of {applicants} applicants are eligible.",
+        "call_region": "{region}: weight {weight}, quota {quota} FTE, share {share} FTE, {allocated} FTE allocated to {eligible} of {applicants} applicants.",
+        "call_line": "Rank {rank}: {id} ({name}) — {allocated} FTE of {requested} requested.",
+        "call_out": "Not eligible: {id} ({name}) — rules not met: {rules}.",
+        "param": "{name} = {value}",
+    },
+}
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, str) and "/" in value and value.replace("/", "").isdigit():
+        numerator, denominator = value.split("/")
+        return f"{value} (≈ {Decimal(numerator) / Decimal(denominator):.4f})"
+    return str(value)
+
+
+def explain_applicant(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl") -> dict:
+    """The motivation of one applicant's decision as sections of sentences."""
+    p = PHRASES[lang]
+    decision = _find(record, applicant)
+    region = f" ({decision['region']})" if decision.get("region") else ""
+    sections = [{"title": p["title"].format(id=record["decision_id"][:16]), "lines": [
+        p["ruleset"].format(title=record["ruleset"]["title"], version=record["ruleset"]["version"], as_of=record["as_of"]),
+        p["applicant"].format(id=decision["id"], name=decision.get("name") or "", region=region)]}]
+    sections.append(_eligibility(decision, ruleset, p))
+    if decision["eligible"]:
+        sections.append(_priority(decision, ruleset, p))
+        sections.append(_ranking(record, decision, ruleset, p))
+    sections.append(_allocation(record, decision, ruleset, p))
+    return {"decision_id": record["decision_id"], "applicant": decision["id"], "language": lang, "sections": sections}
+
+
+def _find(record: dict, applicant: str) -> dict:
+    for decision in record["decisions"]:
+        if decision["id"] == applicant:
+            return decision
+    ids = [d["id"] for d in record["decisions"]]
+    raise LookupFailure(f"no applicant '{applicant}' in decision {record['decision_id'][:16]}{did_you_mean(applicant, ids)}")
+
+
+def _values(values: dict) -> str:
+    return "; ".join(f"{name} = {show(value)}" for name, value in values.items())
+
+
+def _rule_lines(rule, check: dict, p: dict) -> list:
+    lines = [p["rule"].format(id=rule.id, description=rule.description) + f" — {p['held'] if check['passed'] else p['failed']}.",
+             "   " + p["condition"].format(text=" ".join(rule.text.split())),
+             "   " + p["values"].format(values=_values(check["values"]))]
+    if rule.source:
+        lines.append("   " + p["source"].format(source=rule.source))
+    return lines
+
+
+def _eligibility(decision: dict, ruleset: Ruleset, p: dict) -> dict:
+    lines: list = []
+    for check in decision["reasons"]:
+        lines += _rule_lines(ruleset.rule(check["rule"]), check, p)
+    failed = [c["rule"] for c in decision["reasons"] if not c["passed"]]
+    lines.append(p["eligible"] if not failed else p["ineligible"].format(rules=", ".join(failed)))
+    return {"title": p["eligibility"], "lines": lines}
+
+
+def _priority(decision: dict, ruleset: Ruleset, p: dict) -> dict:
+    lines: list = []
+    for number, check in enumerate(decision["tier_checks"], start=1):
+        rule = ruleset.rule(check["rule"])
+        status = p["held"] if check["passed"] else p["failed"]
+        lines.append(p["tier_checked"].format(tier=number, id=rule.id, status=status, description=rule.description))
+        lines += _rule_lines(rule, check, p)[1:]
+    rule = ruleset.rule(decision["tier_rule"])
+    key = "tier_default" if rule is ruleset.default_tier and ruleset.tiers else "tier"
+    lines.append(p[key].format(tier=decision["tier"], description=rule.description))
+    if rule.source and rule is ruleset.default_tier:
+        lines.append("   " + p["source"].format(source=rule.source))
+    return {"title": p["priority"], "lines": lines}
+
+
+def _ranking(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict:
+    keys = "; ".join(f"{k.text} = {show(decision['rank_keys'].get(k.text))} ({p['desc' if k.descending else 'asc']})"
+                     for k in ruleset.ranking)
+    return {"title": p["ranking"], "lines": [p["rank"].format(rank=decision["rank"], count=record["eligible"], keys=keys)]}
+
+
+def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict:
+    lines = []
+    if ruleset.allocation.description:
+        lines.append(p["method"].format(description=" ".join(ruleset.allocation.description.split())))
+    trace = decision.get("allocation")
+    if trace:
+        region = record["regions"].get(decision.get("region") or "")
+        if region:
+            lines.append(p["region"].format(region=decision["region"], share=show(region["budget_fte"]),
+                                            quota=show(region["quota_fte"]), weight=show(region["weight"])))
+        if trace["ideal_fte"] is not None:
+            lines.append(p["ideal"].format(ideal=show(trace["ideal_fte"]), floor=show(trace["floor_fte"])))
+        else:
+            lines.append(p["floor_only"].format(floor=show(trace["floor_fte"])))
+        if trace["remainder_turn"]:
+            lines.append(p["turn"].format(turn=trace["remainder_turn"]))
+        if trace["capped"]:
+            lines.append(p["capped"].format(requested=show(decision["requested_fte"])))
+        if trace["pooled_fte"]:
+            lines.append(p["pooled"].format(pooled=show(trace["pooled_fte"])))
+    allocated = decision["allocated_fte"]
+    if allocated:
+        lines.append(p["granted"].format(allocated=show(allocated), requested=show(decision["requested_fte"])))
+    else:
+        lines.append(p["not_granted"])
+    return {"title": p["allocation"], "lines": lines}
+
+
+def explain_call(record: dict, lang: str = "nl") -> dict:
+    """The motivation of the whole call: totals, regions, and one line per applicant."""
+    p = PHRASES[lang]
+    lines = [p["ruleset"].format(title=record["ruleset"]["title"], version=record["ruleset"]["version"],
+                                 as_of=record["as_of"]),
+             p["call_summary"].format(budget=show(record["budget_fte"]), unit=show(record["unit_fte"]),
+                                      allocated=show(record["allocated_fte"]),
+                                      unallocated=show(record["unallocated_fte"]), eligible=record["eligible"],
+                                      applicants=record["applicants"])]
+    lines += [p["call_region"].format(region=name, weight=show(r["weight"]), quota=show(r["quota_fte"]),
+                                      share=show(r["budget_fte"]), allocated=show(r["allocated_fte"]),
+                                      eligible=r["eligible"], applicants=r["applicants"])
+              for name, r in record["regions"].items()]
+    for d in record["decisions"]:
+        if d["eligible"]:
+            lines.append(p["call_line"].format(rank=d["rank"], id=d["id"], name=d.get("name") or "",
+                                               allocated=show(d["allocated_fte"]), requested=show(d["requested_fte"])))
+        else:
+            failed = ", ".join(c["rule"] for c in d["reasons"] if not c["passed"])
+            lines.append(p["call_out"].format(id=d["id"], name=d.get("name") or "", rules=failed))
+    return {"decision_id": record["decision_id"], "language": lang,
+            "sections": [{"title": p["call_title"].format(id=record["decision_id"][:16]), "lines": lines}]}
+
+
+def as_text(explanation: dict) -> str:
+    parts = []
+    for section in explanation["sections"]:
+        parts.append(section["title"])
+        parts.extend("  " + line for line in section["lines"])
+        parts.append("")
+    return "\n".join(parts)

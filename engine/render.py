@@ -1,0 +1,84 @@
+"""Text renderings of a decision record: a table for people, CSV for spreadsheets."""
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any, Sequence
+
+from .expr import format_decimal
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
+    """A plain aligned text table."""
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in text_rows]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))]
+        return "  ".join(parts).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in text_rows])
+
+
+def _status(decision: dict) -> str:
+    if decision["eligible"]:
+        return decision.get("tier_rule") or ""
+    failed = [r["rule"] for r in decision["reasons"] if not r["passed"]]
+    return "not eligible: " + ", ".join(failed)
+
+
+def decision_table(record: dict) -> str:
+    """The ranked decisions, totals per region and overall."""
+    rows = [(d["rank"], d["id"], (d["name"] or "")[:32], d["region"], d["tier"], d["requested_fte"],
+             d["allocated_fte"], _status(d)) for d in record["decisions"]]
+    parts = [
+        f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}",
+        f"as of {record['as_of']}; decision {record['decision_id'][:16]}",
+        "",
+        table(["rank", "id", "name", "region", "tier", "requested", "allocated", "reason"], rows, right=(0, 4, 5, 6)),
+    ]
+    if record["regions"]:
+        region_rows = [(name, r["weight"], r["quota_fte"], r["budget_fte"], r["eligible"], r["allocated_fte"])
+                       for name, r in record["regions"].items()]
+        parts += ["", table(["region", "weight", "quota", "share", "eligible", "allocated"],
+                            [tuple(_short(v) for v in row) for row in region_rows], right=(1, 2, 3, 4, 5))]
+    parts += ["", _totals(record)]
+    return "\n".join(parts) + "\n"
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and "/" in value:
+        numerator, denominator = value.split("/")
+        return f"{Decimal(numerator) / Decimal(denominator):.4f}"
+    return value
+
+
+def _totals(record: dict) -> str:
+    pooled = record["pool"]["pooled_fte"]
+    return (f"budget {cell(record['budget_fte'])} FTE, allocated {cell(record['allocated_fte'])}, "
+            f"unallocated {cell(record['unallocated_fte'])}"
+            + (f" ({cell(pooled)} through pooling)" if pooled else "")
+            + f"; {record['eligible']} of {record['applicants']} applicants eligible")
+
+
+def decision_csv(record: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte",
+                     "failed_rules"])
+    for d in record["decisions"]:
+        failed = ";".join(r["rule"] for r in d["reasons"] if not r["passed"])
+        writer.writerow([cell(d["rank"]) if d["rank"] else "", d["id"], d["name"], d["region"] or "",
+                         "true" if d["eligible"] else "false", d["tier"] or "", d["tier_rule"] or "",
+                         cell(d["requested_fte"]), cell(d["allocated_fte"]), failed])
+    return out.getvalue()

@@ -1,0 +1,53 @@
+"""Reports over facts that need no ruleset: the fill of the contingent per quarter."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from .errors import InputError, Location
+from .facts import read_facts_bytes
+from .load import MAX_JSON_BYTES, decode, is_json, load_json_fast, load_yaml_fast
+from .validate import shipped_schema, validate_facts
+
+
+@dataclass(frozen=True)
+class FillReport:
+    quarter: str
+    applicants: int
+    reporting: int
+    contingent_fte: Decimal
+    filled_fte: Decimal
+
+    @property
+    def vacant_fte(self) -> Decimal:
+        return self.contingent_fte - self.filled_fte
+
+    @property
+    def fill_rate(self) -> Decimal | None:
+        return self.filled_fte / self.contingent_fte if self.contingent_fte else None
+
+    def as_dict(self) -> dict:
+        return {"quarter": self.quarter, "applicants": self.applicants, "reporting": self.reporting,
+                "contingent_fte": self.contingent_fte, "filled_fte": self.filled_fte,
+                "vacant_fte": self.vacant_fte, "fill_rate": self.fill_rate}
+
+
+def fill_report(path: str | Path, quarter: str) -> FillReport:
+    """Contingent, filled and vacant FTE over all applicants for one quarter (e.g. 2017Q4)."""
+    if not re.fullmatch(r"\d{4}Q[1-4]", quarter):
+        raise InputError.at(Location("--quarter"), f"'{quarter}' is not a quarter such as 2017Q4")
+    label = str(path)
+    text = decode(read_facts_bytes(path), label, MAX_JSON_BYTES)
+    from_json = is_json(label, text)
+    data = load_json_fast(text, label) if from_json else load_yaml_fast(text, label)
+    validate_facts(data, text, label, shipped_schema("quarters.facts.schema.json"), from_yaml=not from_json)
+    contingent = filled = Decimal(0)
+    reporting = 0
+    for applicant in data["applicants"]:
+        rows = [q for q in applicant["quarters"] if q["quarter"] == quarter]
+        reporting += bool(rows)
+        contingent += sum((Decimal(q["contingent_fte"]) for q in rows), Decimal(0))
+        filled += sum((Decimal(q["filled_fte"]) for q in rows), Decimal(0))
+    return FillReport(quarter, len(data["applicants"]), reporting, contingent, filled)
