@@ -4,12 +4,17 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Sequence
 
 from .expr import format_decimal
 
 
 def cell(value: Any) -> str:
+    if isinstance(value, Fraction):
+        exact = value.denominator & (value.denominator - 1) == 0 or 10**12 % value.denominator == 0
+        value = Decimal(value.numerator) / Decimal(value.denominator) if exact else \
+            (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001"))
     if value is None:
         return "-"
     if isinstance(value, bool):

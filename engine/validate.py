@@ -7,6 +7,7 @@ checked again slowly for a complete list of problems with positions.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import json
@@ -51,7 +52,8 @@ def _validators(schema: dict) -> tuple:
     if key not in _VALIDATORS:
         slow = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         try:
-            fast = fastjsonschema.compile(schema, formats={"date": _is_date})
+            # a deep copy: fastjsonschema rewrites the $refs of the schema it is given
+            fast = fastjsonschema.compile(copy.deepcopy(schema), formats={"date": _is_date})
         except Exception:  # a schema fastjsonschema cannot compile: the slow path does all the work
             fast = None
         if len(_VALIDATORS) > 64:
