@@ -404,10 +404,11 @@ def expression_location(doc: Document, path: tuple, text: str, offset: int) -> L
     if start.line < 1 or start.line > len(lines):
         return start
     base = sum(len(line) for line in lines[: start.line - 1]) + start.col - 1
+    if offset >= len(text.rstrip()):  # "found the end": point at the last token, which left it incomplete
+        last = re.search(r"\S+\s*$", text)
+        offset = last.start() if last else 0
     match = re.match(r"\S+", text[offset:])
-    token = match.group() if match else ""
-    if not token:
-        token, offset = text.rstrip()[-1:] or " ", max(len(text.rstrip()) - 1, 0)
+    token = match.group() if match else " "
     occurrence = text[:offset].count(token)
     at = base
     for _ in range(occurrence + 1):

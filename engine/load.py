@@ -79,8 +79,19 @@ class _SafeConstructor(SafeConstructor):
     pass
 
 
+def _lenient_timestamp(base):
+    """A date-like scalar that is no valid date (2018-13-01) stays text, for the schema to report."""
+    def construct(loader, node):
+        try:
+            return base(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
+    return construct
+
+
 for _c in (_RTConstructor, _SafeConstructor):
     _c.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+    _c.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp(_c.yaml_constructors["tag:yaml.org,2002:timestamp"]))
 
 
 def _round_trip_yaml() -> YAML:
@@ -167,6 +178,8 @@ def _parse(yaml: YAML, text: str, label: str) -> Any:
         raise _reader_problem(exc, text, label) from None
     except RecursionError:
         raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar ruamel cannot construct
+        raise InputError.at(Location(label, 1, 1), f"YAML: a value cannot be read: {exc}") from None
 
 
 def _yaml_problem(exc: MarkedYAMLError, label: str) -> InputError:

@@ -158,7 +158,7 @@ def _problems(doc: Document, error: ValidationError) -> Iterable[Problem]:
                           f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
                           field_path(doc, path + (key,)), "unknown-key")
         return
-    if error.validator == "propertyNames":
+    if error.validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
         name = error.instance
         yield Problem(doc.loc(path + (name,), key=True), f"'{name}' is not allowed as a name here: {_message(error)}",
                       field_path(doc, path + (name,)), "bad-name")

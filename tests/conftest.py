@@ -1,0 +1,33 @@
+"""Shared fixtures: paths of the checkout, a CLI runner, a private decision log."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules"
+EXAMPLES = ROOT / "examples"
+AS_OF = dt.date(2018, 6, 20)
+RULESETS = ("lde", "sheltered-workshops", "social-workshops")
+
+
+def rule_file(ruleset_id: str) -> Path:
+    return RULES / ruleset_id / f"{ruleset_id}-2018.yaml"
+
+
+def example(ruleset_id: str) -> Path:
+    return EXAMPLES / f"{ruleset_id}-2018.yaml"
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch) -> CliRunner:
+    monkeypatch.setenv("RULES_LOG", str(tmp_path / "log.sqlite"))
+    return CliRunner()
+
+
+@pytest.fixture
+def log_path(tmp_path) -> Path:
+    return tmp_path / "log.sqlite"

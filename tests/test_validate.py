@@ -1,0 +1,91 @@
+"""Validation: the broken-file corpus (one fault per file), schemas, positions."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.api import validate_paths
+from engine.compile import compile_file
+from engine.errors import InputError
+from engine.facts import load_facts
+
+from conftest import RULES, rule_file
+
+BROKEN = Path(__file__).parent / "broken"
+CORPUS = sorted((BROKEN / "rules").glob("*.yaml")) + sorted((BROKEN / "facts").glob("*.yaml"))
+
+
+def expectation(path: Path) -> tuple[str, list[str], str | None]:
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    match = re.match(r"# expect: (\d+:\d+) \| (.*)", header)
+    assert match, f"{path} has no '# expect:' header"
+    parts = [p.strip() for p in match.group(2).split(" | ")]
+    ruleset = next((p.split()[1] for p in parts if p.startswith("ruleset ")), None)
+    return match.group(1), [p for p in parts if not p.startswith("ruleset ")], ruleset
+
+
+def problems_of(path: Path, ruleset: str | None) -> list[str]:
+    try:
+        if ruleset is None:
+            compile_file(path)
+        else:
+            load_facts(path, compile_file(rule_file(ruleset)))
+    except InputError as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
+def test_corpus_is_large_enough():
+    assert len(CORPUS) >= 25
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_broken_file_is_reported_at_its_position(path):
+    position, keywords, ruleset = expectation(path)
+    problems = problems_of(path, ruleset)
+    assert problems, f"{path.name}: no problem reported"
+    at = [p for p in problems if p.startswith(f"{path}:{position}:")]
+    assert at, f"{path.name}: expected a problem at {position}, got:\n" + "\n".join(problems)
+    assert any(all(k in p for k in keywords) for p in at), f"{path.name}: {keywords} not in {at}"
+
+
+def test_shipped_rules_are_valid():
+    result = validate_paths([RULES])
+    assert result.problems == []
+    assert {r.id for r in result.rulesets} == {"lde", "sheltered-workshops", "social-workshops"}
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    text = rule_file("lde").read_text(encoding="utf-8")
+    text = text.replace("    description: Het project heeft", "    descripton: x\n    description: Het project heeft")
+    text = text.replace("when: assessment_sum >= params.min_assessment_sum", "when: asessment_sum >= 6")
+    path = tmp_path / "two.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = problems_of(path, None)
+    assert len(problems) == 2
+    assert "unknown key 'descripton'" in problems[1] or "unknown key 'descripton'" in problems[0]
+    assert any("did you mean 'assessment_sum'" in p for p in problems)
+
+
+def test_overlapping_versions_fail(tmp_path):
+    folder = tmp_path / "lde"
+    folder.mkdir()
+    text = rule_file("lde").read_text(encoding="utf-8")
+    (folder / "a.yaml").write_text(text, encoding="utf-8")
+    (folder / "b.yaml").write_text(text.replace('version: "2018.1"', 'version: "2019.1"')
+                                   .replace("from: 2018-06-15", "from: 2019-01-01"), encoding="utf-8")
+    problems = validate_paths([tmp_path]).problems
+    assert len(problems) == 1 and "overlaps 2018.1" in str(problems[0])
+    assert str(problems[0]).startswith(f"{folder / 'b.yaml'}:")
+
+
+def test_facts_problems_all_reported_with_applicant_id(tmp_path):
+    facts = tmp_path / "f.yaml"
+    facts.write_text((BROKEN / "facts" / "requested-zero.yaml").read_text(encoding="utf-8")
+                     .replace("province: Antwerpen", "province: Antwerp"), encoding="utf-8")
+    problems = problems_of(facts, "lde")
+    assert len(problems) == 2
+    assert any("applicants[0] (id A-1).province: must be one of" in p and "did you mean 'Antwerpen'" in p
+               for p in problems)
