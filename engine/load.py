@@ -163,7 +163,7 @@ def load_yaml_fast(text: str, label: str) -> Any:
     if not text.strip():
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
     data = _parse(_fast_yaml(), text, label)
-    _check_tree(data, label)
+    _check_tree(data, label, text)
     return data
 
 
@@ -214,7 +214,12 @@ def _kind(value: Any) -> str:
 def _flatten(root: Any, label: str, text: str) -> Document:
     positions: dict = {(): (1, 1)}
     key_positions: dict = {}
-    data = _plain(root, (), positions, key_positions, set(), label)
+    try:
+        data = _plain(root, (), positions, key_positions, set(), label)
+    except InputError as exc:
+        if "aliases" in str(exc):
+            raise _alias_error(label, (exc.problems[0].location.line, exc.problems[0].location.col), text) from None
+        raise
     return Document(label, text, data, positions, key_positions)
 
 
@@ -223,8 +228,7 @@ def _plain(node: Any, path: tuple, pos: dict, kpos: dict, seen: set, label: str)
         raise InputError.at(Location(label, *pos.get(path, (1, 1))), f"nesting is too deep (more than {MAX_DEPTH} levels)")
     if isinstance(node, (dict, list)):
         if id(node) in seen:
-            line, col = pos.get(path, (1, 1))
-            raise InputError.at(Location(label, line, col), "anchors and aliases (&name, *name) are not allowed")
+            raise _alias_error(label, pos.get(path, (1, 1)))
         seen.add(id(node))
     if isinstance(node, dict):
         return _plain_map(node, path, pos, kpos, seen, label)
@@ -273,7 +277,21 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _check_tree(data: Any, label: str) -> None:
+def _alias_error(label: str, fallback: tuple, text: str | None = None) -> InputError:
+    """Anchors and aliases are refused; point at the first alias (*name) if the text is at hand."""
+    line, col = fallback
+    if text is not None:
+        try:
+            for event in YAML(typ="safe", pure=True).parse(text):
+                if type(event).__name__ == "AliasEvent":
+                    line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                    break
+        except YAMLError:
+            pass
+    return InputError.at(Location(label, line, col), "anchors and aliases (&name, *name) are not allowed")
+
+
+def _check_tree(data: Any, label: str, text: str | None = None) -> None:
     """Refuse aliases and excessive depth in data loaded without positions."""
     seen: set = set()
     stack = [(data, 0)]
@@ -284,7 +302,7 @@ def _check_tree(data: Any, label: str) -> None:
         if depth > MAX_DEPTH:
             raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)")
         if id(node) in seen:
-            raise InputError.at(Location(label, 1, 1), "anchors and aliases (&name, *name) are not allowed")
+            raise _alias_error(label, (1, 1), text)
         seen.add(id(node))
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children)

@@ -1,0 +1,134 @@
+"""Allocation methods on hand-computed cases, and Hamilton/D'Hondt/Sainte-Laguë against `apportionment`."""
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+from apportionment import methods as reference
+
+from engine.allocate import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
+
+
+def units(grants: dict) -> dict:
+    return {k: g.units for k, g in grants.items()}
+
+
+def test_hamilton_exact_quotas():
+    assert {r: s.units for r, s in hamilton(10, {"a": 5, "b": 3, "c": 2}).items()} == {"a": 5, "b": 3, "c": 2}
+
+
+def test_hamilton_tie_on_remainder_and_weight_goes_by_name():
+    # quotas 7/3 each: floors 2, one unit left; equal remainders and weights: alphabetical
+    shares = hamilton(7, {"C": 1, "B": 1, "A": 1})
+    assert {r: s.units for r, s in shares.items()} == {"A": 3, "B": 2, "C": 2}
+    assert shares["A"].extra and not shares["B"].extra
+
+
+def test_hamilton_tie_on_remainder_goes_to_larger_weight():
+    # quotas 1, 1.5, 2.5: floors 1, 1, 2; B and C both have remainder 1/2: C weighs more
+    shares = hamilton(5, {"A": 2, "B": 3, "C": 5})
+    assert {r: s.units for r, s in shares.items()} == {"A": 1, "B": 1, "C": 3}
+    assert shares["B"].quota == Fraction(3, 2)
+
+
+def test_dhondt_by_hand():
+    # averages A 5, 2.5, 1.67, 1.25; B 3, 1.5; C 2: the seven largest give A4 B2 C1
+    assert {r: s.units for r, s in highest_averages(7, {"A": 5, "B": 3, "C": 2}, "dhondt").items()} == \
+        {"A": 4, "B": 2, "C": 1}
+
+
+def test_sainte_lague_by_hand():
+    # divisors 1, 3, 5, 7: A 5, 1.67, 1, 0.71; B 3, 1; C 2, 0.67; the tie at 1 goes to the larger weight
+    shares = highest_averages(7, {"A": 5, "B": 3, "C": 2}, "sainte-lague")
+    assert {r: s.units for r, s in shares.items()} == {"A": 4, "B": 2, "C": 1}
+    assert {r: s.units for r, s in highest_averages(3, {"A": 5, "B": 3, "C": 2}, "sainte-lague").items()} == \
+        {"A": 1, "B": 1, "C": 1}
+
+
+@pytest.mark.parametrize("ours, theirs", [("hamilton", "largest_remainder"), ("dhondt", "dhondt"),
+                                          ("sainte-lague", "saintelague")])
+def test_split_methods_agree_with_apportionment_package(ours, theirs):
+    rng = random.Random(491)
+    checked = 0
+    for _ in range(300):
+        weights = [rng.randint(1, 100_000) for _ in range(rng.randint(2, 6))]
+        seats = rng.randint(0, 400)
+        try:
+            expected = reference.compute(theirs, weights, seats, tiesallowed=False, verbose=False)
+        except reference.TiesException:
+            continue
+        names = [f"r{i}" for i in range(len(weights))]
+        split = hamilton(seats, dict(zip(names, weights))) if ours == "hamilton" else \
+            highest_averages(seats, dict(zip(names, weights)), ours)
+        assert [split[n].units for n in names] == list(expected)
+        checked += 1
+    assert checked > 250
+
+
+def test_water_fill_uncapped_is_proportional():
+    grants = water_fill(10, [Claim("x", 3, Fraction(10), 1), Claim("y", 20, Fraction(30), 2), Claim("z", 20, Fraction(10), 3)])
+    # level 10/50: ideal shares 2, 6, 2
+    assert units(grants) == {"x": 2, "y": 6, "z": 2}
+    assert grants["y"].ideal == 6 and not grants["y"].capped
+
+
+def test_water_fill_binding_cap_raises_the_level_for_the_others():
+    # level 10/40 = 0.25 would give x 2.5 > cap 1: x is capped at 1; then 9 over weights 10 and 20
+    grants = water_fill(10, [Claim("x", 1, Fraction(10), 1), Claim("y", 20, Fraction(10), 2), Claim("z", 20, Fraction(20), 3)])
+    assert units(grants) == {"x": 1, "y": 3, "z": 6}
+    assert grants["x"].capped and grants["y"].ideal == 3
+
+
+def test_water_fill_remainder_goes_by_order():
+    # ideal 10/3 each: floors 3, one unit left for the first in the declared order
+    grants = water_fill(10, [Claim("a", 9, Fraction(1), 3), Claim("b", 9, Fraction(1), 1), Claim("c", 9, Fraction(1), 2)])
+    assert units(grants) == {"a": 3, "b": 4, "c": 3}
+    assert grants["b"].remainder_turn == 1
+
+
+def test_water_fill_everyone_served_when_budget_suffices():
+    assert units(water_fill(10, [Claim("a", 3, Fraction(5)), Claim("b", 4, Fraction(1))])) == {"a": 3, "b": 4}
+
+
+def test_water_fill_larger_fraction_first_then_order():
+    # weights 1 and 2 over 4 units: ideal 4/3 and 8/3; floors 1 and 2; remainders 1/3 and 2/3: b gets the unit
+    grants = water_fill(4, [Claim("a", 9, Fraction(1), 1), Claim("b", 9, Fraction(2), 2)])
+    assert units(grants) == {"a": 1, "b": 3}
+
+
+def test_equal_fewer_units_than_claims():
+    assert units(equal(2, [Claim("x", 3, order=2), Claim("y", 3, order=1), Claim("z", 3, order=3)])) == \
+        {"x": 1, "y": 1, "z": 0}
+
+
+def test_equal_never_above_request():
+    # 10 over caps 1, 5, 5: 1 for a, then 9 split evenly: 4.5 each: floors 4, the unit goes by order
+    assert units(equal(10, [Claim("a", 1, order=3), Claim("b", 5, order=2), Claim("c", 5, order=1)])) == \
+        {"a": 1, "b": 4, "c": 5}
+
+
+def test_greedy_in_order():
+    assert units(greedy(5, [Claim("a", 4, order=2), Claim("b", 3, order=1), Claim("c", 2, order=3)])) == \
+        {"a": 2, "b": 3, "c": 0}
+
+
+def test_pooling_moves_unused_regional_shares():
+    claims = [Claim("a", 1, region="A"), Claim("b", 10, region="B")]
+    result = allocate(9, claims, "equal", {"A": 1, "B": 1, "C": 1}, pooling=True)
+    # shares 3, 3, 3: a uses 1 (2 left), b 3, C nobody (3 left): pool 5 goes to b
+    assert {k: g.units for k, g in result.grants.items()} == {"a": 1, "b": 8}
+    assert result.pool_rounds == [5] and result.unallocated == 0
+    assert result.region_allocated == {"A": 1, "B": 8, "C": 0}
+    assert result.grants["b"].pooled == 5
+
+
+def test_without_pooling_unused_shares_stay_unallocated():
+    result = allocate(9, [Claim("a", 1, region="A"), Claim("b", 10, region="B")], "equal", {"A": 1, "B": 1, "C": 1})
+    assert result.allocated == 4 and result.unallocated == 5
+
+
+def test_pool_larger_than_all_requests_leaves_the_rest_unallocated():
+    result = allocate(20, [Claim("a", 2, region="A"), Claim("b", 3, region="B")], "proportional",
+                      {"A": 1, "B": 3}, pooling=True)
+    assert result.allocated == 5 and result.unallocated == 15

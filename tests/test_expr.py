@@ -1,0 +1,112 @@
+"""The condition language: parsing, errors with offsets, negation normal form, evaluation semantics."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from engine import expr as E
+from engine.errors import ExpressionError
+from engine.pyeval import HELPERS, _Writer
+
+
+def run(text: str, env: dict, params: dict | None = None, items: set | None = None):
+    """Evaluate one expression with the generated-Python evaluator."""
+    constants: dict = {}
+    writer = _Writer(constants, params or {}, lambda node: items or set())
+    tree = E.parse(text)
+    code = writer.write(E.normalize(tree) if _is_condition(tree) else tree)
+    namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}
+    exec(f"def f(e):\n    return {code}", namespace)
+    return namespace["f"](env)
+
+
+def _is_condition(tree) -> bool:
+    return isinstance(tree, (E.Compare, E.BoolOp, E.Not, E.In, E.IsNull))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a >= 0.95", "a >= 0.95"),
+    ("a = 1", "a == 1"),
+    ("not (a > 1 and b is null)", "(a <= 1) or b is not null"),
+    ("not (x in [1, 2])", "x not in [1, 2]"),
+    ("not not a > 1", "a > 1"),
+    ("d >= 2015-04-01", "d >= 2015-04-01"),
+    ("-a * (b + 2)", "-a * (b + 2)"),
+])
+def test_parse_and_normalise(text, expected):
+    tree = E.parse(text)
+    assert E.to_text(E.normalize(tree) if _is_condition(tree) else tree) == expected
+
+
+@pytest.mark.parametrize("text, offset, words", [
+    ("a >", 3, "expected a value"),
+    ("a > b > c", 6, "cannot be chained"),
+    ("foo(1)", 0, "unknown function 'foo'"),
+    ("a @ b", 2, "unexpected character '@'"),
+    ("(a", 2, "expected ')'"),
+    ("sum(x)", 0, "needs a value per item"),
+    ("count(x, y)", 0, "count() takes a list"),
+    ("x in [a]", 6, "literal values"),
+    ("d > 2018-02-30", 4, "not a valid date"),
+    ("a is 3", 5, "'null' after 'is'"),
+    ("", 0, "empty"),
+])
+def test_parse_errors_have_offsets(text, offset, words):
+    with pytest.raises(ExpressionError) as info:
+        E.parse(text)
+    assert info.value.offset == offset and words in info.value.message
+
+
+def test_limits_on_size_and_depth():
+    with pytest.raises(ExpressionError, match="limit is 10,000"):
+        E.parse("a + " * 25_000 + "a")
+    with pytest.raises(ExpressionError, match="nested more than"):
+        E.parse("(" * 200 + "a" + ")" * 200)
+    with pytest.raises(ExpressionError, match="nested more than"):
+        E.parse("-" * 200 + "a")
+    with pytest.raises(ExpressionError, match="nested more than"):
+        E.parse("not " * 200 + "a")
+
+
+def test_arithmetic_is_exact_decimal():
+    assert run("a + b", {"a": Decimal("0.1"), "b": Decimal("0.2")}) == Decimal("0.3")
+    assert run("a * 3", {"a": Decimal("608.01")}) == Decimal("1824.03")
+    assert run("a / b", {"a": 1, "b": 4}) == Decimal("0.25")
+
+
+def test_null_semantics():
+    assert run("a + 1", {"a": None}) is None
+    assert run("a / b", {"a": 1, "b": 0}) is None
+    assert run("a > 1", {}) is False
+    assert run("not (a > 1)", {}) is False  # a comparison with a missing value is false, negated or not
+    assert run("a != 1", {"a": None}) is False
+    assert run("a is null", {}) is True
+    assert run("a in [1, 2]", {"a": None}) is False
+    assert run("a not in [1, 2]", {"a": None}) is False
+    assert run("a not in [1, 2]", {"a": 3}) is True
+
+
+def test_dates_and_dotted_paths():
+    env = {"merged_on": dt.date(2015, 4, 1), "assessment": {"score": 2}}
+    assert run("merged_on >= 2015-04-01", env) is True
+    assert run("merged_on > 2015-04-01", env) is False
+    assert run("assessment.score + 1", env) == 3
+    assert run("assessment.missing is null", env) is True
+    assert run("other.score is null", env) is True
+
+
+def test_aggregates_with_filter():
+    quarters = [{"q": "2016Q3", "c": 10, "f": Decimal("9.5")}, {"q": "2016Q4", "c": 10, "f": 10},
+                {"q": "2017Q3", "c": 10, "f": 0}]
+    env = {"quarters": quarters}
+    items = {"q", "c", "f"}
+    params = {"ref": ["2016Q3", "2016Q4"]}
+    assert run("mean(quarters, f / c where q in params.ref)", env, params, items) == Decimal("0.975")
+    assert run("sum(quarters, f)", env, params, items) == Decimal("19.5")
+    assert run("count(quarters where q in params.ref)", env, params, items) == 2
+    assert run("min(quarters, f)", env, params, items) == 0
+    assert run("max(quarters, f where q in params.ref)", env, params, items) == 10
+    assert run("mean(quarters, f where q == \"1999Q1\")", env, params, items) is None
+    assert run("count(params.ref)", env, params, items) == 2

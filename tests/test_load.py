@@ -1,0 +1,91 @@
+"""Loading: hostile and malformed input ends in a positioned InputError, never another exception."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from engine.errors import InputError
+from engine.load import MAX_YAML_BYTES, decode, load_json_fast, load_yaml_document, load_yaml_fast, read_text
+
+
+def error_of(fn, *args) -> str:
+    with pytest.raises(InputError) as info:
+        fn(*args)
+    return str(info.value)
+
+
+def test_positions_of_keys_and_values():
+    doc = load_yaml_document("a: 1\nb:\n  c: [x, 2.50]\n", "f.yaml")
+    assert doc.data == {"a": 1, "b": {"c": ["x", Decimal("2.50")]}}
+    assert str(doc.loc(("b", "c", 1))) == "f.yaml:3:10"
+    assert str(doc.loc(("b", "c"), key=True)) == "f.yaml:3:3"
+    assert str(doc.loc(("b", "missing"))) == "f.yaml:3:3"  # nearest known ancestor: the value of b
+
+
+def test_numbers_are_exact_and_dates_are_dates():
+    doc = load_yaml_document("x: 0.1\ny: 2018-06-15\nz: 7\n", "f.yaml")
+    assert doc.data["x"] == Decimal("0.1") and isinstance(doc.data["x"], Decimal)
+    assert doc.data["y"] == dt.date(2018, 6, 15)
+    assert type(doc.data["z"]) is int
+    assert load_json_fast('{"x": 0.1}', "f.json") == {"x": Decimal("0.1")}
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ("a: 1\n\tb: 2\n", "f.yaml:2:1", "tab character"),
+    ("a: 1\na: 2\n", "f.yaml:2:1", "duplicate key"),
+    ("a: [1, 2\n", "f.yaml:2:1", "YAML syntax"),
+    ("", "f.yaml:1:1", "file is empty"),
+    ("   \n\n", "f.yaml:1:1", "file is empty"),
+    ("- 1\n- 2\n", "f.yaml:1:1", "must be a mapping"),
+    ("just text\n", "f.yaml:1:1", "must be a mapping"),
+    ("x: .nan\n", "f.yaml:1:4", "not finite"),
+    ("a: &x [1]\nb: *x\n", "f.yaml:2:4", "aliases"),
+])
+def test_bad_yaml(text, where, words):
+    message = error_of(load_yaml_document, text, "f.yaml")
+    assert message.startswith(where) and words in message, message
+
+
+def test_billion_laughs_is_refused_without_expanding():
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    text = "\n".join(lines) + "\n"
+    assert "aliases" in error_of(load_yaml_document, text, "bomb.yaml")
+    assert "aliases" in error_of(load_yaml_fast, text, "bomb.yaml")
+
+
+def test_deep_nesting_is_refused():
+    deep = "a: " + "[" * 10_000 + "]" * 10_000 + "\n"
+    assert "nesting" in error_of(load_yaml_document, deep, "deep.yaml")
+    assert "nesting" in error_of(load_json_fast, "[" * 10_000 + "]" * 10_000, "deep.json")
+
+
+def test_binary_and_encoding():
+    assert "binary data" in error_of(decode, b"a: 1\n\x00\x01", "bin.yaml")
+    message = error_of(decode, "a: 'é'\nb: \xff\n".encode("latin-1"), "latin.yaml")
+    assert message.startswith("latin.yaml:1:5") and "not valid UTF-8" in message
+
+
+def test_large_yaml_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"# padding\n" * (MAX_YAML_BYTES // 10 + 1))
+    message = error_of(read_text, path)
+    assert "over the limit" in message and "JSON" in message
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ('{"a": 1,}', "f.json:1:9", "JSON syntax"),
+    ('{"a": 1, "a": 2}', "f.json:1:10", "duplicate key 'a'"),
+    ('{"a": NaN}', "f.json:1:1", "not a number"),
+    ('{"a":\n  [1, 2', "f.json:2:8", "JSON syntax"),
+])
+def test_bad_json(text, where, words):
+    message = error_of(load_json_fast, text, "f.json")
+    assert message.startswith(where) and words in message, message
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert "file not found" in error_of(read_text, tmp_path / "nope.yaml")
+    assert "is a directory" in error_of(read_text, tmp_path)
