@@ -84,8 +84,9 @@ class _Writer:
         self.item_fields_of = item_fields_of
         self.temps = 0
 
-    def const(self, value: Any) -> str:
-        if isinstance(value, list):
+    def const(self, value: Any, raw: bool = False) -> str:
+        """The name of a constant holding ``value``; lists become frozensets unless ``raw`` (for traces)."""
+        if isinstance(value, list) and not raw:
             value = frozenset(value)
         for name, existing in self.constants.items():
             if type(existing) is type(value) and existing == value:
@@ -188,7 +189,7 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
     rules = ruleset.eligibility + ruleset.tiers
     for index, rule in enumerate(rules):
         lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
-        pairs = ", ".join(f"{name!r}: {writer.write(_name(name))}" for name in rule.reads)
+        pairs = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name)}" for name in rule.reads)
         lines.append(f"def values_{index}(e):\n    return {{{pairs}}}")
     for index, key in enumerate(ruleset.ranking):
         lines.append(f"def rank_{index}(e):\n    return {writer.write(key.expr)}")
@@ -209,5 +210,9 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
     )
 
 
-def _name(dotted: str) -> E.Name:
-    return E.Name(tuple(dotted.split(".")))
+def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
+    """Code for the value a rule read, as the trace shows it (parameters as declared)."""
+    path = tuple(dotted.split("."))
+    if path[0] == "params":
+        return writer.const(ruleset.params[path[1]], raw=True)
+    return writer.write(E.Name(path))
