@@ -1,0 +1,153 @@
+"""The `rules` command end to end, through click's CliRunner."""
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from cli import main
+
+from conftest import RULES, RULESETS, example, rule_file
+
+BROKEN = RULES.parent / "tests" / "broken"
+
+
+def invoke(runner, *args):
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def evaluate(runner, ruleset, facts=None, *extra):
+    return invoke(runner, "evaluate", ruleset, facts or example(ruleset), "--as-of", "2018-06-20", "--rules-dir", RULES,
+                  *extra)
+
+
+def test_validate_ok_and_bad(runner):
+    ok = invoke(runner, "validate", RULES)
+    assert ok.exit_code == 0 and ok.output.strip() == "3 rule file(s) valid: lde, sheltered-workshops, social-workshops"
+    bad = invoke(runner, "validate", BROKEN / "rules" / "unknown-field.yaml", BROKEN / "rules" / "bad-order.yaml")
+    assert bad.exit_code == 1
+    lines = bad.stderr.splitlines()
+    assert lines[0].startswith(str(BROKEN / "rules" / "bad-order.yaml") + ":")  # sorted by file
+    assert "did you mean 'realisation_rate'" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_usage_errors_are_exit_2(runner):
+    assert invoke(runner, "evaluate", "lde").exit_code == 2
+    assert invoke(runner, "evaluate", "lde", example("lde"), "--as-of", "someday").exit_code == 2
+
+
+@pytest.mark.parametrize("ruleset", RULESETS)
+def test_evaluate_table_json_csv(runner, ruleset):
+    table = evaluate(runner, ruleset)
+    assert table.exit_code == 0 and "logged as record 1" in table.stderr
+    assert "allocated" in table.stdout and "unallocated 0" in table.stdout
+    as_json = evaluate(runner, ruleset, None, "--format", "json")
+    record = json.loads(as_json.stdout, parse_float=Decimal)
+    assert set(record) >= {"decision_id", "ruleset", "as_of", "budget_fte", "allocated_fte", "unallocated_fte",
+                           "regions", "decisions"}
+    assert set(record["decisions"][0]) >= {"id", "eligible", "tier", "rank", "requested_fte", "allocated_fte", "reasons"}
+    as_csv = evaluate(runner, ruleset, None, "--format", "csv", "--no-log")
+    assert as_csv.stdout.splitlines()[0].startswith("rank,id,name")
+    assert len(as_csv.stdout.splitlines()) == len(record["decisions"]) + 1
+
+
+def test_bad_facts_exit_1_without_traceback(runner, tmp_path):
+    result = evaluate(runner, "lde", BROKEN / "facts" / "requested-zero.yaml")
+    assert result.exit_code == 1
+    assert "applicants[1] (id A-2).requested_fte: must be >= 1" in result.stderr
+    assert "Traceback" not in result.output
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(bytes(range(256)) * 10)
+    result = evaluate(runner, "lde", garbage)
+    assert result.exit_code == 1 and "binary data" in result.stderr
+
+
+def test_unknown_ruleset_and_no_version_in_force(runner):
+    result = evaluate(runner, "ldee")
+    assert result.exit_code == 1 and "did you mean 'lde'" in result.stderr
+    result = invoke(runner, "evaluate", "lde", example("lde"), "--as-of", "2018-06-14", "--rules-dir", RULES)
+    assert result.exit_code == 1 and "no version of 'lde' is in force on 2018-06-14" in result.stderr
+
+
+def test_set_overrides_a_parameter_and_is_recorded(runner):
+    base = json.loads(evaluate(runner, "sheltered-workshops", None, "--format", "json", "--no-log").stdout)
+    strict = json.loads(evaluate(runner, "sheltered-workshops", None, "--format", "json", "--set",
+                                 "min_fill_rate=0.97").stdout)
+    assert strict["overrides"] == {"min_fill_rate": 0.97} and strict["parameters"]["min_fill_rate"] == 0.97
+    assert strict["eligible"] < base["eligible"] and strict["decision_id"] != base["decision_id"]
+    unknown = evaluate(runner, "sheltered-workshops", None, "--set", "min_fil_rate=0.9")
+    assert unknown.exit_code == 1 and "did you mean 'min_fill_rate'" in unknown.stderr
+    wrong = evaluate(runner, "sheltered-workshops", None, "--set", "min_fill_rate=high")
+    assert wrong.exit_code == 1 and "needs a number" in wrong.stderr
+
+
+def test_log_show_replay_explain_verify(runner, tmp_path):
+    for ruleset in RULESETS:
+        assert evaluate(runner, ruleset, None, "--format", "json").exit_code == 0
+    listing = invoke(runner, "log")
+    assert listing.exit_code == 0 and len(listing.stdout.splitlines()) == 2 + 3
+    shown = invoke(runner, "show", "2")
+    assert json.loads(shown.stdout)["ruleset"]["id"] == "sheltered-workshops"
+    replay = invoke(runner, "replay", "--all")
+    assert replay.exit_code == 0 and "3 identical, 0 different, of 3 records" in replay.stdout
+    head = invoke(runner, "audit", "head").stdout.strip()
+    verify = invoke(runner, "audit", "verify", "--head", head)
+    assert verify.exit_code == 0 and verify.stdout.startswith("ok: 3 records")
+    explain = invoke(runner, "explain", "3", "SW-001")
+    assert explain.exit_code == 0 and "Motivering van beslissing" in explain.stdout
+    english = invoke(runner, "explain", "3", "SW-001", "--lang", "en", "--format", "json")
+    assert json.loads(english.stdout)["language"] == "en"
+    missing = invoke(runner, "explain", "3", "SW-0001")
+    assert missing.exit_code == 1 and "did you mean 'SW-001'" in missing.stderr
+
+
+def test_replay_after_the_rules_folder_is_deleted(runner, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    facts = tmp_path / "facts.yaml"
+    shutil.copy(example("lde"), facts)
+    result = invoke(runner, "evaluate", "lde", facts, "--as-of", "2018-06-20", "--rules-dir", rules)
+    assert result.exit_code == 0
+    shutil.rmtree(rules)
+    facts.unlink()
+    replay = invoke(runner, "replay", "1")
+    assert replay.exit_code == 0 and "identical, byte for byte" in replay.stdout
+
+
+def test_replay_reports_a_difference(runner, log_path):
+    import sqlite3
+
+    assert evaluate(runner, "lde").exit_code == 0
+    db = sqlite3.connect(str(log_path))
+    output = db.execute("SELECT output FROM records").fetchone()[0]
+    record = json.loads(output)
+    record["decisions"][0]["allocated_fte"] = 0
+    db.execute("UPDATE records SET output = ?", (json.dumps(record, indent=2) + "\n",))
+    db.commit()
+    db.close()
+    replay = invoke(runner, "replay", "1")
+    assert replay.exit_code == 1 and "DIFFERENT (same engine version)" in replay.stdout
+    assert f"{record['decisions'][0]['id']}: allocated_fte 0 ->" in replay.stdout
+    assert invoke(runner, "audit", "verify").exit_code == 1
+
+
+def test_log_errors_are_clear(runner, tmp_path):
+    assert "no decision log here" in invoke(runner, "log", "--log", tmp_path / "none.sqlite").stderr
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not sqlite")
+    result = invoke(runner, "audit", "verify", "--log", bad)
+    assert result.exit_code == 1 and "not a decision log" in result.stderr
+
+
+def test_versions_and_fill_report(runner):
+    versions = invoke(runner, "versions", "lde", "--rules-dir", RULES)
+    assert versions.exit_code == 0 and "2018.1" in versions.stdout
+    report = invoke(runner, "report", "fill", example("sheltered-workshops"), "--quarter", "2017Q4", "--format", "json")
+    data = json.loads(report.stdout, parse_float=Decimal)
+    assert data["contingent_fte"] == Decimal("14507.3") and data["filled_fte"] == Decimal("13899.29")
+    assert data["vacant_fte"] == Decimal("608.01")
+    social = json.loads(invoke(runner, "report", "fill", example("social-workshops"), "--quarter", "2017Q4",
+                               "--format", "json").stdout, parse_float=Decimal)
+    assert social["contingent_fte"] == 3969 and social["filled_fte"] == Decimal("3905.32")
