@@ -209,6 +209,126 @@ def report_fill(facts, quarter, fmt):
                        result.vacant_fte, f"{rate * 100:.2f}%" if rate is not None else "-")], right=(1, 2, 3, 4, 5, 6)))
 
 
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@click.option("--coverage", is_flag=True, help="Fail if a rule was not seen both holding and not holding.")
+def test_cmd(paths, rules_dir, coverage):
+    """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
+    from engine.api import validate_paths
+    from engine.testing import coverage_gaps, find_test_files, run_file
+
+    files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
+    if not files:
+        click.echo(f"no test files found under {', '.join(paths) or rules_dir}", err=True)
+        sys.exit(1)
+    results = [result for path in files for result in run_file(path, Path(rules_dir))]
+    for result in results:
+        click.echo(f"{result.file}: {result.name} [{result.ruleset}] ... {'ok' if result.passed else 'FAILED'}")
+        for failure in result.failures:
+            click.echo(f"  {failure.location}: {failure.subject}.{failure.key}: expected {_show(failure.expected)}, "
+                       f"got {_show(failure.actual)}")
+            for line in failure.trace:
+                click.echo(f"      {line}")
+    gaps = []
+    if coverage:
+        tested = {r.ruleset.split()[0] for r in results}
+        rulesets = [r for r in validate_paths([rules_dir]).rulesets if r.id in tested]
+        gaps = coverage_gaps(results, rulesets)
+        for gap in gaps:
+            click.echo(f"coverage: {gap}")
+        if not gaps:
+            click.echo("coverage: every rule was seen holding and not holding")
+    failed = sum(1 for r in results if not r.passed)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed or gaps else 0)
+
+
+def _show(value) -> str:
+    from engine.explain import show
+
+    return show(value)
+
+
+@main.command()
+@click.argument("old")
+@click.argument("new_or_facts")
+@click.argument("facts", required=False)
+@click.option("--as-of", callback=parse_date, help="Decision date (default: today); also picks versions of bare ids.")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
+              help="Overrides for NEW (or for OLD itself when only OLD and FACTS are given).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
+    """Impact of a change: OLD NEW FACTS, or OLD FACTS --set NAME=VALUE.
+
+    OLD and NEW are rule files, ids (the version in force) or id@version.
+    """
+    from engine.api import resolve
+    from engine.decide import to_json
+    from engine.diff import as_dict, impact
+
+    as_of = as_of or dt.date.today()
+    if facts is None:
+        if not sets:
+            raise click.UsageError("give OLD NEW FACTS, or OLD FACTS with at least one --set")
+        new, facts = old, new_or_facts
+    else:
+        new = new_or_facts
+    before = resolve(old, rules_dir, as_of)
+    after = resolve(new, rules_dir, as_of, sets)
+    result = impact(before, after, facts, as_of)
+    if fmt == "json":
+        click.echo(to_json(as_dict(result)))
+        return
+    click.echo(_diff_table(result))
+
+
+def _diff_table(result) -> str:
+    from engine.render import cell, table
+
+    def side(r):
+        sets = ", ".join(f"{k}={cell(v)}" for k, v in r["overrides"].items())
+        return f"{r['ruleset']['id']} {r['ruleset']['version']}" + (f" with {sets}" if sets else "")
+
+    def outcome(o):
+        if not o.get("eligible"):
+            return "not eligible" if o.get("eligible") is False else "absent"
+        return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE"
+
+    lines = [f"old: {side(result.old)}", f"new: {side(result.new)}", ""]
+    if result.changed:
+        rows = [(c["id"], (c["name"] or "")[:30], outcome(c["before"]), outcome(c["after"])) for c in result.changed]
+        lines.append(table(["id", "name", "before", "after"], rows))
+    else:
+        lines.append("no applicant's outcome changed")
+    if result.regions:
+        rows = [(n, r["before"], r["after"]) for n, r in result.regions.items()]
+        lines += ["", table(["region", "FTE before", "FTE after"], rows, right=(1, 2))]
+    lines += ["", f"{len(result.changed)} of {len(result.new['decisions'])} applicants changed; eligible "
+              f"{result.old['eligible']} -> {result.new['eligible']}; allocated {cell(result.old['allocated_fte'])} -> "
+              f"{cell(result.new['allocated_fte'])} FTE"]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+def lint(paths):
+    """Publish-gate checks that need no facts (default: rules/)."""
+    from engine.api import validate_paths
+    from engine.errors import InputError as _InputError
+    from engine.lint import lint_rulesets
+
+    result = validate_paths(paths or ["rules"])
+    if result.problems:
+        raise _InputError(result.problems)
+    findings = lint_rulesets(result.rulesets)
+    for finding in findings:
+        click.echo(str(finding))
+    click.echo(f"{len(findings)} finding(s) in {result.files} rule file(s)")
+    sys.exit(1 if findings else 0)
+
+
 @main.command("log")
 @click.option("--ruleset", help="Only records of this ruleset id.")
 @click.option("--since", callback=parse_date, help="Recorded on or after this date.")

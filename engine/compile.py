@@ -119,6 +119,8 @@ class Ruleset:
     sha256: str
     overrides: tuple = ()  # ((name, text), ...) applied with --set
     applicant_fields: dict = field(default_factory=dict, compare=False, repr=False)
+    locations: dict = field(default_factory=dict, compare=False, repr=False)
+    lint_ignore: tuple = ()
 
     @property
     def params(self) -> dict:
@@ -731,6 +733,9 @@ def _build(ctx: _Context) -> Ruleset:
         sha256=hashlib.sha256(doc.text.encode("utf-8")).hexdigest(),
         overrides=tuple(sorted(ctx.overrides.items())),
         applicant_fields=dict(applicant_schema(ctx.facts_schema).get("properties", {})),
+        locations={"facts": doc.loc(("facts", "schema")), "ranking": doc.loc(("ranking",), key=True),
+                   "effective": doc.loc(("effective",), key=True)},
+        lint_ignore=tuple((data.get("lint") or {}).get("ignore", [])),
     )
 
 

@@ -1,0 +1,53 @@
+"""Impact of a rule change: evaluate two rulesets on the same facts and compare."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compile import Ruleset
+from .decide import decide
+from .facts import load_facts
+
+FIELDS = ("eligible", "tier", "rank", "allocated_fte")
+
+
+@dataclass(frozen=True)
+class Impact:
+    old: dict
+    new: dict
+    changed: list  # [{"id", "name", "before": {...}, "after": {...}}]
+    regions: dict  # name -> {"before", "after"}
+
+
+def impact(old: Ruleset, new: Ruleset, facts_path: str | Path, as_of: dt.date) -> Impact:
+    """Evaluate ``old`` and ``new`` on the same facts; list the applicants whose outcome changed."""
+    before = decide(old, load_facts(facts_path, old), as_of)
+    after = decide(new, load_facts(facts_path, new), as_of)
+    return Impact(before, after, changed_applicants(before, after), _regions(before, after))
+
+
+def changed_applicants(before: dict, after: dict) -> list[dict]:
+    old = {d["id"]: d for d in before["decisions"]}
+    new = {d["id"]: d for d in after["decisions"]}
+    out = []
+    for applicant in sorted(set(old) | set(new)):
+        a, b = old.get(applicant, {}), new.get(applicant, {})
+        if any(a.get(f) != b.get(f) for f in FIELDS):
+            out.append({"id": applicant, "name": (b or a).get("name"),
+                        "before": {f: a.get(f) for f in FIELDS}, "after": {f: b.get(f) for f in FIELDS}})
+    return out
+
+
+def _regions(before: dict, after: dict) -> dict:
+    names = sorted(set(before["regions"]) | set(after["regions"]))
+    return {n: {"before": before["regions"].get(n, {}).get("allocated_fte"),
+                "after": after["regions"].get(n, {}).get("allocated_fte")} for n in names}
+
+
+def as_dict(result: Impact) -> dict:
+    def side(record: dict) -> dict:
+        return {"ruleset": record["ruleset"], "overrides": record["overrides"], "eligible": record["eligible"],
+                "allocated_fte": record["allocated_fte"], "unallocated_fte": record["unallocated_fte"]}
+    return {"as_of": result.new["as_of"], "old": side(result.old), "new": side(result.new),
+            "changed": result.changed, "regions": result.regions}

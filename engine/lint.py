@@ -1,0 +1,308 @@
+"""The publish gate: static checks of compiled rulesets that need no facts.
+
+- ``shadowed-tier``: a tier that an earlier tier always catches first;
+- ``never-holds`` / ``always-holds``: a condition that the facts schema's
+  ranges (minimum, maximum, enum, required) decide on their own;
+- ``unused-parameter``: a parameter no expression reads;
+- ``unused-field``: an applicant field no expression reads (``id`` and
+  ``name`` are identity, not policy, and are exempt);
+- ``ranking-not-total``: the ranking does not end in the unique ``id``;
+- ``expired``: ``effective.to`` has passed and no later version exists.
+
+Reasoning is by intervals over conjunctions of ``name op constant``
+comparisons; what it cannot decide it leaves alone (no false alarms).
+A rule file can silence a finding with ``lint: {ignore: ["code:subject"]}``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable
+
+from . import expr as E
+from .compile import Ruleset, _deref, item_fields, kind_of_schema
+from .errors import Location
+
+
+@dataclass(frozen=True)
+class Finding:
+    location: Location
+    code: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    lo: Any = None
+    lo_open: bool = False
+    hi: Any = None
+    hi_open: bool = False
+    exact: bool = True  # False when null is possible: then nothing 'always' holds
+
+    def empty(self) -> bool:
+        if self.lo is None or self.hi is None:
+            return False
+        try:
+            return self.lo > self.hi or (self.lo == self.hi and (self.lo_open or self.hi_open))
+        except TypeError:
+            return False
+
+    def within(self, other: "Interval") -> bool:
+        """Every value of self is in other."""
+        return _le_lo(other, self) and _ge_hi(other, self)
+
+    def meet(self, other: "Interval") -> "Interval":
+        lo, lo_open = (self.lo, self.lo_open) if _le_lo(other, self) else (other.lo, other.lo_open)
+        hi, hi_open = (self.hi, self.hi_open) if _ge_hi(other, self) else (other.hi, other.hi_open)
+        return Interval(lo, lo_open, hi, hi_open, self.exact and other.exact)
+
+
+def _le_lo(a: Interval, b: Interval) -> bool:
+    """a's lower bound is at or below b's."""
+    if a.lo is None:
+        return True
+    if b.lo is None:
+        return False
+    try:
+        return a.lo < b.lo or (a.lo == b.lo and (not a.lo_open or b.lo_open))
+    except TypeError:
+        return False
+
+
+def _ge_hi(a: Interval, b: Interval) -> bool:
+    if a.hi is None:
+        return True
+    if b.hi is None:
+        return False
+    try:
+        return a.hi > b.hi or (a.hi == b.hi and (not a.hi_open or b.hi_open))
+    except TypeError:
+        return False
+
+
+def _op_interval(op: str, c: Any) -> Interval | None:
+    return {">=": Interval(c, False, None), ">": Interval(c, True, None), "<=": Interval(None, False, c),
+            "<": Interval(None, False, c, True), "==": Interval(c, False, c)}.get(op)
+
+
+class _Ranges:
+    """What the facts schema says about the values of names."""
+
+    def __init__(self, ruleset: Ruleset):
+        self.ruleset = ruleset
+        self.derived = {d.name: d.expr for d in ruleset.derived}
+
+    def of(self, node: Any) -> Interval | None:
+        if isinstance(node, E.Literal) and isinstance(node.value, (int, Decimal, dt.date)):
+            return Interval(node.value, False, node.value)
+        if isinstance(node, E.Name):
+            return self._name(node)
+        if isinstance(node, E.Arith) and node.op in "+-":
+            left, right = self.of(node.left), self.of(node.right)
+            if left and right and None not in (left.lo, left.hi, right.lo, right.hi):
+                if node.op == "+":
+                    return Interval(left.lo + right.lo, False, left.hi + right.hi, False, left.exact and right.exact)
+                return Interval(left.lo - right.hi, False, left.hi - right.lo, False, left.exact and right.exact)
+        return None
+
+    def _name(self, node: E.Name) -> Interval | None:
+        if node.path[0] == "params":
+            value = self.ruleset.params.get(node.path[1])
+            return Interval(value, False, value) if isinstance(value, (int, Decimal, dt.date)) else None
+        if node.path[0] in self.derived and len(node.path) == 1:
+            return self.of(self.derived[node.path[0]])
+        schema: Any = {"type": "object", "properties": self.ruleset.applicant_fields,
+                       "required": list(self.ruleset.applicant_fields)}
+        required = True
+        for part in node.path:
+            schema = _deref(schema, self.ruleset.facts_schema)
+            if not isinstance(schema, dict) or part not in schema.get("properties", {}):
+                return None
+            required = required and part in schema.get("required", [])
+            schema = _deref(schema["properties"][part], self.ruleset.facts_schema)
+        return _schema_interval(schema, required and not kind_of_schema(schema, self.ruleset.facts_schema).nullable)
+
+    def constant(self, node: Any) -> tuple[bool, Any]:
+        if isinstance(node, E.Literal):
+            return True, node.value
+        if isinstance(node, E.Name) and node.path[0] == "params":
+            return True, self.ruleset.params.get(node.path[1])
+        return False, None
+
+
+def _schema_interval(schema: dict, exact: bool) -> Interval | None:
+    if not isinstance(schema, dict) or not ({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & set(schema)):
+        return Interval(exact=exact) if schema.get("type") in ("number", "integer") else None
+    lo, lo_open = (schema["exclusiveMinimum"], True) if "exclusiveMinimum" in schema else (schema.get("minimum"), False)
+    hi, hi_open = (schema["exclusiveMaximum"], True) if "exclusiveMaximum" in schema else (schema.get("maximum"), False)
+    return Interval(lo, lo_open, hi, hi_open, exact)
+
+
+def _verdict(node: Any, ranges: _Ranges) -> str | None:
+    """'never', 'always' or None (cannot tell) for a normalised condition."""
+    if isinstance(node, E.BoolOp):
+        verdicts = [_verdict(i, ranges) for i in node.items]
+        if node.op == "and":
+            if "never" in verdicts or _conflicting(node.items, ranges):
+                return "never"
+            return "always" if all(v == "always" for v in verdicts) else None
+        if all(v == "never" for v in verdicts):
+            return "never"
+        return "always" if "always" in verdicts else None
+    if isinstance(node, E.Compare):
+        return _compare_verdict(node, ranges)
+    return None
+
+
+def _compare_verdict(node: E.Compare, ranges: _Ranges) -> str | None:
+    is_const, value = ranges.constant(node.right)
+    field = ranges.of(node.left)
+    if not is_const or field is None or node.op == "!=":
+        return None
+    wanted = _op_interval(node.op, value)
+    if wanted is None:
+        return None
+    if field.meet(wanted).empty():
+        return "never"
+    if field.exact and field.within(wanted):
+        return "always"
+    return None
+
+
+def _box(items: Iterable[Any], ranges: _Ranges) -> tuple[dict, set]:
+    """A conjunction as intervals per name, plus the text of atoms it cannot read."""
+    box: dict = {}
+    opaque: set = set()
+    for item in items:
+        is_const, value = ranges.constant(item.right) if isinstance(item, E.Compare) else (False, None)
+        interval = _op_interval(item.op, value) if is_const and isinstance(item.left, E.Name) else None
+        if interval is None:
+            opaque.add(E.to_text(item))
+            continue
+        key = item.left.dotted
+        box[key] = box[key].meet(interval) if key in box else interval
+    return box, opaque
+
+
+def _conflicting(items: tuple, ranges: _Ranges) -> bool:
+    box, _ = _box(items, ranges)
+    return any(interval.empty() for interval in box.values())
+
+
+def _disjuncts(node: Any) -> list[list]:
+    if isinstance(node, E.BoolOp) and node.op == "or":
+        return [d for item in node.items for d in _disjuncts(item)]
+    if isinstance(node, E.BoolOp) and node.op == "and":
+        return [list(node.items)]
+    return [[node]]
+
+
+def implies(a: Any, b: Any, ranges: _Ranges) -> bool:
+    """Whether condition ``a`` holding means ``b`` holds (when this can be shown)."""
+    if E.to_text(a) == E.to_text(b):
+        return True
+    return all(any(_conj_implies(da, db, ranges) for db in _disjuncts(b)) for da in _disjuncts(a))
+
+
+def _conj_implies(a: list, b: list, ranges: _Ranges) -> bool:
+    box_a, opaque_a = _box(a, ranges)
+    box_b, opaque_b = _box(b, ranges)
+    if not opaque_b <= opaque_a:
+        return False
+    return all(name in box_a and box_a[name].within(interval) for name, interval in box_b.items())
+
+
+def _reads(ruleset: Ruleset) -> set:
+    trees = [d.expr for d in ruleset.derived] + [r.condition for r in ruleset.eligibility + ruleset.tiers]
+    trees += [k.expr for k in ruleset.ranking] + [ruleset.allocation.cap]
+    trees += [ruleset.allocation.weight] if ruleset.allocation.weight is not None else []
+    names: set = set()
+    for tree in trees:
+        _collect(tree, ruleset, frozenset(), names)
+    if ruleset.allocation.regions:
+        names.add(ruleset.allocation.regions.field)
+    return names
+
+
+def _collect(node: Any, ruleset: Ruleset, item: frozenset, names: set) -> None:
+    """Names read by a tree, leaving out those that refer to list items inside aggregates."""
+    if isinstance(node, E.Name):
+        if node.path[0] not in item:
+            names.add(node.dotted)
+        return
+    if isinstance(node, E.Aggregate):
+        _collect(node.source, ruleset, item, names)
+        inner = frozenset(item_fields(ruleset, node))
+        for part in (node.item, node.where):
+            if part is not None:
+                _collect(part, ruleset, inner, names)
+        return
+    for child in E.children(node):
+        _collect(child, ruleset, item, names)
+
+
+def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | None = None) -> list[Finding]:
+    """Every finding for one ruleset, minus those its rule file says to ignore."""
+    findings: list[Finding] = []
+    ranges = _Ranges(ruleset)
+    for rule in ruleset.eligibility + ruleset.tiers:
+        verdict = _verdict(rule.condition, ranges)
+        if verdict:
+            findings.append(Finding(rule.location, f"{verdict}-holds", rule.id,
+                                    f"rule '{rule.id}' {verdict} holds within the ranges of the facts schema: "
+                                    f"{' '.join(rule.text.split())}"))
+    for j, later in enumerate(ruleset.tiers):
+        for earlier in ruleset.tiers[:j]:
+            if implies(later.condition, earlier.condition, ranges):
+                findings.append(Finding(later.location, "shadowed-tier", later.id,
+                                        f"tier '{later.id}' never applies: every applicant it matches is caught "
+                                        f"first by tier '{earlier.id}'"))
+                break
+    findings += _unused(ruleset)
+    findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
+    ignored = set(ruleset.lint_ignore)
+    return [f for f in findings if f"{f.code}:{f.subject}" not in ignored and f.code not in ignored]
+
+
+def _unused(ruleset: Ruleset) -> list[Finding]:
+    reads = _reads(ruleset)
+    findings = []
+    for name, param in ruleset.parameters.items():
+        if f"params.{name}" not in reads:
+            findings.append(Finding(param.location, "unused-parameter", name, f"parameter '{name}' is never used"))
+    for name in ruleset.applicant_fields:
+        if name not in ("id", "name") and not any(r == name or r.startswith(name + ".") for r in reads):
+            findings.append(Finding(ruleset.locations["facts"], "unused-field", name,
+                                    f"field '{name}' of the facts schema is read by no rule"))
+    return findings
+
+
+def _ranking_and_period(ruleset: Ruleset, later_exists: bool, today: dt.date) -> list[Finding]:
+    findings = []
+    if not ruleset.ranking or ruleset.ranking[-1].text.strip() != "id":
+        findings.append(Finding(ruleset.locations["ranking"], "ranking-not-total", "ranking",
+                                "the ranking must end with 'id' (unique) so that no two applicants tie"))
+    if ruleset.effective_to and ruleset.effective_to < today and not later_exists:
+        findings.append(Finding(ruleset.locations["effective"], "expired", "effective",
+                                f"{ruleset.id} {ruleset.version} ended on {ruleset.effective_to} and no later "
+                                "version exists"))
+    return findings
+
+
+def lint_rulesets(rulesets: Iterable[Ruleset], today: dt.date | None = None) -> list[Finding]:
+    """Lint several rulesets; versions of one id are checked against each other for expiry."""
+    by_id: dict = defaultdict(list)
+    for r in rulesets:
+        by_id[r.id].append(r)
+    findings = []
+    for versions in by_id.values():
+        for r in versions:
+            later = any(o.effective_from > r.effective_from for o in versions)
+            findings += lint_ruleset(r, later, today)
+    return sorted(findings, key=lambda f: (f.location, f.code))

@@ -1,0 +1,204 @@
+"""Policy owners' tests: YAML cases next to the rules, run with ``rules test``.
+
+A test file in ``rules/<id>/tests/`` holds ``cases:``, each with a name, the
+applicants (and regions), an ``as_of`` date or a ``version`` that picks the
+rule file, optional parameter overrides (``set``) and budget override
+(``budget_fte``), and ``expect``: per applicant id a subset of ``eligible``,
+``tier``, ``tier_rule``, ``rank``, ``allocated_fte``, and ``totals``. Every
+failure points at the line of the expectation that failed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .api import list_versions
+from .compile import Ruleset, compile_file
+from .decide import decide
+from .errors import InputError, Location, Problem
+from .facts import Facts, _check_regions, _coerce_dates, _date_paths
+from .load import Document, load_yaml_document, read_text
+from .validate import shipped_schema, validate_document
+
+APPLICANT_KEYS = ("eligible", "tier", "tier_rule", "rank", "allocated_fte")
+TOTAL_KEYS = ("allocated_fte", "unallocated_fte", "eligible", "applicants")
+
+
+@dataclass(frozen=True)
+class Failure:
+    location: Location
+    subject: str
+    key: str
+    expected: Any
+    actual: Any
+    trace: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    file: str
+    name: str
+    ruleset: str
+    failures: list
+    exercised: dict  # rule id -> set of outcomes seen (True/False)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def find_test_files(paths: list[Path]) -> list[Path]:
+    """Test files: ``tests/*.yaml`` under each ruleset folder (or the files given)."""
+    found = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p for p in path.rglob("*.y*ml") if p.parent.name == "tests")
+        else:
+            raise InputError.at(Location(str(path)), "no such file or folder", code="not-found")
+    return found
+
+
+def run_file(path: Path, rules_dir: Path) -> list[CaseResult]:
+    """Run every case of one test file."""
+    doc = load_yaml_document(read_text(path), str(path))
+    problems = validate_document(doc, shipped_schema("testcase.schema.json"))
+    if problems:
+        raise InputError(problems)
+    ruleset_id = path.parent.parent.name
+    return [_run_case(doc, index, ruleset_id, rules_dir) for index in range(len(doc.data["cases"]))]
+
+
+def _sub(doc: Document, prefix: tuple) -> Document:
+    """The part of a document under ``prefix``, with positions re-rooted there."""
+    data: Any = doc.data
+    for part in prefix:
+        data = data[part]
+    cut = len(prefix)
+    positions = {k[cut:]: v for k, v in doc.positions.items() if k[:cut] == prefix}
+    keys = {k[cut:]: v for k, v in doc.key_positions.items() if k[:cut] == prefix}
+    return Document(doc.file, doc.text, data, positions, keys)
+
+
+def _ruleset_for(case: dict, doc: Document, where: tuple, ruleset_id: str, rules_dir: Path) -> Ruleset:
+    versions = list_versions(ruleset_id, rules_dir)
+    if "version" not in case and "as_of" not in case:
+        raise InputError.at(doc.loc(where), "a test case needs 'as_of' (a date) or 'version' to pick the rule file")
+    if "version" in case:
+        chosen = [r for r in versions if r.version == str(case["version"])]
+    else:
+        chosen = [r for r in versions if r.in_force(case["as_of"])]
+    if not chosen:
+        what = f"version {case['version']}" if "version" in case else f"a version in force on {case['as_of']}"
+        raise InputError.at(doc.loc(where), f"ruleset '{ruleset_id}' has no {what}")
+    overrides = {k: _text(v) for k, v in (case.get("set") or {}).items()}
+    ruleset = compile_file(chosen[-1].label, overrides) if overrides else chosen[-1]
+    if "budget_fte" in case:
+        ruleset = dataclasses.replace(ruleset, budget_fte=Decimal(case["budget_fte"]))
+    return ruleset
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
+    facts_doc = Document(case_doc.file, case_doc.text, {k: case_doc.data[k] for k in ("applicants", "regions")
+                                                        if k in case_doc.data},
+                         case_doc.positions, case_doc.key_positions)
+    problems = validate_document(facts_doc, ruleset.facts_schema)
+    if problems:
+        raise InputError(problems)
+    paths = _date_paths(ruleset)
+    applicants = [_coerce_dates(dict(a), paths) for a in case_doc.data["applicants"]]
+    regions = case_doc.data.get("regions")
+    _check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
+    return Facts(case_doc.file, "", "0" * 64, applicants, regions, {})
+
+
+def _run_case(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:
+    where = ("cases", index)
+    case_doc = _sub(doc, where)
+    case = case_doc.data
+    ruleset = _ruleset_for(case, doc, where, ruleset_id, rules_dir)
+    as_of = case.get("as_of") or ruleset.effective_from
+    record = decide(ruleset, _facts(case_doc, ruleset), as_of)
+    decisions = {d["id"]: d for d in record["decisions"]}
+    failures = []
+    for subject, expected in case["expect"].items():
+        if subject == "totals":
+            failures += _compare(doc, where + ("expect", subject), subject, expected, record, [])
+        elif subject not in decisions:
+            failures.append(Failure(doc.loc(where + ("expect", subject), key=True), subject, "id",
+                                    "an applicant of this case", "no such applicant"))
+        else:
+            failures += _compare(doc, where + ("expect", subject), subject, expected, decisions[subject],
+                                 _trace(decisions[subject]))
+    return CaseResult(doc.file, case["name"], f"{ruleset.id} {ruleset.version}", failures, _exercised(record))
+
+
+def _compare(doc: Document, path: tuple, subject: str, expected: dict, actual: dict, trace: list) -> list[Failure]:
+    failures = []
+    for key, want in expected.items():
+        got = actual.get(key)
+        if not _equal(want, got):
+            failures.append(Failure(doc.loc(path + (key,)), subject, key, want, got, trace))
+    return failures
+
+
+def _equal(want: Any, got: Any) -> bool:
+    if isinstance(want, (int, Decimal)) and isinstance(got, (int, Decimal)) and not isinstance(want, bool):
+        return Decimal(want) == Decimal(got)
+    return want == got
+
+
+def _trace(decision: dict) -> list[str]:
+    lines = []
+    for check in decision["reasons"] + decision["tier_checks"]:
+        values = ", ".join(f"{k} = {_show(v)}" for k, v in check["values"].items())
+        lines.append(f"{check['rule']}: {'held' if check['passed'] else 'did not hold'} ({values})")
+    if decision["eligible"]:
+        lines.append(f"tier {decision['tier']} ({decision['tier_rule']}), rank {decision['rank']}, "
+                     f"allocated {_show(decision['allocated_fte'])} of {_show(decision['requested_fte'])}")
+    return lines
+
+
+def _show(value: Any) -> str:
+    from .explain import show
+
+    return show(value)
+
+
+def _exercised(record: dict) -> dict:
+    seen: dict = {}
+    for decision in record["decisions"]:
+        for check in decision["reasons"] + decision["tier_checks"]:
+            seen.setdefault(check["rule"], set()).add(check["passed"])
+    return seen
+
+
+def coverage_gaps(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Problem]:
+    """Rules that no case exercised both ways (held and not held)."""
+    seen: dict = {}
+    for result in results:
+        for rule, outcomes in result.exercised.items():
+            seen.setdefault((result.ruleset, rule), set()).update(outcomes)
+    gaps = []
+    for ruleset in rulesets:
+        key = f"{ruleset.id} {ruleset.version}"
+        for rule in ruleset.eligibility + ruleset.tiers:
+            outcomes = seen.get((key, rule.id), set())
+            missing = [word for flag, word in ((True, "held"), (False, "not held")) if flag not in outcomes]
+            if missing:
+                gaps.append(Problem(rule.location, f"rule '{rule.id}' of {key} is never {' nor '.join(missing)} "
+                                    "in any test case", rule.id, "coverage"))
+    return gaps
+

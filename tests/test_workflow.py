@@ -1,0 +1,162 @@
+"""Policy owners' workflow: versions by date, rules test, rules diff, what-if, lint."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from cli import main
+from engine.api import resolve, validate_paths
+from engine.compile import compile_text
+from engine.decide import decide
+from engine.diff import changed_applicants
+from engine.errors import LookupFailure
+from engine.facts import load_facts
+from engine.lint import lint_ruleset
+
+from conftest import RULES, example, rule_file
+
+
+def invoke(runner, *args):
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_shipped_tests_pass_with_full_coverage(runner):
+    result = invoke(runner, "test", "--rules-dir", RULES, "--coverage")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == "7 passed, 0 failed"
+    assert "every rule was seen holding and not holding" in result.stdout
+
+
+def test_a_wrong_expectation_fails_with_its_line_and_the_trace(runner, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    path = rules / "lde" / "tests" / "lde-2018.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("D: {eligible: true, tier: 3, rank: 3, allocated_fte: 5}",
+                                 "D: {eligible: true, tier: 3, rank: 3, allocated_fte: 6}"), encoding="utf-8")
+    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if "allocated_fte: 6}" in l)
+    result = invoke(runner, "test", rules / "lde", "--rules-dir", rules)
+    assert result.exit_code == 1
+    assert f"{path}:{line}:" in result.stdout and "D.allocated_fte: expected 6, got 5" in result.stdout
+    assert "sufficient_realisation: held (realisation_rate = 0.99, params.min_realisation_rate = 0.9)" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 passed, 1 failed"
+
+
+def test_coverage_fails_when_a_rule_is_only_seen_one_way(runner, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    (rules / "sheltered-workshops" / "tests" / "sheltered-workshops-2018.yaml").unlink()
+    result = invoke(runner, "test", rules / "sheltered-workshops", "--rules-dir", rules, "--coverage")
+    assert result.exit_code == 1
+    assert "rule 'complete_reference_period' of sheltered-workshops 2018.1 is never held nor not held" in result.stdout
+
+
+def test_version_in_force_by_date():
+    assert resolve("lde", RULES, dt.date(2018, 6, 15)).version == "2018.1"
+    assert resolve("lde", RULES, dt.date(2030, 1, 1)).version == "2018.1"  # open-ended
+    with pytest.raises(LookupFailure, match="no version of 'lde' is in force on 2018-06-14"):
+        resolve("lde", RULES, dt.date(2018, 6, 14))
+    assert resolve("sheltered-workshops", RULES, dt.date(2019, 3, 31)).version == "2018.1"
+    assert resolve("sheltered-workshops", RULES, dt.date(2019, 4, 1)).version == "2019.1"
+    assert resolve("sheltered-workshops@2018.1", RULES, dt.date(2030, 1, 1)).version == "2018.1"
+
+
+def test_after_a_closed_period_is_a_clear_error(runner, tmp_path):
+    rules = tmp_path / "rules"
+    (rules / "lde").mkdir(parents=True)
+    text = rule_file("lde").read_text(encoding="utf-8").replace("  from: 2018-06-15\n", "  from: 2018-06-15\n  to: 2018-12-31\n")
+    (rules / "lde" / "lde-2018.yaml").write_text(text, encoding="utf-8")
+    inside = invoke(runner, "evaluate", "lde", example("lde"), "--as-of", "2018-12-31", "--rules-dir", rules, "--no-log")
+    assert inside.exit_code == 0 and "ruleset lde 2018.1" in inside.stderr
+    after = invoke(runner, "evaluate", "lde", example("lde"), "--as-of", "2019-01-01", "--rules-dir", rules)
+    assert after.exit_code == 1
+    assert "no version of 'lde' is in force on 2019-01-01; versions: 2018.1 from 2018-06-15 to 2018-12-31" in after.stderr
+
+
+def test_versions_lists_both(runner):
+    result = invoke(runner, "versions", "sheltered-workshops", "--rules-dir", RULES)
+    assert "2018.1" in result.stdout and "2019.1" in result.stdout
+
+
+def test_diff_lists_exactly_the_changed_applicants(runner):
+    result = invoke(runner, "diff", "sheltered-workshops@2018.1", "sheltered-workshops@2019.1",
+                    example("sheltered-workshops"), "--rules-dir", RULES, "--as-of", "2019-04-01", "--format", "json")
+    assert result.exit_code == 0
+    reported = {c["id"] for c in json.loads(result.stdout)["changed"]}
+    # independently: evaluate both versions separately and compare every applicant's outcome
+    as_of = dt.date(2019, 4, 1)
+    records = []
+    for version in ("2018.1", "2019.1"):
+        ruleset = resolve(f"sheltered-workshops@{version}", RULES, as_of)
+        records.append({d["id"]: d for d in decide(ruleset, load_facts(example("sheltered-workshops"), ruleset),
+                                                    as_of)["decisions"]})
+    expected = {i for i in records[0] if any(records[0][i][k] != records[1][i][k]
+                                             for k in ("eligible", "tier", "rank", "allocated_fte"))}
+    assert reported == expected and expected
+
+
+def test_diff_with_set_on_one_ruleset(runner):
+    result = invoke(runner, "diff", "sheltered-workshops@2018.1", example("sheltered-workshops"), "--set",
+                    "min_fill_rate=0.96", "--rules-dir", RULES, "--as-of", "2018-06-20")
+    assert result.exit_code == 0
+    assert "new: sheltered-workshops 2018.1 with min_fill_rate=0.96" in result.stdout
+    assert "not eligible" in result.stdout
+    assert invoke(runner, "diff", "lde", example("lde"), "--rules-dir", RULES).exit_code == 2
+
+
+def test_changed_applicants_ignores_unchanged():
+    a = {"decisions": [{"id": "x", "eligible": True, "tier": 1, "rank": 1, "allocated_fte": Decimal(1)}]}
+    b = {"decisions": [{"id": "x", "eligible": True, "tier": 1, "rank": 1, "allocated_fte": Decimal("1.0")}]}
+    assert changed_applicants(a, b) == []
+
+
+def lint_codes(text: str, today=dt.date(2018, 7, 1)) -> set:
+    return {f"{f.code}:{f.subject}" for f in lint_ruleset(compile_text(text, "x.yaml"), today=today)}
+
+
+def test_shipped_rules_pass_lint(runner):
+    result = invoke(runner, "lint", RULES)
+    assert result.exit_code == 0 and result.stdout.strip() == "0 finding(s) in 4 rule file(s)"
+    assert invoke(runner, "validate", "--strict", RULES).exit_code == 0
+
+
+def test_lint_findings():
+    text = rule_file("lde").read_text(encoding="utf-8")
+    shadow = text.replace("when: contingent_fte < params.small_initiative_fte and merged_on >= params.lde_regulation_in_force",
+                          "when: contingent_fte < 4 and assessment_sum >= 9")
+    assert "shadowed-tier:small_after_merger" in lint_codes(shadow)
+    never = text.replace("when: realisation_rate >= params.min_realisation_rate", "when: realisation_rate > 1")
+    assert "never-holds:sufficient_realisation" in lint_codes(never)
+    always = text.replace("when: realisation_rate >= params.min_realisation_rate", "when: requested_fte >= 1")
+    codes = lint_codes(always)
+    assert "always-holds:sufficient_realisation" in codes
+    assert "unused-parameter:min_realisation_rate" in codes
+    unused = text.replace("merged_on >= params.lde_regulation_in_force", "contingent_fte < 4")
+    assert {"unused-field:merged_on", "unused-parameter:lde_regulation_in_force"} <= lint_codes(unused)
+    conflict = text.replace("when: assessment_sum >= params.min_assessment_sum",
+                            "when: assessment_sum >= 13")
+    assert "never-holds:sufficient_guidance" in lint_codes(conflict)  # the sum of four scores 0-3 is at most 12
+    untotal = text.replace("  - by: id\n    order: asc\n", "")
+    assert "ranking-not-total:ranking" in lint_codes(untotal)
+    expired = text.replace("  from: 2018-06-15\n", "  from: 2018-06-15\n  to: 2018-06-30\n")
+    assert "expired:effective" in lint_codes(expired)
+    assert "expired:effective" not in lint_codes(expired, today=dt.date(2018, 6, 20))
+
+
+def test_lint_location_points_at_the_rule(runner, tmp_path):
+    text = rule_file("lde").read_text(encoding="utf-8").replace(
+        "when: realisation_rate >= params.min_realisation_rate", "when: realisation_rate > 1")
+    path = tmp_path / "lde.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "- id: sufficient_realisation" in l)
+    result = invoke(runner, "lint", path)
+    assert result.exit_code == 1 and f"{path}:{line}:5: never-holds:" in result.stdout
+
+
+def test_validation_sees_the_new_version_and_its_tests_are_not_rules():
+    result = validate_paths([RULES])
+    assert result.problems == [] and result.files == 4
