@@ -134,21 +134,22 @@ def validate(paths, strict):
 def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, log_path):
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS."""
     from engine.api import evaluate as run
-    from engine.decide import to_json
+    from engine.decide import to_json_bytes
     from engine.render import decision_csv, decision_table
 
     as_of = as_of or dt.date.today()
     compiled, record, facts_raw = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
-    text = to_json(record) + "\n"
+    data = to_json_bytes(record) + b"\n"
     if not no_log:
-        entry = _append(log_path, compiled, record, text, facts_raw)
+        entry = _append(log_path, compiled, record, data, facts_raw)
         click.echo(f"logged as record {entry.seq} in {_log_name(log_path)}", err=True)
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
-    rendered = {"json": lambda: text, "table": lambda: decision_table(record), "csv": lambda: decision_csv(record)}[fmt]()
+    if fmt != "json":
+        data = (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
     if output:
-        Path(output).write_text(rendered, encoding="utf-8")
+        Path(output).write_bytes(data)
     else:
-        click.echo(rendered, nl=False)
+        click.echo(data, nl=False)
 
 
 def _log_name(log_path) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .compile import Ruleset, compile_file
-from .decide import decide
+from .decide import batch, decide
 from .errors import InputError, Location, LookupFailure, Problem, did_you_mean
 from .facts import load_facts
 
@@ -119,6 +119,7 @@ def evaluate(spec: str, facts_path: str | Path, as_of: dt.date, rules_dir: str |
              engine: str = "python", overrides: Mapping[str, str] | None = None) -> tuple[Ruleset, dict, bytes]:
     """Resolve the ruleset, load the facts and decide: (ruleset, record, facts bytes)."""
     ruleset = resolve(spec, rules_dir, as_of, overrides)
-    facts = load_facts(facts_path, ruleset)
-    record = decide(ruleset, facts, as_of, engine)
+    with batch():
+        facts = load_facts(facts_path, ruleset)
+        record = decide(ruleset, facts, as_of, engine)
     return ruleset, record, facts.raw

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS records (
     overrides TEXT NOT NULL,
     applicants INTEGER NOT NULL,
     allocated_fte TEXT NOT NULL,
-    output TEXT NOT NULL,
+    output_sha256 TEXT NOT NULL,
+    output BLOB NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
@@ -58,7 +59,8 @@ CREATE INDEX IF NOT EXISTS records_decision ON records (decision_id);
 
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
-          "output", "prev_hash")
+          "output_sha256", "prev_hash")
+COLUMNS = FIELDS + ("output", "hash")
 
 
 def default_path() -> Path:
@@ -87,8 +89,9 @@ class Entry:
     overrides: str
     applicants: int
     allocated_fte: str
-    output: str
+    output_sha256: str
     prev_hash: str
+    output: bytes
     hash: str
 
     def hashed_fields(self) -> dict:
@@ -125,7 +128,7 @@ class Submission:
     overrides: dict
     applicants: int
     allocated_fte: str
-    output: str
+    output: bytes
 
 
 class DecisionLog:
@@ -196,20 +199,20 @@ class DecisionLog:
                       "ruleset_version": sub.ruleset_version, "ruleset_sha256": blobs[0][0],
                       "schema_sha256": blobs[1][0], "facts_sha256": blobs[2][0], "as_of": sub.as_of,
                       "overrides": json.dumps(sub.overrides, sort_keys=True), "applicants": sub.applicants,
-                      "allocated_fte": sub.allocated_fte, "output": sub.output, "prev_hash": prev}
+                      "allocated_fte": sub.allocated_fte, "output_sha256": sha256(sub.output), "prev_hash": prev}
             digest = record_hash(fields)
             self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", blobs)
-            self.db.execute(f"INSERT INTO records ({', '.join(FIELDS)}, hash) VALUES ({', '.join('?' * (len(FIELDS) + 1))})",
-                            [fields[f] for f in FIELDS] + [digest])
+            self.db.execute(f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                            [fields[f] for f in FIELDS] + [sub.output, digest])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return Entry(**fields, hash=digest)
+        return Entry(**fields, output=sub.output, hash=digest)
 
     def entries(self, ruleset: str | None = None, since: str | None = None, until: str | None = None) -> Iterator[Entry]:
         """Records in sequence order, optionally filtered by ruleset id and recording date."""
-        sql = f"SELECT {', '.join(FIELDS)}, hash FROM records WHERE 1=1"
+        sql = f"SELECT {', '.join(COLUMNS)} FROM records WHERE 1=1"
         args: list = []
         if ruleset:
             sql += " AND ruleset_id = ?"
@@ -221,7 +224,7 @@ class DecisionLog:
             sql += " AND recorded_at < ?"
             args.append(until)
         for row in self.db.execute(sql + " ORDER BY seq", args):
-            yield Entry(*row)
+            yield _entry(row)
 
     def get(self, ref: str) -> Entry:
         """A record by sequence number or (a unique prefix of) its decision id; the latest if repeated."""
@@ -239,9 +242,9 @@ class DecisionLog:
         return rows[-1]
 
     def _select(self, where: str, arg) -> Iterator[Entry]:
-        sql = f"SELECT {', '.join(FIELDS)}, hash FROM records WHERE {where} ORDER BY seq"
+        sql = f"SELECT {', '.join(COLUMNS)} FROM records WHERE {where} ORDER BY seq"
         for row in self.db.execute(sql, (arg,)):
-            yield Entry(*row)
+            yield _entry(row)
 
     def blob(self, digest: str) -> bytes:
         row = self.db.execute("SELECT content FROM blobs WHERE sha256 = ?", (digest,)).fetchone()
@@ -273,6 +276,13 @@ class DecisionLog:
         return expected_seq - 1
 
 
+def _entry(row: tuple) -> Entry:
+    values = dict(zip(COLUMNS, row))
+    output = values["output"]
+    values["output"] = output.encode("utf-8") if isinstance(output, str) else bytes(output)
+    return Entry(**values)
+
+
 def _check_entry(entry: Entry, prev: str, expected_seq: int) -> None:
     if entry.seq != expected_seq:
         what = "removed" if entry.seq > expected_seq else "duplicated"
@@ -282,6 +292,8 @@ def _check_entry(entry: Entry, prev: str, expected_seq: int) -> None:
                            "records were removed, reordered or inserted")
     if record_hash(entry.hashed_fields()) != entry.hash:
         raise AuditFailure(f"record {entry.seq}: its content does not match its hash: the record was changed")
+    if sha256(entry.output) != entry.output_sha256:
+        raise AuditFailure(f"record {entry.seq}: its stored output does not match its sha256: the output was changed")
 
 
 def parse_head(text: str) -> tuple[int, str]:

@@ -58,7 +58,8 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset) -> Facts:
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
     validate_facts(data, text, label, ruleset.facts_schema, from_yaml=not from_json)
-    applicants = [_coerce_dates(a, _date_paths(ruleset)) for a in data["applicants"]]
+    paths = _date_paths(ruleset)
+    applicants = [_coerce_dates(a, paths) for a in data["applicants"]] if paths else data["applicants"]
     regions = data.get("regions")
     _check_regions(ruleset, applicants, regions, text, label)
     return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw)

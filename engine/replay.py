@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from . import __version__
 from .audit import DecisionLog, Entry
 from .compile import Ruleset, compile_text
-from .decide import decide, to_json
+from .decide import batch, decide, to_json_bytes
 from .facts import parse_facts
 
 
@@ -28,7 +28,7 @@ class Change:
 @dataclass(frozen=True)
 class Replay:
     entry: Entry
-    output: str
+    output: bytes
     identical: bool
     engine_changed: bool
     changes: list = field(default_factory=list)
@@ -37,8 +37,9 @@ class Replay:
 def rebuild(log: DecisionLog, entry: Entry) -> tuple[Ruleset, dict]:
     """The ruleset and decision record, recomputed from what the log stored."""
     ruleset = stored_ruleset(log, entry)
-    facts = parse_facts(log.blob(entry.facts_sha256), f"log#{entry.seq}:facts", ruleset)
-    record = decide(ruleset, facts, dt.date.fromisoformat(entry.as_of), entry.evaluator)
+    with batch():
+        facts = parse_facts(log.blob(entry.facts_sha256), f"log#{entry.seq}:facts", ruleset)
+        record = decide(ruleset, facts, dt.date.fromisoformat(entry.as_of), entry.evaluator)
     return ruleset, record
 
 
@@ -53,7 +54,7 @@ def stored_ruleset(log: DecisionLog, entry: Entry) -> Ruleset:
 def replay(log: DecisionLog, entry: Entry) -> Replay:
     """Recompute one record and compare it byte for byte with what was stored."""
     _ruleset, record = rebuild(log, entry)
-    output = to_json(record) + "\n"
+    output = to_json_bytes(record) + b"\n"
     identical = output == entry.output
     changes = [] if identical else diff_outputs(json.loads(entry.output), json.loads(output))
     return Replay(entry, output, identical, entry.engine_version != __version__, changes)

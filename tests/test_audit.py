@@ -20,7 +20,8 @@ from conftest import ROOT, example
 def submission(n: int, facts: bytes = b"applicants: []\n") -> Submission:
     return Submission(decision_id=f"{n:064x}", engine_version="0.1.0", evaluator="python", ruleset_id="lde",
                       ruleset_version="2018.1", rule_text=b"ruleset: lde\n", schema_text=b"{}", facts=facts,
-                      as_of="2018-06-20", overrides={}, applicants=n, allocated_fte="155", output=f'{{"n": {n}}}\n')
+                      as_of="2018-06-20", overrides={}, applicants=n, allocated_fte="155",
+                      output=f'{{"n": {n}}}\n'.encode())
 
 
 @pytest.fixture
@@ -55,8 +56,13 @@ def test_append_and_verify(log):
 
 
 def test_changed_byte_in_a_record_is_caught(log, log_path):
-    tamper(log_path, "UPDATE records SET output = replace(output, '3', '4') WHERE seq = 3")
+    tamper(log_path, "UPDATE records SET as_of = '2018-06-21' WHERE seq = 3")
     assert verify_error(log_path).startswith("record 3: its content does not match its hash")
+
+
+def test_changed_byte_in_a_stored_output_is_caught(log, log_path):
+    tamper(log_path, "UPDATE records SET output = ? WHERE seq = 3", b'{"n": 4}\n')
+    assert verify_error(log_path).startswith("record 3: its stored output does not match its sha256")
 
 
 def test_deleted_record_is_caught(log, log_path):
@@ -89,30 +95,30 @@ def test_inserted_record_is_caught(log, log_path):
     from engine.audit import FIELDS, record_hash
 
     second = list(log.entries())[1]
-    forged = dict(second.hashed_fields(), seq=3, prev_hash=second.hash, output='{"forged": true}\n')
+    forged = dict(second.hashed_fields(), seq=3, prev_hash=second.hash)
     db = sqlite3.connect(str(log_path))
     db.execute("UPDATE records SET seq = seq + 100 WHERE seq >= 3")
     db.execute("UPDATE records SET seq = seq - 99 WHERE seq >= 100")
-    db.execute(f"INSERT INTO records ({', '.join(FIELDS)}, hash) VALUES ({', '.join('?' * (len(FIELDS) + 1))})",
-               [forged[f] for f in FIELDS] + [record_hash(forged)])
+    db.execute(f"INSERT INTO records ({', '.join(FIELDS)}, output, hash) VALUES ({', '.join('?' * (len(FIELDS) + 2))})",
+               [forged[f] for f in FIELDS] + [second.output, record_hash(forged)])
     db.commit()
     db.close()
     assert verify_error(log_path).startswith("record 4: does not follow record 3")
 
 
 def test_full_rewrite_is_caught_only_with_the_old_head(log, log_path):
-    from engine.audit import record_hash
+    from engine.audit import FIELDS, record_hash, sha256
 
     head = log.head()
     db = sqlite3.connect(str(log_path))
     rows = db.execute("SELECT seq, output FROM records ORDER BY seq").fetchall()
     prev = "0" * 64
     for seq, output in rows:
-        db.execute("UPDATE records SET output = ?, prev_hash = ? WHERE seq = ?", (output.replace("}", " }"), prev, seq))
-        row = db.execute("SELECT * FROM records WHERE seq = ?", (seq,)).fetchone()
-        names = [d[0] for d in db.execute("SELECT * FROM records LIMIT 1").description]
-        fields = {k: v for k, v in zip(names, row) if k != "hash"}
-        prev = record_hash(fields)
+        forged = bytes(output).replace(b"}", b" }")
+        db.execute("UPDATE records SET output = ?, output_sha256 = ?, prev_hash = ? WHERE seq = ?",
+                   (forged, sha256(forged), prev, seq))
+        row = db.execute(f"SELECT {', '.join(FIELDS)} FROM records WHERE seq = ?", (seq,)).fetchone()
+        prev = record_hash(dict(zip(FIELDS, row)))
         db.execute("UPDATE records SET hash = ? WHERE seq = ?", (prev, seq))
     db.commit()
     db.close()
@@ -175,7 +181,7 @@ n = 0
 while True:
     n += 1
     log.append(Submission(f"{{n:064x}}", "0.1.0", "python", "lde", "2018.1", b"r", b"s", b"x" * 200_000 + str(n).encode(),
-                          "2018-06-20", {{}}, n, "1", "o" * 100_000))
+                          "2018-06-20", {{}}, n, "1", b"o" * 100_000))
 """
     for delay in (0.3, 0.7, 1.1):
         proc = subprocess.Popen([sys.executable, "-c", script])

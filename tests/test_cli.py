@@ -124,7 +124,7 @@ def test_replay_reports_a_difference(runner, log_path):
     output = db.execute("SELECT output FROM records").fetchone()[0]
     record = json.loads(output)
     record["decisions"][0]["allocated_fte"] = 0
-    db.execute("UPDATE records SET output = ?", (json.dumps(record, indent=2) + "\n",))
+    db.execute("UPDATE records SET output = ?", ((json.dumps(record, indent=2) + "\n").encode(),))
     db.commit()
     db.close()
     replay = invoke(runner, "replay", "1")

@@ -129,7 +129,7 @@ def test_half_fte_unit(tmp_path):
     # 6 half units over 4: one each, the 2 left to the highest fill rates
     assert {d["id"]: d["allocated_fte"] for d in record["decisions"]} == \
         {"a": Decimal("1"), "b": Decimal("1"), "c": Decimal("0.5"), "d": Decimal("0.5")}
-    assert '"allocated_fte": 0.5' in to_json(record)
+    assert '"allocated_fte":0.5' in to_json(record)
 
 
 def test_threshold_is_a_one_line_edit(tmp_path, records):

@@ -1,0 +1,158 @@
+"""The hand-written baseline: the 2018 decisions computed by a careful plain-Python script.
+
+No engine code is imported: the rules, thresholds and allocation arithmetic are
+written out by hand, as a programmer would without a rules engine. It reads
+the same JSON facts, computes the same decisions with the same trace (the
+values each rule read) and writes them as JSON, so that the benchmark compares
+like with like, and cross-checks the engine's allocations.
+
+    python bench/handwritten.py lde facts.json out.json
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+from decimal import Decimal
+from fractions import Fraction
+
+REFERENCE = ("2016Q3", "2016Q4", "2017Q1", "2017Q2")
+LDE_IN_FORCE = "2015-04-01"
+
+
+def lde(data: dict) -> list:
+    rows = []
+    for a in data["applicants"]:
+        s = a["assessment"]
+        total = s["guidance_actions"] + s["transition_vision"] + s["realised_transition"] + s["regular_cooperation"]
+        aspects = min(s.values()) >= 1
+        guidance = total >= 6
+        realisation = a["realisation_rate"] >= Decimal("0.90")
+        reasons = [
+            {"rule": "every_aspect_scored", "passed": aspects, "values": dict(s)},
+            {"rule": "sufficient_guidance", "passed": guidance, "values": {"assessment_sum": total}},
+            {"rule": "sufficient_realisation", "passed": realisation,
+             "values": {"realisation_rate": a["realisation_rate"]}},
+        ]
+        tier = None
+        if aspects and guidance and realisation:
+            small = a["contingent_fte"] < 5
+            merged = a["merged_on"] is not None and a["merged_on"] >= LDE_IN_FORCE
+            tier = 1 if small and total >= 8 else 2 if small and merged else 3
+        rows.append({"id": a["id"], "eligible": tier is not None, "tier": tier, "requested_fte": a["requested_fte"],
+                     "reasons": reasons, "sum": total, "rate": a["realisation_rate"]})
+    eligible = [r for r in rows if r["eligible"]]
+    eligible.sort(key=lambda r: r["id"])
+    eligible.sort(key=lambda r: r["rate"], reverse=True)
+    eligible.sort(key=lambda r: r["sum"], reverse=True)
+    eligible.sort(key=lambda r: r["tier"])
+    left = 155
+    for rank, r in enumerate(eligible, start=1):
+        r["rank"], r["allocated_fte"] = rank, min(r["requested_fte"], left)
+        left -= r["allocated_fte"]
+    return _finish(rows, eligible)
+
+
+def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
+    rows = []
+    for a in data["applicants"]:
+        quarters = [q for q in a["quarters"] if q["quarter"] in REFERENCE and q["contingent_fte"] > 0]
+        rate = sum(Decimal(q["filled_fte"]) / q["contingent_fte"] for q in quarters) / len(quarters) if quarters else None
+        complete = len(quarters) == len(REFERENCE)
+        enough = rate is not None and rate >= Decimal("0.95")
+        rows.append({"id": a["id"], "eligible": complete and enough, "tier": 1 if complete and enough else None,
+                     "requested_fte": a["requested_fte"], "province": a["province"], "weight": a["contingent_fte"],
+                     "rate": rate, "reasons": [
+                         {"rule": "complete_reference_period", "passed": complete, "values": {"quarters": len(quarters)}},
+                         {"rule": "min_fill_rate", "passed": enough, "values": {"fill_rate": rate}}]})
+    eligible = sorted((r for r in rows if r["eligible"]), key=lambda r: r["id"])
+    eligible.sort(key=lambda r: r["rate"], reverse=True)
+    for rank, r in enumerate(eligible, start=1):
+        r["rank"], r["allocated_fte"] = rank, 0
+    weights = {p: Fraction(v[weight_field]) for p, v in sorted(data["regions"].items())}
+    shares = _hamilton(budget, weights)
+    for province, share in shares.items():
+        members = [r for r in eligible if r["province"] == province]
+        _fill(share, members, equal)
+    pool = budget - sum(r["allocated_fte"] for r in eligible)
+    while pool > 0:
+        open_ = [r for r in eligible if r["allocated_fte"] < r["requested_fte"]]
+        if not open_:
+            break
+        before = {r["id"]: r["allocated_fte"] for r in open_}
+        for r in open_:
+            r["requested_fte"], r["_granted"] = r["requested_fte"] - r["allocated_fte"], r["allocated_fte"]
+            r["allocated_fte"] = 0
+        _fill(pool, open_, equal)
+        for r in open_:
+            r["allocated_fte"] += r.pop("_granted")
+            r["requested_fte"] += before[r["id"]]
+        pool = budget - sum(r["allocated_fte"] for r in eligible)
+        if all(r["allocated_fte"] == before[r["id"]] for r in open_):
+            break
+    return _finish(rows, eligible)
+
+
+def _hamilton(total: int, weights: dict) -> dict:
+    whole = sum(weights.values())
+    quotas = {p: total * w / whole for p, w in weights.items()}
+    floors = {p: math.floor(q) for p, q in quotas.items()}
+    order = sorted(weights, key=lambda p: (-(quotas[p] - floors[p]), -weights[p], p))
+    for p in order[: total - sum(floors.values())]:
+        floors[p] += 1
+    return floors
+
+
+def _fill(budget: int, members: list, equal: bool) -> None:
+    """Water-filling: proportional to capacity (or equal), capped by the request, floors, then remainders."""
+    weight = {r["id"]: Fraction(1) if equal else Fraction(r["weight"]) for r in members}
+    active = [r for r in members if weight[r["id"]] > 0]
+    if sum(r["requested_fte"] for r in active) <= budget:
+        for r in active:
+            r["allocated_fte"] = r["requested_fte"]
+        return
+    left, total_weight = Fraction(budget), sum(weight[r["id"]] for r in active)
+    level = left / total_weight
+    for r in sorted(active, key=lambda r: (Fraction(r["requested_fte"]) / weight[r["id"]], r["id"])):
+        level = left / total_weight
+        if Fraction(r["requested_fte"]) / weight[r["id"]] > level:
+            break
+        left -= r["requested_fte"]
+        total_weight -= weight[r["id"]]
+    else:
+        level = left / total_weight if total_weight else Fraction(0)
+    ideal = {r["id"]: min(Fraction(r["requested_fte"]), level * weight[r["id"]]) for r in active}
+    for r in active:
+        r["allocated_fte"] = math.floor(ideal[r["id"]])
+    rest = budget - sum(r["allocated_fte"] for r in active)
+    for r in sorted(active, key=lambda r: (-(ideal[r["id"]] - r["allocated_fte"]), r["rank"]))[:rest]:
+        r["allocated_fte"] += 1
+
+
+def _finish(rows: list, eligible: list) -> list:
+    out = [{"id": r["id"], "eligible": True, "tier": r["tier"], "rank": r["rank"], "requested_fte": r["requested_fte"],
+            "allocated_fte": r["allocated_fte"], "reasons": r["reasons"]} for r in eligible]
+    out += sorted(({"id": r["id"], "eligible": False, "tier": None, "rank": None, "requested_fte": r["requested_fte"],
+                    "allocated_fte": 0, "reasons": r["reasons"]} for r in rows if not r["eligible"]),
+                  key=lambda r: r["id"])
+    return out
+
+
+def main(kind: str, facts: str, output: str) -> None:
+    gc.disable()
+    with open(facts, encoding="utf-8") as fh:
+        data = json.load(fh, parse_float=Decimal)
+    if kind == "lde":
+        decisions = lde(data)
+    else:
+        social = kind == "social-workshops"
+        decisions = workshops(data, "nwwz" if social else "work_disabled", 149 if social else 351, social)
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write("{\n  \"decisions\": [\n")
+        fh.write(",\n".join("    " + json.dumps(d, default=str, separators=(",", ":")) for d in decisions))
+        fh.write("\n  ]\n}\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
