@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import json.encoder
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -28,14 +29,19 @@ ENGINES = ("python", "durable")
 _NUMBER = re.compile(r'"\\u0000N([-0-9.]+)"')
 
 
+_DECIMALS: dict = {}
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        as_float = float(value)
-        text = repr(as_float)
-        # a float whose shortest repr is this very decimal is written by the C encoder as is
-        return as_float if "e" not in text and Decimal(text) == value else "\x00N" + format_decimal(value)
+        try:
+            return _DECIMALS[value]  # the same values recur (parameters, rates): convert each once
+        except KeyError:
+            pass
+        if len(_DECIMALS) > 200_000:
+            _DECIMALS.clear()
+        _DECIMALS[value] = out = _json_decimal(value)
+        return out
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, Fraction):
@@ -43,6 +49,16 @@ def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _json_decimal(value: Decimal) -> Any:
+    """What the C encoder can write for a decimal: an int, a float whose repr is exactly this
+    decimal, or else a marked string that ``_numbers`` turns back into the exact number."""
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = float(value)
+    text = repr(as_float)
+    return as_float if "e" not in text and Decimal(text) == value else "\x00N" + format_decimal(value)
 
 
 def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
@@ -86,7 +102,17 @@ def _numbers(text: str) -> str:
 
 
 def _compact(value: Any, sort_keys: bool) -> str:
-    return _numbers(json.dumps(value, default=_default, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":")))
+    if _C_ENCODER is None or sort_keys:
+        text = json.dumps(value, default=_default, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
+    else:
+        text = "".join(_C_ENCODER(value, 0))
+    return _numbers(text)
+
+
+# One C encoder, made once: json.dumps would make a new one for each of 100,000 decisions.
+# No circular-reference markers: a decision record is a tree.
+_C_ENCODER = (json.encoder.c_make_encoder(None, _default, json.encoder.encode_basestring, None, ":", ",", False, False,
+                                          True) if json.encoder.c_make_encoder else None)
 
 
 def canonical(obj: Any) -> bytes:
@@ -235,8 +261,8 @@ def _decision(ruleset: Ruleset, a: Assessment, result: Result) -> dict:
         "rank": a.rank,
         "requested_fte": a.env.get("requested_fte"),
         "allocated_fte": fte(grant.units, ruleset.unit_fte) if grant else Decimal(0),
-        "reasons": [{"rule": c.rule, "passed": c.passed, "values": c.values} for c in a.checks],
-        "tier_checks": [{"rule": c.rule, "passed": c.passed, "values": c.values} for c in a.tier_checks],
+        "reasons": a.checks,
+        "tier_checks": a.tier_checks,
         "rank_keys": a.rank_keys,
         "derived": derived,
         "allocation": _grant_trace(ruleset, grant) if grant else None,
@@ -245,9 +271,10 @@ def _decision(ruleset: Ruleset, a: Assessment, result: Result) -> dict:
 
 def _grant_trace(ruleset: Ruleset, grant) -> dict:
     unit = ruleset.unit_fte
+    ideal = grant.ideal if unit == 1 or grant.ideal is None else grant.ideal * Fraction(unit)
     return {
         "region_budget_fte": fte(grant.region_share, unit) if grant.region_share is not None else None,
-        "ideal_fte": grant.ideal * Fraction(unit) if grant.ideal is not None else None,
+        "ideal_fte": ideal,
         "floor_fte": fte(grant.floor, unit),
         "remainder_turn": grant.remainder_turn,
         "capped": grant.capped,

@@ -16,15 +16,6 @@ from .compile import Ruleset, item_fields
 from .pyeval import CONTEXT, Compiled, generate
 
 
-@dataclass(frozen=True)
-class Check:
-    """One rule checked for one applicant: did it hold, and what did it read."""
-
-    rule: str
-    passed: bool
-    values: dict
-
-
 @dataclass
 class Assessment:
     """One applicant after evaluation and ranking (before allocation)."""
@@ -32,7 +23,7 @@ class Assessment:
     id: str
     env: dict
     eligible: bool
-    checks: list
+    checks: list  # [{"rule", "passed", "values"}]: one rule checked, and the values it read
     tier: int | None = None
     tier_rule: str | None = None
     tier_checks: list = field(default_factory=list)
@@ -93,14 +84,14 @@ def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = py
 
 def _assessment(ruleset: Ruleset, fns: Compiled, env: dict, held: dict) -> Assessment:
     values = fns.values
-    checks = [Check(r.id, held[r.id], values[r.id](env)) for r in ruleset.eligibility]
-    eligible = all(c.passed for c in checks)
+    checks = [{"rule": r.id, "passed": held[r.id], "values": values[r.id](env)} for r in ruleset.eligibility]
+    eligible = all(c["passed"] for c in checks)
     assessment = Assessment(env["id"], env, eligible, checks)
     if not eligible:
         return assessment
     for number, rule in enumerate(ruleset.tiers, start=1):
         passed = bool(held.get(rule.id))
-        assessment.tier_checks.append(Check(rule.id, passed, values[rule.id](env)))
+        assessment.tier_checks.append({"rule": rule.id, "passed": passed, "values": values[rule.id](env)})
         if passed:
             assessment.tier, assessment.tier_rule = number, rule.id
             return assessment
@@ -110,10 +101,10 @@ def _assessment(ruleset: Ruleset, fns: Compiled, env: dict, held: dict) -> Asses
 
 def _rank(ruleset: Ruleset, fns: Compiled, assessments: list[Assessment]) -> None:
     eligible = [a for a in assessments if a.eligible]
+    names = [k.text for k in ruleset.ranking]
     with decimal.localcontext(CONTEXT):
         for a in eligible:
-            env = dict(a.env, tier=a.tier)
-            a.rank_keys = {k.text: fn(env) for k, fn in zip(ruleset.ranking, fns.ranking)}
+            a.rank_keys = {name: fn(a.env, a.tier) for name, fn in zip(names, fns.ranking)}
     for key in reversed(ruleset.ranking):
         name = key.text
         if key.descending:

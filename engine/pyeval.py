@@ -83,6 +83,7 @@ class _Writer:
         self.params = params
         self.item_fields_of = item_fields_of
         self.temps = 0
+        self.tier_name = False  # in ranking keys, 'tier' is the applicant's tier, an argument
 
     def const(self, value: Any, raw: bool = False) -> str:
         """The name of a constant holding ``value``; lists become frozensets unless ``raw`` (for traces)."""
@@ -112,6 +113,8 @@ class _Writer:
         head = node.path[0]
         if head == "params":
             return self.const(self.params[node.path[1]])
+        if self.tier_name and node.path == ("tier",):
+            return "tier"
         source = item if (item and head in fields) else "e"
         code = f"{source}.get({head!r})"
         for part in node.path[1:]:
@@ -191,8 +194,10 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
         lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
         pairs = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name)}" for name in rule.reads)
         lines.append(f"def values_{index}(e):\n    return {{{pairs}}}")
+    writer.tier_name = "tier" not in ruleset.applicant_fields
     for index, key in enumerate(ruleset.ranking):
-        lines.append(f"def rank_{index}(e):\n    return {writer.write(key.expr)}")
+        lines.append(f"def rank_{index}(e, tier):\n    return {writer.write(key.expr)}")
+    writer.tier_name = False
     lines.append(f"def cap(e):\n    return {writer.write(ruleset.allocation.cap)}")
     if ruleset.allocation.weight is not None:
         lines.append(f"def weight(e):\n    return {writer.write(ruleset.allocation.weight)}")

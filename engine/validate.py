@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -52,22 +52,13 @@ def _validators(schema: dict) -> tuple:
     if key not in _VALIDATORS:
         slow = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         try:
-            # a deep copy: fastjsonschema rewrites the $refs of the schema it is given
-            fast = fastjsonschema.compile(copy.deepcopy(schema), formats={"date": _is_date})
-        except Exception:  # a schema fastjsonschema cannot compile: the slow path does all the work
+            fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True).is_valid
+        except Exception:  # a schema the fast validator cannot compile: the slow path does all the work
             fast = None
         if len(_VALIDATORS) > 64:
             _VALIDATORS.clear()
         _VALIDATORS[key] = (fast, slow)
     return _VALIDATORS[key]
-
-
-def _is_date(value: Any) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-        return len(value) == 10
-    except (TypeError, ValueError):
-        return False
 
 
 def json_view(value: Any) -> Any:
@@ -109,10 +100,10 @@ def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bo
     view = json_view(data) if from_yaml else data
     if fast is not None:
         try:
-            fast(view)
-        except Exception:  # JsonSchemaException, or a schema feature the fast path mishandles: go slow
-            pass
-        else:
+            valid = fast(view)
+        except Exception:  # a value the fast path cannot take (e.g. a huge number): go slow
+            valid = False
+        if valid:
             _check_unique_ids(data, text, label)
             return
     doc = load_positions(text, label)
