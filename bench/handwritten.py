@@ -35,13 +35,20 @@ def lde(data: dict) -> list:
             {"rule": "sufficient_realisation", "passed": realisation,
              "values": {"realisation_rate": a["realisation_rate"]}},
         ]
-        tier = None
+        tier, tier_rule, tier_checks = None, None, []
         if aspects and guidance and realisation:
             small = a["contingent_fte"] < 5
             merged = a["merged_on"] is not None and a["merged_on"] >= LDE_IN_FORCE
+            tier_checks.append({"rule": "small_with_guidance", "passed": small and total >= 8,
+                                "values": {"contingent_fte": a["contingent_fte"], "assessment_sum": total}})
+            if not tier_checks[-1]["passed"]:
+                tier_checks.append({"rule": "small_after_merger", "passed": small and merged,
+                                    "values": {"contingent_fte": a["contingent_fte"], "merged_on": a["merged_on"]}})
             tier = 1 if small and total >= 8 else 2 if small and merged else 3
-        rows.append({"id": a["id"], "eligible": tier is not None, "tier": tier, "requested_fte": a["requested_fte"],
-                     "reasons": reasons, "sum": total, "rate": a["realisation_rate"]})
+            tier_rule = ("small_with_guidance", "small_after_merger", "other_initiatives")[tier - 1]
+        rows.append({"id": a["id"], "name": a["name"], "eligible": tier is not None, "tier": tier, "tier_rule": tier_rule,
+                     "requested_fte": a["requested_fte"], "reasons": reasons, "tier_checks": tier_checks,
+                     "sum": total, "rate": a["realisation_rate"], "derived": {"assessment_sum": total}})
     eligible = [r for r in rows if r["eligible"]]
     eligible.sort(key=lambda r: r["id"])
     eligible.sort(key=lambda r: r["rate"], reverse=True)
@@ -50,6 +57,8 @@ def lde(data: dict) -> list:
     left = 155
     for rank, r in enumerate(eligible, start=1):
         r["rank"], r["allocated_fte"] = rank, min(r["requested_fte"], left)
+        r["rank_keys"] = {"tier": r["tier"], "assessment_sum": r["sum"], "realisation_rate": r["rate"], "id": r["id"]}
+        r["allocation"] = {"floor_fte": r["allocated_fte"], "capped": r["allocated_fte"] == r["requested_fte"]}
         left -= r["allocated_fte"]
     return _finish(rows, eligible)
 
@@ -61,7 +70,9 @@ def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
         rate = sum(Decimal(q["filled_fte"]) / q["contingent_fte"] for q in quarters) / len(quarters) if quarters else None
         complete = len(quarters) == len(REFERENCE)
         enough = rate is not None and rate >= Decimal("0.95")
-        rows.append({"id": a["id"], "eligible": complete and enough, "tier": 1 if complete and enough else None,
+        rows.append({"id": a["id"], "name": a["name"], "eligible": complete and enough,
+                     "tier": 1 if complete and enough else None, "tier_rule": "all_eligible" if complete and enough else None,
+                     "tier_checks": [], "derived": {"reference_quarters_reported": len(quarters), "fill_rate": rate},
                      "requested_fte": a["requested_fte"], "province": a["province"], "weight": a["contingent_fte"],
                      "rate": rate, "reasons": [
                          {"rule": "complete_reference_period", "passed": complete, "values": {"quarters": len(quarters)}},
@@ -70,6 +81,7 @@ def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
     eligible.sort(key=lambda r: r["rate"], reverse=True)
     for rank, r in enumerate(eligible, start=1):
         r["rank"], r["allocated_fte"] = rank, 0
+        r["rank_keys"] = {"fill_rate": r["rate"], "id": r["id"]}
     weights = {p: Fraction(v[weight_field]) for p, v in sorted(data["regions"].items())}
     shares = _hamilton(budget, weights)
     for province, share in shares.items():
@@ -131,11 +143,15 @@ def _fill(budget: int, members: list, equal: bool) -> None:
 
 
 def _finish(rows: list, eligible: list) -> list:
-    out = [{"id": r["id"], "eligible": True, "tier": r["tier"], "rank": r["rank"], "requested_fte": r["requested_fte"],
-            "allocated_fte": r["allocated_fte"], "reasons": r["reasons"]} for r in eligible]
-    out += sorted(({"id": r["id"], "eligible": False, "tier": None, "rank": None, "requested_fte": r["requested_fte"],
-                    "allocated_fte": 0, "reasons": r["reasons"]} for r in rows if not r["eligible"]),
-                  key=lambda r: r["id"])
+    """The decisions with the same trace as the engine writes: rules, tiers, ranking keys, derived values."""
+    out = [{"id": r["id"], "name": r["name"], "eligible": True, "tier": r["tier"], "tier_rule": r["tier_rule"],
+            "rank": r["rank"], "requested_fte": r["requested_fte"], "allocated_fte": r["allocated_fte"],
+            "reasons": r["reasons"], "tier_checks": r["tier_checks"], "rank_keys": r["rank_keys"],
+            "derived": r["derived"], "allocation": r.get("allocation")} for r in eligible]
+    out += sorted(({"id": r["id"], "name": r["name"], "eligible": False, "tier": None, "tier_rule": None, "rank": None,
+                    "requested_fte": r["requested_fte"], "allocated_fte": 0, "reasons": r["reasons"],
+                    "tier_checks": [], "rank_keys": {}, "derived": r["derived"], "allocation": None}
+                   for r in rows if not r["eligible"]), key=lambda r: r["id"])
     return out
 
 
