@@ -1,0 +1,183 @@
+"""Benchmark: the engine against a hand-written script, on seeded synthetic calls, in one run.
+
+    python bench/run.py                      # 1,000 / 10,000 / 100,000 applicants, all schemes
+    python bench/run.py --sizes 1000,10000   # smaller
+    python bench/run.py --markdown bench/RESULTS.md
+
+Every measurement runs in a fresh process (times are wall-clock, peak memory is
+the process's maximum resident set). Stage times come from a process that runs
+the library's stages one by one; end-to-end times from `rules evaluate` itself.
+The hand-written script (bench/handwritten.py) computes the same decisions with
+the same trace; the run checks that the allocations agree. Ratios are engine
+time over hand-written time, measured in the same run. This is never a test:
+CI does not run it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+KINDS = ("lde", "sheltered-workshops", "social-workshops")
+STAGES = ("load", "validate", "evaluate", "allocate", "output", "log")
+
+CHILD = r"""
+import datetime as dt, json, sys, time
+sys.path.insert(0, {root!r})
+from engine.decide import batch, _allocate, _record, outcomes_for, to_json_bytes
+from engine.compile import compile_file
+from engine.evaluate import assess
+from engine.facts import _check_regions, _coerce_dates, _date_paths
+from engine.load import MAX_JSON_BYTES, decode, load_json_fast
+from engine.validate import validate_facts
+import hashlib
+kind, facts, engine, log = sys.argv[1:5]
+t = {{}}
+ruleset = compile_file({root!r} + f"/rules/{{kind}}/{{kind}}-2018.yaml")
+with batch():
+    s = time.perf_counter()
+    raw = open(facts, "rb").read()
+    data = load_json_fast(decode(raw, facts, MAX_JSON_BYTES), facts)
+    t["load"] = time.perf_counter() - s; s = time.perf_counter()
+    validate_facts(data, "", facts, ruleset.facts_schema, from_yaml=False)
+    paths = _date_paths(ruleset)
+    applicants = [_coerce_dates(a, paths) for a in data["applicants"]]
+    _check_regions(ruleset, applicants, data.get("regions"), "", facts)
+    from engine.facts import Facts
+    f = Facts(facts, "", hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)
+    t["validate"] = time.perf_counter() - s; s = time.perf_counter()
+    assessments = assess(ruleset, f.applicants, outcomes_for(engine))
+    t["evaluate"] = time.perf_counter() - s; s = time.perf_counter()
+    result = _allocate(ruleset, assessments, f)
+    t["allocate"] = time.perf_counter() - s; s = time.perf_counter()
+    record = _record(ruleset, f, dt.date(2018, 6, 20), engine, assessments, result)
+    out = to_json_bytes(record) + b"\n"
+    open(facts + ".out.json", "wb").write(out)
+    t["output"] = time.perf_counter() - s; s = time.perf_counter()
+    if log != "-":
+        from engine.audit import DecisionLog, Submission
+        with DecisionLog(log) as dl:
+            dl.append(Submission(record["decision_id"], "bench", engine, ruleset.id, ruleset.version,
+                                 ruleset.text.encode(), ruleset.facts_schema_text.encode(), raw, "2018-06-20", {{}},
+                                 len(applicants), str(record["allocated_fte"]), out))
+    t["log"] = time.perf_counter() - s
+print(json.dumps(t))
+"""
+
+
+def measure(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """Wall time (s), peak memory (MB) and stdout of one fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
+    return elapsed, usage.ru_maxrss // 1024, out.decode()
+
+
+def rules_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())", *args]
+
+
+def allocations(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return {d["id"]: (d["eligible"], d["rank"], float(d["allocated_fte"])) for d in json.load(fh)["decisions"]}
+
+
+def bench_one(kind: str, size: int, folder: Path, durable_max: int) -> dict:
+    from generate import generate
+
+    facts = str(generate(kind, size, folder))
+    row: dict = {"kind": kind, "size": size}
+    hand_out = facts + ".hand.json"
+    row["hand"], row["hand_mb"], _ = measure([sys.executable, str(HERE / "handwritten.py"), kind, facts, hand_out])
+    engine_out = facts + ".engine.json"
+    common = ["evaluate", kind, facts, "--as-of", "2018-06-20", "--rules-dir", str(ROOT / "rules"), "--format", "json",
+              "-o", engine_out]
+    row["engine"], row["engine_mb"], _ = measure(rules_cmd(*common, "--no-log"))
+    if allocations(engine_out) != allocations(hand_out):
+        raise SystemExit(f"{kind} {size}: the engine and the hand-written script disagree")
+    log = folder / f"{kind}-{size}.sqlite"
+    log.unlink(missing_ok=True)
+    row["logged"], row["logged_mb"], _ = measure(rules_cmd(*common, "--log", str(log)))
+    row["replay"], row["replay_mb"], _ = measure(rules_cmd("replay", "1", "--log", str(log)))
+    _, _, stages = measure([sys.executable, "-c", CHILD.format(root=str(ROOT)), kind, facts, "python", str(log) + ".s"])
+    row["stages"] = json.loads(stages)
+    if size <= durable_max:
+        row["durable"], row["durable_mb"], _ = measure(rules_cmd(*common[:-2], "-o", facts + ".durable.json",
+                                                                 "--no-log", "--engine", "durable"))
+    return row
+
+
+def bench_yaml(folder: Path) -> float:
+    """`rules evaluate` on a YAML facts file of 1,000 LDE applicants."""
+    from generate import generate
+    from ruamel.yaml import YAML
+
+    data = json.loads(generate("lde", 1000, folder).read_text())
+    path = folder / "lde-1000.yaml"
+    with path.open("w", encoding="utf-8") as fh:
+        YAML(typ="safe", pure=True).dump(data, fh)
+    elapsed, _, _ = measure(rules_cmd("evaluate", "lde", str(path), "--as-of", "2018-06-20", "--rules-dir",
+                                      str(ROOT / "rules"), "--no-log", "-o", str(folder / "yaml.out")))
+    return elapsed
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| scheme | applicants | hand-written | engine, no log | ratio | with log | log/no log | replay | "
+             "replay/eval | durable | peak MB (hand / engine) | applicants/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        durable = f"{r['durable']:.2f} s" if "durable" in r else "-"
+        lines.append(f"| {r['kind']} | {r['size']:,} | {r['hand']:.2f} s | {r['engine']:.2f} s | "
+                     f"**{r['engine'] / r['hand']:.2f}** | {r['logged']:.2f} s | {r['logged'] / r['engine']:.2f} | "
+                     f"{r['replay']:.2f} s | {r['replay'] / r['engine']:.2f} | {durable} | "
+                     f"{r['hand_mb']} / {r['engine_mb']} | {r['size'] / r['engine']:,.0f} |")
+    return "\n".join(lines)
+
+
+def stage_table(rows: list[dict]) -> str:
+    lines = ["| scheme | applicants | " + " | ".join(STAGES) + " |", "|---|---:|" + "---:|" * len(STAGES)]
+    for r in rows:
+        lines.append(f"| {r['kind']} | {r['size']:,} | " + " | ".join(f"{r['stages'][s]:.2f}" for s in STAGES) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--durable-max", type=int, default=10_000, help="largest size run with --engine durable")
+    parser.add_argument("--markdown", help="also write the tables to this file")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rules-bench-") as tmp:
+        folder = Path(tmp)
+        for kind in args.kinds.split(","):
+            for size in map(int, args.sizes.split(",")):
+                rows.append(bench_one(kind, size, folder, args.durable_max))
+                print(f"{kind} {size}: engine {rows[-1]['engine']:.2f} s, hand {rows[-1]['hand']:.2f} s", file=sys.stderr)
+        yaml_time = bench_yaml(folder)
+    text = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"{time.strftime('%Y-%m-%d')}\n\n" + table(rows) + "\n\nStages of the engine (seconds, one process, no "
+            "start-up):\n\n" + stage_table(rows) + f"\n\nYAML facts, 1,000 LDE applicants, `rules evaluate`: "
+            f"{yaml_time:.2f} s\n")
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
