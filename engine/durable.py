@@ -32,6 +32,7 @@ import math
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Sequence
 
 from . import expr as E
@@ -171,8 +172,8 @@ def to_durable(value: Any, where: str = "") -> Any:
         if abs(value) > INT64:
             raise EvaluationError(f"{where}: {value} is beyond the 64-bit integers durable_rules can compare")
         return value
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value() and abs(value) <= 2**53:
+    if isinstance(value, (Decimal, Fraction)):
+        if value == int(value) and abs(value) <= 2**53:
             return int(value)
         number = float(value)
         if not math.isfinite(number) or "e" in repr(number):
@@ -257,7 +258,7 @@ def _guard_rounding(fact: dict, env: dict, p: Plan, lifted_values: dict) -> None
             continue
         exact_left = _exact(left, env, p, lifted_values)
         exact_right = _exact(right, env, p, lifted_values) if right is not None else constant
-        if not isinstance(exact_left, (int, Decimal)) or not isinstance(exact_right, (int, Decimal)):
+        if not isinstance(exact_left, (int, Decimal, Fraction)) or not isinstance(exact_right, (int, Decimal, Fraction)):
             continue
         if exact_left != exact_right and float(exact_left) == float(exact_right):
             raise EvaluationError(

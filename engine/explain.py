@@ -9,6 +9,7 @@ language of the administration), English on request.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from .compile import Ruleset
@@ -100,9 +101,13 @@ def show(value: Any) -> str:
         value = Decimal(repr(value))
     if isinstance(value, Decimal):
         return format_decimal(value)
-    if isinstance(value, str) and "/" in value and value.replace("/", "").isdigit():
+    if isinstance(value, Fraction):
+        value = f"{value.numerator}/{value.denominator}"
+    if isinstance(value, str) and "/" in value and value.replace("/", "").lstrip("-").isdigit():
         numerator, denominator = value.split("/")
-        return f"{value} (≈ {Decimal(numerator) / Decimal(denominator):.4f})"
+        return f"{Decimal(numerator) / Decimal(denominator):.6f}… (exact {value})"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
     return str(value)
 
 

@@ -9,12 +9,16 @@ source. The functions run with no builtins.
 Semantics shared with the durable_rules evaluator (see ``durable``):
 - a comparison, ``in`` or ``not in`` with a missing (null) operand is false;
 - arithmetic with null gives null; division by zero gives null;
+- arithmetic is exact: + - * on decimals are exact, and a quotient that does not terminate
+  within 28 digits is kept as a Fraction (so a mean of quarterly rates that is exactly 95%
+  compares as exactly 95%);
 - ``not`` has been pushed down to the comparisons by ``expr.normalize``.
 """
 from __future__ import annotations
 
 import decimal
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable
 
 from . import expr as E
@@ -22,22 +26,58 @@ from . import expr as E
 CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
 
 
+_EXACT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact])
+
+
+def exact(value):
+    """A Fraction as the simplest exact type: int, else Decimal if it terminates, else the Fraction."""
+    if type(value) is not Fraction:
+        return value
+    if value.denominator == 1:
+        return value.numerator
+    try:
+        return _EXACT.divide(decimal.Decimal(value.numerator), decimal.Decimal(value.denominator))
+    except decimal.Inexact:
+        return value
+
+
 def _add(a, b):
-    return None if a is None or b is None else a + b
+    if a is None or b is None:
+        return None
+    try:
+        return a + b
+    except TypeError:  # Decimal and Fraction do not mix: go exact
+        return exact(Fraction(a) + Fraction(b))
 
 
 def _sub(a, b):
-    return None if a is None or b is None else a - b
+    if a is None or b is None:
+        return None
+    try:
+        return a - b
+    except TypeError:
+        return exact(Fraction(a) - Fraction(b))
 
 
 def _mul(a, b):
-    return None if a is None or b is None else a * b
+    if a is None or b is None:
+        return None
+    try:
+        return a * b
+    except TypeError:
+        return exact(Fraction(a) * Fraction(b))
 
 
 def _div(a, b):
+    """Exact division: a Decimal when the quotient terminates within 28 digits, else a Fraction."""
     if a is None or b is None or b == 0:
         return None
-    return decimal.Decimal(a) / b
+    if type(a) is not Fraction and type(b) is not Fraction:
+        try:
+            return _EXACT.divide(decimal.Decimal(a), decimal.Decimal(b))
+        except decimal.Inexact:
+            pass
+    return exact(Fraction(a) / Fraction(b))
 
 
 def _neg(a):
@@ -49,7 +89,7 @@ def _sum(values):
     for value in values:
         if value is None:
             return None
-        total += value
+        total = _add(total, value)
     return total
 
 
@@ -57,7 +97,7 @@ def _mean(values):
     values = list(values)
     if not values or any(v is None for v in values):
         return None
-    return decimal.Decimal(sum(values)) / len(values)
+    return _div(_sum(values), len(values))
 
 
 def _min(values):
