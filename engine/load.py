@@ -89,6 +89,14 @@ def _lenient_timestamp(base):
     return construct
 
 
+def _refuse_tag(loader, node):
+    mark = node.start_mark
+    raise _BadScalar(f"the YAML tag '{node.tag}' is not allowed: rule and facts files hold plain data",
+                     mark.line + 1, mark.column + 1)
+
+
+_RTConstructor.add_constructor(None, _refuse_tag)
+
 for _c in (_RTConstructor, _SafeConstructor):
     _c.add_constructor("tag:yaml.org,2002:float", _decimal_float)
     _c.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp(_c.yaml_constructors["tag:yaml.org,2002:timestamp"]))
@@ -242,7 +250,7 @@ def _plain_map(node: dict, path: tuple, pos: dict, kpos: dict, seen: set, label:
     lc = getattr(node, "lc", None)
     for key, value in node.items():
         child = path + (str(key),)
-        if lc is not None:
+        if lc is not None and lc.key(key) is not None and lc.value(key) is not None:
             kl, kc = lc.key(key)
             vl, vc = lc.value(key)
             kpos[child] = (kl + 1, kc + 1)
@@ -256,7 +264,7 @@ def _plain_seq(node: list, path: tuple, pos: dict, kpos: dict, seen: set, label:
     lc = getattr(node, "lc", None)
     for index, value in enumerate(node):
         child = path + (index,)
-        if lc is not None:
+        if lc is not None and lc.item(index) is not None:
             line, col = lc.item(index)
             pos[child] = (line + 1, col + 1)
         out.append(_plain(value, child, pos, kpos, seen, label))
@@ -332,10 +340,17 @@ def load_json_fast(text: str, label: str) -> Any:
     except _DuplicateJSONKey as exc:
         raise _json_duplicate(text, label, str(exc.args[0])) from None
     except _BadScalar as exc:
-        raise InputError.at(Location(label, 1, 1), exc.message) from None
+        raise InputError.at(_find(text, label, exc.message.split("'")[1]), exc.message) from None
     except RecursionError:
         raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
     return data  # JSON has no aliases, and the C parser bounds its own depth
+
+
+def _find(text: str, label: str, needle: str) -> Location:
+    """The line and column of the first occurrence of ``needle``, for errors the parser gives no position."""
+    at = max(text.find(needle), 0)
+    before = text[:at]
+    return Location(label, before.count("\n") + 1, at - (before.rfind("\n") + 1) + 1)
 
 
 def _no_constant(name: str) -> Any:

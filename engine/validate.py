@@ -193,7 +193,8 @@ _PATTERN_WORDS = {
 
 
 def _num(value: Any) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    text = format(value, "f") if isinstance(value, Decimal) else str(value)
+    return text if len(text) <= 24 else f"{Decimal(value):.6E}"
 
 
 def _describe(value: Any) -> str:
@@ -202,7 +203,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"'{value}'" if len(value) < 60 else f"'{value[:57]}...'"
+        return f"'{printable(value)}'"
     if isinstance(value, (int, Decimal, float)):
         return _num(value)
     if isinstance(value, dict):
@@ -210,6 +211,12 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """Text safe to print in a message: control characters escaped, long text cut."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
+    return out + ("..." if len(text) > limit else "")
 
 
 def field_path(doc: Document, path: tuple) -> str:
@@ -221,7 +228,7 @@ def field_path(doc: Document, path: tuple) -> str:
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str) and len(path) > 1:
-                out += f" (id {node['id']})"
+                out += f" (id {printable(node['id'])})"
         else:
             out += f".{part}" if out else str(part)
             node = node.get(part) if isinstance(node, dict) else None

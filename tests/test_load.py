@@ -78,7 +78,7 @@ def test_large_yaml_is_refused_before_parsing(tmp_path):
 @pytest.mark.parametrize("text, where, words", [
     ('{"a": 1,}', "f.json:1:9", "JSON syntax"),
     ('{"a": 1, "a": 2}', "f.json:1:10", "duplicate key 'a'"),
-    ('{"a": NaN}', "f.json:1:1", "not a number"),
+    ('{"a": NaN}', "f.json:1:7", "not a number"),
     ('{"a":\n  [1, 2', "f.json:2:8", "JSON syntax"),
 ])
 def test_bad_json(text, where, words):
