@@ -67,9 +67,11 @@ def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
     rows = []
     for a in data["applicants"]:
         quarters = [q for q in a["quarters"] if q["quarter"] in REFERENCE and q["contingent_fte"] > 0]
-        rate = sum(Decimal(q["filled_fte"]) / q["contingent_fte"] for q in quarters) / len(quarters) if quarters else None
+        # exact: a mean of 28-digit decimal quotients can miss 95% by 2e-28 either way
+        rate = sum(Fraction(q["filled_fte"]) / Fraction(q["contingent_fte"]) for q in quarters) / len(quarters) \
+            if quarters else None
         complete = len(quarters) == len(REFERENCE)
-        enough = rate is not None and rate >= Decimal("0.95")
+        enough = rate is not None and rate >= Fraction(95, 100)
         rows.append({"id": a["id"], "name": a["name"], "eligible": complete and enough,
                      "tier": 1 if complete and enough else None, "tier_rule": "all_eligible" if complete and enough else None,
                      "tier_checks": [], "derived": {"reference_quarters_reported": len(quarters), "fill_rate": rate},
@@ -155,6 +157,12 @@ def _finish(rows: list, eligible: list) -> list:
     return out
 
 
+def _number(value):
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return str(value)
+
+
 def main(kind: str, facts: str, output: str) -> None:
     gc.disable()
     with open(facts, encoding="utf-8") as fh:
@@ -166,7 +174,7 @@ def main(kind: str, facts: str, output: str) -> None:
         decisions = workshops(data, "nwwz" if social else "work_disabled", 149 if social else 351, social)
     with open(output, "w", encoding="utf-8") as fh:
         fh.write("{\n  \"decisions\": [\n")
-        fh.write(",\n".join("    " + json.dumps(d, default=str, separators=(",", ":")) for d in decisions))
+        fh.write(",\n".join("    " + json.dumps(d, default=_number, separators=(",", ":")) for d in decisions))
         fh.write("\n  ]\n}\n")
 
 
