@@ -6,6 +6,7 @@ to exit codes: 0 success, 1 bad input or a failed check, 2 wrong usage
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -377,7 +378,7 @@ def replay(ref, replay_all, fmt, log_path):
         entries = list(log.entries()) if replay_all else [log.get(ref)]
         results = []
         with click.progressbar(entries, label="replaying", file=sys.stderr,
-                               show_pos=True) if replay_all else _plain(entries) as bar:
+                               show_pos=True) if replay_all else contextlib.nullcontext(entries) as bar:
             for entry in bar:
                 results.append(run(log, entry))
     different = [r for r in results if not r.identical]
@@ -389,17 +390,6 @@ def replay(ref, replay_all, fmt, log_path):
         if replay_all:
             click.echo(f"{len(results) - len(different)} identical, {len(different)} different, of {len(results)} records")
     sys.exit(1 if different else 0)
-
-
-class _plain:
-    def __init__(self, items):
-        self.items = items
-
-    def __enter__(self):
-        return self.items
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _replay_json(result) -> dict:

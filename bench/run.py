@@ -36,7 +36,7 @@ sys.path.insert(0, {root!r})
 from engine.decide import batch, _allocate, _record, outcomes_for, to_json_bytes
 from engine.compile import compile_file
 from engine.evaluate import assess
-from engine.facts import _check_regions, _coerce_dates, _date_paths
+from engine.facts import check_regions, coerce_dates, date_paths
 from engine.load import MAX_JSON_BYTES, decode, load_json_fast
 from engine.validate import validate_facts
 import hashlib
@@ -49,9 +49,9 @@ with batch():
     data = load_json_fast(decode(raw, facts, MAX_JSON_BYTES), facts)
     t["load"] = time.perf_counter() - s; s = time.perf_counter()
     validate_facts(data, "", facts, ruleset.facts_schema, from_yaml=False)
-    paths = _date_paths(ruleset)
-    applicants = [_coerce_dates(a, paths) for a in data["applicants"]]
-    _check_regions(ruleset, applicants, data.get("regions"), "", facts)
+    paths = date_paths(ruleset)
+    applicants = [coerce_dates(a, paths) for a in data["applicants"]]
+    check_regions(ruleset, applicants, data.get("regions"), "", facts)
     from engine.facts import Facts
     f = Facts(facts, "", hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)
     t["validate"] = time.perf_counter() - s; s = time.perf_counter()

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from . import __version__
 from .allocate import Claim, Result, allocate
 from .compile import Ruleset
-from .evaluate import Assessment, assess, python_outcomes
+from .evaluate import Assessment, assess, compiled, python_outcomes
 from .expr import format_decimal
 from .facts import Facts
 
@@ -183,8 +183,6 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
 
 
 def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Result:
-    from .evaluate import compiled
-
     fns = compiled(ruleset)
     spec = ruleset.allocation
     unit = ruleset.unit_fte

@@ -58,14 +58,14 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset) -> Facts:
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
     validate_facts(data, text, label, ruleset.facts_schema, from_yaml=not from_json)
-    paths = _date_paths(ruleset)
-    applicants = [_coerce_dates(a, paths) for a in data["applicants"]] if paths else data["applicants"]
+    paths = date_paths(ruleset)
+    applicants = [coerce_dates(a, paths) for a in data["applicants"]] if paths else data["applicants"]
     regions = data.get("regions")
-    _check_regions(ruleset, applicants, regions, text, label)
+    check_regions(ruleset, applicants, regions, text, label)
     return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw)
 
 
-def _date_paths(ruleset: Ruleset) -> tuple:
+def date_paths(ruleset: Ruleset) -> tuple:
     """Paths (one or two keys deep) of the applicant fields declared as dates."""
     paths = []
     for name, schema in ruleset.applicant_fields.items():
@@ -79,7 +79,7 @@ def _date_paths(ruleset: Ruleset) -> tuple:
     return tuple(paths)
 
 
-def _coerce_dates(applicant: dict, paths: tuple) -> dict:
+def coerce_dates(applicant: dict, paths: tuple) -> dict:
     for path in paths:
         holder = applicant
         for part in path[:-1]:
@@ -89,7 +89,7 @@ def _coerce_dates(applicant: dict, paths: tuple) -> dict:
     return applicant
 
 
-def _check_regions(ruleset: Ruleset, applicants: list, regions: Any, text: str, label: str) -> None:
+def check_regions(ruleset: Ruleset, applicants: list, regions: Any, text: str, label: str) -> None:
     split = ruleset.allocation.regions
     if split is None:
         return

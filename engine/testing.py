@@ -19,7 +19,7 @@ from .api import list_versions
 from .compile import Ruleset, compile_file
 from .decide import decide
 from .errors import InputError, Location, Problem
-from .facts import Facts, _check_regions, _coerce_dates, _date_paths
+from .facts import Facts, check_regions, coerce_dates, date_paths
 from .load import Document, load_yaml_document, read_text
 from .validate import shipped_schema, validate_document
 
@@ -117,10 +117,10 @@ def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
     problems = validate_document(facts_doc, ruleset.facts_schema)
     if problems:
         raise InputError(problems)
-    paths = _date_paths(ruleset)
-    applicants = [_coerce_dates(dict(a), paths) for a in case_doc.data["applicants"]]
+    paths = date_paths(ruleset)
+    applicants = [coerce_dates(dict(a), paths) for a in case_doc.data["applicants"]]
     regions = case_doc.data.get("regions")
-    _check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
+    check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
     return Facts(case_doc.file, "", "0" * 64, applicants, regions, {})
 
 
