@@ -124,3 +124,26 @@ def test_tagged_facts_and_registration_once():
     before = dict(durable._registered)
     durable.durable_outcomes(ruleset, derive(ruleset, [lde_applicant("b")]))
     assert durable._registered == before
+
+
+def test_facts_are_retracted_after_each_applicant():
+    ruleset = compile_file(rule_file("lde"))
+    durable.durable_outcomes(ruleset, derive(ruleset, [lde_applicant(f"m{i}") for i in range(50)]))
+    for name in durable.plan(ruleset).names:
+        assert durable._host.get_facts(name) == []
+
+
+def test_a_long_in_list_is_nested_below_the_sibling_limit():
+    provinces = ", ".join(f'"P{i}"' for i in range(100)) + ', "Antwerpen"'
+    text = rule_file("lde").read_text(encoding="utf-8").replace(
+        "when: realisation_rate >= params.min_realisation_rate", f"when: province in [{provinces}]")
+    ruleset = compile_text(text, "long-in.yaml")
+    body = str(durable.plan(ruleset).definitions[0][1]["r_sufficient_realisation"])
+    assert body.count("'$or'") > 1
+    assert_agree(ruleset, random_lde(random.Random(9), 50))
+
+
+def test_too_many_values_per_fact_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(durable, "MAX_PROPERTIES", 3)
+    with pytest.raises(EvaluationError, match="cannot hold that many properties"):
+        durable.plan(compile_file(rule_file("lde")))
