@@ -29,26 +29,32 @@ ENGINES = ("python", "durable")
 _NUMBER = re.compile(r'"\\u0000N([-0-9.]+)"')
 
 
-_DECIMALS: dict = {}
-
-
-def _default(value: Any) -> Any:
+def _convert(value: Any) -> Any:
     if isinstance(value, Decimal):
-        try:
-            return _DECIMALS[value]  # the same values recur (parameters, rates): convert each once
-        except KeyError:
-            pass
-        if len(_DECIMALS) > 200_000:
-            _DECIMALS.clear()
-        _DECIMALS[value] = out = _json_decimal(value)
-        return out
+        return _json_decimal(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, Fraction):
-        return fraction_text(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+        text = fraction_text(value)  # a Decimal when exact: convert it here, the cache must hold final forms
+        return _json_decimal(text) if isinstance(text, Decimal) else text
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+class _Converted(dict):
+    """JSON-ready forms of values, converted once each: the same values recur (parameters, rates)."""
+
+    def __missing__(self, value: Any) -> Any:
+        out = _convert(value)
+        if len(self) > 200_000:
+            self.clear()
+        self[value] = out
+        return out
+
+
+# The encoder's ``default``: a dict lookup in C for a value seen before, Python only for a new one.
+_default = _Converted().__getitem__
 
 
 def _json_decimal(value: Decimal) -> Any:

@@ -26,19 +26,29 @@ from . import expr as E
 CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
 
 
-_EXACT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact])
+_WIDE = decimal.Context(prec=2000)
+_TERMINATES = 10**28  # a quotient whose denominator divides this has at most 28 decimals
 
 
 def exact(value):
     """A Fraction as the simplest exact type: int, else Decimal if it terminates, else the Fraction."""
     if type(value) is not Fraction:
         return value
-    if value.denominator == 1:
+    denominator = value.denominator
+    if denominator == 1:
         return value.numerator
-    try:
-        return _EXACT.divide(decimal.Decimal(value.numerator), decimal.Decimal(value.denominator))
-    except decimal.Inexact:
-        return value
+    if _TERMINATES % denominator == 0:
+        scaled = decimal.Decimal(value.numerator * (_TERMINATES // denominator))
+        return scaled.scaleb(-28, _WIDE).normalize(_WIDE)
+    return value
+
+
+def _ratio(value) -> tuple:
+    if type(value) is int:
+        return value, 1
+    if type(value) is Fraction:
+        return value.numerator, value.denominator
+    return value.as_integer_ratio()
 
 
 def _add(a, b):
@@ -69,15 +79,12 @@ def _mul(a, b):
 
 
 def _div(a, b):
-    """Exact division: a Decimal when the quotient terminates within 28 digits, else a Fraction."""
+    """Exact division: a Decimal when the quotient terminates within 28 decimals, else a Fraction."""
     if a is None or b is None or b == 0:
         return None
-    if type(a) is not Fraction and type(b) is not Fraction:
-        try:
-            return _EXACT.divide(decimal.Decimal(a), decimal.Decimal(b))
-        except decimal.Inexact:
-            pass
-    return exact(Fraction(a) / Fraction(b))
+    n1, d1 = _ratio(a)
+    n2, d2 = _ratio(b)
+    return exact(Fraction(n1 * d2, d1 * n2))
 
 
 def _neg(a):
