@@ -73,30 +73,22 @@ Outcomes = Callable[[Ruleset, Sequence[dict]], list]
 
 
 def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = python_outcomes) -> list[Assessment]:
-    """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules."""
+    """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules.
+
+    The Python evaluator's conditions run inside the generated ``assess_one``, which also writes
+    the trace; another evaluator's outcomes are handed to it, and it only writes the trace.
+    """
     envs = derive(ruleset, applicants)
-    held = outcomes(ruleset, envs)
     fns = compiled(ruleset)
-    result = [_assessment(ruleset, fns, env, h) for env, h in zip(envs, held)]
+    held = [None] * len(envs) if outcomes is python_outcomes else outcomes(ruleset, envs)
+    one = fns.assess_one
+    result = []
+    with decimal.localcontext(CONTEXT):
+        for env, h in zip(envs, held):
+            checks, eligible, tier, tier_rule, tier_checks = one(env, h)
+            result.append(Assessment(env["id"], env, eligible, checks, tier, tier_rule, tier_checks))
     _rank(ruleset, fns, result)
     return result
-
-
-def _assessment(ruleset: Ruleset, fns: Compiled, env: dict, held: dict) -> Assessment:
-    values = fns.values
-    checks = [{"rule": r.id, "passed": held[r.id], "values": values[r.id](env)} for r in ruleset.eligibility]
-    eligible = all(c["passed"] for c in checks)
-    assessment = Assessment(env["id"], env, eligible, checks)
-    if not eligible:
-        return assessment
-    for number, rule in enumerate(ruleset.tiers, start=1):
-        passed = bool(held.get(rule.id))
-        assessment.tier_checks.append({"rule": rule.id, "passed": passed, "values": values[rule.id](env)})
-        if passed:
-            assessment.tier, assessment.tier_rule = number, rule.id
-            return assessment
-    assessment.tier, assessment.tier_rule = len(ruleset.tiers) + 1, ruleset.default_tier.id
-    return assessment
 
 
 def _rank(ruleset: Ruleset, fns: Compiled, assessments: list[Assessment]) -> None:

@@ -131,6 +131,7 @@ class _Writer:
         self.item_fields_of = item_fields_of
         self.temps = 0
         self.tier_name = False  # in ranking keys, 'tier' is the applicant's tier, an argument
+        self.bound: dict = {}  # dotted name -> local variable already holding its value
 
     def const(self, value: Any, raw: bool = False) -> str:
         """The name of a constant holding ``value``; lists become frozensets unless ``raw`` (for traces)."""
@@ -162,6 +163,8 @@ class _Writer:
             return self.const(self.params[node.path[1]])
         if self.tier_name and node.path == ("tier",):
             return "tier"
+        if node.dotted in self.bound and not (item and head in fields):
+            return self.bound[node.dotted]
         source = item if (item and head in fields) else "e"
         code = f"{source}.get({head!r})"
         for part in node.path[1:]:
@@ -180,6 +183,8 @@ class _Writer:
         code = self.write(node, item, fields)
         if isinstance(node, (E.Literal, E.ListLit)) or (isinstance(node, E.Name) and node.path[0] == "params"):
             return code, None
+        if code.isidentifier():  # a value already bound to a local: no temporary needed
+            return code, f"{code} is not None"
         t = self.temp()
         return t, f"({t} := {code}) is not None"
 
@@ -221,7 +226,7 @@ class Compiled:
 
     derive: Callable[[dict], None]  # adds derived values to an applicant's dict
     conditions: dict  # rule id -> function(e) -> bool
-    values: dict  # rule id -> function(e) -> {dotted name: value}
+    assess_one: Callable  # (e, held or None) -> (checks, eligible, tier, tier_rule, tier_checks)
     ranking: tuple  # functions(e) -> value
     cap: Callable
     weight: Callable | None
@@ -239,8 +244,7 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
     rules = ruleset.eligibility + ruleset.tiers
     for index, rule in enumerate(rules):
         lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
-        pairs = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name)}" for name in rule.reads)
-        lines.append(f"def values_{index}(e):\n    return {{{pairs}}}")
+    lines += _assess_one(writer, ruleset)
     writer.tier_name = "tier" not in ruleset.applicant_fields
     for index, key in enumerate(ruleset.ranking):
         lines.append(f"def rank_{index}(e, tier):\n    return {writer.write(key.expr)}")
@@ -254,12 +258,45 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
     return Compiled(
         derive=namespace["derive"],
         conditions={r.id: namespace[f"cond_{i}"] for i, r in enumerate(rules)},
-        values={r.id: namespace[f"values_{i}"] for i, r in enumerate(rules)},
+        assess_one=namespace["assess_one"],
         ranking=tuple(namespace[f"rank_{i}"] for i in range(len(ruleset.ranking))),
         cap=namespace["cap"],
         weight=namespace.get("weight"),
         source=source,
     )
+
+
+def _assess_one(writer: _Writer, ruleset) -> list[str]:
+    """One function per ruleset that checks every rule and writes its trace, reading each value once.
+
+    ``held`` is None for this evaluator; another evaluator (durable_rules) passes the outcomes it
+    found, and the function only writes the trace around them.
+    """
+    lines = ["def assess_one(e, held):"]
+    for name in dict.fromkeys(n for r in ruleset.eligibility + ruleset.tiers for n in r.reads):
+        if not name.startswith("params."):
+            code = writer.write(E.Name(tuple(name.split("."))))
+            writer.bound[name] = f"n{len(writer.bound)}"
+            lines.append(f"    {writer.bound[name]} = {code}")
+    flags = []
+    for index, rule in enumerate(ruleset.eligibility):
+        flags.append(f"c{index}")
+        lines.append(f"    c{index} = held[{rule.id!r}] if held is not None else bool({writer.write(rule.condition)})")
+    checks = ", ".join(_check(writer, ruleset, rule, flag) for rule, flag in zip(ruleset.eligibility, flags))
+    lines += [f"    checks = [{checks}]", f"    if not ({' and '.join(flags)}):",
+              "        return checks, False, None, None, []", "    tier_checks = []"]
+    for number, rule in enumerate(ruleset.tiers, start=1):
+        lines.append(f"    t = held.get({rule.id!r}, False) if held is not None else bool({writer.write(rule.condition)})")
+        lines.append(f"    tier_checks.append({_check(writer, ruleset, rule, 't')})")
+        lines.append(f"    if t:\n        return checks, True, {number}, {rule.id!r}, tier_checks")
+    lines.append(f"    return checks, True, {len(ruleset.tiers) + 1}, {ruleset.default_tier.id!r}, tier_checks")
+    writer.bound = {}
+    return lines
+
+
+def _check(writer: _Writer, ruleset, rule, flag: str) -> str:
+    values = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name)}" for name in rule.reads)
+    return f"{{'rule': {rule.id!r}, 'passed': {flag}, 'values': {{{values}}}}}"
 
 
 def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
