@@ -114,36 +114,59 @@ def split(total: int, weights: Mapping[str, Fraction | int], method: str) -> dic
 
 
 def water_fill(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
-    """Proportional to weight, capped by each claim's cap; whole units; ties by ``order``."""
+    """Proportional to weight, capped by each claim's cap; whole units; ties by ``order``.
+
+    The level L solves sum(min(cap_i, L * w_i)) = budget. All of it is done in integers: the
+    weights are scaled to whole numbers, and L = G / W is kept as a numerator and denominator.
+    """
     grants = {c.id: Grant(c.id) for c in claims}
     active = [c for c in claims if c.cap > 0 and c.weight > 0]
     if sum(c.cap for c in active) <= budget:
         for c in active:
             grants[c.id] = Grant(c.id, c.cap, Fraction(c.cap), c.cap, None, True)
         return grants
-    level = _level(budget, active)
-    ideal = {c.id: min(Fraction(c.cap), level * c.weight) for c in active}
-    for c in active:
-        grants[c.id] = Grant(c.id, math.floor(ideal[c.id]), ideal[c.id], math.floor(ideal[c.id]),
-                             None, ideal[c.id] == c.cap)
+    weights = _integer_weights(active)
+    capped, free, share, total = _level(budget, active, weights)
+    for c in capped:
+        grants[c.id] = Grant(c.id, c.cap, Fraction(c.cap), c.cap, None, True)
+    remainders = {}
+    for c in free:
+        whole, remainders[c.id] = divmod(share * weights[c.id], total)
+        grants[c.id] = Grant(c.id, whole, Fraction(share * weights[c.id], total), whole, None, False)
     left = budget - sum(g.units for g in grants.values())
-    queue = sorted(active, key=lambda c: (-(ideal[c.id] - grants[c.id].floor), c.order, c.id))
+    queue = sorted(free, key=lambda c: (-remainders[c.id], c.order, c.id))
     for turn, claim in enumerate(queue[:left], start=1):
         grants[claim.id].units += 1
         grants[claim.id].remainder_turn = turn
     return grants
 
 
-def _level(budget: int, active: Sequence[Claim]) -> Fraction:
-    """The L with sum(min(cap_i, L * w_i)) == budget (given sum(cap_i) > budget)."""
-    remaining, weight = Fraction(budget), sum(Fraction(c.weight) for c in active)
-    for claim in sorted(active, key=lambda c: (Fraction(c.cap) / c.weight, c.id)):
-        level = remaining / weight
-        if Fraction(claim.cap) / claim.weight > level:
-            return level
-        remaining -= claim.cap
-        weight -= claim.weight
-    return remaining / weight if weight else Fraction(0)
+def _integer_weights(claims: Sequence[Claim]) -> dict[str, int]:
+    """The weights scaled by a common denominator, so that they are whole numbers."""
+    ratios = {c.id: Fraction(c.weight) for c in claims}
+    scale = 1
+    for ratio in ratios.values():
+        scale = scale * ratio.denominator // math.gcd(scale, ratio.denominator)
+    return {k: r.numerator * (scale // r.denominator) for k, r in ratios.items()}
+
+
+def _level(budget: int, active: Sequence[Claim], weights: dict[str, int]) -> tuple:
+    """(capped claims, uncapped claims, G, W): the level is G / W, given sum(cap_i) > budget.
+
+    A claim is capped when its cap is below its share at the level: cap_i * W < G * w_i. Fixing
+    the capped ones raises the level for the rest, so repeat until nothing more is capped.
+    """
+    capped: list = []
+    free = list(active)
+    share, total = budget, sum(weights[c.id] for c in free)
+    while True:  # the caps of the free claims always exceed the share, so some claim stays free
+        newly = [c for c in free if c.cap * total <= share * weights[c.id]]
+        if not newly:
+            return capped, free, share, total
+        capped += newly
+        free = [c for c in free if c.cap * total > share * weights[c.id]]
+        share -= sum(c.cap for c in newly)
+        total -= sum(weights[c.id] for c in newly)
 
 
 def equal(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:

@@ -317,11 +317,13 @@ def _check_tree(data: Any, label: str, text: str | None = None) -> None:
 
 
 def _no_duplicates(pairs: list) -> dict:
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateJSONKey(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateJSONKey(key)
+            seen.add(key)
     return out
 
 
