@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from .errors import InputError, Location, Problem, did_you_mean
 from .load import Document, load_positions
@@ -43,22 +41,28 @@ def shipped_schema(name: str) -> dict:
     return json.loads((schema_dir() / name).read_text(encoding="utf-8"))
 
 
-_VALIDATORS: dict = {}
+_FAST: dict = {}
 
 
-def _validators(schema: dict) -> tuple:
-    """(fast validator or None, jsonschema validator) for a schema, built once."""
+def _fast(schema: dict):
+    """jsonschema-rs's ``is_valid`` for a schema, built once; None if it cannot take the schema."""
     key = json.dumps(schema, sort_keys=True, default=str)
-    if key not in _VALIDATORS:
-        slow = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    if key not in _FAST:
         try:
             fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True).is_valid
         except Exception:  # a schema the fast validator cannot compile: the slow path does all the work
             fast = None
-        if len(_VALIDATORS) > 64:
-            _VALIDATORS.clear()
-        _VALIDATORS[key] = (fast, slow)
-    return _VALIDATORS[key]
+        if len(_FAST) > 64:
+            _FAST.clear()
+        _FAST[key] = fast
+    return _FAST[key]
+
+
+def _slow(schema: dict):
+    """A jsonschema validator: slower, but its errors say where and why. Imported only when needed."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def json_view(value: Any) -> Any:
@@ -75,6 +79,13 @@ def json_view(value: Any) -> Any:
 def check_schema(schema: dict) -> list[str]:
     """Problems with a JSON Schema itself (a facts schema a rule file names)."""
     try:
+        if jsonschema_rs.meta.is_valid(json_view(schema)):
+            return []
+    except Exception:  # let jsonschema decide
+        pass
+    from jsonschema import Draft202012Validator
+
+    try:
         Draft202012Validator.check_schema(schema)
     except Exception as exc:  # jsonschema.SchemaError, with a message of its own
         return [getattr(exc, "message", str(exc))]
@@ -83,8 +94,15 @@ def check_schema(schema: dict) -> list[str]:
 
 def validate_document(doc: Document, schema: dict) -> list[Problem]:
     """Every way ``doc.data`` breaks ``schema``, each at its position."""
-    validator = _validators(schema)[1]
-    errors = sorted(validator.iter_errors(json_view(doc.data)), key=lambda e: list(map(str, e.absolute_path)))
+    view = json_view(doc.data)
+    fast = _fast(schema)
+    if fast is not None:
+        try:
+            if fast(view):
+                return []
+        except Exception:  # a value the fast validator cannot take: let jsonschema report
+            pass
+    errors = sorted(_slow(schema).iter_errors(view), key=lambda e: list(map(str, e.absolute_path)))
     problems: list[Problem] = []
     for error in errors:
         problems.extend(_problems(doc, _best(error)))
@@ -96,7 +114,7 @@ def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bo
 
     YAML may hold dates, which the schema sees as ISO text; JSON cannot, so it is checked as it is.
     """
-    fast = _validators(schema)[0]
+    fast = _fast(schema)
     view = json_view(data) if from_yaml else data
     if fast is not None:
         try:
@@ -132,7 +150,7 @@ def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = 
     )
 
 
-def _best(error: ValidationError) -> ValidationError:
+def _best(error):
     if error.context:
         from jsonschema.exceptions import best_match
 
@@ -140,7 +158,7 @@ def _best(error: ValidationError) -> ValidationError:
     return error
 
 
-def _problems(doc: Document, error: ValidationError) -> Iterable[Problem]:
+def _problems(doc: Document, error) -> Iterable[Problem]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(error.schema.get("properties", {}))
@@ -161,7 +179,7 @@ def _problems(doc: Document, error: ValidationError) -> Iterable[Problem]:
     yield Problem(doc.loc(path), _message(error), field_path(doc, path), error.validator)
 
 
-def _message(error: ValidationError) -> str:
+def _message(error) -> str:
     kind, arg, value = error.validator, error.validator_value, error.instance
     if kind == "type":
         types = arg if isinstance(arg, list) else [arg]
