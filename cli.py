@@ -360,7 +360,7 @@ def log_cmd(ruleset, since, until, fmt, log_path):
 def show(ref, log_path):
     """Print one stored decision (by sequence number or decision id)."""
     with open_log(log_path) as log:
-        click.echo(log.get(ref).output, nl=False)
+        click.echo(log.get(ref).text, nl=False)
 
 
 @main.command()
@@ -425,7 +425,7 @@ def explain(ref, applicant, lang, fmt, log_path):
 
     with open_log(log_path) as log:
         entry = log.get(ref)
-        record = json.loads(entry.output, parse_float=Decimal)
+        record = json.loads(entry.text, parse_float=Decimal)
         ruleset = stored_ruleset(log, entry) if applicant else None
     result = explain_applicant(record, ruleset, applicant, lang) if applicant else explain_call(record, lang)
     click.echo(to_json(result) if fmt == "json" else as_text(result), nl=fmt == "json")

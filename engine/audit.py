@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -33,7 +34,8 @@ BUSY_TIMEOUT_MS = 60_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, content BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, encoding TEXT NOT NULL,
+                                  content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
     decision_id TEXT NOT NULL,
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS records (
     applicants INTEGER NOT NULL,
     allocated_fte TEXT NOT NULL,
     output_sha256 TEXT NOT NULL,
+    output_encoding TEXT NOT NULL,
     output BLOB NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
@@ -60,7 +63,7 @@ CREATE INDEX IF NOT EXISTS records_decision ON records (decision_id);
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
-COLUMNS = FIELDS + ("output", "hash")
+COLUMNS = FIELDS + ("output_encoding", "output", "hash")
 
 
 def default_path() -> Path:
@@ -91,8 +94,14 @@ class Entry:
     allocated_fte: str
     output_sha256: str
     prev_hash: str
-    output: bytes
+    output_encoding: str
+    output: bytes  # as stored (see ``output_encoding``); ``text`` is the decision itself
     hash: str
+
+    @property
+    def text(self) -> bytes:
+        """The stored decision output, unpacked."""
+        return unpack(self.output_encoding, self.output, f"record {self.seq}: the stored output")
 
     def hashed_fields(self) -> dict:
         return {name: getattr(self, name) for name in FIELDS}
@@ -110,6 +119,22 @@ def record_hash(fields: dict) -> str:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def pack(data: bytes) -> tuple[str, bytes]:
+    """Stored texts are zlib-compressed (fast level): JSON decisions shrink about 20 times."""
+    return "zlib", zlib.compress(data, 1)
+
+
+def unpack(encoding: str, data: bytes, what: str) -> bytes:
+    if encoding == "identity":
+        return bytes(data)
+    if encoding != "zlib":
+        raise AuditFailure(f"{what} has an unknown encoding {encoding!r}")
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        raise AuditFailure(f"{what} is corrupt (it does not decompress)") from None
 
 
 @dataclass(frozen=True)
@@ -188,8 +213,9 @@ class DecisionLog:
     def append(self, sub: Submission, now: dt.datetime | None = None) -> Entry:
         """Append one record; returns once it is committed."""
         recorded_at = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        blobs = [(sha256(sub.rule_text), "ruleset", sub.rule_text), (sha256(sub.schema_text), "schema", sub.schema_text),
-                 (sha256(sub.facts), "facts", sub.facts)]
+        blobs = [(sha256(data), kind, data) for kind, data in
+                 (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
+        encoding, packed_output = pack(sub.output)
         self.db.execute("BEGIN IMMEDIATE")  # the write lock, before reading the previous hash
         try:
             last = self.db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
@@ -201,14 +227,16 @@ class DecisionLog:
                       "overrides": json.dumps(sub.overrides, sort_keys=True), "applicants": sub.applicants,
                       "allocated_fte": sub.allocated_fte, "output_sha256": sha256(sub.output), "prev_hash": prev}
             digest = record_hash(fields)
-            self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", blobs)
+            for digest_, kind, data in blobs:  # stored once each: only pack what is new
+                if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (digest_,)).fetchone() is None:
+                    self.db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?)", (digest_, kind, *pack(data)))
             self.db.execute(f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                            [fields[f] for f in FIELDS] + [sub.output, digest])
+                            [fields[f] for f in FIELDS] + [encoding, packed_output, digest])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return Entry(**fields, output=sub.output, hash=digest)
+        return Entry(**fields, output_encoding=encoding, output=packed_output, hash=digest)
 
     def entries(self, ruleset: str | None = None, since: str | None = None, until: str | None = None) -> Iterator[Entry]:
         """Records in sequence order, optionally filtered by ruleset id and recording date."""
@@ -247,10 +275,10 @@ class DecisionLog:
             yield _entry(row)
 
     def blob(self, digest: str) -> bytes:
-        row = self.db.execute("SELECT content FROM blobs WHERE sha256 = ?", (digest,)).fetchone()
+        row = self.db.execute("SELECT encoding, content FROM blobs WHERE sha256 = ?", (digest,)).fetchone()
         if row is None:
             raise AuditFailure(f"{self.path}: stored text {digest[:16]}... is missing from the log")
-        return bytes(row[0])
+        return unpack(row[0], row[1], f"stored text {digest[:16]}...")
 
     def head(self) -> tuple[int, str]:
         row = self.db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
@@ -292,7 +320,7 @@ def _check_entry(entry: Entry, prev: str, expected_seq: int) -> None:
                            "records were removed, reordered or inserted")
     if record_hash(entry.hashed_fields()) != entry.hash:
         raise AuditFailure(f"record {entry.seq}: its content does not match its hash: the record was changed")
-    if sha256(entry.output) != entry.output_sha256:
+    if sha256(entry.text) != entry.output_sha256:
         raise AuditFailure(f"record {entry.seq}: its stored output does not match its sha256: the output was changed")
 
 

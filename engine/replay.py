@@ -55,8 +55,9 @@ def replay(log: DecisionLog, entry: Entry) -> Replay:
     """Recompute one record and compare it byte for byte with what was stored."""
     _ruleset, record = rebuild(log, entry)
     output = to_json_bytes(record) + b"\n"
-    identical = output == entry.output
-    changes = [] if identical else diff_outputs(json.loads(entry.output), json.loads(output))
+    stored = entry.text
+    identical = output == stored
+    changes = [] if identical else diff_outputs(json.loads(stored), json.loads(output))
     return Replay(entry, output, identical, entry.engine_version != __version__, changes)
 
 

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 
 import pytest
 
@@ -61,8 +62,10 @@ def test_changed_byte_in_a_record_is_caught(log, log_path):
 
 
 def test_changed_byte_in_a_stored_output_is_caught(log, log_path):
-    tamper(log_path, "UPDATE records SET output = ? WHERE seq = 3", b'{"n": 4}\n')
+    tamper(log_path, "UPDATE records SET output = ? WHERE seq = 3", zlib.compress(b'{"n": 4}\n'))
     assert verify_error(log_path).startswith("record 3: its stored output does not match its sha256")
+    tamper(log_path, "UPDATE records SET output = ? WHERE seq = 3", b"not compressed")
+    assert verify_error(log_path).startswith("record 3: the stored output is corrupt")
 
 
 def test_deleted_record_is_caught(log, log_path):
@@ -87,7 +90,7 @@ def test_swapped_records_are_caught(log, log_path):
 
 
 def test_changed_stored_rule_text_is_caught(log, log_path):
-    tamper(log_path, "UPDATE blobs SET content = ? WHERE kind = 'ruleset'", b"ruleset: lde  \n")
+    tamper(log_path, "UPDATE blobs SET content = ? WHERE kind = 'ruleset'", zlib.compress(b"ruleset: lde  \n"))
     assert "stored rule text does not match its sha256" in verify_error(log_path)
 
 
@@ -99,8 +102,9 @@ def test_inserted_record_is_caught(log, log_path):
     db = sqlite3.connect(str(log_path))
     db.execute("UPDATE records SET seq = seq + 100 WHERE seq >= 3")
     db.execute("UPDATE records SET seq = seq - 99 WHERE seq >= 100")
-    db.execute(f"INSERT INTO records ({', '.join(FIELDS)}, output, hash) VALUES ({', '.join('?' * (len(FIELDS) + 2))})",
-               [forged[f] for f in FIELDS] + [second.output, record_hash(forged)])
+    db.execute(f"INSERT INTO records ({', '.join(FIELDS)}, output_encoding, output, hash) "
+               f"VALUES ({', '.join('?' * (len(FIELDS) + 3))})",
+               [forged[f] for f in FIELDS] + [second.output_encoding, second.output, record_hash(forged)])
     db.commit()
     db.close()
     assert verify_error(log_path).startswith("record 4: does not follow record 3")
@@ -114,9 +118,9 @@ def test_full_rewrite_is_caught_only_with_the_old_head(log, log_path):
     rows = db.execute("SELECT seq, output FROM records ORDER BY seq").fetchall()
     prev = "0" * 64
     for seq, output in rows:
-        forged = bytes(output).replace(b"}", b" }")
+        forged = zlib.decompress(output).replace(b"}", b" }")
         db.execute("UPDATE records SET output = ?, output_sha256 = ?, prev_hash = ? WHERE seq = ?",
-                   (forged, sha256(forged), prev, seq))
+                   (zlib.compress(forged), sha256(forged), prev, seq))
         row = db.execute(f"SELECT {', '.join(FIELDS)} FROM records WHERE seq = ?", (seq,)).fetchone()
         prev = record_hash(dict(zip(FIELDS, row)))
         db.execute("UPDATE records SET hash = ? WHERE seq = ?", (prev, seq))

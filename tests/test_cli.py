@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from decimal import Decimal
 
 import pytest
@@ -122,9 +123,9 @@ def test_replay_reports_a_difference(runner, log_path):
     assert evaluate(runner, "lde").exit_code == 0
     db = sqlite3.connect(str(log_path))
     output = db.execute("SELECT output FROM records").fetchone()[0]
-    record = json.loads(output)
+    record = json.loads(zlib.decompress(output))
     record["decisions"][0]["allocated_fte"] = 0
-    db.execute("UPDATE records SET output = ?", ((json.dumps(record, indent=2) + "\n").encode(),))
+    db.execute("UPDATE records SET output = ?", (zlib.compress((json.dumps(record, indent=2) + "\n").encode()),))
     db.commit()
     db.close()
     replay = invoke(runner, "replay", "1")
