@@ -38,9 +38,10 @@ PHRASES = {
         "asc": "oplopend", "desc": "aflopend",
         "allocation": "4. Toekenning",
         "method": "Verdeelmethode: {description}",
-        "region": "Aandeel van {region} in het budget: {share} VTE (exact quotum {quota} VTE volgens gewicht {weight}).",
+        "region": "Aandeel van {region} in het budget: {share} VTE (quotum {quota} VTE volgens gewicht {weight}).",
         "ideal": "Ideaal aandeel binnen de provincie: {ideal} VTE; afgerond naar beneden: {floor} VTE.",
         "floor_only": "Toegekend in volgorde van rangschikking: {floor} VTE.",
+        "before_me": "Aan de {count} aanvragers met een betere rang werd samen {before} VTE toegekend, van het budget van {budget} VTE; voor deze aanvrager bleef {left} VTE over.",
         "turn": "Bij de verdeling van de resterende eenheden kreeg de aanvrager 1 eenheid extra (beurt {turn}).",
         "capped": "Het aandeel is begrensd door de aanvraag ({requested} VTE).",
         "pooled": "Uit wat andere provincies niet konden gebruiken, kreeg de aanvrager {pooled} VTE extra.",
@@ -74,9 +75,10 @@ PHRASES = {
         "asc": "ascending", "desc": "descending",
         "allocation": "4. Allocation",
         "method": "Method: {description}",
-        "region": "Share of {region} in the budget: {share} FTE (exact quota {quota} FTE by weight {weight}).",
+        "region": "Share of {region} in the budget: {share} FTE (quota {quota} FTE by weight {weight}).",
         "ideal": "Ideal share within the region: {ideal} FTE; rounded down: {floor} FTE.",
         "floor_only": "Granted in rank order: {floor} FTE.",
+        "before_me": "The {count} applicants ranked higher were granted {before} FTE together, of the budget of {budget} FTE; {left} FTE was left for this applicant.",
         "turn": "When the remaining units were handed out, the applicant received 1 more unit (turn {turn}).",
         "capped": "The share is capped by the request ({requested} FTE).",
         "pooled": "From what other regions could not use, the applicant received {pooled} FTE more.",
@@ -192,6 +194,10 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict
             lines.append(p["ideal"].format(ideal=show(trace["ideal_fte"]), floor=show(trace["floor_fte"])))
         else:
             lines.append(p["floor_only"].format(floor=show(trace["floor_fte"])))
+            higher = [d for d in record["decisions"] if d["eligible"] and d["rank"] < decision["rank"]]
+            before = sum((d["allocated_fte"] for d in higher), Decimal(0))
+            lines.append(p["before_me"].format(count=len(higher), before=show(before), budget=show(record["budget_fte"]),
+                                               left=show(max(record["budget_fte"] - before, Decimal(0)))))
         if trace["remainder_turn"]:
             lines.append(p["turn"].format(turn=trace["remainder_turn"]))
         if trace["capped"]:
