@@ -298,7 +298,7 @@ def _diff_table(result) -> str:
             return "not eligible" if o.get("eligible") is False else "absent"
         return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE"
 
-    lines = [f"old: {side(result.old)}", f"new: {side(result.new)}", ""]
+    lines = [f"old: {side(result.old)} ({result.old_label})", f"new: {side(result.new)} ({result.new_label})", ""]
     if result.changed:
         rows = [(c["id"], (c["name"] or "")[:30], outcome(c["before"]), outcome(c["after"])) for c in result.changed]
         lines.append(table(["id", "name", "before", "after"], rows))

@@ -16,6 +16,8 @@ FIELDS = ("eligible", "tier", "rank", "allocated_fte")
 class Impact:
     old: dict
     new: dict
+    old_label: str
+    new_label: str
     changed: list  # [{"id", "name", "before": {...}, "after": {...}}]
     regions: dict  # name -> {"before", "after"}
 
@@ -24,7 +26,7 @@ def impact(old: Ruleset, new: Ruleset, facts_path: str | Path, as_of: dt.date) -
     """Evaluate ``old`` and ``new`` on the same facts; list the applicants whose outcome changed."""
     before = decide(old, load_facts(facts_path, old), as_of)
     after = decide(new, load_facts(facts_path, new), as_of)
-    return Impact(before, after, changed_applicants(before, after), _regions(before, after))
+    return Impact(before, after, old.label, new.label, changed_applicants(before, after), _regions(before, after))
 
 
 def changed_applicants(before: dict, after: dict) -> list[dict]:
@@ -49,5 +51,6 @@ def as_dict(result: Impact) -> dict:
     def side(record: dict) -> dict:
         return {"ruleset": record["ruleset"], "overrides": record["overrides"], "eligible": record["eligible"],
                 "allocated_fte": record["allocated_fte"], "unallocated_fte": record["unallocated_fte"]}
-    return {"as_of": result.new["as_of"], "old": side(result.old), "new": side(result.new),
+    return {"as_of": result.new["as_of"], "old": dict(side(result.old), file=result.old_label),
+            "new": dict(side(result.new), file=result.new_label),
             "changed": result.changed, "regions": result.regions}

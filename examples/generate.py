@@ -23,8 +23,11 @@ WORK_DISABLED = {"Antwerpen": 9800, "Limburg": 4700, "Oost-Vlaanderen": 7900, "V
                  "West-Vlaanderen": 5600}
 NWWZ = {"Antwerpen": 72000, "Limburg": 29000, "Oost-Vlaanderen": 52000, "Vlaams-Brabant": 29000,
         "West-Vlaanderen": 30000}
-TOWNS = ["Aalst", "Antwerpen", "Brugge", "Genk", "Gent", "Hasselt", "Kortrijk", "Leuven", "Mechelen", "Oostende",
-         "Roeselare", "Sint-Niklaas", "Turnhout", "Vilvoorde", "Lier", "Geel", "Lommel", "Ieper", "Tienen", "Ronse"]
+TOWNS = {"Antwerpen": ["Antwerpen", "Mechelen", "Turnhout", "Lier", "Geel"],
+         "Limburg": ["Hasselt", "Genk", "Lommel", "Tongeren"],
+         "Oost-Vlaanderen": ["Gent", "Aalst", "Sint-Niklaas", "Ronse"],
+         "Vlaams-Brabant": ["Leuven", "Vilvoorde", "Tienen", "Halle"],
+         "West-Vlaanderen": ["Brugge", "Kortrijk", "Oostende", "Roeselare", "Ieper"]}
 
 
 def q(value: Decimal | float, places: str) -> Decimal:
@@ -56,7 +59,8 @@ def workshops(rng: random.Random, prefix: str, kind: str, count: int, contingent
     for i, (contingent, filled_q4) in enumerate(zip(contingents, filled), start=1):
         base = float(filled_q4 / contingent)
         quarters = _quarters(rng, contingent, base, filled_q4)
-        out.append({"id": f"{prefix}-{i:03d}", "name": f"{kind} {rng.choice(TOWNS)} {i}", "province": province(rng),
+        where = province(rng)
+        out.append({"id": f"{prefix}-{i:03d}", "name": f"{kind} {rng.choice(TOWNS[where])} {i}", "province": where,
                     "contingent_fte": contingent, "requested_fte": rng.randint(*request_range), "quarters": quarters})
     _special_cases(out)
     return out
@@ -106,7 +110,8 @@ def lde(rng: random.Random) -> list[dict]:
         scores = {k: rng.choices([0, 1, 2, 3], [0.05, 0.25, 0.45, 0.25])[0]
                   for k in ("guidance_actions", "transition_vision", "realised_transition", "regular_cooperation")}
         requested = rng.randint(1, 5 - int(contingent) if contingent < 5 else 8) if contingent < 4 else rng.randint(1, 8)
-        out.append({"id": f"LDE-{i:03d}", "name": f"LDE-initiatief {rng.choice(TOWNS)} {i}", "province": province(rng),
+        where = province(rng)
+        out.append({"id": f"LDE-{i:03d}", "name": f"LDE-initiatief {rng.choice(TOWNS[where])} {i}", "province": where,
                     "contingent_fte": contingent, "requested_fte": max(1, requested),
                     "realisation_rate": q(min(1.0, rng.gauss(0.93, 0.05)), "0.001"), "merged_on": merged,
                     "assessment": scores})
