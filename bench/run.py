@@ -168,6 +168,7 @@ def stage_table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    global REPEAT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--kinds", default=",".join(KINDS))
@@ -175,7 +176,6 @@ def main() -> None:
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per measurement; the best is kept")
     args = parser.parse_args()
-    global REPEAT
     REPEAT = args.repeat
     rows = []
     with tempfile.TemporaryDirectory(prefix="rules-bench-") as tmp:
