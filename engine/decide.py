@@ -11,9 +11,8 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
-import json
-import json.encoder
-import re
+
+import msgspec
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
@@ -22,49 +21,21 @@ from . import __version__
 from .allocate import Claim, Result, allocate
 from .compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
-from .expr import format_decimal
+from .pyeval import exact
 from .facts import Facts
 
 ENGINES = ("python", "durable")
-_NUMBER = re.compile(r'"\\u0000N([-0-9.]+)"')
-
-
-def _convert(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return _json_decimal(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
+def _encode_other(value: Any) -> Any:
+    """What msgspec cannot write itself: a Fraction, as a decimal when it terminates, else 'p/q'."""
     if isinstance(value, Fraction):
-        text = fraction_text(value)  # a Decimal when exact: convert it here, the cache must hold final forms
-        return _json_decimal(text) if isinstance(text, Decimal) else text
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
+        return fraction_text(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-class _Converted(dict):
-    """JSON-ready forms of values, converted once each: the same values recur (parameters, rates)."""
-
-    def __missing__(self, value: Any) -> Any:
-        out = _convert(value)
-        if len(self) > 200_000:
-            self.clear()
-        self[value] = out
-        return out
-
-
-# The encoder's ``default``: a dict lookup in C for a value seen before, Python only for a new one.
-_default = _Converted().__getitem__
-
-
-def _json_decimal(value: Decimal) -> Any:
-    """What the C encoder can write for a decimal: an int, a float whose repr is exactly this
-    decimal, or else a marked string that ``_numbers`` turns back into the exact number."""
-    if value == value.to_integral_value():
-        return int(value)
-    as_float = float(value)
-    text = repr(as_float)
-    return as_float if "e" not in text and Decimal(text) == value else "\x00N" + format_decimal(value)
+# msgspec writes decimals as exact JSON numbers in C; the json module can only write them as
+# floats or strings. Dicts keep their order; the record holds no sets, whose order would vary.
+_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_other)
+_SORTED = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_other, order="sorted")
 
 
 def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
@@ -72,69 +43,39 @@ def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
 
     With ``indent``, a mapping is written one key per line, and a list under a key one item per
     line; what is inside those is compact. That keeps a decision of 100,000 applicants readable
-    line by line and fast to write (the C encoder does the work).
+    line by line and fast to write.
     """
-    return "".join(_parts(obj, indent, sort_keys))
+    return to_json_bytes(obj, indent, sort_keys).decode("utf-8")
 
 
 def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> bytes:
     """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str."""
-    return b"".join(part.encode("utf-8") for part in _parts(obj, indent, sort_keys))
-
-
-def _parts(obj: Any, indent: int | None, sort_keys: bool):
+    encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
-        yield _numbers(json.dumps(obj, default=_default, ensure_ascii=False, sort_keys=sort_keys,
-                                  separators=(",", ":"), indent=indent))
-        return
-    pad = " " * indent
-    yield "{"
+        return encoder.encode(obj)
+    pad = b" " * indent
+    parts = [b"{"]
     for index, key in enumerate(sorted(obj) if sort_keys else obj):
         value = obj[key]
-        yield ("," if index else "") + f"\n{pad}{json.dumps(key, ensure_ascii=False)}: "
+        parts.append((b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": ")
         if isinstance(value, list) and value:
-            yield "["
-            for number, item in enumerate(value):
-                yield ("," if number else "") + "\n" + pad * 2 + _compact(item, sort_keys)
-            yield f"\n{pad}]"
+            lead = b"\n" + pad * 2
+            parts.append(b"[" + lead + (b"," + lead).join(encoder.encode(item) for item in value) + b"\n" + pad + b"]")
         else:
-            yield _compact(value, sort_keys)
-    yield "\n}"
-
-
-def _numbers(text: str) -> str:
-    """Unquote the decimals that ``_default`` had to write as marked strings."""
-    return _NUMBER.sub(r"\1", text) if "\\u0000N" in text else text
-
-
-def _compact(value: Any, sort_keys: bool) -> str:
-    if _C_ENCODER is None or sort_keys:
-        text = json.dumps(value, default=_default, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
-    else:
-        text = "".join(_C_ENCODER(value, 0))
-    return _numbers(text)
-
-
-# One C encoder, made once: json.dumps would make a new one for each of 100,000 decisions.
-# No circular-reference markers: a decision record is a tree.
-_C_ENCODER = (json.encoder.c_make_encoder(None, _default, json.encoder.encode_basestring, None, ":", ",", False, False,
-                                          True) if json.encoder.c_make_encoder else None)
+            parts.append(encoder.encode(value))
+    parts.append(b"\n}")
+    return b"".join(parts)
 
 
 def canonical(obj: Any) -> bytes:
     """Canonical bytes for hashing: sorted keys, no spaces, UTF-8."""
-    return to_json(obj, indent=None, sort_keys=True).encode("utf-8")
+    return to_json_bytes(obj, indent=None, sort_keys=True)
 
 
-def fraction_text(value: Fraction) -> str | Decimal:
-    """A fraction as an exact decimal when it has one, else as 'p/q'."""
-    denominator = value.denominator
-    for prime in (2, 5):
-        while denominator % prime == 0:
-            denominator //= prime
-    if denominator == 1:
-        return Decimal(value.numerator) / Decimal(value.denominator)
-    return f"{value.numerator}/{value.denominator}"
+def fraction_text(value: Fraction) -> str | Decimal | int:
+    """A fraction as an exact int or decimal when it has one (up to 28 decimals), else as 'p/q'."""
+    simple = exact(value)
+    return f"{value.numerator}/{value.denominator}" if isinstance(simple, Fraction) else simple
 
 
 def fte(units: int, unit: Decimal) -> Decimal:

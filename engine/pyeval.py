@@ -26,7 +26,6 @@ from . import expr as E
 CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
 
 
-_WIDE = decimal.Context(prec=2000)
 _TERMINATES = 10**28  # a quotient whose denominator divides this has at most 28 decimals
 
 
@@ -38,8 +37,10 @@ def exact(value):
     if denominator == 1:
         return value.numerator
     if _TERMINATES % denominator == 0:
-        scaled = decimal.Decimal(value.numerator * (_TERMINATES // denominator))
-        return scaled.scaleb(-28, _WIDE).normalize(_WIDE)
+        digits = str(abs(value.numerator) * (_TERMINATES // denominator)).rjust(29, "0")
+        sign = "-" if value < 0 else ""
+        text = f"{sign}{digits[:-28]}.{digits[-28:]}".rstrip("0")
+        return decimal.Decimal(text)  # plain notation, no exponent: 12.5, never 1.25E+1
     return value
 
 
