@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import jsonschema_rs
 
-from .errors import InputError, Location, Problem, did_you_mean
+from .errors import InputError, Problem, did_you_mean
 from .load import Document, load_positions
 
 SCHEMA_PACKAGE = "engine.schemas"

@@ -1,7 +1,6 @@
 """The decision log: records, tamper evidence, concurrency, crashes, foreign files."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3

@@ -10,7 +10,7 @@ import pytest
 
 from cli import main
 
-from conftest import RULES, RULESETS, example, rule_file
+from conftest import RULES, RULESETS, example
 
 BROKEN = RULES.parent / "tests" / "broken"
 
