@@ -14,6 +14,7 @@ from . import __version__
 from .audit import DecisionLog, Entry
 from .compile import Ruleset, compile_text
 from .decide import batch, decide, to_json_bytes
+from .diff import FIELDS, changed_applicants
 from .facts import parse_facts
 
 
@@ -61,19 +62,10 @@ def replay(log: DecisionLog, entry: Entry) -> Replay:
     return Replay(entry, output, identical, entry.engine_version != __version__, changes)
 
 
-FIELDS = ("eligible", "tier", "rank", "allocated_fte")
-
-
 def diff_outputs(before: dict, after: dict) -> list[Change]:
     """Per-applicant differences in eligibility, tier, rank and FTE, then in totals."""
-    old = {d["id"]: d for d in before.get("decisions", [])}
-    new = {d["id"]: d for d in after.get("decisions", [])}
-    changes = []
-    for applicant in sorted(set(old) | set(new)):
-        a, b = old.get(applicant, {}), new.get(applicant, {})
-        for name in FIELDS:
-            if a.get(name) != b.get(name):
-                changes.append(Change(applicant, name, a.get(name), b.get(name)))
+    changes = [Change(c["id"], name, c["before"][name], c["after"][name])
+               for c in changed_applicants(before, after) for name in FIELDS if c["before"][name] != c["after"][name]]
     for name in ("allocated_fte", "unallocated_fte", "decision_id"):
         if before.get(name) != after.get(name):
             changes.append(Change("(total)", name, before.get(name), after.get(name)))
