@@ -87,3 +87,29 @@ def decision_csv(record: dict) -> str:
                          "true" if d["eligible"] else "false", d["tier"] or "", d["tier_rule"] or "",
                          cell(d["requested_fte"]), cell(d["allocated_fte"]), failed])
     return out.getvalue()
+
+
+def diff_table(result) -> str:
+    """The impact of a change, per changed applicant and per region, for people."""
+    def side(r):
+        sets = ", ".join(f"{k}={cell(v)}" for k, v in r["overrides"].items())
+        return f"{r['ruleset']['id']} {r['ruleset']['version']}" + (f" with {sets}" if sets else "")
+
+    def outcome(o):
+        if not o.get("eligible"):
+            return "not eligible" if o.get("eligible") is False else "absent"
+        return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE"
+
+    lines = [f"old: {side(result.old)} ({result.old_label})", f"new: {side(result.new)} ({result.new_label})", ""]
+    if result.changed:
+        rows = [(c["id"], (c["name"] or "")[:30], outcome(c["before"]), outcome(c["after"])) for c in result.changed]
+        lines.append(table(["id", "name", "before", "after"], rows))
+    else:
+        lines.append("no applicant's outcome changed")
+    if result.regions:
+        rows = [(n, r["before"], r["after"]) for n, r in result.regions.items()]
+        lines += ["", table(["region", "FTE before", "FTE after"], rows, right=(1, 2))]
+    lines += ["", f"{len(result.changed)} of {len(result.new['decisions'])} applicants changed; eligible "
+              f"{result.old['eligible']} -> {result.new['eligible']}; allocated {cell(result.old['allocated_fte'])} -> "
+              f"{cell(result.new['allocated_fte'])} FTE"]
+    return "\n".join(lines)
