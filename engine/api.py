@@ -114,8 +114,9 @@ def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping
 
 
 def _period(r: Ruleset) -> str:
-    end = r.effective_to.isoformat() if r.effective_to else "open-ended"
-    return f"{r.version} from {r.effective_from.isoformat()} to {end}"
+    if r.effective_to is None:
+        return f"{r.version} from {r.effective_from.isoformat()}, with no end"
+    return f"{r.version} from {r.effective_from.isoformat()} to {r.effective_to.isoformat()}"
 
 
 def evaluate(spec: str, facts_path: str | Path, as_of: dt.date, rules_dir: str | Path = "rules",
