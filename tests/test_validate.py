@@ -89,3 +89,24 @@ def test_facts_problems_all_reported_with_applicant_id(tmp_path):
     assert len(problems) == 2
     assert any("applicants[0] (id A-1).province: must be one of" in p and "did you mean 'Antwerpen'" in p
                for p in problems)
+
+
+def test_facts_schema_can_be_inline(tmp_path):
+    import datetime as dt
+    import json
+
+    from engine.decide import decide
+    from engine.facts import load_facts
+
+    from conftest import ROOT, example
+
+    schema = json.loads((ROOT / "schemas" / "lde.facts.schema.json").read_text(encoding="utf-8"))
+    text = rule_file("lde").read_text(encoding="utf-8").replace(
+        "facts:\n  schema: lde.facts.schema.json\n", "facts:\n  schema: " + json.dumps(schema) + "\n")
+    path = tmp_path / "inline.yaml"
+    path.write_text(text, encoding="utf-8")
+    ruleset = compile_file(path)
+    assert decide(ruleset, load_facts(example("lde"), ruleset), dt.date(2018, 6, 20))["allocated_fte"] == 155
+    broken = text.replace('"minimum": 1, "maximum": 100000', '"minimum": "one"')
+    path.write_text(broken, encoding="utf-8")
+    assert any("not a valid JSON Schema" in p for p in problems_of(path, None))
