@@ -174,6 +174,17 @@ def test_eight_concurrent_evaluations_all_get_their_record(log_path):
         assert len({e.decision_id for e in log.entries()}) == 1
 
 
+def _count(path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
 def test_kill_during_writes_leaves_a_log_that_verifies(log_path):
     script = f"""
 import sys
@@ -186,8 +197,11 @@ while True:
     log.append(Submission(f"{{n:064x}}", "0.1.0", "python", "lde", "2018.1", b"r", b"s", b"x" * 200_000 + str(n).encode(),
                           "2018-06-20", {{}}, n, "1", b"o" * 100_000))
 """
-    for delay in (0.3, 0.7, 1.1):
+    for delay in (0.0, 0.05, 0.2):
         proc = subprocess.Popen([sys.executable, "-c", script])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _count(log_path) < 1:  # writing has begun
+            time.sleep(0.02)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
