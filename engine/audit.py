@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,7 @@ class DecisionLog:
         try:
             self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._prepare()
+            _retry_when_busy(self._prepare)
         except sqlite3.DatabaseError as exc:
             raise LogError(f"{self.path}: not a decision log ({exc})") from None
 
@@ -212,6 +213,9 @@ class DecisionLog:
 
     def append(self, sub: Submission, now: dt.datetime | None = None) -> Entry:
         """Append one record; returns once it is committed."""
+        return _retry_when_busy(lambda: self._append(sub, now))
+
+    def _append(self, sub: Submission, now: dt.datetime | None) -> Entry:
         recorded_at = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         blobs = [(sha256(data), kind, data) for kind, data in
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
@@ -302,6 +306,22 @@ class DecisionLog:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
         return expected_seq - 1
+
+
+def _retry_when_busy(action):
+    """Run ``action``, again if SQLite says the database is busy without waiting for the busy timeout.
+
+    SQLite skips its busy handler where waiting could deadlock (e.g. two connections switching a new
+    file to WAL at once); the caller is then meant to retry, from the start of the transaction.
+    """
+    for attempt in range(40):
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 39:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    return None
 
 
 def _entry(row: tuple) -> Entry:
