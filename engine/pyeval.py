@@ -23,7 +23,9 @@ from typing import Any, Callable
 
 from . import expr as E
 
-CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+# Inexact is trapped: a sum or product that would need more than 28 digits is redone in fractions.
+CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN,
+                          traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
 _TERMINATES = 10**28  # a quotient whose denominator divides this has at most 28 decimals
@@ -57,7 +59,7 @@ def _add(a, b):
         return None
     try:
         return a + b
-    except TypeError:  # Decimal and Fraction do not mix: go exact
+    except (TypeError, decimal.Inexact):  # Decimal and Fraction do not mix, or 28 digits do not suffice
         return exact(Fraction(a) + Fraction(b))
 
 
@@ -66,7 +68,7 @@ def _sub(a, b):
         return None
     try:
         return a - b
-    except TypeError:
+    except (TypeError, decimal.Inexact):
         return exact(Fraction(a) - Fraction(b))
 
 
@@ -75,7 +77,7 @@ def _mul(a, b):
         return None
     try:
         return a * b
-    except TypeError:
+    except (TypeError, decimal.Inexact):
         return exact(Fraction(a) * Fraction(b))
 
 

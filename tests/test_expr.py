@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -110,3 +111,16 @@ def test_aggregates_with_filter():
     assert run("max(quarters, f where q in params.ref)", env, params, items) == 10
     assert run("mean(quarters, f where q == \"1999Q1\")", env, params, items) is None
     assert run("count(params.ref)", env, params, items) == 2
+
+
+def test_long_numbers_stay_exact():
+    import decimal
+
+    from engine.pyeval import CONTEXT
+
+    big = Decimal("12345678901234567890.123456789")
+    with decimal.localcontext(CONTEXT):
+        total = run("a + b", {"a": big, "b": Decimal("0.000000001")})
+        product = run("a * a", {"a": big})
+    assert total == Decimal("12345678901234567890.123456790")
+    assert product == Fraction(big) * Fraction(big)  # 58 digits: kept as an exact fraction
