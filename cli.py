@@ -218,6 +218,7 @@ def report_fill(facts, quarter, fmt):
 def test_cmd(paths, rules_dir, coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
     from engine.api import validate_paths
+    from engine.explain import show as _show
     from engine.testing import coverage_gaps, find_test_files, run_file
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
@@ -244,12 +245,6 @@ def test_cmd(paths, rules_dir, coverage):
     failed = sum(1 for r in results if not r.passed)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed or gaps else 0)
-
-
-def _show(value) -> str:
-    from engine.explain import show
-
-    return show(value)
 
 
 @main.command()

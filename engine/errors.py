@@ -8,7 +8,7 @@ concerns. Stages raise ``Problem``s; the CLI prints them as
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 
@@ -26,10 +26,6 @@ class Location:
         if self.line:
             return f"{self.file}:{self.line}"
         return self.file
-
-    def shifted(self, offset_col: int) -> "Location":
-        """The location ``offset_col`` characters further on the same line."""
-        return Location(self.file, self.line, self.col + offset_col)
 
 
 @dataclass(frozen=True)
@@ -96,20 +92,3 @@ def did_you_mean(name: str, candidates: Sequence[str]) -> str:
     """A ``did you mean 'x'?`` suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-@dataclass
-class ProblemList:
-    """Collects problems across a stage, then raises them all at once."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, location: Location, message: str, path: str = "", code: str = "invalid") -> None:
-        self.problems.append(Problem(location, message, path, code))
-
-    def extend(self, problems: Iterable[Problem]) -> None:
-        self.problems.extend(problems)
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InputError(self.problems)

@@ -19,6 +19,7 @@ from .api import list_versions
 from .compile import Ruleset, compile_file
 from .decide import decide
 from .errors import InputError, Location, Problem
+from .explain import show
 from .facts import Facts, check_regions, coerce_dates, date_paths
 from .load import Document, load_yaml_document, read_text
 from .validate import shipped_schema, validate_document
@@ -163,18 +164,12 @@ def _equal(want: Any, got: Any) -> bool:
 def _trace(decision: dict) -> list[str]:
     lines = []
     for check in decision["reasons"] + decision["tier_checks"]:
-        values = ", ".join(f"{k} = {_show(v)}" for k, v in check["values"].items())
+        values = ", ".join(f"{k} = {show(v)}" for k, v in check["values"].items())
         lines.append(f"{check['rule']}: {'held' if check['passed'] else 'did not hold'} ({values})")
     if decision["eligible"]:
         lines.append(f"tier {decision['tier']} ({decision['tier_rule']}), rank {decision['rank']}, "
-                     f"allocated {_show(decision['allocated_fte'])} of {_show(decision['requested_fte'])}")
+                     f"allocated {show(decision['allocated_fte'])} of {show(decision['requested_fte'])}")
     return lines
-
-
-def _show(value: Any) -> str:
-    from .explain import show
-
-    return show(value)
 
 
 def _exercised(record: dict) -> dict:
