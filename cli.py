@@ -122,7 +122,7 @@ def validate(paths, strict):
 
 @main.command()
 @click.argument("ruleset")
-@click.argument("facts", type=click.Path())
+@click.argument("facts", type=click.Path(allow_dash=True))
 @click.option("--as-of", callback=parse_date, help="Decision date: picks the version in force (default: today).")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path(), help="Where ruleset ids are looked up.")
 @click.option("--engine", "engine_name", type=click.Choice(["python", "durable"]), default="python", show_default=True)
@@ -133,43 +133,57 @@ def validate(paths, strict):
 @click.option("--no-log", is_flag=True, help="Dry run: do not append to the decision log.")
 @log_option
 def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, log_path):
-    """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS."""
-    from engine.api import evaluate as run
+    """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
+    from engine.api import evaluate as run, record_decision
     from engine.decide import to_json_bytes
     from engine.render import decision_csv, decision_table
 
     as_of = as_of or dt.date.today()
-    compiled, record, facts_raw = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
+    compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
     data = to_json_bytes(record) + b"\n"
+    shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
+    target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
+    entry = None
     if not no_log:
-        entry = _append(log_path, compiled, record, data, facts_raw)
+        with open_log(log_path, create=True) as log:
+            entry = record_decision(log, compiled, record, data, loaded)
         click.echo(f"logged as record {entry.seq} in {_log_name(log_path)}", err=True)
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
-    if fmt != "json":
-        data = (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
-    if output:
-        Path(output).write_bytes(data)
-    else:
-        click.echo(data, nl=False)
+    _write_output(target, output, shown, entry, log_path)
+
+
+def _open_output(output):
+    """The --output file, opened for writing but not yet emptied; None for standard output."""
+    if not output:
+        return None
+    try:
+        return os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT, 0o644), "wb")
+    except OSError as exc:
+        raise RulesError(f"{output}: cannot write the output here: {exc.strerror or exc}; nothing was decided or logged") from None
+
+
+def _write_output(target, output, data: bytes, entry, log_path) -> None:
+    try:
+        if target is None:
+            click.echo(data, nl=False)
+            sys.stdout.flush()
+        else:
+            with target:
+                target.truncate(0)
+                target.write(data)
+    except OSError as exc:
+        if target is None:  # stdout is gone: do not let Python complain again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = output or "standard output"
+        logged = (f"the decision was logged as record {entry.seq} in {_log_name(log_path)}, but " if entry else "")
+        hint = f"; print it again with 'rules show {entry.seq}' (do not evaluate again)" if entry else ""
+        raise RulesError(f"{logged}writing it to {where} failed: {exc.strerror or exc}{hint}") from None
 
 
 def _log_name(log_path) -> str:
     from engine.audit import default_path
 
     return str(log_path or default_path())
-
-
-def _append(log_path, compiled, record, text, facts_raw):
-    from engine.audit import Submission
-
-    sub = Submission(
-        decision_id=record["decision_id"], engine_version=record["engine"]["version"],
-        evaluator=record["engine"]["evaluator"], ruleset_id=compiled.id, ruleset_version=compiled.version,
-        rule_text=compiled.text.encode("utf-8"), schema_text=compiled.facts_schema_text.encode("utf-8"),
-        facts=facts_raw, as_of=record["as_of"], overrides=dict(compiled.overrides),
-        applicants=record["applicants"], allocated_fte=str(record["allocated_fte"]), output=text)
-    with open_log(log_path, create=True) as log:
-        return log.append(sub)
 
 
 @main.command()
@@ -329,7 +343,7 @@ def log_cmd(ruleset, since, until, fmt, log_path):
 def show(ref, log_path):
     """Print one stored decision (by sequence number or decision id)."""
     with open_log(log_path) as log:
-        click.echo(log.get(ref).text, nl=False)
+        click.echo(log.checked(log.get(ref)).text, nl=False)
 
 
 @main.command()
@@ -339,7 +353,7 @@ def show(ref, log_path):
 @log_option
 def replay(ref, replay_all, fmt, log_path):
     """Recompute a logged decision from the stored texts and compare it byte for byte."""
-    from engine.replay import replay as run
+    from engine.replay import replay_checked as run
 
     if bool(ref) == replay_all:
         raise click.UsageError("give a decision id or sequence number, or --all")
@@ -350,25 +364,29 @@ def replay(ref, replay_all, fmt, log_path):
                                show_pos=True) if replay_all else contextlib.nullcontext(entries) as bar:
             for entry in bar:
                 results.append(run(log, entry))
-    different = [r for r in results if not r.identical]
+    failed = [r for r in results if r.error]
+    different = [r for r in results if not r.identical and not r.error]
     if fmt == "json":
         click.echo(json.dumps([_replay_json(r) for r in results], indent=2, default=str))
     else:
-        for result in results if not replay_all else different:
+        for result in results if not replay_all else different + failed:
             click.echo(_replay_text(result))
         if replay_all:
-            click.echo(f"{len(results) - len(different)} identical, {len(different)} different, of {len(results)} records")
-    sys.exit(1 if different else 0)
+            click.echo(f"{len(results) - len(different) - len(failed)} identical, {len(different)} different, "
+                       f"{len(failed)} failed, of {len(results)} records")
+    sys.exit(1 if different or failed else 0)
 
 
 def _replay_json(result) -> dict:
     return {"seq": result.entry.seq, "decision_id": result.entry.decision_id, "identical": result.identical,
             "engine_version_then": result.entry.engine_version, "engine_version_now": __version__,
-            "changes": [c.__dict__ for c in result.changes]}
+            "changes": [c.__dict__ for c in result.changes], "error": result.error or None}
 
 
 def _replay_text(result) -> str:
     e = result.entry
+    if result.error:
+        return f"record {e.seq} ({e.decision_id[:16]}): FAILED: {result.error}"
     if result.identical:
         return f"record {e.seq} ({e.decision_id[:16]}): identical, byte for byte"
     lines = [f"record {e.seq} ({e.decision_id[:16]}): DIFFERENT"
@@ -393,7 +411,7 @@ def explain(ref, applicant, lang, fmt, log_path):
     from engine.replay import stored_ruleset
 
     with open_log(log_path) as log:
-        entry = log.get(ref)
+        entry = log.checked(log.get(ref))
         record = json.loads(entry.text, parse_float=Decimal)
         ruleset = stored_ruleset(log, entry) if applicant else None
     result = explain_applicant(record, ruleset, applicant, lang) if applicant else explain_call(record, lang)

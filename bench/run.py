@@ -50,7 +50,9 @@ with batch():
     t["load"] = time.perf_counter() - s; s = time.perf_counter()
     validate_facts(data, "", facts, ruleset.facts_schema, from_yaml=False)
     paths = date_paths(ruleset)
-    applicants = [coerce_dates(a, paths) for a in data["applicants"]]
+    applicants = data["applicants"]
+    for applicant in applicants:
+        coerce_dates(applicant, paths)
     check_regions(ruleset, applicants, data.get("regions"), "", facts)
     from engine.facts import Facts
     f = Facts(facts, "", hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)

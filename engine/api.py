@@ -13,7 +13,8 @@ from typing import Iterable, Mapping
 from .compile import Ruleset, compile_file
 from .decide import batch, decide
 from .errors import InputError, Location, LookupFailure, Problem, did_you_mean
-from .facts import load_facts
+from .audit import DecisionLog, Entry, Submission
+from .facts import Facts, load_facts, parse_facts
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -119,11 +120,32 @@ def _period(r: Ruleset) -> str:
     return f"{r.version} from {r.effective_from.isoformat()} to {r.effective_to.isoformat()}"
 
 
-def evaluate(spec: str, facts_path: str | Path, as_of: dt.date, rules_dir: str | Path = "rules",
-             engine: str = "python", overrides: Mapping[str, str] | None = None) -> tuple[Ruleset, dict, bytes]:
-    """Resolve the ruleset, load the facts and decide: (ruleset, record, facts bytes)."""
+def evaluate(spec: str, facts: str | Path | bytes, as_of: dt.date, rules_dir: str | Path = "rules",
+             engine: str = "python", overrides: Mapping[str, str] | None = None, label: str = "<facts>",
+             fmt: str | None = None) -> tuple[Ruleset, dict, Facts]:
+    """Resolve the ruleset, load the facts and decide: (ruleset, record, facts).
+
+    ``facts`` is a path (``-`` for standard input) or the bytes themselves (named ``label`` in
+    messages; ``fmt`` is ``json`` or ``yaml``, else told from the bytes).
+    """
     ruleset = resolve(spec, rules_dir, as_of, overrides)
     with batch():
-        facts = load_facts(facts_path, ruleset)
-        record = decide(ruleset, facts, as_of, engine)
-    return ruleset, record, facts.raw
+        loaded = parse_facts(facts, label, ruleset, fmt) if isinstance(facts, bytes) else load_facts(facts, ruleset)
+        record = decide(ruleset, loaded, as_of, engine)
+    return ruleset, record, loaded
+
+
+def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts) -> Submission:
+    """What the decision log stores for one decision: the exact texts it depended on and its output."""
+    return Submission(
+        decision_id=record["decision_id"], engine_version=record["engine"]["version"],
+        evaluator=record["engine"]["evaluator"], ruleset_id=ruleset.id, ruleset_version=ruleset.version,
+        rule_text=ruleset.text.encode("utf-8"), schema_text=ruleset.facts_schema_text.encode("utf-8"),
+        facts=facts.raw, as_of=record["as_of"], overrides=dict(ruleset.overrides),
+        applicants=record["applicants"], allocated_fte=str(record["allocated_fte"]), output=output,
+        facts_format=facts.format)
+
+
+def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts) -> Entry:
+    """Append a decision to the log; returns the committed record (read back, its hash checked)."""
+    return log.append(submission(ruleset, record, output, facts))

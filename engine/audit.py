@@ -25,13 +25,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
-from .errors import AuditFailure, LogError, LookupFailure
+from .errors import AuditFailure, LogError, LookupFailure, RulesError, printable
 
 FORMAT = "rules-decision-log"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the column ``extra``: further hashed fields of a record, as canonical JSON
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 60_000
+MAX_STORED_BYTES = 1 << 30  # a stored text that unpacks to more is not one this engine wrote
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,11 +62,29 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_decision ON records (decision_id);
 """
+# Format 1 logs are upgraded by this statement on their next append; new logs are made the same way,
+# so every format 2 log has the same layout, byte for byte, in sqlite_master.
+UPGRADE_TO_2 = "ALTER TABLE records ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'"
 
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
+EXTRA_KEYS = ("facts_format",)  # the fields ``extra`` may hold; each is hashed like the others
+
+
+def _layout(version: int) -> frozenset:
+    """What sqlite_master holds in a log of this format: (type, name, table, sql) of every object."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    if version >= 2:
+        db.execute(UPGRADE_TO_2)
+    rows = frozenset(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    db.close()
+    return rows
+
+
+LAYOUTS = {1: _layout(1), 2: _layout(2)}
 
 
 def default_path() -> Path:
@@ -98,18 +118,42 @@ class Entry:
     output_encoding: str
     output: bytes  # as stored (see ``output_encoding``); ``text`` is the decision itself
     hash: str
+    extra: str = "{}"  # canonical JSON of the further hashed fields (format 2); "{}" in format 1 records
 
     @property
     def text(self) -> bytes:
         """The stored decision output, unpacked."""
         return unpack(self.output_encoding, self.output, f"record {self.seq}: the stored output")
 
+    @property
+    def extras(self) -> dict:
+        """The further hashed fields (e.g. ``facts_format``); AuditFailure if they are not what was written."""
+        try:
+            value = json.loads(self.extra)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or set(value) - set(EXTRA_KEYS) or not all(
+                isinstance(v, str) for v in value.values()):
+            raise AuditFailure(f"record {self.seq}: its extra fields are damaged: the record was changed")
+        return value
+
     def hashed_fields(self) -> dict:
-        return {name: getattr(self, name) for name in FIELDS}
+        return {**{name: getattr(self, name) for name in FIELDS}, **self.extras}
 
     @property
     def override_map(self) -> dict:
-        return json.loads(self.overrides)
+        try:
+            value = json.loads(self.overrides)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise AuditFailure(f"record {self.seq}: its overrides are damaged: the record was changed")
+        return value
+
+    @property
+    def facts_format(self) -> str | None:
+        """``json`` or ``yaml``, as the facts were parsed; None for records written before it was kept."""
+        return self.extras.get("facts_format")
 
 
 def record_hash(fields: dict) -> str:
@@ -128,12 +172,17 @@ def pack(data: bytes) -> tuple[str, bytes]:
 
 
 def unpack(encoding: str, data: bytes, what: str) -> bytes:
+    """A stored text, unpacked; at most MAX_STORED_BYTES, so a planted zlib bomb cannot fill memory."""
     if encoding == "identity":
         return bytes(data)
     if encoding != "zlib":
-        raise AuditFailure(f"{what} has an unknown encoding {encoding!r}")
+        raise AuditFailure(f"{what} has an unknown encoding {printable(str(encoding))!r}")
     try:
-        return zlib.decompress(data)
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_STORED_BYTES)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise AuditFailure(f"{what} is damaged: it does not unpack to at most {MAX_STORED_BYTES:,} bytes")
+        return out
     except zlib.error:
         raise AuditFailure(f"{what} is corrupt (it does not decompress)") from None
 
@@ -155,24 +204,75 @@ class Submission:
     applicants: int
     allocated_fte: str
     output: bytes
+    facts_format: str | None = None  # "json" or "yaml": how replay must parse the stored facts
 
 
 class DecisionLog:
-    """An append-only, hash-chained decision log in one SQLite file."""
+    """An append-only, hash-chained decision log in one SQLite file.
+
+    Opened for reading (``create=False``) the file is opened read-only. Every open checks that the
+    database holds exactly the tables and indexes this engine creates, and nothing else (no trigger,
+    view, extra index or planner statistics); records are always read from the table, never from an
+    index, so an index that disagrees with the table cannot show a reader other records.
+    """
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
-        if not self.path.exists() and not create:
-            raise LogError(f"{self.path}: no decision log here (evaluate something first, or pass --log)")
-        if self.path.is_dir():
-            raise LogError(f"{self.path}: is a folder, not a decision log")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = not create
+        self.version = FORMAT_VERSION
+        self._check_path(create)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db = self._connect()
             _retry_when_busy(self._prepare)
         except sqlite3.DatabaseError as exc:
-            raise LogError(f"{self.path}: not a decision log ({exc})") from None
+            raise self._error(exc) from None
+
+    def _check_path(self, create: bool) -> None:
+        try:
+            exists, is_dir = self.path.exists(), self.path.is_dir()
+            if is_dir:
+                raise LogError(f"{self.path}: is a folder, not a decision log")
+            if not exists and not create:
+                raise LogError(f"{self.path}: no decision log here (evaluate something first, or pass --log)")
+            if exists and not create and self.path.stat().st_size == 0:
+                raise LogError(f"{self.path}: an empty file, not a decision log (a log is never empty once made)")
+            if exists and not self.path.is_file():
+                raise LogError(f"{self.path}: not a regular file, so not a decision log")
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LogError(f"{self.path}: cannot use this path for the decision log: {exc.strerror or exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+            if not os.access(self.path.parent, os.W_OK):  # no -shm can be made beside it: nobody writes it either
+                uri += "&immutable=1"
+            db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        else:
+            db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA trusted_schema = OFF")
+        return db
+
+    def _error(self, exc: Exception) -> RulesError:
+        """An SQLite or decoding error as a clear message naming the file."""
+        text = str(exc)
+        if isinstance(exc, UnicodeDecodeError):
+            return AuditFailure(f"{self.path}: the log holds text that is not UTF-8: it was damaged or changed")
+        if "full" in text:
+            return LogError(f"{self.path}: the disk (or the database) is full: {text}; nothing was logged")
+        if "readonly" in text or "read-only" in text:
+            return LogError(f"{self.path}: the decision log cannot be written here ({text})")
+        if "unable to open" in text:
+            return LogError(f"{self.path}: the decision log cannot be opened ({text})")
+        if "not a database" in text:
+            return LogError(f"{self.path}: not a decision log ({text})")
+        if "malformed" in text or "corrupt" in text:
+            return AuditFailure(f"{self.path}: the database is damaged ({text})")
+        if "locked" in text or "busy" in text:
+            return LogError(f"{self.path}: the decision log stayed locked by another process ({text})")
+        return LogError(f"{self.path}: not a usable decision log ({text})")
 
     def close(self) -> None:
         self.db.close()
@@ -184,120 +284,228 @@ class DecisionLog:
         self.close()
 
     def _prepare(self) -> None:
-        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+        objects = self._objects()
+        if not objects:
+            if self.readonly:
+                raise LogError(f"{self.path}: an SQLite database without tables, not a decision log")
+            self._create()
+            return
+        self._check_format(objects)
+        if self.version < FORMAT_VERSION and not self.readonly:
+            self._upgrade()
+
+    def _objects(self) -> frozenset:
+        return frozenset(self.db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+
+    def _create(self) -> None:
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._objects():  # another process may have made it meanwhile
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     self.db.execute(statement)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?)",
-                                (FORMAT, str(FORMAT_VERSION)))
-                self.db.execute("COMMIT")
-            except sqlite3.DatabaseError:
-                self.db.execute("ROLLBACK")
-                raise
-            return
-        self._check_format(tables)
+                self.db.execute(UPGRADE_TO_2)
+                self.db.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)", (FORMAT, str(FORMAT_VERSION)))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        self._check_format(self._objects())
 
-    def _check_format(self, tables: set) -> None:
-        if "meta" not in tables or "records" not in tables:
+    def _upgrade(self) -> None:
+        """Format 1 to 2: one column more; records already written keep their bytes and hashes."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._check_format(self._objects())
+            if self.version < 2:
+                self.db.execute(UPGRADE_TO_2)
+                self.db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        self.version = 2
+
+    def _check_format(self, objects: frozenset) -> None:
+        names = {row[1] for row in objects if row[0] == "table"}
+        if "meta" not in names or "records" not in names:
             raise LogError(f"{self.path}: an SQLite database, but not a decision log of this tool")
         meta = dict(self.db.execute("SELECT key, value FROM meta"))
         if meta.get("format") != FORMAT:
-            raise LogError(f"{self.path}: not a decision log of this tool (format {meta.get('format')!r})")
-        version = int(meta.get("version", "0"))
-        if version > FORMAT_VERSION:
+            raise LogError(f"{self.path}: not a decision log of this tool (format {printable(str(meta.get('format')))!r})")
+        version = meta.get("version")
+        if not isinstance(version, str) or not version.isdigit() or set(meta) != {"format", "version"}:
+            raise AuditFailure(f"{self.path}: the log's meta table was changed (version {printable(str(version))!r})")
+        if int(version) > FORMAT_VERSION:
             raise LogError(f"{self.path}: decision log format {version} is newer than this engine reads "
                            f"({FORMAT_VERSION}); upgrade the rules engine")
+        self.version = int(version)
+        self._check_layout(objects)
+
+    def _check_layout(self, objects: frozenset) -> None:
+        expected = LAYOUTS.get(self.version)
+        if expected is None:
+            raise AuditFailure(f"{self.path}: unknown decision log format {self.version}")
+        foreign = sorted(objects - expected, key=lambda row: (row[0], row[1]))
+        missing = sorted(expected - objects, key=lambda row: (row[0], row[1]))
+        if foreign or missing:
+            what = [f"{kind} '{printable(str(name))}' that this engine did not make" for kind, name, *_ in foreign]
+            what += [f"{kind} '{name}' missing or altered" for kind, name, *_ in missing]
+            raise AuditFailure(f"{self.path}: the database structure was changed: " + "; ".join(what))
 
     def append(self, sub: Submission, now: dt.datetime | None = None) -> Entry:
-        """Append one record; returns once it is committed."""
-        return _retry_when_busy(lambda: self._append(sub, now))
+        """Append one record; returns once it is committed and read back with the same hash."""
+        if self.readonly:
+            raise LogError(f"{self.path}: opened for reading only")
+        try:
+            return _retry_when_busy(lambda: self._append(sub, now))
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+            self.db.execute("ROLLBACK")
 
     def _append(self, sub: Submission, now: dt.datetime | None) -> Entry:
         recorded_at = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         blobs = [(sha256(data), kind, data) for kind, data in
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
         encoding, packed_output = pack(sub.output)
+        extra = {"facts_format": sub.facts_format} if sub.facts_format else {}
         self.db.execute("BEGIN IMMEDIATE")  # the write lock, before reading the previous hash
         try:
-            last = self.db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            self._check_format(self._objects())  # what another process may have done since we opened
+            last, prev = self._last()
+            seq = last + 1
             fields = {"seq": seq, "decision_id": sub.decision_id, "recorded_at": recorded_at,
                       "engine_version": sub.engine_version, "evaluator": sub.evaluator, "ruleset_id": sub.ruleset_id,
                       "ruleset_version": sub.ruleset_version, "ruleset_sha256": blobs[0][0],
                       "schema_sha256": blobs[1][0], "facts_sha256": blobs[2][0], "as_of": sub.as_of,
                       "overrides": json.dumps(sub.overrides, sort_keys=True), "applicants": sub.applicants,
                       "allocated_fte": sub.allocated_fte, "output_sha256": sha256(sub.output), "prev_hash": prev}
-            digest = record_hash(fields)
+            digest = record_hash({**fields, **extra})
             for digest_, kind, data in blobs:  # stored once each: only pack what is new
                 if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (digest_,)).fetchone() is None:
                     self.db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?)", (digest_, kind, *pack(data)))
-            self.db.execute(f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                            [fields[f] for f in FIELDS] + [encoding, packed_output, digest])
+            columns = COLUMNS + ("extra",)
+            self.db.execute(f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                            [fields[f] for f in FIELDS] + [encoding, packed_output, digest, _canonical(extra)])
+            entry = self._read_back(seq, digest)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
-        return Entry(**fields, output_encoding=encoding, output=packed_output, hash=digest)
+        return entry
+
+    def _read_back(self, seq: int, digest: str) -> Entry:
+        """The record just inserted, from the table: it must be there, with the hash it was given."""
+        rows = list(self._select("seq = ?", seq))
+        if len(rows) != 1 or rows[0].hash != digest or record_hash(rows[0].hashed_fields()) != digest:
+            raise AuditFailure(f"{self.path}: record {seq} did not read back as it was written: "
+                               "something in the database changes what is written; nothing was logged")
+        return rows[0]
+
+    def _last(self) -> tuple[int, str]:
+        row = self.db.execute("SELECT seq, hash FROM records NOT INDEXED ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def _columns(self) -> str:
+        return ", ".join(COLUMNS + ("extra",)) if self.version >= 2 else ", ".join(COLUMNS) + ", '{}'"
 
     def entries(self, ruleset: str | None = None, since: str | None = None, until: str | None = None) -> Iterator[Entry]:
         """Records in sequence order, optionally filtered by ruleset id and recording date."""
-        sql = f"SELECT {', '.join(COLUMNS)} FROM records WHERE 1=1"
-        args: list = []
-        if ruleset:
-            sql += " AND ruleset_id = ?"
-            args.append(ruleset)
-        if since:
-            sql += " AND recorded_at >= ?"
-            args.append(since)
-        if until:
-            sql += " AND recorded_at < ?"
-            args.append(until)
-        for row in self.db.execute(sql + " ORDER BY seq", args):
-            yield _entry(row)
+        where, args = ["1=1"], []
+        for clause, value in (("ruleset_id = ?", ruleset), ("recorded_at >= ?", since), ("recorded_at < ?", until)):
+            if value:
+                where.append(clause)
+                args.append(value)
+        return self._select(" AND ".join(where), *args)
 
     def get(self, ref: str) -> Entry:
         """A record by sequence number or (a unique prefix of) its decision id; the latest if repeated."""
         ref = str(ref).strip()
         if ref.isdigit() and len(ref) < 12:
             rows = list(self._select("seq = ?", int(ref)))
-        elif len(ref) >= 6:
-            rows = list(self._select("decision_id LIKE ?", ref.lower() + "%"))
+        elif len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref.lower()):
+            prefix = ref.lower()
+            rows = list(self._select("substr(decision_id, 1, ?) = ?", len(prefix), prefix))
             if len({r.decision_id for r in rows}) > 1:
                 raise LookupFailure(f"'{ref}' matches {len({r.decision_id for r in rows})} decisions; give more of the id")
         else:
-            raise LookupFailure(f"'{ref}': give a sequence number or at least 6 characters of a decision id")
+            raise LookupFailure(f"'{printable(ref)}': give a sequence number or at least 6 hexadecimal characters "
+                                "of a decision id")
         if not rows:
-            raise LookupFailure(f"no record '{ref}' in {self.path}")
+            raise LookupFailure(f"no record '{printable(ref)}' in {self.path}")
         return rows[-1]
 
-    def _select(self, where: str, arg) -> Iterator[Entry]:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM records WHERE {where} ORDER BY seq"
-        for row in self.db.execute(sql, (arg,)):
-            yield _entry(row)
+    def _select(self, where: str, *args) -> Iterator[Entry]:
+        # NOT INDEXED: the rows come from the table itself, never from an index that could disagree with it
+        sql = f"SELECT {self._columns()} FROM records NOT INDEXED WHERE {where} ORDER BY seq"
+        try:
+            for row in self.db.execute(sql, args):
+                yield _entry(row)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
 
     def blob(self, digest: str) -> bytes:
-        row = self.db.execute("SELECT encoding, content FROM blobs WHERE sha256 = ?", (digest,)).fetchone()
+        try:
+            row = self.db.execute("SELECT encoding, content FROM blobs WHERE sha256 = ?", (digest,)).fetchone()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
         if row is None:
             raise AuditFailure(f"{self.path}: stored text {digest[:16]}... is missing from the log")
         return unpack(row[0], row[1], f"stored text {digest[:16]}...")
 
     def head(self) -> tuple[int, str]:
-        row = self.db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else (0, GENESIS)
+        try:
+            return self._last()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+
+    def checked(self, entry: Entry) -> Entry:
+        """``entry`` once its hash, its link to the record before it, its output and its stored texts check out.
+
+        What ``show``, ``explain`` and ``replay`` use; AuditFailure says what does not match.
+        """
+        if entry.seq == 1:
+            previous = GENESIS
+        else:
+            before = next(self._select("seq = ?", entry.seq - 1), None)
+            if before is None:
+                raise AuditFailure(f"record {entry.seq}: the record before it is missing: records were removed")
+            previous = before.hash
+        _check_entry(entry, previous, entry.seq)
+        self._check_texts(entry)
+        return entry
+
+    def _check_texts(self, entry: Entry) -> None:
+        for digest, what in ((entry.ruleset_sha256, "rule text"), (entry.schema_sha256, "facts schema"),
+                             (entry.facts_sha256, "facts")):
+            if sha256(self.blob(digest)) != digest:
+                raise AuditFailure(f"record {entry.seq}: the stored {what} does not match its sha256 "
+                                   f"{digest[:16]}... (changed after it was logged)")
+
+    def integrity(self) -> None:
+        """SQLite's own check of every page, table and index; AuditFailure with its first findings."""
+        try:
+            rows = [row[0] for row in self.db.execute("PRAGMA integrity_check(20)")]
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+        if rows != ["ok"]:
+            raise AuditFailure(f"{self.path}: the database does not pass SQLite's integrity check: "
+                               + "; ".join(printable(str(r), 120) for r in rows[:3]))
 
     def verify(self, head: tuple[int, str] | None = None) -> int:
-        """Check the whole chain and every stored text; AuditFailure names the first bad record."""
+        """Check the structure, the database's integrity, the whole chain and every stored text.
+
+        AuditFailure names the first bad record.
+        """
+        self._check_format(self._objects())
+        self.integrity()
         prev, expected_seq = GENESIS, 1
         for entry in self.entries():
             _check_entry(entry, prev, expected_seq)
-            for digest, what in ((entry.ruleset_sha256, "rule text"), (entry.schema_sha256, "facts schema"),
-                                 (entry.facts_sha256, "facts")):
-                if sha256(self.blob(digest)) != digest:
-                    raise AuditFailure(f"record {entry.seq}: the stored {what} does not match its sha256 "
-                                       f"{digest[:16]}... (changed after it was logged)")
+            self._check_texts(entry)
             if head and entry.seq == head[0] and entry.hash != head[1]:
                 raise AuditFailure(f"record {entry.seq}: hash {entry.hash[:16]}... differs from the head written "
                                    f"down ({head[1][:16]}...): the history up to it was rewritten")
@@ -306,6 +514,10 @@ class DecisionLog:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
         return expected_seq - 1
+
+
+def _canonical(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _retry_when_busy(action):
@@ -325,9 +537,11 @@ def _retry_when_busy(action):
 
 
 def _entry(row: tuple) -> Entry:
-    values = dict(zip(COLUMNS, row))
+    values = dict(zip(COLUMNS + ("extra",), row))
     output = values["output"]
     values["output"] = output.encode("utf-8") if isinstance(output, str) else bytes(output)
+    if not isinstance(values["seq"], int) or not isinstance(values["extra"], str):
+        raise AuditFailure(f"record {printable(str(values['seq']))}: a field has the wrong type: the record was changed")
     return Entry(**values)
 
 
@@ -338,7 +552,11 @@ def _check_entry(entry: Entry, prev: str, expected_seq: int) -> None:
     if entry.prev_hash != prev:
         raise AuditFailure(f"record {entry.seq}: does not follow record {entry.seq - 1} (previous-hash mismatch): "
                            "records were removed, reordered or inserted")
-    if record_hash(entry.hashed_fields()) != entry.hash:
+    try:
+        digest = record_hash(entry.hashed_fields())
+    except (TypeError, ValueError, UnicodeError):
+        digest = None
+    if digest != entry.hash:
         raise AuditFailure(f"record {entry.seq}: its content does not match its hash: the record was changed")
     if sha256(entry.text) != entry.output_sha256:
         raise AuditFailure(f"record {entry.seq}: its stored output does not match its sha256: the output was changed")
@@ -348,5 +566,5 @@ def parse_head(text: str) -> tuple[int, str]:
     """``COUNT:HASH`` as printed by ``rules audit head``."""
     count, _, digest = text.partition(":")
     if not count.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise LookupFailure(f"--head must be COUNT:HASH as printed by 'rules audit head', not '{text}'")
+        raise LookupFailure(f"--head must be COUNT:HASH as printed by 'rules audit head', not '{printable(text)}'")
     return int(count), digest

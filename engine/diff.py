@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .compile import Ruleset
 from .decide import decide
-from .facts import load_facts
+from .facts import parse_facts, read_facts_bytes
 
 FIELDS = ("eligible", "tier", "rank", "allocated_fte")
 
@@ -24,8 +24,10 @@ class Impact:
 
 def impact(old: Ruleset, new: Ruleset, facts_path: str | Path, as_of: dt.date) -> Impact:
     """Evaluate ``old`` and ``new`` on the same facts; list the applicants whose outcome changed."""
-    before = decide(old, load_facts(facts_path, old), as_of)
-    after = decide(new, load_facts(facts_path, new), as_of)
+    raw, fmt = read_facts_bytes(facts_path)
+    label = "<stdin>" if str(facts_path) == "-" else str(facts_path)
+    before = decide(old, parse_facts(raw, label, old, fmt), as_of)
+    after = decide(new, parse_facts(raw, label, new, fmt), as_of)
     return Impact(before, after, old.label, new.label, changed_applicants(before, after), _regions(before, after))
 
 

@@ -92,3 +92,9 @@ def did_you_mean(name: str, candidates: Sequence[str]) -> str:
     """A ``did you mean 'x'?`` suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """Text safe to print in a message: control characters escaped, long text cut."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
+    return out + ("..." if len(text) > limit else "")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .compile import Ruleset, kind_of_schema
 from .errors import InputError, Location, Problem
-from .load import MAX_JSON_BYTES, MAX_YAML_BYTES, decode, is_json, load_json_fast, load_positions, load_yaml_fast
+from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
+                   read_bounded, too_large)
 from .validate import validate_facts
+
+
+FORMATS = ("json", "yaml")
 
 
 @dataclass(frozen=True)
@@ -30,39 +35,68 @@ class Facts:
     regions: dict | None
     call: dict
     raw: bytes = field(default=b"", compare=False, repr=False)
+    format: str = "json"  # the parser the bytes went through: "json" or "yaml"
 
 
-def read_facts_bytes(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError.at(Location(str(path)), "facts file not found", code="not-found") from None
-    except IsADirectoryError:
-        raise InputError.at(Location(str(path)), "is a directory, expected a facts file") from None
-    except OSError as exc:
-        raise InputError.at(Location(str(path)), f"cannot read facts file: {exc.strerror}") from None
+def format_of(label: str, head: bytes) -> str:
+    """``json`` or ``yaml``: by the file's extension, else by its first non-blank byte (``{`` or ``[``)."""
+    name = label.lower()
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".yaml", ".yml")):
+        return "yaml"
+    return "json" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "yaml"
+
+
+def limit_of(fmt: str) -> int:
+    return MAX_JSON_BYTES if fmt == "json" else MAX_YAML_BYTES
+
+
+def read_facts_bytes(path: str | Path) -> tuple[bytes, str]:
+    """The bytes of a facts file (``-``: standard input) and their format, within that format's size limit.
+
+    The format is known before the file is read whole, so the limit that applies is the limit of the
+    parser that will read it (a ``.yaml`` file that holds JSON is YAML, and is limited as YAML).
+    """
+    label = str(path)
+    if label != "-":
+        known = label.lower().endswith((".json", ".yaml", ".yml"))
+        head = b"" if known else read_bounded(path, label, MAX_JSON_BYTES, head=SNIFF_BYTES)
+        fmt = format_of(label, head)
+        return read_bounded(path, label, limit_of(fmt)), fmt
+    head = sys.stdin.buffer.read(SNIFF_BYTES)
+    fmt = format_of(label, head)
+    raw = head + sys.stdin.buffer.read(limit_of(fmt) + 1 - len(head))
+    if len(raw) > limit_of(fmt):
+        raise too_large("<stdin>", len(raw), limit_of(fmt), at_least=True)
+    return raw, fmt
 
 
 def load_facts(path: str | Path, ruleset: Ruleset) -> Facts:
     """Read, parse and validate a facts file for ``ruleset``."""
-    raw = read_facts_bytes(path)
-    return parse_facts(raw, str(path), ruleset)
+    raw, fmt = read_facts_bytes(path)
+    return parse_facts(raw, "<stdin>" if str(path) == "-" else str(path), ruleset, fmt)
 
 
-def parse_facts(raw: bytes, label: str, ruleset: Ruleset) -> Facts:
-    """Parse and validate facts from bytes (as stored in the decision log)."""
-    json_input = label.lower().endswith(".json") or raw.lstrip()[:1] in (b"{", b"[")
-    text = decode(raw, label, MAX_JSON_BYTES if json_input else MAX_YAML_BYTES)
-    from_json = is_json(label, text)
-    data = load_json_fast(text, label) if from_json else load_yaml_fast(text, label)
+def load_data(raw: bytes, label: str, fmt: str | None = None) -> tuple[Any, str, str]:
+    """Facts bytes to (plain data, text, format), within the format's limits; a mapping at the top."""
+    fmt = fmt or format_of(label, raw[:SNIFF_BYTES])
+    text = decode(raw, label, limit_of(fmt))
+    data = load_json_fast(text, label) if fmt == "json" else load_yaml_fast(text, label)
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
-    validate_facts(data, text, label, ruleset.facts_schema, from_yaml=not from_json)
+    return data, text, fmt
+
+
+def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None) -> Facts:
+    """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log)."""
+    data, text, fmt = load_data(raw, label, fmt)
+    validate_facts(data, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml")
     paths = date_paths(ruleset)
-    applicants = [coerce_dates(a, paths) for a in data["applicants"]] if paths else data["applicants"]
+    applicants = coerce_all(data["applicants"], paths, text, label) if paths else data["applicants"]
     regions = data.get("regions")
     check_regions(ruleset, applicants, regions, text, label)
-    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw)
+    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt)
 
 
 def date_paths(ruleset: Ruleset) -> tuple:
@@ -79,14 +113,33 @@ def date_paths(ruleset: Ruleset) -> tuple:
     return tuple(paths)
 
 
-def coerce_dates(applicant: dict, paths: tuple) -> dict:
+def coerce_all(applicants: list, paths: tuple, text: str, label: str) -> list:
+    """Date fields given as text (JSON) become dates; one that is no usable date is reported at its place."""
+    bad = []
+    for index, applicant in enumerate(applicants):
+        for path in coerce_dates(applicant, paths):
+            bad.append((index, path))
+    if bad:
+        doc = load_positions(text, label)
+        raise InputError(Problem(doc.loc(("applicants", i) + path), "not a date this engine can use (YYYY-MM-DD, "
+                                 "years 0001 to 9999)", f"applicants[{i}].{'.'.join(path)}", "format")
+                         for i, path in bad)
+    return applicants
+
+
+def coerce_dates(applicant: dict, paths: tuple) -> list:
+    """Turn the date texts at ``paths`` into dates, in place; returns the paths that are no valid date."""
+    bad = []
     for path in paths:
         holder = applicant
         for part in path[:-1]:
             holder = holder.get(part) if isinstance(holder, dict) else None
         if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
-            holder[path[-1]] = dt.date.fromisoformat(holder[path[-1]])
-    return applicant
+            try:
+                holder[path[-1]] = dt.date.fromisoformat(holder[path[-1]])
+            except ValueError:
+                bad.append(path)
+    return bad
 
 
 def check_regions(ruleset: Ruleset, applicants: list, regions: Any, text: str, label: str) -> None:

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import stat
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -28,6 +33,13 @@ from .errors import InputError, Location
 MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_JSON_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 100
+SNIFF_BYTES = 65536
+# Numbers in rule files, facts files and expressions: at most this many digits before the decimal point
+# and after it. A contingent of 10^15 FTE is not a fact; the bound keeps exact arithmetic fast.
+MAX_INTEGER_DIGITS = 15
+MAX_FRACTION_DIGITS = 20
+NUMBER_LIMIT_TEXT = (f"numbers may have at most {MAX_INTEGER_DIGITS} digits before the decimal point "
+                     f"and {MAX_FRACTION_DIGITS} after it")
 
 Path_ = tuple  # a path into a document: keys and list indices
 
@@ -53,22 +65,74 @@ class Document:
         return Location(self.file, line, col)
 
 
-def _decimal_float(loader, node):
-    text = loader.construct_scalar(node).replace("_", "")
+def number_problem(value: Decimal | int, text: str = "") -> str | None:
+    """Why a number is out of the accepted range, or None if it is fine."""
+    if isinstance(value, int):
+        digits = len(str(abs(value))) if len(text) < 100 else len(text)
+        return None if digits <= MAX_INTEGER_DIGITS else f"number '{_cut(text or str(value))}' is too large: {NUMBER_LIMIT_TEXT}"
+    if not value.is_finite():
+        return f"number '{_cut(text)}' is not finite"
+    if value.is_zero():
+        return None
+    exponent = value.normalize().as_tuple().exponent
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        return f"number '{_cut(text)}' is too large: {NUMBER_LIMIT_TEXT}"
+    if isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS:
+        return f"number '{_cut(text)}' has too many decimals: {NUMBER_LIMIT_TEXT}"
+    return None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:20] + "..." + text[-8:]
+
+
+def bounded_int(text: str) -> int:
+    """An integer from its text, refused (ValueError with the reason) beyond the documented bound."""
+    digits = text.lstrip("+-").replace("_", "")
+    if len(digits) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"number '{_cut(text)}' is too large: {NUMBER_LIMIT_TEXT}")
+    return int(text)
+
+
+def bounded_decimal(text: str) -> Decimal:
+    """A decimal from its text, refused (ValueError with the reason) when not finite or beyond the bound."""
     try:
         value = Decimal(text)
     except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        mark = node.start_mark
-        raise _BadScalar(f"number '{text}' is not finite", mark.line + 1, mark.column + 1)
+        finite = "nan" not in text.lower() and "inf" not in text.lower()
+        raise ValueError(f"'{_cut(text)}' is not a number" if finite else f"number '{_cut(text)}' is not finite") from None
+    problem = number_problem(value, text)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
+def _mark_error(node, message: str) -> "_BadScalar":
+    mark = node.start_mark
+    return _BadScalar(message, mark.line + 1, mark.column + 1)
+
+
+def _decimal_float(loader, node):
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        return bounded_decimal(text)
+    except ValueError as exc:
+        raise _mark_error(node, str(exc)) from None
+
+
+def _bounded_yaml_int(base):
+    def construct(loader, node):
+        text = str(loader.construct_scalar(node))
+        if len(text.lstrip("+-").replace("_", "")) > MAX_INTEGER_DIGITS:
+            raise _mark_error(node, f"number '{_cut(text)}' is too large: {NUMBER_LIMIT_TEXT}")
+        return base(loader, node)
+    return construct
+
+
 class _BadScalar(Exception):
-    def __init__(self, message: str, line: int, col: int):
+    def __init__(self, message: str, line: int, col: int, needle: str = ""):
         super().__init__(message)
-        self.message, self.line, self.col = message, line, col
+        self.message, self.line, self.col, self.needle = message, line, col, needle
 
 
 class _RTConstructor(RoundTripConstructor):
@@ -90,16 +154,31 @@ def _lenient_timestamp(base):
 
 
 def _refuse_tag(loader, node):
-    mark = node.start_mark
-    raise _BadScalar(f"the YAML tag '{node.tag}' is not allowed: rule and facts files hold plain data",
-                     mark.line + 1, mark.column + 1)
+    tag = str(getattr(node.tag, "value", node.tag))
+    raise _mark_error(node, f"the YAML tag '{tag}' is not allowed: rule and facts files hold plain data "
+                            "(mappings, lists, text, numbers, true/false, null and dates)")
 
 
-_RTConstructor.add_constructor(None, _refuse_tag)
+def _refuse_merge(constructor):
+    """Merge keys (``<<``) copy one mapping into another: refused like anchors, whose companion they are."""
+    def flatten(self, node):
+        for key_node, _value in node.value:
+            if str(getattr(key_node.tag, "value", key_node.tag)) == "tag:yaml.org,2002:merge":
+                raise _mark_error(key_node, "merge keys (<<) are not allowed: write the keys out")
+        return constructor(self, node)
+    return flatten
+
+
+REFUSED_TAGS = ("set", "omap", "pairs", "binary", "value", "merge")
 
 for _c in (_RTConstructor, _SafeConstructor):
+    _c.add_constructor(None, _refuse_tag)
+    for _tag in REFUSED_TAGS:
+        _c.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
     _c.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+    _c.add_constructor("tag:yaml.org,2002:int", _bounded_yaml_int(_c.yaml_constructors["tag:yaml.org,2002:int"]))
     _c.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp(_c.yaml_constructors["tag:yaml.org,2002:timestamp"]))
+    _c.flatten_mapping = _refuse_merge(_c.flatten_mapping)
 
 
 def _round_trip_yaml() -> YAML:
@@ -119,26 +198,52 @@ def _fast_yaml() -> YAML:
 def read_text(path: str | Path, label: str | None = None, limit: int = MAX_YAML_BYTES) -> str:
     """Read a file as UTF-8 text, refusing binary, oversized and non-UTF-8 input."""
     label = label or str(path)
+    return decode(read_bounded(path, label, limit), label, limit)
+
+
+def read_bounded(path: str | Path, label: str, limit: int, head: int | None = None) -> bytes:
+    """The bytes of a file (``-``: standard input), never reading more than ``limit`` + 1 of them.
+
+    A regular file over the limit is refused from its size, before it is read. With ``head``, only
+    that many bytes are read (to tell the format before the real limit is known).
+    """
     try:
-        raw = Path(path).read_bytes()
+        if str(path) == "-":
+            return _read_stream(sys.stdin.buffer, label, limit, head)
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and size > limit:
+                raise too_large(label, size, limit)
+            return _read_stream(stream, label, limit, head)
     except FileNotFoundError:
         raise InputError.at(Location(label), "file not found", code="not-found") from None
     except IsADirectoryError:
         raise InputError.at(Location(label), "is a directory, expected a file") from None
     except OSError as exc:
-        raise InputError.at(Location(label), f"cannot read file: {exc.strerror}") from None
-    return decode(raw, label, limit)
+        raise InputError.at(Location(label), f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _read_stream(stream, label: str, limit: int, head: int | None) -> bytes:
+    raw = stream.read(min(limit + 1, head) if head else limit + 1)
+    if len(raw) > limit:
+        raise too_large(label, len(raw), limit, at_least=True)
+    return raw
+
+
+def too_large(label: str, size: int, limit: int, at_least: bool = False) -> InputError:
+    size_text = "more than" if at_least else f"{size:,} bytes,"
+    return InputError.at(
+        Location(label),
+        f"file is {size_text} over the limit of {limit:,} bytes for this kind of file"
+        + (" (large calls must come as JSON)" if limit == MAX_YAML_BYTES else ""),
+        code="too-large",
+    )
 
 
 def decode(raw: bytes, label: str, limit: int = MAX_YAML_BYTES) -> str:
     """Bytes to text with the checks of ``read_text``."""
     if len(raw) > limit:
-        raise InputError.at(
-            Location(label),
-            f"file is {len(raw):,} bytes, over the limit of {limit:,} for this kind of file"
-            + (" (large calls must come as JSON)" if limit == MAX_YAML_BYTES else ""),
-            code="too-large",
-        )
+        raise too_large(label, len(raw), limit)
     if b"\x00" in raw[:8192] or b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise InputError.at(Location(label, line), "binary data (NUL byte): not a text file", code="binary")
@@ -242,7 +347,7 @@ def _plain(node: Any, path: tuple, pos: dict, kpos: dict, seen: set, label: str)
         return _plain_map(node, path, pos, kpos, seen, label)
     if isinstance(node, list):
         return _plain_seq(node, path, pos, kpos, seen, label)
-    return _scalar(node)
+    return _scalar(node, label, pos.get(path, (1, 1)))
 
 
 def _plain_map(node: dict, path: tuple, pos: dict, kpos: dict, seen: set, label: str) -> dict:
@@ -271,7 +376,9 @@ def _plain_seq(node: list, path: tuple, pos: dict, kpos: dict, seen: set, label:
     return out
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: Any, label: str = "", where: tuple = (1, 1)) -> Any:
+    if isinstance(value, TaggedScalar):  # an explicit plain tag such as !!str: the value as text
+        value = str(value.value)
     if isinstance(value, bool) or value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, int):
@@ -281,8 +388,15 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, dt.date):
         return dt.date(value.year, value.month, value.day)
     if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise InputError.at(Location(label, *where), "text holds a lone surrogate code point (\\ud800 to "
+                                "\\udfff): not valid Unicode text")
         return str(value)
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
 
 
 def _alias_error(label: str, fallback: tuple, text: str | None = None) -> InputError:
@@ -332,20 +446,50 @@ class _DuplicateJSONKey(Exception):
 
 
 def load_json_fast(text: str, label: str) -> Any:
-    """Parse JSON with exact decimals; errors carry line and column."""
+    """Parse JSON with exact, bounded decimals; errors carry line and column."""
     if not text.strip():
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, parse_float=_json_number(bounded_decimal), parse_int=_json_number(bounded_int),
+                          parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise InputError.at(Location(label, exc.lineno, exc.colno), f"JSON syntax: {exc.msg}", code="syntax") from None
     except _DuplicateJSONKey as exc:
         raise _json_duplicate(text, label, str(exc.args[0])) from None
     except _BadScalar as exc:
-        raise InputError.at(_find(text, label, exc.message.split("'")[1]), exc.message) from None
+        raise InputError.at(_find(text, label, exc.needle or exc.message.split("'")[1]), exc.message) from None
     except RecursionError:
         raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
-    return data  # JSON has no aliases, and the C parser bounds its own depth
+    _check_tree(data, label)  # JSON has no aliases, but its depth is bounded as YAML's is
+    if _SURROGATE_ESCAPE.search(text):
+        _check_strings(data, text, label)
+    return data
+
+
+def _json_number(parse):
+    def number(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise _BadScalar(str(exc), 1, 1, needle=text) from None
+    return number
+
+
+def _check_strings(data: Any, text: str, label: str) -> None:
+    """Refuse lone surrogates (JSON's \\ud800), which no UTF-8 output can hold."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        items = list(node.items()) if isinstance(node, dict) else node if isinstance(node, list) else [node]
+        for item in items:
+            for value in (item if isinstance(item, tuple) else (item,)):
+                if isinstance(value, str) and _SURROGATE.search(value):
+                    match = _SURROGATE_ESCAPE.search(text)
+                    raise InputError.at(_find(text, label, match.group() if match else value),
+                                        "text holds a lone surrogate code point (\\ud800 to \\udfff): not valid "
+                                        "Unicode text")
+                if isinstance(value, (dict, list)):
+                    stack.append(value)
 
 
 def _find(text: str, label: str, needle: str) -> Location:

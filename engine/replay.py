@@ -14,6 +14,7 @@ from . import __version__
 from .audit import DecisionLog, Entry
 from .compile import Ruleset, compile_text
 from .decide import batch, decide, to_json_bytes
+from .errors import AuditFailure, RulesError
 from .diff import FIELDS, changed_applicants
 from .facts import parse_facts
 
@@ -33,23 +34,54 @@ class Replay:
     identical: bool
     engine_changed: bool
     changes: list = field(default_factory=list)
+    error: str = ""  # why the record could not be replayed (it does not check out, or does not rebuild)
 
 
 def rebuild(log: DecisionLog, entry: Entry) -> tuple[Ruleset, dict]:
     """The ruleset and decision record, recomputed from what the log stored."""
     ruleset = stored_ruleset(log, entry)
+    raw = log.blob(entry.facts_sha256)
     with batch():
-        facts = parse_facts(log.blob(entry.facts_sha256), f"log#{entry.seq}:facts", ruleset)
-        record = decide(ruleset, facts, dt.date.fromisoformat(entry.as_of), entry.evaluator)
+        facts = parse_facts(raw, f"log#{entry.seq}:facts", ruleset, entry.facts_format or legacy_format(raw))
+        record = decide(ruleset, facts, _as_of(entry), entry.evaluator)
     return ruleset, record
+
+
+def legacy_format(raw: bytes) -> str:
+    """The parser of facts logged before the format was recorded: JSON if they are JSON, else YAML.
+
+    (Those records were parsed as JSON when the file name said so or the text began with '{' or '[';
+    a '.yaml' file in flow style begins with '{' too, but is no JSON, and was read as YAML.)
+    """
+    if raw.lstrip()[:1] not in (b"{", b"["):
+        return "yaml"
+    try:
+        json.loads(raw)
+    except ValueError:
+        return "yaml"
+    return "json"
+
+
+def _as_of(entry: Entry) -> dt.date:
+    try:
+        return dt.date.fromisoformat(entry.as_of)
+    except (TypeError, ValueError):
+        raise AuditFailure(f"record {entry.seq}: its as-of date {entry.as_of!r} is not a date") from None
 
 
 def stored_ruleset(log: DecisionLog, entry: Entry) -> Ruleset:
     """The ruleset a record was decided with, compiled from the stored texts."""
-    rule_text = log.blob(entry.ruleset_sha256).decode("utf-8")
-    schema_text = log.blob(entry.schema_sha256).decode("utf-8")
+    rule_text = _text(log, entry.ruleset_sha256, entry, "rule text")
+    schema_text = _text(log, entry.schema_sha256, entry, "facts schema")
     label = f"log#{entry.seq}:{entry.ruleset_id}-{entry.ruleset_version}.yaml"
     return compile_text(rule_text, label, None, entry.override_map, schema_text=schema_text)
+
+
+def _text(log: DecisionLog, digest: str, entry: Entry, what: str) -> str:
+    try:
+        return log.blob(digest).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuditFailure(f"record {entry.seq}: the stored {what} is not UTF-8 text") from None
 
 
 def replay(log: DecisionLog, entry: Entry) -> Replay:
@@ -58,8 +90,17 @@ def replay(log: DecisionLog, entry: Entry) -> Replay:
     output = to_json_bytes(record) + b"\n"
     stored = entry.text
     identical = output == stored
-    changes = [] if identical else diff_outputs(json.loads(stored), json.loads(output))
+    changes = [] if identical else diff_outputs(_json(stored, entry), json.loads(output))
     return Replay(entry, output, identical, entry.engine_version != __version__, changes)
+
+
+def replay_checked(log: DecisionLog, entry: Entry) -> Replay:
+    """``replay`` of a record once ``log.checked`` accepts it; a failure is returned, not raised."""
+    try:
+        log.checked(entry)
+        return replay(log, entry)
+    except RulesError as exc:
+        return Replay(entry, b"", False, entry.engine_version != __version__, [], str(exc))
 
 
 def diff_outputs(before: dict, after: dict) -> list[Change]:
@@ -70,3 +111,13 @@ def diff_outputs(before: dict, after: dict) -> list[Change]:
         if before.get(name) != after.get(name):
             changes.append(Change("(total)", name, before.get(name), after.get(name)))
     return changes
+
+
+def _json(data: bytes, entry: Entry) -> dict:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise AuditFailure(f"record {entry.seq}: the stored output is not a decision record")
+    return value

@@ -7,8 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import InputError, Location
-from .facts import read_facts_bytes
-from .load import MAX_JSON_BYTES, decode, is_json, load_json_fast, load_yaml_fast
+from .facts import load_data, read_facts_bytes
 from .validate import shipped_schema, validate_facts
 
 
@@ -38,11 +37,10 @@ def fill_report(path: str | Path, quarter: str) -> FillReport:
     """Contingent, filled and vacant FTE over all applicants for one quarter (e.g. 2017Q4)."""
     if not re.fullmatch(r"\d{4}Q[1-4]", quarter):
         raise InputError.at(Location("--quarter"), f"'{quarter}' is not a quarter such as 2017Q4")
-    label = str(path)
-    text = decode(read_facts_bytes(path), label, MAX_JSON_BYTES)
-    from_json = is_json(label, text)
-    data = load_json_fast(text, label) if from_json else load_yaml_fast(text, label)
-    validate_facts(data, text, label, shipped_schema("quarters.facts.schema.json"), from_yaml=not from_json)
+    label = "<stdin>" if str(path) == "-" else str(path)
+    raw, fmt = read_facts_bytes(path)
+    data, text, fmt = load_data(raw, label, fmt)
+    validate_facts(data, text, label, shipped_schema("quarters.facts.schema.json"), from_yaml=fmt == "yaml")
     contingent = filled = Decimal(0)
     reporting = 0
     for applicant in data["applicants"]:

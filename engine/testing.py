@@ -119,7 +119,9 @@ def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
     if problems:
         raise InputError(problems)
     paths = date_paths(ruleset)
-    applicants = [coerce_dates(dict(a), paths) for a in case_doc.data["applicants"]]
+    applicants = [dict(a) for a in case_doc.data["applicants"]]
+    for applicant in applicants:
+        coerce_dates(applicant, paths)
     regions = case_doc.data.get("regions")
     check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
     return Facts(case_doc.file, "", "0" * 64, applicants, regions, {})

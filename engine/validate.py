@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import jsonschema_rs
 
-from .errors import InputError, Problem, did_you_mean
+from .errors import InputError, Problem, did_you_mean, printable
 from .load import Document, load_positions
 
 SCHEMA_PACKAGE = "engine.schemas"
@@ -229,12 +229,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
-
-
-def printable(text: str, limit: int = 60) -> str:
-    """Text safe to print in a message: control characters escaped, long text cut."""
-    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
-    return out + ("..." if len(text) > limit else "")
 
 
 def field_path(doc: Document, path: tuple) -> str:

@@ -92,7 +92,7 @@ def test_log_show_replay_explain_verify(runner, tmp_path):
     shown = invoke(runner, "show", "2")
     assert json.loads(shown.stdout)["ruleset"]["id"] == "sheltered-workshops"
     replay = invoke(runner, "replay", "--all")
-    assert replay.exit_code == 0 and "3 identical, 0 different, of 3 records" in replay.stdout
+    assert replay.exit_code == 0 and "3 identical, 0 different, 0 failed, of 3 records" in replay.stdout
     head = invoke(runner, "audit", "head").stdout.strip()
     verify = invoke(runner, "audit", "verify", "--head", head)
     assert verify.exit_code == 0 and verify.stdout.startswith("ok: 3 records")
@@ -118,6 +118,34 @@ def test_replay_after_the_rules_folder_is_deleted(runner, tmp_path):
 
 
 def test_replay_reports_a_difference(runner, log_path):
+    """A rewrite that recomputes the record's hash passes the record check; replay still finds it out."""
+    import hashlib
+    import sqlite3
+
+    from engine.audit import DecisionLog, record_hash
+
+    assert evaluate(runner, "lde").exit_code == 0
+    head = invoke(runner, "audit", "head").stdout.strip()
+    with DecisionLog(log_path, create=False) as log:
+        entry = log.get("1")
+    record = json.loads(entry.text)
+    record["decisions"][0]["allocated_fte"] = 0
+    text = (json.dumps(record, indent=2) + "\n").encode()
+    fields = dict(entry.hashed_fields(), output_sha256=hashlib.sha256(text).hexdigest())
+    db = sqlite3.connect(str(log_path))
+    db.execute("UPDATE records SET output = ?, output_sha256 = ?, hash = ?",
+               (zlib.compress(text), fields["output_sha256"], record_hash(fields)))
+    db.commit()
+    db.close()
+    replay = invoke(runner, "replay", "1")
+    assert replay.exit_code == 1 and "DIFFERENT (same engine version)" in replay.stdout
+    assert f"{record['decisions'][0]['id']}: allocated_fte 0 ->" in replay.stdout
+    assert invoke(runner, "audit", "verify").exit_code == 0  # a rewrite of the whole history...
+    assert invoke(runner, "audit", "verify", "--head", head).exit_code == 1  # ...is caught by the head
+
+
+def test_replay_refuses_a_record_that_does_not_check_out(runner, log_path):
+    """Finding 8: stored facts and output changed together; replay and show refuse to trust them."""
     import sqlite3
 
     assert evaluate(runner, "lde").exit_code == 0
@@ -126,12 +154,16 @@ def test_replay_reports_a_difference(runner, log_path):
     record = json.loads(zlib.decompress(output))
     record["decisions"][0]["allocated_fte"] = 0
     db.execute("UPDATE records SET output = ?", (zlib.compress((json.dumps(record, indent=2) + "\n").encode()),))
+    db.execute("UPDATE blobs SET content = ? WHERE kind = 'facts'", (zlib.compress(b"applicants: []\n"),))
     db.commit()
     db.close()
-    replay = invoke(runner, "replay", "1")
-    assert replay.exit_code == 1 and "DIFFERENT (same engine version)" in replay.stdout
-    assert f"{record['decisions'][0]['id']}: allocated_fte 0 ->" in replay.stdout
-    assert invoke(runner, "audit", "verify").exit_code == 1
+    for args in (("replay", "1"), ("show", "1"), ("explain", "1"), ("explain", "1", record["decisions"][0]["id"])):
+        result = invoke(runner, *args)
+        assert result.exit_code == 1, args
+        assert "does not match its sha256" in result.output, (args, result.output)
+        assert "identical" not in result.stdout and "allocated_fte" not in result.stdout
+    replay_all = invoke(runner, "replay", "--all")
+    assert replay_all.exit_code == 1 and "0 identical, 0 different, 1 failed, of 1 records" in replay_all.stdout
 
 
 def test_log_errors_are_clear(runner, tmp_path):
