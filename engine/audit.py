@@ -258,7 +258,7 @@ class DecisionLog:
     def _error(self, exc: Exception) -> RulesError:
         """An SQLite or decoding error as a clear message naming the file."""
         text = str(exc)
-        if isinstance(exc, UnicodeDecodeError):
+        if isinstance(exc, UnicodeDecodeError) or "decode to UTF-8" in text:
             return AuditFailure(f"{self.path}: the log holds text that is not UTF-8: it was damaged or changed")
         if "full" in text:
             return LogError(f"{self.path}: the disk (or the database) is full: {text}; nothing was logged")
@@ -272,7 +272,7 @@ class DecisionLog:
             return AuditFailure(f"{self.path}: the database is damaged ({text})")
         if "locked" in text or "busy" in text:
             return LogError(f"{self.path}: the decision log stayed locked by another process ({text})")
-        return LogError(f"{self.path}: not a usable decision log ({text})")
+        return LogError(f"{self.path}: not a usable decision log ({printable(text, 200)})")
 
     def close(self) -> None:
         self.db.close()
