@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 from . import expr as E
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
 from .load import Document, load_yaml_document, read_text
-from .validate import check_schema, schema_dir, shipped_schema, validate_document
+from .validate import check_schema, reference_problems, schema_dir, shipped_schema, validate_document
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$")
 
@@ -442,6 +442,7 @@ class _Context:
         self.params: dict = {}
         self.parsed: dict = {}  # path -> tree
         self.derived_kinds: dict = {}
+        self.schema_file: Path | None = None
 
     def problem(self, path: tuple, message: str, key: bool = False, code: str = "invalid") -> None:
         from .validate import field_path
@@ -483,11 +484,30 @@ def _stage_facts_schema(ctx: _Context) -> None:
         schema, text = _named_schema(ctx, spec)
         if schema is None:
             return
+    bad_references = reference_problems(schema)
+    for path, message in bad_references:
+        _schema_problem(ctx, spec, schema, text, path, message)
+    if bad_references:
+        return
     for message in check_schema(schema):
         ctx.problem(("facts", "schema"), f"the facts schema is not a valid JSON Schema: {message}")
     if not applicant_schema(schema).get("properties"):
         ctx.problem(("facts", "schema"), "the facts schema must describe applicants: properties.applicants.items.properties")
     ctx.facts_schema, ctx.facts_schema_text = schema, text
+
+
+def _schema_problem(ctx: _Context, spec: Any, schema: dict, text: str, path: tuple, message: str) -> None:
+    """A problem inside the facts schema: at its place in the rule file, or in the schema file it names."""
+    dotted = "facts.schema" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    if isinstance(spec, dict):
+        ctx.problems.append(Problem(ctx.doc.loc(("facts", "schema") + path), message, dotted, "schema-reference"))
+        return
+    file = str(ctx.schema_file or spec)
+    value = _value_at(schema, path) if path else None
+    found = re.search(re.escape(json.dumps(path[-1])) + r"\s*:\s*" + re.escape(json.dumps(value)), text) if path else None
+    at = found.start() if found else -1
+    line, col = (text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)) if at >= 0 else (1, 1)
+    ctx.problems.append(Problem(Location(file, line, col), message, dotted, "schema-reference"))
 
 
 def _named_schema(ctx: _Context, name: str) -> tuple[dict | None, str]:
@@ -501,6 +521,7 @@ def _named_schema(ctx: _Context, name: str) -> tuple[dict | None, str]:
         candidate = folder / name
         if candidate.is_file():
             text = read_text(candidate)
+            ctx.schema_file = candidate
             try:
                 return json.loads(text, parse_float=Decimal), text
             except json.JSONDecodeError as exc:

@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import functools
 import json
+import re
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -49,7 +50,8 @@ def _fast(schema: dict):
     key = json.dumps(schema, sort_keys=True, default=str)
     if key not in _FAST:
         try:
-            fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True).is_valid
+            fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True,
+                                               retriever=shipped_only).is_valid
         except Exception:  # a schema the fast validator cannot compile: the slow path does all the work
             fast = None
         if len(_FAST) > 64:
@@ -61,8 +63,85 @@ def _fast(schema: dict):
 def _slow(schema: dict):
     """A jsonschema validator: slower, but its errors say where and why. Imported only when needed."""
     from jsonschema import Draft202012Validator
+    from referencing import Registry
 
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
+                                registry=Registry(retrieve=_retrieve_resource))
+
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$")
+
+
+def shipped_only(uri: str) -> dict:
+    """The contents of a schema reference: a shipped schema by its plain file name, nothing else.
+
+    Both validators get this as their way of fetching a schema, so neither ever reads the network
+    or a file a rule file names; ``reference_problems`` refuses such references before that.
+    """
+    name = uri.split("#", 1)[0]
+    if SCHEMA_FILE.match(name) and (schema_dir() / name).is_file():
+        return shipped_schema(name)
+    raise LookupError(f"schema '{uri}' is not one of the shipped schemas; nothing is fetched")
+
+
+def _retrieve_resource(uri: str):
+    from referencing import Resource
+    from referencing.exceptions import NoSuchResource
+
+    try:
+        return Resource.from_contents(shipped_only(uri))
+    except LookupError:
+        raise NoSuchResource(ref=uri) from None
+
+
+REFERENCE_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def reference_problems(schema: Any) -> list[tuple[tuple, str]]:
+    """(path, message) for each reference that leaves the schema and the shipped schemas.
+
+    A facts schema may refer to itself (``#/...``) or to a shipped schema by its plain file name;
+    ``$id`` may only be a plain file name (a URL would make relative references remote), and
+    ``$schema`` only the 2020-12 draft.
+    """
+    problems = []
+    stack: list[tuple[tuple, Any]] = [((), schema)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, list):
+            stack.extend((path + (i,), item) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            message = _reference_problem(key, value) if path[-1:] != ("properties",) else None
+            if message:
+                problems.append((path + (key,), message))
+            stack.append((path + (key,), value))
+    return sorted(problems, key=lambda p: [str(x) for x in p[0]])
+
+
+def _reference_problem(key: str, value: Any) -> str | None:
+    if key in REFERENCE_KEYS:
+        target = str(value)
+        if target.startswith("#") or SCHEMA_FILE.match(target.split("#", 1)[0]) and _is_shipped(target):
+            return None
+        return (f"{key} '{printable(target)}' points outside this schema: a facts schema may only refer to itself "
+                "('#/...') or to a shipped schema by its file name; nothing is fetched")
+    if key == "$id" and not (isinstance(value, str) and SCHEMA_FILE.match(value)):
+        return f"$id '{printable(str(value))}' must be a plain file name such as my.facts.schema.json"
+    if key == "$schema" and value != DRAFT:
+        return f"$schema '{printable(str(value))}' is not supported: use {DRAFT} or leave it out"
+    return None
+
+
+def _is_shipped(target: str) -> bool:
+    try:
+        shipped_only(target)
+    except LookupError:
+        return False
+    return True
 
 
 def json_view(value: Any) -> Any:
