@@ -16,13 +16,16 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import expr as E
+from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, expect_condition,
+                      kind_of_schema, kind_of_value, reads, region_schema)
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
-from .load import Document, load_yaml_document, read_text
+from .load import Document, bounded_decimal, load_yaml_document, read_text
 from .validate import check_schema, reference_problems, schema_dir, shipped_schema, validate_document
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$")
@@ -136,266 +139,6 @@ class Ruleset:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
 
 
-# --- types of names, from the facts schema --------------------------------
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str  # number, string, date, boolean, list, object, null, any
-    schema: Any = None  # for list (items schema) and object (schema)
-    nullable: bool = False
-
-
-ANY = Kind("any")
-BOOL = Kind("boolean")
-NUMBER = Kind("number")
-
-
-def kind_of_schema(schema: Any, root: dict) -> Kind:
-    schema = _deref(schema, root)
-    if not isinstance(schema, dict):
-        return ANY
-    if "enum" in schema:
-        values = [v for v in schema["enum"] if v is not None]
-        return Kind(_kind_of_value(values[0]).name if values else "null", None, None in schema["enum"])
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else list(types)
-    nullable = "null" in types
-    types = [t for t in types if t != "null"]
-    if not types:
-        return Kind("any", None, True)
-    main = types[0]
-    if main == "string" and schema.get("format") == "date":
-        return Kind("date", None, nullable)
-    if main in ("number", "integer"):
-        return Kind("number", None, nullable)
-    if main == "array":
-        return Kind("list", _deref(schema.get("items"), root), nullable)
-    if main == "object":
-        return Kind("object", schema, nullable)
-    return Kind(main, None, nullable)
-
-
-def _deref(schema: Any, root: dict) -> Any:
-    for _ in range(20):
-        if not (isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/")):
-            return schema
-        node: Any = root
-        for part in schema["$ref"][2:].split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        schema = node
-    return schema
-
-
-def _kind_of_value(value: Any) -> Kind:
-    if value is None:
-        return Kind("null", None, True)
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, (int, Decimal)):
-        return NUMBER
-    if isinstance(value, dt.date):
-        return Kind("date")
-    if isinstance(value, str):
-        return Kind("string")
-    if isinstance(value, list):
-        return Kind("list", {"type": _kind_of_value(value[0]).name} if value else None)
-    return ANY
-
-
-def applicant_schema(facts_schema: dict) -> dict:
-    """The schema of one applicant: ``properties.applicants.items``."""
-    applicants = _deref(facts_schema.get("properties", {}).get("applicants", {}), facts_schema)
-    return _deref(applicants.get("items", {}), facts_schema) if isinstance(applicants, dict) else {}
-
-
-def region_schema(facts_schema: dict) -> dict:
-    regions = _deref(facts_schema.get("properties", {}).get("regions", {}), facts_schema)
-    if not isinstance(regions, dict):
-        return {}
-    return _deref(regions.get("additionalProperties", {}), facts_schema) or {}
-
-
-# --- scopes and the checker -----------------------------------------------
-
-
-@dataclass
-class Scope:
-    """What names mean where an expression is written."""
-
-    root: dict  # the facts schema (for $ref)
-    fields: dict  # applicant field -> schema
-    derived: dict  # derived name -> Kind
-    params: dict  # parameter name -> value
-    extras: dict = field(default_factory=dict)  # e.g. {"tier": NUMBER} in ranking
-    item: dict | None = None  # fields of a list item inside an aggregate
-
-    def names(self) -> list[str]:
-        items = list(self.item or {})
-        return items + list(self.fields) + list(self.derived) + list(self.extras) + ["params"]
-
-    def within(self, item_schema: Any) -> "Scope":
-        item_schema = _deref(item_schema, self.root)
-        props = item_schema.get("properties", {}) if isinstance(item_schema, dict) else {}
-        return replace(self, item=dict(props))
-
-
-def check(node: Any, scope: Scope) -> Kind:
-    """The kind of value an expression yields; ExpressionError if it is ill-typed."""
-    method = _CHECKS[type(node).__name__]
-    return method(node, scope)
-
-
-def _check_literal(node: E.Literal, scope: Scope) -> Kind:
-    return _kind_of_value(node.value)
-
-
-def _check_list(node: E.ListLit, scope: Scope) -> Kind:
-    kinds = {check(i, scope).name for i in node.items} - {"null"}
-    if len(kinds) > 1:
-        raise ExpressionError("a list must hold values of one kind", node.offset)
-    return Kind("list", {"type": kinds.pop()} if kinds else None)
-
-
-def _check_name(node: E.Name, scope: Scope) -> Kind:
-    head, rest = node.path[0], node.path[1:]
-    if head == "params":
-        return _check_param(node, scope)
-    if scope.item is not None and head in scope.item:
-        kind = kind_of_schema(scope.item[head], scope.root)
-    elif head in scope.fields:
-        kind = kind_of_schema(scope.fields[head], scope.root)
-    elif head in scope.derived:
-        kind = scope.derived[head]
-    elif head in scope.extras:
-        kind = scope.extras[head]
-    else:
-        raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())}", node.offset)
-    for depth, part in enumerate(rest, start=1):
-        if kind.name != "object":
-            prefix = ".".join(node.path[:depth])
-            raise ExpressionError(f"'{prefix}' is not an object, it has no field '{part}'", node.offset)
-        props = kind.schema.get("properties", {})
-        if part not in props:
-            prefix = ".".join(node.path[:depth])
-            raise ExpressionError(f"unknown field '{part}' in '{prefix}'{did_you_mean(part, list(props))}", node.offset)
-        kind = kind_of_schema(props[part], scope.root)
-    return kind
-
-
-def _check_param(node: E.Name, scope: Scope) -> Kind:
-    if len(node.path) != 2:
-        raise ExpressionError("write a parameter as params.<name>", node.offset)
-    name = node.path[1]
-    if name not in scope.params:
-        raise ExpressionError(f"unknown parameter '{name}'{did_you_mean(name, list(scope.params))}", node.offset)
-    return _kind_of_value(scope.params[name])
-
-
-def _check_neg(node: E.Neg, scope: Scope) -> Kind:
-    _expect_number(check(node.operand, scope), node.offset, "'-'")
-    return NUMBER
-
-
-def _check_arith(node: E.Arith, scope: Scope) -> Kind:
-    _expect_number(check(node.left, scope), node.offset, f"'{node.op}'")
-    _expect_number(check(node.right, scope), node.offset, f"'{node.op}'")
-    return NUMBER
-
-
-def _expect_number(kind: Kind, offset: int, what: str) -> None:
-    if kind.name not in ("number", "any"):
-        raise ExpressionError(f"{what} needs numbers, not a {kind.name}", offset)
-
-
-def _compatible(a: Kind, b: Kind) -> bool:
-    return a.name == b.name or "any" in (a.name, b.name) or "null" in (a.name, b.name)
-
-
-def _check_compare(node: E.Compare, scope: Scope) -> Kind:
-    left, right = check(node.left, scope), check(node.right, scope)
-    if not _compatible(left, right):
-        raise ExpressionError(f"cannot compare a {left.name} with a {right.name}", node.offset)
-    if node.op not in ("==", "!=") and left.name in ("boolean", "list", "object"):
-        raise ExpressionError(f"'{node.op}' cannot order a {left.name}", node.offset)
-    if "null" in (left.name, right.name):
-        raise ExpressionError("compare with null using 'is null' or 'is not null'", node.offset)
-    return BOOL
-
-
-def _check_in(node: E.In, scope: Scope) -> Kind:
-    operand, options = check(node.operand, scope), check(node.options, scope)
-    if options.name != "list" or not isinstance(node.options, (E.ListLit, E.Name)) or (
-        isinstance(node.options, E.Name) and node.options.path[0] != "params"
-    ):
-        raise ExpressionError("'in' needs a list: [a, b, c] or a list parameter", node.offset)
-    item = Kind(options.schema.get("type", "any")) if isinstance(options.schema, dict) else ANY
-    if not _compatible(operand, item):
-        raise ExpressionError(f"cannot look for a {operand.name} in a list of {item.name} values", node.offset)
-    return BOOL
-
-
-def _check_isnull(node: E.IsNull, scope: Scope) -> Kind:
-    check(node.operand, scope)
-    return BOOL
-
-
-def _check_bool(node: E.BoolOp, scope: Scope) -> Kind:
-    for item in node.items:
-        _expect_condition(item, scope)
-    return BOOL
-
-
-def _check_not(node: E.Not, scope: Scope) -> Kind:
-    _expect_condition(node.operand, scope)
-    return BOOL
-
-
-def _expect_condition(node: Any, scope: Scope) -> None:
-    kind = check(node, scope)
-    if kind.name not in ("boolean", "any"):
-        raise ExpressionError(f"expected a condition (true or false), found a {kind.name}", getattr(node, "offset", 0))
-
-
-def _check_aggregate(node: E.Aggregate, scope: Scope) -> Kind:
-    source = check(node.source, scope)
-    if source.name != "list":
-        raise ExpressionError(f"{node.func}() needs a list, not a {source.name}", node.offset)
-    inner = scope.within(source.schema) if isinstance(source.schema, dict) and "properties" in (
-        _deref(source.schema, scope.root) or {}) else replace(scope, item={})
-    if node.where is not None:
-        _expect_condition(node.where, inner)
-    if node.func == "count":
-        return NUMBER
-    kind = check(node.item, inner)
-    if node.func in ("sum", "mean"):
-        _expect_number(kind, node.offset, f"{node.func}()")
-        return NUMBER
-    return Kind(kind.name, None, True)
-
-
-_CHECKS: dict[str, Callable] = {
-    "Literal": _check_literal, "ListLit": _check_list, "Name": _check_name, "Neg": _check_neg,
-    "Arith": _check_arith, "Compare": _check_compare, "In": _check_in, "IsNull": _check_isnull,
-    "BoolOp": _check_bool, "Not": _check_not, "Aggregate": _check_aggregate,
-}
-
-
-def reads(node: Any) -> tuple:
-    """Dotted names an expression reads outside aggregates, plus each aggregate's source."""
-    seen: list[str] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, E.Name) and current.dotted not in seen:
-            seen.append(current.dotted)
-        elif isinstance(current, E.Aggregate):
-            stack.append(current.source)
-        else:
-            stack.extend(reversed(list(E.children(current))))
-    return tuple(seen)
-
-
 # --- positions of expression errors ----------------------------------------
 
 
@@ -491,8 +234,12 @@ def _stage_facts_schema(ctx: _Context) -> None:
         return
     for message in check_schema(schema):
         ctx.problem(("facts", "schema"), f"the facts schema is not a valid JSON Schema: {message}")
-    if not applicant_schema(schema).get("properties"):
+    properties = applicant_schema(schema).get("properties")
+    if not properties:
         ctx.problem(("facts", "schema"), "the facts schema must describe applicants: properties.applicants.items.properties")
+    for name in sorted(set(properties or {}) & {"tier", "params"}):
+        ctx.problem(("facts", "schema"), f"applicant field '{name}' has a reserved name (it means the applicant's "
+                    "priority tier, or the parameters, in expressions): rename the field")
     ctx.facts_schema, ctx.facts_schema_text = schema, text
 
 
@@ -564,11 +311,9 @@ def parse_override(name: str, text: str, current: Any) -> Any:
         return text.lower() == "true"
     if isinstance(current, (int, Decimal)):
         try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise bad("a number") from None
-        if not number.is_finite():
-            raise bad("a finite number")
+            number = bounded_decimal(text)
+        except ValueError as exc:
+            raise bad(f"a finite number ({exc})" if "number '" in str(exc) else "a number") from None
         return int(number) if isinstance(current, int) and number == number.to_integral_value() and "." not in text else number
     if isinstance(current, dt.date):
         try:
@@ -610,39 +355,50 @@ def _dotted(path: tuple) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
+# Names a derived value may not take: what the decision record, the ranking or the language give a meaning.
+RESERVED_NAMES = frozenset({"tier", "id", "name", "params", "rank", "eligible", "as_of"} | E.KEYWORDS
+                           | set(E.AGGREGATES))
+# What each place needs its expression to yield.
+NEEDS = {"when": ("boolean",), "cap": ("number",), "weight": ("number",), "by": ORDERED + ("boolean",)}
+NEED_WORDS = {"when": "a condition must be true or false", "cap": "allocation cap must be a number",
+              "weight": "allocation weight must be a number",
+              "by": "a ranking key must be a number, a text, a date or true/false"}
+
+
 def _stage_names(ctx: _Context) -> None:
+    """Check every expression in its scope, bind every name once, and keep the bound trees."""
     fields = dict(applicant_schema(ctx.facts_schema).get("properties", {}))
     scope = Scope(ctx.facts_schema, fields, {}, ctx.params)
     for name in ctx.data.get("derived") or {}:
-        path = ("derived", name, "expr")
-        if name in fields or name == "params":
-            ctx.problem(("derived", name), f"derived value '{name}' has the name of a field of the facts", key=True)
+        if name in fields or name in RESERVED_NAMES:
+            what = "a field of the facts" if name in fields else "reserved (it has a meaning of its own)"
+            ctx.problem(("derived", name), f"derived value '{name}' cannot take this name: it is {what}", key=True)
             continue
-        kind = _check_at(ctx, path, scope)
-        scope.derived[name] = kind or ANY
+        scope.derived[name] = _check_at(ctx, ("derived", name, "expr"), scope)
     ctx.derived_kinds = dict(scope.derived)
     for path in _expression_places(ctx.data):
-        if path[0] == "derived":
-            continue
-        extras = {"tier": NUMBER} if path[0] == "ranking" else {}
-        kind = _check_at(ctx, path, replace(scope, extras=extras))
-        if kind and path[-1] == "when" and kind.name not in ("boolean", "any"):
-            ctx.problem(path, f"a condition must be true or false, this gives a {kind.name}")
-        if kind and path[0] == "allocation" and kind.name not in ("number", "any"):
-            ctx.problem(path, f"allocation {path[-1]} must be a number, this gives a {kind.name}")
+        if path[0] != "derived":
+            extras = {"tier": NUMBER} if path[0] == "ranking" else {}
+            _check_at(ctx, path, replace(scope, extras=extras))
 
 
-def _check_at(ctx: _Context, path: tuple, scope: Scope) -> Kind | None:
+def _check_at(ctx: _Context, path: tuple, scope: Scope) -> Kind:
+    """The kind of the expression at ``path``; its tree in ``ctx.parsed`` is replaced by the bound one."""
     tree = ctx.parsed.get(path)
     if tree is None:
-        return None
+        return ERROR
     try:
-        return check(tree, scope)
+        bound, kind = check(tree, scope)
+        needed = NEEDS.get(path[-1])
+        if needed and kind.name not in needed + ("error",):
+            raise ExpressionError(f"{NEED_WORDS[path[-1]]}, this gives {describe(kind)}", 0)
     except ExpressionError as exc:
         text = _value_at(ctx.data, path)
         ctx.problems.append(Problem(expression_location(ctx.doc, path, text, exc.offset), exc.message,
                                     _dotted(path), "expression"))
-        return None
+        return ERROR
+    ctx.parsed[path] = bound
+    return kind
 
 
 def _stage_consistency(ctx: _Context) -> None:
@@ -651,7 +407,7 @@ def _stage_consistency(ctx: _Context) -> None:
     if effective.get("to") and str(effective["to"]) < str(effective["from"]):
         ctx.problem(("effective", "to"), f"the period ends ({effective['to']}) before it starts ({effective['from']})")
     budget, unit = data["budget"]["fte"], data["budget"]["unit"]
-    if Decimal(budget) % Decimal(unit) != 0:
+    if Fraction(budget) % Fraction(unit) != 0:
         ctx.problem(("budget", "fte"), f"the budget of {budget} FTE is not a whole number of units of {unit} FTE")
     _check_allocation(ctx)
 
@@ -762,19 +518,3 @@ def _build(ctx: _Context) -> Ruleset:
 
 def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def item_fields(ruleset: Ruleset, node: E.Aggregate) -> set:
-    """Names that refer to the list item inside an aggregate over an applicant's list field."""
-    source = node.source
-    if not isinstance(source, E.Name) or source.path[0] == "params":
-        return set()
-    schema: Any = {"type": "object", "properties": ruleset.applicant_fields}
-    for part in source.path:
-        kind = kind_of_schema(schema, ruleset.facts_schema)
-        if kind.name != "object":
-            return set()
-        schema = kind.schema.get("properties", {}).get(part)
-    kind = kind_of_schema(schema, ruleset.facts_schema)
-    items = _deref(kind.schema, ruleset.facts_schema) if kind.name == "list" else None
-    return set(items.get("properties", {})) if isinstance(items, dict) else set()

@@ -87,7 +87,7 @@ class _Translator:
     def prop(self, node: Any) -> str:
         """The fact property holding a name's value, or a lifted expression's."""
         if isinstance(node, E.Name) and node.path[0] != "params":
-            name = "f_" + "__".join(node.path)
+            name = property_name(node.path)
             self.fields[name] = node.dotted
             return name
         key = E.to_text(node)
@@ -150,6 +150,14 @@ class _Translator:
 
 
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+def property_name(path: tuple) -> str:
+    """The fact property of a dotted name; one-to-one, so ``a__b`` and ``a.b`` never share a property.
+
+    Each ``_`` of a name part is written ``_u``, and parts are joined by ``_d``.
+    """
+    return "f_" + "_d".join(part.replace("_", "_u") for part in path)
 
 
 def _group(op: str, items: list) -> dict:
@@ -289,11 +297,10 @@ def durable_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
 
 
 def _lifted_functions(ruleset: Ruleset, p: Plan) -> dict:
-    from .compile import item_fields
     from .pyeval import HELPERS, _Writer
 
     constants: dict = {}
-    writer = _Writer(constants, ruleset.params, lambda node: item_fields(ruleset, node))
+    writer = _Writer(constants, ruleset.params)
     source = "\n".join(f"def {name}(e):\n    return {writer.write(tree)}" for name, tree in p.lifted)
     namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}
     exec(compile(source, f"<lifted {ruleset.id}>", "exec"), namespace)  # noqa: S102 - our own tree

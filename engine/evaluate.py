@@ -8,11 +8,10 @@ conditions hold. Everything else (the trace, tiers, ranking) is shared.
 from __future__ import annotations
 
 import decimal
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .compile import Ruleset, item_fields
+from .compile import Ruleset
 from .pyeval import CONTEXT, Compiled, generate
 
 
@@ -40,7 +39,7 @@ def compiled(ruleset: Ruleset) -> Compiled:
     if key not in _CACHE:
         if len(_CACHE) > 32:
             _CACHE.clear()
-        _CACHE[key] = generate(ruleset, functools.partial(item_fields, ruleset))
+        _CACHE[key] = generate(ruleset)
     return _CACHE[key]
 
 

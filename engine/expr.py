@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Union
 
 from .errors import ExpressionError
+from .load import bounded_decimal
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 60
@@ -66,6 +67,7 @@ class ListLit:
 class Name:
     path: tuple  # ("assessment", "guidance_actions"), ("params", "min_fill_rate")
     offset: int = 0
+    binding: str = ""  # what the name refers to, set by the checker: env, params, tier or item:N
 
     @property
     def dotted(self) -> str:
@@ -163,7 +165,20 @@ def parse(text: str) -> Node:
         raise ExpressionError(f"expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}")
     if not text.strip():
         raise ExpressionError("expression is empty")
-    return _Parser(tokenize(text)).parse_all()
+    tree = _Parser(tokenize(text)).parse_all()
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Node) -> None:
+    """Every level of the tree counts, so a chain ``x + x + ...`` of 200 terms is 200 levels deep."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression is nested more than {MAX_DEPTH} levels deep (each operator in a "
+                                  "chain such as a + b + c counts as a level)", 0)
+        stack.extend((child, depth + 1) for child in children(node))
 
 
 class _Parser:
@@ -286,7 +301,10 @@ class _Parser:
 
     def _primary_number(self) -> Node:
         token = self.take()
-        value = Decimal(token.text)
+        try:
+            value = bounded_decimal(token.text)
+        except ValueError as exc:
+            raise ExpressionError(str(exc), token.offset) from None
         return Literal(int(token.text) if "." not in token.text else value, token.offset)
 
     def _primary_date(self) -> Node:

@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from . import expr as E
-from .compile import Ruleset, _deref, item_fields, kind_of_schema
+from .checker import deref as _deref, kind_of_schema
+from .compile import Ruleset
 from .errors import Location
 
 
@@ -112,6 +113,8 @@ class _Ranges:
         return None
 
     def _name(self, node: E.Name) -> Interval | None:
+        if node.binding not in ("env", "params"):  # an item inside an aggregate, or the tier
+            return None
         if node.path[0] == "params":
             value = self.ruleset.params.get(node.path[1])
             return Interval(value, False, value) if isinstance(value, (int, Decimal, dt.date)) else None
@@ -224,27 +227,17 @@ def _reads(ruleset: Ruleset) -> set:
     trees += [ruleset.allocation.weight] if ruleset.allocation.weight is not None else []
     names: set = set()
     for tree in trees:
-        _collect(tree, ruleset, frozenset(), names)
+        _collect(tree, names)
     if ruleset.allocation.regions:
         names.add(ruleset.allocation.regions.field)
     return names
 
 
-def _collect(node: Any, ruleset: Ruleset, item: frozenset, names: set) -> None:
-    """Names read by a tree, leaving out those that refer to list items inside aggregates."""
-    if isinstance(node, E.Name):
-        if node.path[0] not in item:
-            names.add(node.dotted)
-        return
-    if isinstance(node, E.Aggregate):
-        _collect(node.source, ruleset, item, names)
-        inner = frozenset(item_fields(ruleset, node))
-        for part in (node.item, node.where):
-            if part is not None:
-                _collect(part, ruleset, inner, names)
-        return
-    for child in E.children(node):
-        _collect(child, ruleset, item, names)
+def _collect(node: Any, names: set) -> None:
+    """Names of the applicant a tree reads (not the items of lists inside aggregates, as the checker bound them)."""
+    for current in E.walk(node):
+        if isinstance(current, E.Name) and current.binding in ("env", "params"):
+            names.add(current.dotted)
 
 
 def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | None = None) -> list[Finding]:

@@ -74,10 +74,11 @@ def number_problem(value: Decimal | int, text: str = "") -> str | None:
         return f"number '{_cut(text)}' is not finite"
     if value.is_zero():
         return None
-    exponent = value.normalize().as_tuple().exponent
     if value.adjusted() >= MAX_INTEGER_DIGITS:
         return f"number '{_cut(text)}' is too large: {NUMBER_LIMIT_TEXT}"
-    if isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS:
+    digits, exponent = value.as_tuple().digits, value.as_tuple().exponent
+    exponent += len(digits) - len("".join(map(str, digits)).rstrip("0"))  # trailing zeros are no decimals
+    if -exponent > MAX_FRACTION_DIGITS:
         return f"number '{_cut(text)}' has too many decimals: {NUMBER_LIMIT_TEXT}"
     return None
 
@@ -301,6 +302,8 @@ def _yaml_problem(exc: MarkedYAMLError, label: str) -> InputError:
     problem = (exc.problem or exc.context or "invalid YAML").strip()
     if "'\\t'" in problem or "\\t" in problem:
         problem = "tab character: YAML indentation must use spaces"
+    elif "escape code" in problem and col > 2:  # the scanner marks the hex digits: point at the backslash
+        col -= 2
     elif "duplicate key" in problem:
         problem = problem.replace("found duplicate key", "duplicate key").split(" with value")[0]
     return InputError.at(Location(label, line, col), f"YAML syntax: {problem}", code="syntax")

@@ -125,16 +125,22 @@ HELPERS = {"_add": _add, "_sub": _sub, "_mul": _mul, "_div": _div, "_neg": _neg,
 ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
 
 
-class _Writer:
-    """Turns one tree into a Python expression string."""
+def _dig(value, key):
+    """One step of a dotted path: ``value[key]`` of a mapping, else None."""
+    return value.get(key) if type(value) is dict else None
 
-    def __init__(self, constants: dict, params: dict, item_fields_of: Callable):
+
+HELPERS["_dig"] = _dig
+
+
+class _Writer:
+    """Turns one bound tree (see ``checker``) into a Python expression string."""
+
+    def __init__(self, constants: dict, params: dict):
         self.constants = constants
         self.params = params
-        self.item_fields_of = item_fields_of
         self.temps = 0
-        self.tier_name = False  # in ranking keys, 'tier' is the applicant's tier, an argument
-        self.bound: dict = {}  # dotted name -> local variable already holding its value
+        self.bound: dict = {}  # dotted name of the applicant -> local variable already holding its value
 
     def const(self, value: Any, raw: bool = False) -> str:
         """The name of a constant holding ``value``; lists become frozensets unless ``raw`` (for traces)."""
@@ -151,39 +157,39 @@ class _Writer:
         self.temps += 1
         return f"_t{self.temps}"
 
-    def write(self, node: Any, item: str | None = None, item_fields: frozenset = frozenset()) -> str:
-        return getattr(self, "w_" + type(node).__name__)(node, item, item_fields)
+    def write(self, node: Any, depth: int = 0) -> str:
+        """Code for ``node`` written inside ``depth`` aggregates (their items are ``_i0``, ``_i1``, ...)."""
+        return getattr(self, "w_" + type(node).__name__)(node, depth)
 
-    def w_Literal(self, node, item, fields):
+    def w_Literal(self, node, depth):
         return self.const(node.value) if node.value is not None else "None"
 
-    def w_ListLit(self, node, item, fields):
+    def w_ListLit(self, node, depth):
         return self.const([i.value for i in node.items])
 
-    def w_Name(self, node, item, fields):
-        head = node.path[0]
-        if head == "params":
+    def w_Name(self, node, depth):
+        binding = node.binding or ("params" if node.path[0] == "params" else "env")
+        if binding == "params":
             return self.const(self.params[node.path[1]])
-        if self.tier_name and node.path == ("tier",):
+        if binding == "tier":
             return "tier"
-        if node.dotted in self.bound and not (item and head in fields):
+        if binding == "env" and node.dotted in self.bound:
             return self.bound[node.dotted]
-        source = item if (item and head in fields) else "e"
-        code = f"{source}.get({head!r})"
+        source = "e" if binding == "env" else f"_i{binding.split(':')[1]}"
+        code = f"{source}.get({node.path[0]!r})"
         for part in node.path[1:]:
-            t = self.temp()
-            code = f"({t}.get({part!r}) if ({t} := {code}) is not None else None)"
+            code = f"_dig({code}, {part!r})"
         return code
 
-    def w_Neg(self, node, item, fields):
-        return f"_neg({self.write(node.operand, item, fields)})"
+    def w_Neg(self, node, depth):
+        return f"_neg({self.write(node.operand, depth)})"
 
-    def w_Arith(self, node, item, fields):
-        return f"{ARITH[node.op]}({self.write(node.left, item, fields)}, {self.write(node.right, item, fields)})"
+    def w_Arith(self, node, depth):
+        return f"{ARITH[node.op]}({self.write(node.left, depth)}, {self.write(node.right, depth)})"
 
-    def _operand(self, node, item, fields) -> tuple[str, str | None]:
+    def _operand(self, node, depth) -> tuple[str, str | None]:
         """(code, temp-or-None): constants need no null check."""
-        code = self.write(node, item, fields)
+        code = self.write(node, depth)
         if isinstance(node, (E.Literal, E.ListLit)) or (isinstance(node, E.Name) and node.path[0] == "params"):
             return code, None
         if code.isidentifier():  # a value already bound to a local: no temporary needed
@@ -191,35 +197,34 @@ class _Writer:
         t = self.temp()
         return t, f"({t} := {code}) is not None"
 
-    def w_Compare(self, node, item, fields):
-        left, lcheck = self._operand(node.left, item, fields)
-        right, rcheck = self._operand(node.right, item, fields)
+    def w_Compare(self, node, depth):
+        left, lcheck = self._operand(node.left, depth)
+        right, rcheck = self._operand(node.right, depth)
         checks = [c for c in (lcheck, rcheck) if c]
         return "(" + " and ".join(checks + [f"{left} {node.op} {right}"]) + ")"
 
-    def w_In(self, node, item, fields):
-        value, check = self._operand(node.operand, item, fields)
-        options = self.write(node.options, item, fields)
+    def w_In(self, node, depth):
+        value, check = self._operand(node.operand, depth)
+        options = self.write(node.options, depth)
         test = f"{value} {'not in' if node.negated else 'in'} {options}"
         return f"({check} and {test})" if check else f"({test})"
 
-    def w_IsNull(self, node, item, fields):
-        return f"({self.write(node.operand, item, fields)} is {'not ' if node.negated else ''}None)"
+    def w_IsNull(self, node, depth):
+        return f"({self.write(node.operand, depth)} is {'not ' if node.negated else ''}None)"
 
-    def w_BoolOp(self, node, item, fields):
-        return "(" + f" {node.op} ".join(self.write(i, item, fields) for i in node.items) + ")"
+    def w_BoolOp(self, node, depth):
+        return "(" + f" {node.op} ".join(self.write(i, depth) for i in node.items) + ")"
 
-    def w_Not(self, node, item, fields):
-        return self.write(E.normalize(node), item, fields)
+    def w_Not(self, node, depth):
+        return self.write(E.normalize(node), depth)
 
-    def w_Aggregate(self, node, item, fields):
-        var = f"_i{self.temp()[2:]}"
-        inner_fields = frozenset(self.item_fields_of(node))
-        source = self.write(node.source, item, fields)
-        where = f" if {self.write(node.where, var, inner_fields)}" if node.where is not None else ""
+    def w_Aggregate(self, node, depth):
+        var = f"_i{depth}"
+        source = self.write(node.source, depth)
+        where = f" if {self.write(node.where, depth + 1)}" if node.where is not None else ""
         if node.func == "count":
             return f"len([1 for {var} in ({source} or ()){where}])"
-        value = self.write(node.item, var, inner_fields)
+        value = self.write(node.item, depth + 1)
         return f"_{node.func}([{value} for {var} in ({source} or ()){where}])"
 
 
@@ -236,10 +241,10 @@ class Compiled:
     source: str
 
 
-def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
+def generate(ruleset) -> Compiled:
     """Generate and compile the Python functions of a compiled ruleset."""
     constants: dict = {}
-    writer = _Writer(constants, ruleset.params, item_fields_of)
+    writer = _Writer(constants, ruleset.params)
     lines: list[str] = []
     lines.append("def derive(e):")
     lines.extend(f"    e[{d.name!r}] = {writer.write(d.expr)}" for d in ruleset.derived)
@@ -248,10 +253,8 @@ def generate(ruleset, item_fields_of: Callable[[E.Aggregate], set]) -> Compiled:
     for index, rule in enumerate(rules):
         lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
     lines += _assess_one(writer, ruleset)
-    writer.tier_name = "tier" not in ruleset.applicant_fields
     for index, key in enumerate(ruleset.ranking):
         lines.append(f"def rank_{index}(e, tier):\n    return {writer.write(key.expr)}")
-    writer.tier_name = False
     lines.append(f"def cap(e):\n    return {writer.write(ruleset.allocation.cap)}")
     if ruleset.allocation.weight is not None:
         lines.append(f"def weight(e):\n    return {writer.write(ruleset.allocation.weight)}")
@@ -278,7 +281,7 @@ def _assess_one(writer: _Writer, ruleset) -> list[str]:
     lines = ["def assess_one(e, held):"]
     for name in dict.fromkeys(n for r in ruleset.eligibility + ruleset.tiers for n in r.reads):
         if not name.startswith("params."):
-            code = writer.write(E.Name(tuple(name.split("."))))
+            code = writer.write(E.Name(tuple(name.split(".")), binding="env"))
             writer.bound[name] = f"n{len(writer.bound)}"
             lines.append(f"    {writer.bound[name]} = {code}")
     flags = []
@@ -307,4 +310,4 @@ def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
     path = tuple(dotted.split("."))
     if path[0] == "params":
         return writer.const(ruleset.params[path[1]], raw=True)
-    return writer.write(E.Name(path))
+    return writer.write(E.Name(path, binding="env"))

@@ -65,8 +65,49 @@ def _slow(schema: dict):
     from jsonschema import Draft202012Validator
     from referencing import Registry
 
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
-                                registry=Registry(retrieve=_retrieve_resource))
+    return _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
+                      registry=Registry(retrieve=_retrieve_resource))
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A JSON Schema (ECMA-262) pattern for Python's ``re``: ``$`` matches at the very end only.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept "abc\\n" where
+    JSON Schema (and jsonschema-rs) refuse it: an id with a newline could forge a row in a table.
+    """
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append("(?!\\n)$")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def _pattern(validator, pattern, instance, schema):
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not re.search(ecma_pattern(pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.lru_cache(maxsize=1)
+def _validator_class():
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+def _Validator(*args, **kwargs):  # noqa: N802 - a class, made on first use
+    return _validator_class()(*args, **kwargs)
 
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -286,6 +327,7 @@ _PATTERN_WORDS = {
     "^[a-z_][a-z0-9_]*$": "must be a lower-case name of letters, digits and _",
     "^[a-z][a-z0-9-]*$": "must be a lower-case id of letters, digits and -",
     "^[0-9]{4}Q[1-4]$": "must be a quarter such as 2016Q3",
+    "^[0-9A-Za-z][0-9A-Za-z._-]*$": "must be a version such as 2018.1 (letters, digits, '.', '_' and '-')",
 }
 
 

@@ -1,6 +1,7 @@
 """The condition language: parsing, errors with offsets, negation normal form, evaluation semantics."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
@@ -13,14 +14,31 @@ from engine.pyeval import HELPERS, _Writer
 
 
 def run(text: str, env: dict, params: dict | None = None, items: set | None = None):
-    """Evaluate one expression with the generated-Python evaluator."""
+    """Evaluate one expression with the generated-Python evaluator (names bound as the checker would)."""
     constants: dict = {}
-    writer = _Writer(constants, params or {}, lambda node: items or set())
-    tree = E.parse(text)
+    writer = _Writer(constants, params or {})
+    tree = _bind(E.parse(text), items or set())
     code = writer.write(E.normalize(tree) if _is_condition(tree) else tree)
     namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}
     exec(f"def f(e):\n    return {code}", namespace)
     return namespace["f"](env)
+
+
+def _bind(node, items: set, depth: int = 0):
+    """Bind names without a facts schema: ``items`` are the fields of list items inside aggregates."""
+    if isinstance(node, E.Name):
+        head = node.path[0]
+        binding = "params" if head == "params" else f"item:{depth - 1}" if depth and head in items else "env"
+        return dataclasses.replace(node, binding=binding)
+    if isinstance(node, E.Aggregate):
+        return dataclasses.replace(node, source=_bind(node.source, items, depth),
+                                   item=node.item and _bind(node.item, items, depth + 1),
+                                   where=node.where and _bind(node.where, items, depth + 1))
+    changes = {f.name: _bind(getattr(node, f.name), items, depth) for f in dataclasses.fields(node)
+               if f.name in ("left", "right", "operand", "options")}
+    if isinstance(node, (E.BoolOp, E.ListLit)):
+        changes["items"] = tuple(_bind(i, items, depth) for i in node.items)
+    return dataclasses.replace(node, **changes)
 
 
 def _is_condition(tree) -> bool:

@@ -121,7 +121,15 @@ RULE_FAULTS = {
     "parameter-without-description": ("    value: 0.90\n    description: Minimale realisatiegraad", "    [[value]]: 0.90", ["missing required key 'description'"]),
     "ruleset-id-upper-case": ("ruleset: lde", "ruleset: [[LDE]]", ["lower-case id"]),
     "parameter-bad-name": ("  min_realisation_rate:\n    value", "  [[Min-Rate]]:\n    value", ["'Min-Rate' is not allowed as a name"]),
-    "derived-shadows-field": ("  assessment_sum:\n    description: Totaalscore", "  [[realisation_rate]]:\n    description: Totaalscore", ["has the name of a field"]),
+    "derived-shadows-field": ("  assessment_sum:\n    description: Totaalscore", "  [[realisation_rate]]:\n    description: Totaalscore", ["cannot take this name", "a field of the facts"]),
+    "derived-named-tier": ("  assessment_sum:\n    description: Totaalscore", "  [[tier]]:\n    description: Totaalscore", ["'tier' cannot take this name", "reserved"]),
+    "budget-too-large": ("  fte: 10", "  fte: [[1000000000000]]", ["budget.fte", "must be <= 1000000"]),
+    "unit-too-small": ("  unit: 1", "  unit: [[0.000001]]", ["budget.unit", "must be >= 0.001"]),
+    "number-beyond-bounds": ("  fte: 10", "  fte: [[1e999999999]]", ["too large", "15 digits"]),
+    "literal-too-long": ("    when: contingent_fte < 5", "    when: contingent_fte < [[5" + "0" * 5000 + "]]", ["too large", "15 digits"]),
+    "arithmetic-chain-too-deep": ("    when: contingent_fte < 5", "    when: [[contingent_fte]]" + " + contingent_fte" * 210 + " < 5", ["nested more than 60 levels"]),
+    "set-tag": ("  fte: 10", "  fte: [[!!set]] {10}", ["YAML tag", "not allowed"]),
+    "version-with-newline": ('version: "2018.9"', 'version: [["2018.9\\n"]]', ["version", "must be a version"]),
     "string-expression-number": ("    when: contingent_fte < 5", "    when: [[5]]", ["must be a text"]),
 }
 
@@ -135,6 +143,12 @@ FACT_FAULTS = {
     "duplicate-id": ("  - id: A-2", "  - id: [[A-1]]", ["duplicate applicant id 'A-1'"]),
     "score-too-high": ("{guidance_actions: 3,", "{guidance_actions: [[4]],", ["guidance_actions", "must be <= 3"]),
     "contingent-not-number": ("    contingent_fte: 3\n", "    contingent_fte: [[drie]]\n", ["contingent_fte", "must be a number, not 'drie'"]),
+    "number-beyond-bounds": ("    contingent_fte: 7.5", "    contingent_fte: [[1e100000000]]", ["too large", "15 digits"]),
+    "too-many-decimals": ("    realisation_rate: 0.91", "    realisation_rate: [[0.910000000000000000000001]]", ["too many decimals"]),
+    "year-zero": ("    merged_on: 2016-02-01", "    merged_on: [[0000-01-01]]", ["merged_on", "date"]),
+    "lone-surrogate": ("    name: Twee", "    name: \"Tw[[\\ud800]]ee\"", ["invalid Unicode character escape"]),
+    "binary-tag": ("    name: Twee", "    name: [[!!binary]] VHdlZQ==", ["YAML tag", "not allowed"]),
+    "merge-key": ("    name: Twee", "    [[<<]]: {name: Twee}", ["merge keys"]),
 }
 
 SHELTERED_FAULTS = {
