@@ -89,19 +89,44 @@ def hamilton(total: int, weights: Mapping[str, Fraction | int]) -> dict[str, Sha
 
 
 def highest_averages(total: int, weights: Mapping[str, Fraction | int], method: str) -> dict[str, Share]:
-    """D'Hondt (divisors 1, 2, 3, ...) or Sainte-Laguë (1, 3, 5, ...) split of ``total`` units."""
+    """D'Hondt (divisors 1, 2, 3, ...) or Sainte-Laguë (1, 3, 5, ...) split of ``total`` units.
+
+    The same seats as handing them out one at a time to the highest quotient (ties by larger weight,
+    then region name), computed in a number of steps that grows with the regions, not the units:
+    first every seat whose quotient is above a threshold at which fewer than ``total`` seats are
+    due (a state the one-at-a-time order passes through), then the last few, at most one per region,
+    one at a time.
+    """
     step = {"dhondt": 1, "sainte-lague": 2}[method]
     weight_sum = sum(Fraction(w) for w in weights.values())
-    seats = {r: 0 for r in weights}
-    heap = [(-Fraction(w), -Fraction(w), r) for r, w in weights.items() if w > 0]
+    seats = _seats_above_threshold(total, weights, step)
+    heap = [(-Fraction(w) / (step * seats[r] + 1), -Fraction(w), r) for r, w in weights.items() if w > 0]
     heapq.heapify(heap)
-    for _ in range(total if heap else 0):
+    for _ in range(total - sum(seats.values()) if heap else 0):
         _avg, neg_weight, region = heapq.heappop(heap)
         seats[region] += 1
-        divisor = step * seats[region] + 1
-        heapq.heappush(heap, (neg_weight / divisor, neg_weight, region))
+        heapq.heappush(heap, (neg_weight / (step * seats[region] + 1), neg_weight, region))
     quota = (lambda w: Fraction(total) * Fraction(w) / weight_sum) if weight_sum else (lambda w: Fraction(0))
     return {r: Share(r, Fraction(w), quota(w), seats[r], False) for r, w in weights.items()}
+
+
+def _seats_above_threshold(total: int, weights: Mapping[str, Fraction | int], step: int) -> dict[str, int]:
+    """Per region, how many of its quotients w / (step * k - step + 1), k = 1, 2, ..., exceed a threshold t.
+
+    With W / t = step * total - (step - 1) * n (n regions of positive weight) the counts add up to
+    less than ``total`` and more than ``total - n``: every such seat is given before any other in
+    the one-at-a-time order, and at most n are left to give one at a time.
+    """
+    positive = {r: Fraction(w) for r, w in weights.items() if w > 0}
+    seats = {r: 0 for r in weights}
+    scale = step * total - (step - 1) * len(positive)
+    if not positive or scale <= 0:
+        return seats
+    weight_sum = sum(positive.values())
+    for region, weight in positive.items():
+        x = (weight * scale / weight_sum + step - 1) / step  # a quotient k exceeds t exactly when k < x
+        seats[region] = max(0, math.ceil(x) - 1)
+    return seats
 
 
 def split(total: int, weights: Mapping[str, Fraction | int], method: str) -> dict[str, Share]:

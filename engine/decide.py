@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import math
 
 import msgspec
 from decimal import Decimal
@@ -140,8 +141,8 @@ def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts)
         cap = fns.cap(a.env)
         weight = fns.weight(a.env) if fns.weight else 1
         region = a.env.get(spec.regions.field) if spec.regions else None
-        claims.append(Claim(a.id, int((Decimal(cap or 0) / unit).to_integral_value(rounding="ROUND_FLOOR")),
-                            Fraction(weight or 0), a.rank, region))
+        units = math.floor(Fraction(cap or 0) / Fraction(unit))  # exact: the cap may be a Fraction (x / 3)
+        claims.append(Claim(a.id, max(0, units), Fraction(weight or 0), a.rank, region))  # a negative cap is 0
     budget = int(ruleset.budget_fte / unit)
     weights = None
     if spec.regions:

@@ -1,0 +1,192 @@
+"""Issue 14, findings 5, 6, 7 and 9: one semantics from the checker to both evaluators and the allocator.
+
+Each rule file here is small and written for the case; expected values are worked out by hand in the
+comments. Every case runs through the CLI, so "no traceback, exit 1 with a position" is what is tested.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+from fractions import Fraction
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine import allocate
+
+BASE = """\
+ruleset: t
+version: "1"
+title: Test
+effective: {{from: 2018-01-01}}
+source: {{title: Test}}
+budget: {{fte: {budget}, unit: {unit}}}
+facts:
+  schema: {schema}
+parameters:
+  once: {{value: [1], description: one}}
+{derived}
+eligibility:
+  - id: e
+    description: e
+    source: e
+    when: '{when}'
+priority:
+  tiers: []
+  default: {{id: all, description: all}}
+ranking:
+  - {{by: {rank}, order: asc}}
+  - {{by: id, order: asc}}
+allocation: {{method: {method}, cap: {cap}}}
+"""
+
+
+def schema(fields: dict, required: tuple = ()) -> str:
+    applicant = {"type": "object", "required": ["id", *required],
+                 "properties": {"id": {"type": "string"}, "requested_fte": {"type": "integer"}, **fields}}
+    return json.dumps({"type": "object", "required": ["applicants"],
+                       "properties": {"applicants": {"type": "array", "items": applicant}}})
+
+
+def write(tmp_path, fields: dict, when: str = "true", derived: str = "", rank: str = "tier", cap: str = "requested_fte",
+          method: str = "greedy", budget: str = "10", unit: str = "1") -> str:
+    text = BASE.format(schema=schema(fields), when=when, derived=derived, rank=rank, cap=cap, method=method,
+                       budget=budget, unit=unit)
+    path = tmp_path / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def decide(rules: str, applicants: list, tmp_path, engine: str = "python") -> dict:
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": applicants}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--no-log",
+                                       "--format", "json", "--engine", engine])
+    assert result.exit_code == 0, result.output
+    return {d["id"]: d for d in json.loads(result.stdout)["decisions"]}
+
+
+def refused(rules: str, *words: str) -> str:
+    result = CliRunner().invoke(main, ["validate", rules])
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(rules + ":") and all(w in result.stderr for w in words), result.stderr
+    return first
+
+
+NUMBER = {"type": "number"}
+NESTED = {"z": NUMBER, "q": {"type": "array", "items": {"type": "object", "properties": {
+    "k": NUMBER, "w": {"type": "array", "items": {"type": "object", "properties": {"z": NUMBER}}}}}}}
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_nested_aggregate_reads_the_inner_items(tmp_path, engine):
+    # q0: inner z 0 + 0 = 0; q1: 1; q2: no items, 0. So one q has sum >= 1 (had z been read from the
+    # applicant, 100 per item, q0 and q1 would both count: 2).
+    rules = write(tmp_path, NESTED, when="count(q where sum(w, z) >= 1) == 1",
+                  derived="derived:\n  n: {description: n, expr: 'count(q where sum(w, z) >= 1)'}\n"
+                          "  m: {description: m, expr: 'sum(q, sum(w, z * k))'}")
+    qs = [{"k": 5, "w": [{"z": 0}, {"z": 0}]}, {"k": 3, "w": [{"z": 1}]}, {"k": 7, "w": []}]
+    decision = decide(rules, [{"id": "A", "requested_fte": 1, "z": 100, "q": qs}], tmp_path, engine)["A"]
+    assert decision["eligible"] and decision["derived"]["n"] == 1
+    # m: k of the enclosing q item times each inner z: 5*0 + 5*0 + 3*1 + 0 = 3
+    assert decision["derived"]["m"] == 3
+
+
+def test_a_dotted_path_to_a_list_works_in_an_aggregate(tmp_path):
+    # sum(a.items, v) = 1.5 + 2 = 3.5 ; cap requested_fte / 3 = 7/3, floor 2 whole units
+    fields = {"a": {"type": "object", "properties": {"items": {"type": "array", "items": {
+        "type": "object", "properties": {"v": NUMBER}}}}}}
+    rules = write(tmp_path, fields, derived="derived:\n  s: {description: s, expr: 'sum(a.items, v)'}",
+                  cap="requested_fte / 3")
+    decision = decide(rules, [{"id": "A", "requested_fte": 7, "a": {"items": [{"v": 1.5}, {"v": 2}]}}], tmp_path)["A"]
+    assert decision["derived"]["s"] == 3.5 and decision["allocated_fte"] == 2
+
+
+def test_a_negative_cap_gets_nothing_and_overspends_nothing(tmp_path):
+    # cap requested_fte - 5: A (rank 1) -3 -> 0 units; B 13 - 5 = 8, budget 5 -> 5. Total 5, not 8 - 3.
+    rules = write(tmp_path, {}, cap="requested_fte - 5", budget="5")
+    decisions = decide(rules, [{"id": "A", "requested_fte": 2}, {"id": "B", "requested_fte": 13}], tmp_path)
+    assert decisions["A"]["allocated_fte"] == 0 and decisions["B"]["allocated_fte"] == 5
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_durable_property_names_do_not_collide(tmp_path, engine):
+    # a__b is 5 and a.b is 0: the condition holds; one shared property would make it false
+    fields = {"a__b": NUMBER, "a": {"type": "object", "properties": {"b": NUMBER}}}
+    rules = write(tmp_path, fields, when="a__b > 1 and a.b < 1")
+    assert decide(rules, [{"id": "A", "requested_fte": 1, "a__b": 5, "a": {"b": 0}}], tmp_path, engine)["A"]["eligible"]
+
+
+@pytest.mark.parametrize("name", ["tier", "id", "rank", "sum"])
+def test_a_derived_value_cannot_shadow_a_reserved_name(tmp_path, name):
+    rules = write(tmp_path, {}, derived=f"derived:\n  {name}: {{description: x, expr: '2'}}")
+    assert ":12:3:" in refused(rules, f"'{name}' cannot take this name")
+
+
+def test_an_applicant_field_cannot_be_named_tier(tmp_path):
+    refused(write(tmp_path, {"tier": NUMBER}), "applicant field 'tier' has a reserved name")
+
+
+@pytest.mark.parametrize("fields, when, rank, words", [
+    ({"x": {"type": ["string", "number"]}}, "x > 1", "tier", ["several possible types"]),
+    ({"x": {"type": ["string", "number"]}}, "x == 1", "tier", ["several possible types"]),
+    ({"x": {"enum": ["a", 1]}}, "x == 1", "tier", ["several possible types"]),
+    ({"x": {}}, "x + 1 > 2", "tier", ["no declared type"]),
+    ({"x": {}}, "true", "x", ["ranking key", "no declared type"]),
+    ({"x": {"type": "object", "properties": {}}}, "true", "x", ["ranking key", "a object"]),
+    ({"x": {"type": "string"}}, "x", "tier", ["condition must be true or false", "a string"]),
+])
+def test_untyped_and_union_typed_fields_are_refused_where_a_type_is_needed(tmp_path, fields, when, rank, words):
+    refused(write(tmp_path, fields, when=when, rank=rank), *words)
+
+
+@pytest.mark.parametrize("terms", [210, 1000])
+def test_arithmetic_chains_count_toward_the_depth_limit(tmp_path, terms):
+    rules = write(tmp_path, {"x": NUMBER}, when=" + ".join(["x"] * terms) + " > 1")
+    assert ":16:12:" in refused(rules, "nested more than 60 levels")
+
+
+def test_the_deepest_accepted_expression_evaluates_in_both_evaluators(tmp_path):
+    # 58 additions of x (= 1) give 59: depth 59 Arith + the comparison = 60 levels, the limit
+    rules = write(tmp_path, {"x": NUMBER}, when=" + ".join(["x"] * 59) + " == 59")
+    for engine in ("python", "durable"):
+        assert decide(rules, [{"id": "A", "requested_fte": 1, "x": 1}], tmp_path, engine)["A"]["eligible"]
+
+
+def test_dhondt_takes_steps_per_region_not_per_unit(monkeypatch):
+    """10^9 units over 5 regions: the seats are exact, in a handful of heap steps."""
+    pops = []
+    real = heapq.heappop
+    monkeypatch.setattr(allocate.heapq, "heappop", lambda heap: pops.append(1) or real(heap))
+    weights = {"A": 72_000, "B": 41_000, "C": 39_000, "D": 31_000, "E": 29_000}
+    for method in ("dhondt", "sainte-lague"):
+        pops.clear()
+        shares = allocate.highest_averages(10**9, weights, method)
+        assert sum(s.units for s in shares.values()) == 10**9
+        assert len(pops) <= len(weights) + 1
+        for share in shares.values():  # with 10^9 seats both methods land within one seat of the quota
+            assert abs(share.units - share.quota) < 1
+
+
+def _one_at_a_time(total: int, weights: dict, step: int) -> dict:
+    """The textbook procedure, unit by unit: an independent reference for the arithmetic version."""
+    seats = {r: 0 for r in weights}
+    for _ in range(total):
+        best = max((r for r in weights if weights[r] > 0),
+                   key=lambda r: (Fraction(weights[r], step * seats[r] + 1), weights[r], [-ord(c) for c in r]))
+        seats[best] += 1
+    return seats
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_arithmetic_divisor_methods_match_one_at_a_time(seed):
+    import random
+
+    rng = random.Random(seed)
+    weights = {chr(65 + i): rng.choice([0, rng.randint(1, 50), rng.randint(1, 5000)]) for i in range(rng.randint(1, 7))}
+    total = rng.randint(0, 120)
+    for method, step in (("dhondt", 1), ("sainte-lague", 2)):
+        got = {r: s.units for r, s in allocate.highest_averages(total, weights, method).items()}
+        assert got == (_one_at_a_time(total, weights, step) if any(weights.values()) else {r: 0 for r in weights})
