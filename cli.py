@@ -127,7 +127,7 @@ def validate(paths, strict):
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path(), help="Where ruleset ids are looked up.")
 @click.option("--engine", "engine_name", type=click.Choice(["python", "durable"]), default="python", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the decision here instead of stdout.")
+@click.option("--output", "-o", type=click.Path(), help="Write the decision here instead of stdout (checked before logging).")
 @click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
               help="Override a declared parameter for this run (repeatable); recorded in the decision.")
 @click.option("--no-log", is_flag=True, help="Dry run: do not append to the decision log.")
@@ -159,7 +159,7 @@ def _open_output(output):
     try:
         return os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT, 0o644), "wb")
     except OSError as exc:
-        raise RulesError(f"{output}: cannot write the output here: {exc.strerror or exc}; nothing was decided or logged") from None
+        raise RulesError(f"{output}: cannot write the output here: {exc.strerror or exc}; nothing was logged") from None
 
 
 def _write_output(target, output, data: bytes, entry, log_path) -> None:
@@ -212,17 +212,16 @@ def report():
 def report_fill(facts, quarter, fmt):
     """Contingent, filled and vacant FTE and the fill rate for one quarter."""
     from engine.decide import to_json
-    from engine.render import table
+    from engine.render import percent, table
     from engine.report import fill_report
 
     result = fill_report(facts, quarter)
     if fmt == "json":
         click.echo(to_json(result.as_dict()))
         return
-    rate = result.fill_rate
     click.echo(table(["quarter", "applicants", "reporting", "contingent_fte", "filled_fte", "vacant_fte", "fill_rate"],
                      [(result.quarter, result.applicants, result.reporting, result.contingent_fte, result.filled_fte,
-                       result.vacant_fte, f"{rate * 100:.2f}%" if rate is not None else "-")], right=(1, 2, 3, 4, 5, 6)))
+                       result.vacant_fte, percent(result.fill_rate))], right=(1, 2, 3, 4, 5, 6)))
 
 
 @main.command("test")

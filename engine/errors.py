@@ -96,5 +96,12 @@ def did_you_mean(name: str, candidates: Sequence[str]) -> str:
 
 def printable(text: str, limit: int = 60) -> str:
     """Text safe to print in a message: control characters escaped, long text cut."""
-    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
-    return out + ("..." if len(text) > limit else "")
+    return escape_text(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def escape_text(text: str) -> str:
+    """Text safe to put in a table or a message: newlines, escapes (ANSI) and other control characters
+    written as ``\\n``, ``\\x1b``..., so no value can start a line of its own or move the cursor."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

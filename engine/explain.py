@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from .compile import Ruleset
-from .errors import LookupFailure, did_you_mean
+from .errors import LookupFailure, did_you_mean, escape_text
 from .expr import format_decimal
 
 PHRASES = {
@@ -239,7 +239,7 @@ def explain_call(record: dict, lang: str = "nl") -> dict:
 def as_text(explanation: dict) -> str:
     parts = []
     for section in explanation["sections"]:
-        parts.append(section["title"])
-        parts.extend("  " + line for line in section["lines"])
+        parts.append(escape_text(section["title"]))
+        parts.extend("  " + escape_text(line) for line in section["lines"])
         parts.append("")
     return "\n".join(parts)

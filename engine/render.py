@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Sequence
 
+from .errors import escape_text
 from .expr import format_decimal
 
 
@@ -21,7 +22,17 @@ def cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, Decimal):
         return format_decimal(value)
-    return str(value)
+    return escape_text(str(value))
+
+
+def percent(rate: Decimal | Fraction | None) -> str:
+    """A rate as a percentage with two decimals, rounded half to even from its exact value."""
+    if rate is None:
+        return "-"
+    exact = Fraction(rate) * 100
+    with localcontext(prec=60):
+        value = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.01"))
+    return f"{value}%"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
@@ -47,7 +58,7 @@ def decision_table(record: dict) -> str:
     rows = [(d["rank"], d["id"], (d["name"] or "")[:32], d["region"], d["tier"], d["requested_fte"],
              d["allocated_fte"], _status(d)) for d in record["decisions"]]
     parts = [
-        f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}",
+        escape_text(f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}"),
         f"as of {record['as_of']}; decision {record['decision_id'][:16]}",
         "",
         table(["rank", "id", "name", "region", "tier", "requested", "allocated", "reason"], rows, right=(0, 4, 5, 6)),

@@ -1,13 +1,16 @@
 """Reports over facts that need no ruleset: the fill of the contingent per quarter."""
 from __future__ import annotations
 
+import decimal
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, Location
 from .facts import load_data, read_facts_bytes
+from .pyeval import _div
 from .validate import shipped_schema, validate_facts
 
 
@@ -21,11 +24,13 @@ class FillReport:
 
     @property
     def vacant_fte(self) -> Decimal:
-        return self.contingent_fte - self.filled_fte
+        with decimal.localcontext(EXACT_SUMS):
+            return self.contingent_fte - self.filled_fte
 
     @property
-    def fill_rate(self) -> Decimal | None:
-        return self.filled_fte / self.contingent_fte if self.contingent_fte else None
+    def fill_rate(self) -> Decimal | Fraction | None:
+        """Exact: a decimal when the quotient terminates, else a fraction."""
+        return _div(self.filled_fte, self.contingent_fte) if self.contingent_fte else None
 
     def as_dict(self) -> dict:
         return {"quarter": self.quarter, "applicants": self.applicants, "reporting": self.reporting,
@@ -43,9 +48,15 @@ def fill_report(path: str | Path, quarter: str) -> FillReport:
     validate_facts(data, text, label, shipped_schema("quarters.facts.schema.json"), from_yaml=fmt == "yaml")
     contingent = filled = Decimal(0)
     reporting = 0
-    for applicant in data["applicants"]:
-        rows = [q for q in applicant["quarters"] if q["quarter"] == quarter]
-        reporting += bool(rows)
-        contingent += sum((Decimal(q["contingent_fte"]) for q in rows), Decimal(0))
-        filled += sum((Decimal(q["filled_fte"]) for q in rows), Decimal(0))
+    with decimal.localcontext(EXACT_SUMS):  # input numbers are bounded, so these sums never round
+        for applicant in data["applicants"]:
+            rows = [q for q in applicant["quarters"] if q["quarter"] == quarter]
+            reporting += bool(rows)
+            contingent += sum((Decimal(q["contingent_fte"]) for q in rows), Decimal(0))
+            filled += sum((Decimal(q["filled_fte"]) for q in rows), Decimal(0))
     return FillReport(quarter, len(data["applicants"]), reporting, contingent, filled)
+
+
+# Facts numbers have at most 15 + 20 digits; 60 digits hold the sum of 10^20 of them. Inexact is
+# trapped all the same: a sum is exact or it is an error, never rounded.
+EXACT_SUMS = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])

@@ -1,0 +1,125 @@
+"""Issue 14, finding 10: limits hold before reading, per parser, in every command; output after logging.
+
+Run through the CLI, as an operator would; the big inputs are made at run time, not kept in the repo.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from fractions import Fraction
+
+from click.testing import CliRunner
+
+from cli import main
+from engine.load import MAX_YAML_BYTES
+
+from conftest import AS_OF, ROOT, RULES, example
+
+
+def rules(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def records(log) -> int:
+    if not os.path.exists(log):
+        return 0
+    db = sqlite3.connect(str(log))
+    count = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    db.close()
+    return count
+
+
+def test_yaml_that_is_json_inside_is_limited_as_yaml(tmp_path):
+    big = tmp_path / "call.yaml"
+    big.write_bytes(b"{applicants: []}" + b" " * (31 << 20))  # 31 MB, flow style: YAML, whatever it looks like
+    result = rules("evaluate", "lde", big, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and f"over the limit of {MAX_YAML_BYTES:,} bytes" in result.stderr
+
+
+def test_report_fill_keeps_the_yaml_limit(tmp_path):
+    big = tmp_path / "call.yaml"
+    big.write_bytes(b"applicants:\n" + b"# padding of a block YAML file\n" * 440_000)  # 13 MB
+    result = rules("report", "fill", big, "--quarter", "2017Q4")
+    assert result.exit_code == 1 and "over the limit" in result.stderr and "internal error" not in result.output
+
+
+def test_an_endless_file_is_refused_without_reading_it_whole(tmp_path):
+    result = rules("evaluate", "lde", "/dev/zero", "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and "/dev/zero: file is more than" in result.stderr
+
+
+def test_facts_from_standard_input(tmp_path):
+    data = example("lde").read_bytes()
+    result = CliRunner().invoke(main, ["evaluate", "lde", "-", "--as-of", str(AS_OF), "--rules-dir", str(RULES),
+                                       "--no-log", "--format", "json"], input=data)
+    from_file = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--no-log",
+                      "--format", "json")
+    assert result.exit_code == 0 and result.stdout == from_file.stdout
+
+
+def test_unwritable_output_is_refused_before_anything_is_logged(tmp_path):
+    log = tmp_path / "log.sqlite"
+    for target in (tmp_path / "no-such-folder" / "out.json", tmp_path):
+        result = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--log", log,
+                       "-o", target)
+        assert result.exit_code == 1 and str(target) in result.stderr and "nothing was logged" in result.stderr
+        assert "logged as record" not in result.stderr and "internal error" not in result.output
+    assert records(log) == 0
+
+
+def test_output_file_is_written_after_logging(tmp_path):
+    log, out = tmp_path / "log.sqlite", tmp_path / "out.json"
+    out.write_text("an older, longer decision that must not leave a tail behind\n" * 100)
+    result = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--log", log,
+                   "-o", out, "--format", "json")
+    assert result.exit_code == 0 and records(log) == 1
+    assert json.loads(out.read_text())["ruleset"]["id"] == "lde"
+
+
+def test_a_full_stdout_after_logging_names_the_record(tmp_path):
+    log = tmp_path / "log.sqlite"
+    env = dict(os.environ, RULES_LOG=str(log), PYTHONPATH=str(ROOT))
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-c", "from cli import main; main()", "evaluate", "lde",
+                               str(example("lde")), "--as-of", str(AS_OF), "--rules-dir", str(RULES)],
+                              stdout=full, stderr=subprocess.PIPE, env=env, timeout=120)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "logged as record 1" in stderr and "writing it to standard output failed" in stderr
+    assert "rules show 1" in stderr and records(log) == 1
+
+
+def test_ids_and_names_cannot_forge_table_rows(tmp_path):
+    facts = json.loads(json.dumps({"applicants": [
+        {"id": "A\n1  FORGED  x  Antwerpen  1  2  99", "name": "\x1b[2Jcleared", "province": "Antwerpen",
+         "contingent_fte": 3, "requested_fte": 2, "realisation_rate": 0.95, "merged_on": None,
+         "assessment": {"guidance_actions": 2, "transition_vision": 2, "realised_transition": 2,
+                        "regular_cooperation": 2}}]}))
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(facts))
+    result = rules("evaluate", "lde", path, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout and "\\x1b[2Jcleared" in result.stdout
+    assert not any(line.startswith("1  FORGED") for line in result.stdout.splitlines())
+    assert "A\\n1  FORGED" in result.stdout
+
+
+def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
+    values = ["123456789012345.12345678901234567891", "987654321098765.98765432109876543219",
+              "555555555555555.55555555555555555555"]
+    quarters = [{"quarter": "2017Q4", "contingent_fte": Decimal(v), "filled_fte": Decimal(v) / 2} for v in values]
+    data = {"applicants": [{"id": f"W{i}", "quarters": [q]} for i, q in enumerate(quarters)]}
+    path = tmp_path / "call.json"
+    from engine.decide import to_json
+
+    path.write_text(to_json(data))
+    result = rules("report", "fill", path, "--quarter", "2017Q4", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout, parse_float=Decimal)
+    expected = sum(Fraction(v) for v in values)  # independent: exact rational arithmetic
+    assert Fraction(report["contingent_fte"]) == expected
+    assert Fraction(report["vacant_fte"]) == expected - sum(Fraction(Decimal(v) / 2) for v in values)
