@@ -36,10 +36,14 @@ MAX_DEPTH = 100
 SNIFF_BYTES = 65536
 # Numbers in rule files, facts files and expressions: at most this many digits before the decimal point
 # and after it. A contingent of 10^15 FTE is not a fact; the bound keeps exact arithmetic fast.
+# At most 15 significant digits (as many as Excel keeps): two such numbers are different binary floats
+# exactly when they are different decimals, so the compiled schema validator, which compares in
+# floats, judges every bound exactly as the exact one does.
 MAX_INTEGER_DIGITS = 15
 MAX_FRACTION_DIGITS = 20
-NUMBER_LIMIT_TEXT = (f"numbers may have at most {MAX_INTEGER_DIGITS} digits before the decimal point "
-                     f"and {MAX_FRACTION_DIGITS} after it")
+MAX_SIGNIFICANT_DIGITS = 15
+NUMBER_LIMIT_TEXT = (f"numbers may have at most {MAX_SIGNIFICANT_DIGITS} significant digits, "
+                     f"{MAX_INTEGER_DIGITS} digits before the decimal point and {MAX_FRACTION_DIGITS} after it")
 
 Path_ = tuple  # a path into a document: keys and list indices
 
@@ -77,9 +81,12 @@ def number_problem(value: Decimal | int, text: str = "") -> str | None:
     if value.adjusted() >= MAX_INTEGER_DIGITS:
         return f"number '{_cut(text)}' is too large: {NUMBER_LIMIT_TEXT}"
     digits, exponent = value.as_tuple().digits, value.as_tuple().exponent
-    exponent += len(digits) - len("".join(map(str, digits)).rstrip("0"))  # trailing zeros are no decimals
+    significant = "".join(map(str, digits)).strip("0")  # zeros at either end are no significant digits
+    exponent += len(digits) - len("".join(map(str, digits)).rstrip("0"))
     if -exponent > MAX_FRACTION_DIGITS:
         return f"number '{_cut(text)}' has too many decimals: {NUMBER_LIMIT_TEXT}"
+    if len(significant) > MAX_SIGNIFICANT_DIGITS:
+        return f"number '{_cut(text)}' has too many significant digits: {NUMBER_LIMIT_TEXT}"
     return None
 
 

@@ -39,7 +39,9 @@ def schema_dir() -> Path:
 @functools.lru_cache(maxsize=None)
 def shipped_schema(name: str) -> dict:
     """A JSON Schema shipped with the engine, by file name."""
-    return json.loads((schema_dir() / name).read_text(encoding="utf-8"))
+    # decimals, as in every facts schema: a bound such as 0.001 is then exactly 0.001, not the binary
+    # float just above it
+    return json.loads((schema_dir() / name).read_text(encoding="utf-8"), parse_float=Decimal)
 
 
 _FAST: dict = {}

@@ -188,6 +188,6 @@ def test_mean_of_quarterly_rates_is_exact(tmp_path):
         record = run(rule_file("sheltered-workshops"), facts, engine=engine)
         decision = record["decisions"][0]
         assert decision["derived"]["fill_rate"] == Decimal("0.95") and decision["eligible"], engine
-    text = rule_file("sheltered-workshops").read_text(encoding="utf-8").replace("    value: 0.95\n", "    value: 0.95000000000000000001\n")
+    text = rule_file("sheltered-workshops").read_text(encoding="utf-8").replace("    value: 0.95\n", "    value: 0.950000000000001\n")
     stricter = compile_text(text, "strict.yaml")
     assert not decide(stricter, load_facts(facts, stricter), AS_OF)["decisions"][0]["eligible"]
