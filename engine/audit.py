@@ -246,7 +246,7 @@ class DecisionLog:
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
             uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-            if not os.access(self.path.parent, os.W_OK):  # no -shm can be made beside it: nobody writes it either
+            if not can_write(self.path.parent):  # no -shm can be made beside it: nobody writes it either
                 uri += "&immutable=1"
             db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         else:
@@ -514,6 +514,10 @@ class DecisionLog:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
         return expected_seq - 1
+
+
+def can_write(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
 
 
 def _canonical(value: dict) -> str:

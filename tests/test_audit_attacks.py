@@ -236,3 +236,40 @@ def test_existing_format_1_log_verifies_replays_and_grows(tmp_path):
 def _submission(output: bytes) -> Submission:
     return Submission("d" * 64, "0.1.0", "python", "x", "1", b"rules", b"{}", b"facts", "2018-06-20", {}, 0, "0",
                       output, "json")
+
+
+def test_replay_all_keeps_going_after_a_record_that_fails(tmp_path):
+    log = tmp_path / "log.sqlite"
+    make_log(log, 3)
+    db = sqlite3.connect(str(log))
+    facts = db.execute("SELECT facts_sha256 FROM records WHERE seq = 2").fetchone()[0]
+    db.execute("UPDATE blobs SET content = ? WHERE sha256 = ?", (zlib.compress(b"applicants: []\n"), facts))
+    db.commit()
+    db.close()
+    result = rules("replay", "--all", log=log)
+    assert result.exit_code == 1
+    assert "2 identical, 0 different, 1 failed, of 3 records" in result.stdout
+    assert "record 2" in result.stdout and "FAILED" in result.stdout
+
+
+def test_flow_style_yaml_facts_replay_identical(tmp_path):
+    """Finding 4: the format the facts were parsed in is part of the record."""
+    log = tmp_path / "log.sqlite"
+    flow = tmp_path / "call.yaml"
+    flow.write_text('{applicants: [{id: "A", name: "x", province: Antwerpen, contingent_fte: 3, requested_fte: 2, '
+                    'realisation_rate: 0.95, merged_on: null, assessment: {guidance_actions: 2, transition_vision: 2, '
+                    'realised_transition: 2, regular_cooperation: 2}}]}\n', encoding="utf-8")
+    assert rules("evaluate", "lde", flow, "--as-of", AS_OF, "--rules-dir", RULES, log=log).exit_code == 0
+    assert "1 identical" in rules("replay", "--all", log=log).stdout
+    with DecisionLog(log, create=False) as opened:
+        assert opened.get("1").facts_format == "yaml"
+
+
+def test_a_log_in_a_folder_nobody_may_write_is_still_read(tmp_path, monkeypatch):
+    """No -shm file can be made beside it: the log is opened immutable (nobody can be writing it)."""
+    log = tmp_path / "log.sqlite"
+    head = make_log(log, 1)
+    (tmp_path / "log.sqlite-shm").unlink(missing_ok=True)
+    (tmp_path / "log.sqlite-wal").unlink(missing_ok=True)
+    monkeypatch.setattr(audit, "can_write", lambda folder: False)
+    assert rules("audit", "verify", "--head", head, log=log).exit_code == 0
