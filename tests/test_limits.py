@@ -111,7 +111,7 @@ def test_ids_and_names_cannot_forge_table_rows(tmp_path):
 def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
     # 999999999999999.50000000000000000001 needs 35 digits: a 28-digit context rounds it
     values = ["999999999999999", "0.5", "0.00000000000000000001"]
-    quarters = [{"quarter": "2017Q4", "contingent_fte": Decimal(v), "filled_fte": Decimal(v) * 2} for v in values]
+    quarters = [{"quarter": "2017Q4", "contingent_fte": Decimal(v), "filled_fte": Decimal("0.25")} for v in values]
     data = {"applicants": [{"id": f"W{i}", "quarters": [q]} for i, q in enumerate(quarters)]}
     path = tmp_path / "call.json"
     from engine.decide import to_json
@@ -122,4 +122,5 @@ def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
     report = json.loads(result.stdout, parse_float=Decimal)
     expected = sum(Fraction(v) for v in values)  # independent: exact rational arithmetic
     assert Fraction(report["contingent_fte"]) == expected
-    assert Fraction(report["filled_fte"]) == 2 * expected and Fraction(report["vacant_fte"]) == -expected
+    assert Fraction(report["filled_fte"]) == Fraction(3, 4)
+    assert Fraction(report["vacant_fte"]) == expected - Fraction(3, 4)
