@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from engine import __version__
-from engine.errors import InputError, RulesError
+from rules_engine import __version__
+from rules_engine.errors import InputError, RulesError
 
 LOG_HELP = "Decision log (SQLite). Default: $RULES_LOG, else ~/.local/share/rules/decisions.sqlite."
 
@@ -75,7 +75,7 @@ def log_option(f):
 
 
 def open_log(log_path, create: bool = False):
-    from engine.audit import DecisionLog, default_path
+    from rules_engine.audit import DecisionLog, default_path
 
     return DecisionLog(log_path or default_path(), create=create)
 
@@ -97,14 +97,14 @@ def main():
 @click.option("--strict", is_flag=True, help="Also run the publish-gate checks of `rules lint`.")
 def validate(paths, strict):
     """Check rule files (default: rules/) without evaluating anything."""
-    from engine.api import validate_paths
+    from rules_engine.api import validate_paths
 
     result = validate_paths(paths or ["rules"])
     for problem in result.problems:
         click.echo(str(problem), err=True)
     findings = []
     if strict and not result.problems:
-        from engine.lint import lint_rulesets
+        from rules_engine.lint import lint_rulesets
 
         findings = lint_rulesets(result.rulesets)
         for finding in findings:
@@ -134,9 +134,9 @@ def validate(paths, strict):
 @log_option
 def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, log_path):
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
-    from engine.api import evaluate as run, record_decision
-    from engine.decide import to_json_bytes
-    from engine.render import decision_csv, decision_table
+    from rules_engine.api import evaluate as run, record_decision
+    from rules_engine.decide import to_json_bytes
+    from rules_engine.render import decision_csv, decision_table
 
     as_of = as_of or dt.date.today()
     compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
@@ -181,7 +181,7 @@ def _write_output(target, output, data: bytes, entry, log_path) -> None:
 
 
 def _log_name(log_path) -> str:
-    from engine.audit import default_path
+    from rules_engine.audit import default_path
 
     return str(log_path or default_path())
 
@@ -191,8 +191,8 @@ def _log_name(log_path) -> str:
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
 def versions(ruleset_id, rules_dir):
     """List the versions of a ruleset and their effective periods."""
-    from engine.api import list_versions
-    from engine.render import table
+    from rules_engine.api import list_versions
+    from rules_engine.render import table
 
     today = dt.date.today()
     rows = [(r.version, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
@@ -211,9 +211,9 @@ def report():
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def report_fill(facts, quarter, fmt):
     """Contingent, filled and vacant FTE and the fill rate for one quarter."""
-    from engine.decide import to_json
-    from engine.render import percent, table
-    from engine.report import fill_report
+    from rules_engine.decide import to_json
+    from rules_engine.render import percent, table
+    from rules_engine.report import fill_report
 
     result = fill_report(facts, quarter)
     if fmt == "json":
@@ -230,9 +230,9 @@ def report_fill(facts, quarter, fmt):
 @click.option("--coverage", is_flag=True, help="Fail if a rule was not seen both holding and not holding.")
 def test_cmd(paths, rules_dir, coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
-    from engine.api import validate_paths
-    from engine.explain import show as _show
-    from engine.testing import coverage_gaps, find_test_files, run_file
+    from rules_engine.api import validate_paths
+    from rules_engine.explain import show as _show
+    from rules_engine.testing import coverage_gaps, find_test_files, run_file
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
     if not files:
@@ -274,10 +274,10 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
 
     OLD and NEW are rule files, ids (the version in force) or id@version.
     """
-    from engine.api import resolve
-    from engine.decide import to_json
-    from engine.diff import as_dict, impact
-    from engine.render import diff_table
+    from rules_engine.api import resolve
+    from rules_engine.decide import to_json
+    from rules_engine.diff import as_dict, impact
+    from rules_engine.render import diff_table
 
     as_of = as_of or dt.date.today()
     if facts is None:
@@ -299,9 +299,9 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
 @click.argument("paths", nargs=-1, type=click.Path())
 def lint(paths):
     """Publish-gate checks that need no facts (default: rules/)."""
-    from engine.api import validate_paths
-    from engine.errors import InputError as _InputError
-    from engine.lint import lint_rulesets
+    from rules_engine.api import validate_paths
+    from rules_engine.errors import InputError as _InputError
+    from rules_engine.lint import lint_rulesets
 
     result = validate_paths(paths or ["rules"])
     if result.problems:
@@ -321,7 +321,7 @@ def lint(paths):
 @log_option
 def log_cmd(ruleset, since, until, fmt, log_path):
     """List the records of the decision log."""
-    from engine.render import table
+    from rules_engine.render import table
 
     with open_log(log_path) as log:
         rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.as_of,
@@ -352,7 +352,7 @@ def show(ref, log_path):
 @log_option
 def replay(ref, replay_all, fmt, log_path):
     """Recompute a logged decision from the stored texts and compare it byte for byte."""
-    from engine.replay import replay_checked as run
+    from rules_engine.replay import replay_checked as run
 
     if bool(ref) == replay_all:
         raise click.UsageError("give a decision id or sequence number, or --all")
@@ -405,9 +405,9 @@ def _replay_text(result) -> str:
 @log_option
 def explain(ref, applicant, lang, fmt, log_path):
     """Explain a logged decision in plain language (one applicant, or the whole call)."""
-    from engine.decide import to_json
-    from engine.explain import as_text, explain_applicant, explain_call
-    from engine.replay import stored_ruleset
+    from rules_engine.decide import to_json
+    from rules_engine.explain import as_text, explain_applicant, explain_call
+    from rules_engine.replay import stored_ruleset
 
     with open_log(log_path) as log:
         entry = log.checked(log.get(ref))
@@ -427,7 +427,7 @@ def audit():
 @log_option
 def audit_verify(head, log_path):
     """Recompute the hash chain and every stored text; exit 1 at the first bad record."""
-    from engine.audit import parse_head
+    from rules_engine.audit import parse_head
 
     expected = parse_head(head) if head else None
     with open_log(log_path) as log:

@@ -22,7 +22,7 @@ import jsonschema_rs
 from .errors import InputError, Problem, did_you_mean, printable
 from .load import Document, load_positions
 
-SCHEMA_PACKAGE = "engine.schemas"
+SCHEMA_PACKAGE = "rules_engine.schemas"
 
 
 def schema_dir() -> Path:

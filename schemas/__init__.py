@@ -1,1 +1,1 @@
-"""JSON Schemas shipped with the engine (installed as ``engine.schemas``)."""
+"""JSON Schemas shipped with the engine (installed as ``rules_engine.schemas``)."""

@@ -23,7 +23,7 @@ def lde_applicant(id_: str, contingent="3", requested=2, rate="0.95", merged_on=
 
 def write_facts(path: Path, applicants: list, regions: dict | None = None) -> Path:
     """Write a JSON facts file (decimals written exactly)."""
-    from engine.decide import to_json
+    from rules_engine.decide import to_json
 
     data = {"applicants": applicants}
     if regions is not None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from engine import audit
-from engine.audit import DecisionLog, Submission
-from engine.errors import AuditFailure, LogError
+from rules_cli.cli import main
+from rules_engine import audit
+from rules_engine.audit import DecisionLog, Submission
+from rules_engine.errors import AuditFailure, LogError
 
 from conftest import AS_OF, RULES, example
 

@@ -12,8 +12,8 @@ from fractions import Fraction
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from engine import allocate
+from rules_cli.cli import main
+from rules_engine import allocate
 
 BASE = """\
 ruleset: t

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from cli import main
+from rules_cli.cli import main
 
 from conftest import RULES, RULESETS, example
 
@@ -122,7 +122,7 @@ def test_replay_reports_a_difference(runner, log_path):
     import hashlib
     import sqlite3
 
-    from engine.audit import DecisionLog, record_hash
+    from rules_engine.audit import DecisionLog, record_hash
 
     assert evaluate(runner, "lde").exit_code == 0
     head = invoke(runner, "audit", "head").stdout.strip()

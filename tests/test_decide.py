@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from engine.compile import compile_file, compile_text
-from engine.decide import decide, to_json
-from engine.facts import load_facts
+from rules_engine.compile import compile_file, compile_text
+from rules_engine.decide import decide, to_json
+from rules_engine.facts import load_facts
 
 from conftest import AS_OF, RULESETS, example, rule_file
 from helpers import lde_applicant, workshop, write_facts

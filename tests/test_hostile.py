@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from cli import main
+from rules_cli.cli import main
 
 from conftest import RULES
 

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 from click.testing import CliRunner
 
-from cli import main
-from engine.load import MAX_YAML_BYTES
+from rules_cli.cli import main
+from rules_engine.load import MAX_YAML_BYTES
 
 from conftest import AS_OF, ROOT, RULES, example
 
@@ -84,7 +84,7 @@ def test_a_full_stdout_after_logging_names_the_record(tmp_path):
     log = tmp_path / "log.sqlite"
     env = dict(os.environ, RULES_LOG=str(log), PYTHONPATH=str(ROOT))
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run([sys.executable, "-c", "from cli import main; main()", "evaluate", "lde",
+        proc = subprocess.run([sys.executable, "-c", "from rules_cli.cli import main; main()", "evaluate", "lde",
                                str(example("lde")), "--as-of", str(AS_OF), "--rules-dir", str(RULES)],
                               stdout=full, stderr=subprocess.PIPE, env=env, timeout=120)
     stderr = proc.stderr.decode()
@@ -114,7 +114,7 @@ def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
     quarters = [{"quarter": "2017Q4", "contingent_fte": Decimal(v), "filled_fte": Decimal("0.25")} for v in values]
     data = {"applicants": [{"id": f"W{i}", "quarters": [q]} for i, q in enumerate(quarters)]}
     path = tmp_path / "call.json"
-    from engine.decide import to_json
+    from rules_engine.decide import to_json
 
     path.write_text(to_json(data))
     result = rules("report", "fill", path, "--quarter", "2017Q4", "--format", "json")

@@ -11,8 +11,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from engine.validate import _fast, _slow, shipped_schema
+from rules_cli.cli import main
+from rules_engine.validate import _fast, _slow, shipped_schema
 
 from conftest import rule_file
 

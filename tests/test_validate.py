@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.api import validate_paths
-from engine.compile import compile_file
-from engine.errors import InputError
-from engine.facts import load_facts
+from rules_engine.api import validate_paths
+from rules_engine.compile import compile_file
+from rules_engine.errors import InputError
+from rules_engine.facts import load_facts
 
 from conftest import RULES, rule_file
 
@@ -95,8 +95,8 @@ def test_facts_schema_can_be_inline(tmp_path):
     import datetime as dt
     import json
 
-    from engine.decide import decide
-    from engine.facts import load_facts
+    from rules_engine.decide import decide
+    from rules_engine.facts import load_facts
 
     from conftest import ROOT, example
 

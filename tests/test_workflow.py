@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from cli import main
-from engine.api import resolve, validate_paths
-from engine.compile import compile_text
-from engine.decide import decide
-from engine.diff import changed_applicants
-from engine.errors import LookupFailure
-from engine.facts import load_facts
-from engine.lint import lint_ruleset
+from rules_cli.cli import main
+from rules_engine.api import resolve, validate_paths
+from rules_engine.compile import compile_text
+from rules_engine.decide import decide
+from rules_engine.diff import changed_applicants
+from rules_engine.errors import LookupFailure
+from rules_engine.facts import load_facts
+from rules_engine.lint import lint_ruleset
 
 from conftest import RULES, example, rule_file
 
