@@ -446,5 +446,79 @@ def audit_head(log_path):
     click.echo(f"{count}:{digest}")
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--time-limit", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds a request may compute before it is stopped (503).")
+@click.option("--max-body", default=64, show_default=True, type=click.IntRange(1, 512), help="Largest body, in MB.")
+@click.option("--no-auth", is_flag=True, help="Every request is an admin: for local experiments on a loopback host only.")
+@log_option
+def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, log_path):
+    """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
+    import uvicorn
+
+    if no_auth and host not in LOOPBACK:
+        raise click.UsageError("--no-auth is only allowed with a loopback --host (127.0.0.1, ::1, localhost)")
+    if no_auth:
+        click.echo("warning: --no-auth: every request is treated as an admin; never expose this server", err=True)
+    from rules_engine.audit import default_path
+
+    os.environ.update({"RULES_SERVE_RULES_DIR": str(Path(rules_dir).resolve()),
+                       "RULES_LOG": str(Path(log_path or default_path()).resolve()),
+                       "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
+                       "RULES_SERVE_NO_AUTH": "1" if no_auth else "0"})
+    uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="info", timeout_graceful_shutdown=5)
+
+
+@main.group()
+def token():
+    """Bearer tokens of the service (stored as hashes in the decision log's database)."""
+
+
+@token.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["evaluator", "policy-owner", "auditor", "admin"]))
+@log_option
+def token_add(name, role, log_path):
+    """Make a token: it is printed once, alone on a line; only its hash is kept."""
+    from rules_engine.audit import TokenStore
+
+    with open_log(log_path, create=True) as log:
+        secret = TokenStore(log).add(name, role)
+    click.echo(f"token '{name}' ({role}) added to {_log_name(log_path)}; it is shown this once:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@log_option
+def token_list(log_path):
+    """The tokens: name, role, created, revoked."""
+    from rules_engine.audit import TokenStore
+    from rules_engine.render import table
+
+    with open_log(log_path) as log:
+        rows = [(t.name, t.role, t.created_at, t.revoked_at or "") for t in TokenStore(log).all()]
+    click.echo(table(["name", "role", "created (UTC)", "revoked (UTC)"], rows))
+
+
+@token.command("revoke")
+@click.argument("name")
+@log_option
+def token_revoke(name, log_path):
+    """Revoke a token: requests with it get 401 from now on."""
+    from rules_engine.audit import TokenStore
+
+    with open_log(log_path, create=True) as log:
+        TokenStore(log).revoke(name)
+    click.echo(f"token '{name}' revoked")
+
+
 if __name__ == "__main__":
     main()

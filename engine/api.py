@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .compile import Ruleset, compile_file
+from .compile import Ruleset, compile_file, compile_text
 from .decide import batch, decide
 from .errors import InputError, Location, LookupFailure, Problem, did_you_mean
 from .audit import DecisionLog, Entry, Submission
@@ -135,7 +135,7 @@ def evaluate(spec: str, facts: str | Path | bytes, as_of: dt.date, rules_dir: st
     return ruleset, record, loaded
 
 
-def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts) -> Submission:
+def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requested_by: str | None = None) -> Submission:
     """What the decision log stores for one decision: the exact texts it depended on and its output."""
     return Submission(
         decision_id=record["decision_id"], engine_version=record["engine"]["version"],
@@ -143,9 +143,72 @@ def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts) -> S
         rule_text=ruleset.text.encode("utf-8"), schema_text=ruleset.facts_schema_text.encode("utf-8"),
         facts=facts.raw, as_of=record["as_of"], overrides=dict(ruleset.overrides),
         applicants=record["applicants"], allocated_fte=str(record["allocated_fte"]), output=output,
-        facts_format=facts.format)
+        facts_format=facts.format, requested_by=requested_by)
 
 
-def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts) -> Entry:
-    """Append a decision to the log; returns the committed record (read back, its hash checked)."""
-    return log.append(submission(ruleset, record, output, facts))
+def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts,
+                    requested_by: str | None = None) -> Entry:
+    """Append a decision to the log; returns the committed record (read back, its hash checked).
+
+    ``requested_by`` (the service's token name) is part of the chained record, not of the decision id.
+    """
+    return log.append(submission(ruleset, record, output, facts, requested_by))
+
+
+def list_rulesets(rules_dir: str | Path) -> dict[str, list[Ruleset]]:
+    """Every ruleset id under ``rules_dir`` with its versions, oldest first."""
+    folder = Path(rules_dir)
+    if not folder.is_dir():
+        raise LookupFailure(f"no rules folder '{rules_dir}'")
+    return {p.name: list_versions(p.name, rules_dir) for p in sorted(folder.iterdir()) if p.is_dir()
+            and find_rule_files([p])}
+
+
+def resolve_text_or_spec(spec: str, rules_dir: str | Path, as_of: dt.date,
+                         overrides: Mapping[str, str] | None = None, label: str = "<rule text>") -> Ruleset:
+    """A ruleset from an id, ``id@version``, or the text of a rule file (anything with a newline)."""
+    if "\n" in spec:
+        return compile_text(spec, label, None, overrides)
+    return resolve(spec, rules_dir, as_of, overrides)
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """``rules validate --strict`` on one rule text: the problems, or the lint findings of a valid text."""
+
+    problems: list
+    findings: list
+    ruleset: Ruleset | None
+
+
+def check_text(text: str, label: str = "<rule text>") -> TextCheck:
+    """Validate a rule text (nothing is written anywhere) and lint it if it is valid."""
+    from .lint import lint_ruleset
+
+    try:
+        ruleset = compile_text(text, label)
+    except InputError as exc:
+        return TextCheck(exc.problems, [], None)
+    return TextCheck([], lint_ruleset(ruleset), ruleset)
+
+
+def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lang: str = "nl") -> dict:
+    """The statement of reasons of a logged decision (one applicant, or the whole call), from the log alone."""
+    import json
+    from decimal import Decimal
+
+    from .explain import explain_applicant, explain_call
+    from .replay import stored_ruleset
+
+    entry = log.checked(log.get(ref))
+    record = json.loads(entry.text, parse_float=Decimal)
+    if applicant:
+        return explain_applicant(record, stored_ruleset(log, entry), applicant, lang)
+    return explain_call(record, lang)
+
+
+def replay_record(log: DecisionLog, ref: str):
+    """Recompute a logged decision from the stored texts and compare it byte for byte (a ``Replay``)."""
+    from .replay import replay_checked
+
+    return replay_checked(log, log.get(ref))

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import sqlite3
 import time
 import zlib
@@ -62,15 +65,19 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_decision ON records (decision_id);
 """
-# Format 1 logs are upgraded by this statement on their next append; new logs are made the same way,
-# so every format 2 log has the same layout, byte for byte, in sqlite_master.
-UPGRADE_TO_2 = "ALTER TABLE records ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'"
+# Format 1 logs are upgraded by these statements on their next append; new logs are made the same
+# way, so every format 2 log has the same layout, byte for byte, in sqlite_master.
+UPGRADE_TO_2 = (
+    "ALTER TABLE records ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+    "CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, "
+    "created_at TEXT NOT NULL, revoked_at TEXT)",
+)
 
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
-EXTRA_KEYS = ("facts_format",)  # the fields ``extra`` may hold; each is hashed like the others
+EXTRA_KEYS = ("facts_format", "requested_by")  # the fields ``extra`` may hold; each is hashed like the others
 
 
 def _layout(version: int) -> frozenset:
@@ -78,7 +85,8 @@ def _layout(version: int) -> frozenset:
     db = sqlite3.connect(":memory:")
     db.executescript(SCHEMA)
     if version >= 2:
-        db.execute(UPGRADE_TO_2)
+        for statement in UPGRADE_TO_2:
+            db.execute(statement)
     rows = frozenset(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
     db.close()
     return rows
@@ -155,6 +163,11 @@ class Entry:
         """``json`` or ``yaml``, as the facts were parsed; None for records written before it was kept."""
         return self.extras.get("facts_format")
 
+    @property
+    def requested_by(self) -> str | None:
+        """The name of the token that asked for the decision (service); None from the command line."""
+        return self.extras.get("requested_by")
+
 
 def record_hash(fields: dict) -> str:
     """sha256 over the previous hash and the canonical bytes of the record's fields."""
@@ -205,6 +218,7 @@ class Submission:
     allocated_fte: str
     output: bytes
     facts_format: str | None = None  # "json" or "yaml": how replay must parse the stored facts
+    requested_by: str | None = None  # who asked (the service's token name); in the chain, not in decision_id
 
 
 class DecisionLog:
@@ -302,9 +316,8 @@ class DecisionLog:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             if not self._objects():  # another process may have made it meanwhile
-                for statement in filter(str.strip, SCHEMA.split(";")):
+                for statement in [*filter(str.strip, SCHEMA.split(";")), *UPGRADE_TO_2]:
                     self.db.execute(statement)
-                self.db.execute(UPGRADE_TO_2)
                 self.db.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)", (FORMAT, str(FORMAT_VERSION)))
             self.db.execute("COMMIT")
         except BaseException:
@@ -318,7 +331,8 @@ class DecisionLog:
         try:
             self._check_format(self._objects())
             if self.version < 2:
-                self.db.execute(UPGRADE_TO_2)
+                for statement in UPGRADE_TO_2:
+                    self.db.execute(statement)
                 self.db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
             self.db.execute("COMMIT")
         except BaseException:
@@ -371,7 +385,8 @@ class DecisionLog:
         blobs = [(sha256(data), kind, data) for kind, data in
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
         encoding, packed_output = pack(sub.output)
-        extra = {"facts_format": sub.facts_format} if sub.facts_format else {}
+        extra = {key: value for key, value in (("facts_format", sub.facts_format), ("requested_by", sub.requested_by))
+                 if value}
         self.db.execute("BEGIN IMMEDIATE")  # the write lock, before reading the previous hash
         try:
             self._check_format(self._objects())  # what another process may have done since we opened
@@ -412,14 +427,15 @@ class DecisionLog:
     def _columns(self) -> str:
         return ", ".join(COLUMNS + ("extra",)) if self.version >= 2 else ", ".join(COLUMNS) + ", '{}'"
 
-    def entries(self, ruleset: str | None = None, since: str | None = None, until: str | None = None) -> Iterator[Entry]:
-        """Records in sequence order, optionally filtered by ruleset id and recording date."""
-        where, args = ["1=1"], []
+    def entries(self, ruleset: str | None = None, since: str | None = None, until: str | None = None,
+                after: int = 0, limit: int | None = None) -> Iterator[Entry]:
+        """Records in sequence order, optionally filtered by ruleset id and recording date, after seq ``after``."""
+        where, args = ["seq > ?"], [after]
         for clause, value in (("ruleset_id = ?", ruleset), ("recorded_at >= ?", since), ("recorded_at < ?", until)):
             if value:
                 where.append(clause)
                 args.append(value)
-        return self._select(" AND ".join(where), *args)
+        return self._select(" AND ".join(where), *args, limit=limit)
 
     def get(self, ref: str) -> Entry:
         """A record by sequence number or (a unique prefix of) its decision id; the latest if repeated."""
@@ -438,9 +454,11 @@ class DecisionLog:
             raise LookupFailure(f"no record '{printable(ref)}' in {self.path}")
         return rows[-1]
 
-    def _select(self, where: str, *args) -> Iterator[Entry]:
+    def _select(self, where: str, *args, limit: int | None = None) -> Iterator[Entry]:
         # NOT INDEXED: the rows come from the table itself, never from an index that could disagree with it
         sql = f"SELECT {self._columns()} FROM records NOT INDEXED WHERE {where} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         try:
             for row in self.db.execute(sql, args):
                 yield _entry(row)
@@ -514,6 +532,74 @@ class DecisionLog:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
         return expected_seq - 1
+
+
+ROLES = ("evaluator", "policy-owner", "auditor", "admin")
+TOKEN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A bearer token of the service, as stored: its name, role and dates (the secret itself never)."""
+
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None
+
+
+class TokenStore:
+    """Tokens live in the decision log's database: only the sha256 of each secret is stored."""
+
+    def __init__(self, log: DecisionLog):
+        self.log = log
+
+    def add(self, name: str, role: str, now: dt.datetime | None = None) -> str:
+        """Make a token; returns its secret, which is shown once and never stored."""
+        if not TOKEN_NAME.fullmatch(name):
+            raise LookupFailure(f"'{printable(name)}' is not a token name: lower-case letters, digits, '.', '_' "
+                                "and '-', at most 64")
+        if role not in ROLES:
+            raise LookupFailure(f"'{printable(role)}' is not a role; roles: {', '.join(ROLES)}")
+        secret = "rules_" + secrets.token_urlsafe(32)
+        created = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            self.log.db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, NULL)", (name, role, sha256(secret.encode()), created))
+        except sqlite3.IntegrityError:
+            raise LookupFailure(f"a token named '{name}' exists already (revoke it, or choose another name)") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.log._error(exc) from None
+        return secret
+
+    def all(self) -> list[Token]:
+        return [Token(*row) for row in self._rows("SELECT name, role, created_at, revoked_at FROM tokens ORDER BY name")]
+
+    def revoke(self, name: str, now: dt.datetime | None = None) -> None:
+        revoked = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            cursor = self.log.db.execute("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                                         (revoked, name))
+        except sqlite3.DatabaseError as exc:
+            raise self.log._error(exc) from None
+        if cursor.rowcount != 1:
+            raise LookupFailure(f"no active token named '{printable(name)}'")
+
+    def find(self, secret: str) -> Token | None:
+        """The active token with this secret, or None. The digests are compared in constant time."""
+        digest = sha256(secret.encode("utf-8", "replace"))
+        rows = self._rows("SELECT name, role, created_at, revoked_at, sha256 FROM tokens WHERE sha256 = ?", digest)
+        for name, role, created, revoked, stored in rows:
+            if hmac.compare_digest(stored, digest) and revoked is None:
+                return Token(name, role, created, revoked)
+        return None
+
+    def _rows(self, sql: str, *args) -> list:
+        if self.log.version < 2:
+            return []  # a format 1 log has no tokens yet
+        try:
+            return list(self.log.db.execute(sql, args))
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self.log._error(exc) from None
 
 
 def can_write(folder: Path) -> bool:

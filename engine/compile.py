@@ -15,6 +15,8 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -25,6 +27,7 @@ from . import expr as E
 from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, expect_condition,
                       kind_of_schema, kind_of_value, reads, region_schema)
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
+from .limits import check_deadline
 from .load import Document, bounded_decimal, load_yaml_document, read_text
 from .validate import check_schema, reference_problems, schema_dir, shipped_schema, validate_document
 
@@ -124,6 +127,7 @@ class Ruleset:
     applicant_fields: dict = field(default_factory=dict, compare=False, repr=False)
     locations: dict = field(default_factory=dict, compare=False, repr=False)
     lint_ignore: tuple = ()
+    facts_schema_file: str = ""  # the schema file read from disk, if the schema was named (not stored or inline)
 
     @property
     def params(self) -> dict:
@@ -450,6 +454,7 @@ def compile_document(doc: Document, base_dir: Path | None = None, overrides: Map
     """
     ctx = _Context(doc, base_dir, overrides or {}, schema_text)
     for _name, stage in STAGES:
+        check_deadline()
         stage(ctx)
         ctx.fail_if_any()
     if ctx.problems:
@@ -457,10 +462,41 @@ def compile_document(doc: Document, base_dir: Path | None = None, overrides: Map
     return _build(ctx)
 
 
+_CACHE: "OrderedDict[tuple, Ruleset]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_SIZE = 64
+
+
 def compile_text(text: str, label: str, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
                  schema_text: str | None = None) -> Ruleset:
-    """Compile rule-file text; ``label`` names it in messages."""
-    return compile_document(load_yaml_document(text, label), base_dir, overrides, schema_text)
+    """Compile rule-file text; ``label`` names it in messages.
+
+    Compiled rulesets are kept by the sha256 of their text (with the label, folder, overrides and
+    stored schema): a service pays no compile per request, and a rule file changed on disk is a new
+    text, compiled on first use. A facts schema file the text names is read again and compared, so a
+    changed schema file is picked up too.
+    """
+    key = (hashlib.sha256(text.encode("utf-8")).hexdigest(), label, str(base_dir),
+           tuple(sorted((overrides or {}).items())), schema_text)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None and _schema_unchanged(hit):
+        return hit
+    ruleset = compile_document(load_yaml_document(text, label), base_dir, overrides, schema_text)
+    with _CACHE_LOCK:
+        _CACHE[key] = ruleset
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ruleset
+
+
+def _schema_unchanged(ruleset: Ruleset) -> bool:
+    if not ruleset.facts_schema_file:
+        return True
+    try:
+        return read_text(ruleset.facts_schema_file) == ruleset.facts_schema_text
+    except InputError:
+        return False
 
 
 def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None) -> Ruleset:
@@ -513,6 +549,7 @@ def _build(ctx: _Context) -> Ruleset:
         locations={"facts": doc.loc(("facts", "schema")), "ranking": doc.loc(("ranking",), key=True),
                    "effective": doc.loc(("effective",), key=True)},
         lint_ignore=tuple((data.get("lint") or {}).get("ignore", [])),
+        facts_schema_file=str(ctx.schema_file or ""),
     )
 
 

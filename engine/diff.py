@@ -23,9 +23,13 @@ class Impact:
 
 
 def impact(old: Ruleset, new: Ruleset, facts_path: str | Path, as_of: dt.date) -> Impact:
-    """Evaluate ``old`` and ``new`` on the same facts; list the applicants whose outcome changed."""
+    """Evaluate ``old`` and ``new`` on the same facts file; list the applicants whose outcome changed."""
     raw, fmt = read_facts_bytes(facts_path)
-    label = "<stdin>" if str(facts_path) == "-" else str(facts_path)
+    return impact_of(old, new, raw, "<stdin>" if str(facts_path) == "-" else str(facts_path), fmt, as_of)
+
+
+def impact_of(old: Ruleset, new: Ruleset, raw: bytes, label: str, fmt: str | None, as_of: dt.date) -> Impact:
+    """``impact`` on facts given as bytes (a request body)."""
     before = decide(old, parse_facts(raw, label, old, fmt), as_of)
     after = decide(new, parse_facts(raw, label, new, fmt), as_of)
     return Impact(before, after, old.label, new.label, changed_applicants(before, after), _regions(before, after))

@@ -38,6 +38,7 @@ from typing import Any, Sequence
 from . import expr as E
 from .compile import Ruleset
 from .errors import EvaluationError
+from .limits import check_deadline
 
 TAG = {"_t": "applicant"}
 MAX_RULES_PER_SET = 50
@@ -284,6 +285,8 @@ def durable_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
         _register(p)
         durable_engine = _import()
         for index, env in enumerate(envs):
+            if index % 256 == 0:
+                check_deadline()
             fact = _fact(index, env, p, {k: fn(env) for k, fn in lifted_fns.items()})
             _fired.clear()
             for name in p.names:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .compile import Ruleset
+from .limits import check_deadline
 from .pyeval import CONTEXT, Compiled, generate
 
 
@@ -46,6 +47,7 @@ def compiled(ruleset: Ruleset) -> Compiled:
 def derive(ruleset: Ruleset, applicants: Sequence[dict]) -> list[dict]:
     """Each applicant's facts plus its derived values (new dicts; the facts are not changed)."""
     fn = compiled(ruleset).derive
+    check_deadline()
     with decimal.localcontext(CONTEXT):
         return [fn(dict(a)) for a in applicants]
 
@@ -83,7 +85,9 @@ def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = py
     one = fns.assess_one
     result = []
     with decimal.localcontext(CONTEXT):
-        for env, h in zip(envs, held):
+        for index, (env, h) in enumerate(zip(envs, held)):
+            if index % 512 == 0:
+                check_deadline()
             checks, eligible, tier, tier_rule, tier_checks = one(env, h)
             result.append(Assessment(env["id"], env, eligible, checks, tier, tier_rule, tier_checks))
     _rank(ruleset, fns, result)

@@ -1,0 +1,470 @@
+"""``rules serve``: the engine as an HTTP service. A thin shell, like ``cli.py``.
+
+Routes parse the request, check the token's role, call ``rules_engine`` (its ``api`` and ``audit``),
+and map the engine's errors to RFC 9457 problems. No policy logic lives here, and the engine never
+imports this package. The CPU work of a request runs in a thread under a deadline, so a request
+that takes too long is stopped and answered 503 while the server goes on serving.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from rules_engine import __version__, api
+from rules_engine.audit import DecisionLog, TokenStore, default_path, parse_head
+from rules_engine.decide import to_json_bytes
+from rules_engine.errors import RulesError
+from rules_engine.limits import deadline
+
+from . import models as M
+from .docs import docs_page
+from .problems import MEDIA_TYPE, ProblemDetails, ProblemError, documented, from_engine
+
+LOG = logging.getLogger("rules.service")
+MAX_BODY = 64 * 1024 * 1024
+FACTS_TYPES = {"application/json": "json", "application/yaml": "yaml", "application/x-yaml": "yaml",
+               "text/yaml": "yaml", "text/x-yaml": "yaml"}
+RULE_TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+# which roles may do what
+ALLOWED = {
+    "read": {"evaluator", "policy-owner", "auditor", "admin"},
+    "evaluate": {"evaluator", "admin"},
+    "dry-run": {"evaluator", "policy-owner", "admin"},
+    "policy": {"policy-owner", "admin"},
+    "audit": {"auditor", "admin"},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    rules_dir: str = "rules"
+    log: str = ""
+    time_limit: float = 30.0
+    max_body: int = MAX_BODY
+    no_auth: bool = False
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """What ``rules serve`` hands its worker processes."""
+        env = os.environ
+        return cls(env.get("RULES_SERVE_RULES_DIR", "rules"), env.get("RULES_LOG", ""),
+                   float(env.get("RULES_SERVE_TIME_LIMIT", "30")), int(env.get("RULES_SERVE_MAX_BODY", str(MAX_BODY))),
+                   env.get("RULES_SERVE_NO_AUTH") == "1")
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.log) if self.log else default_path()
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+def app_from_env() -> FastAPI:
+    return create_app(Settings.from_env())
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The ASGI application for ``settings``."""
+    app = FastAPI(title="rules", version=__version__, docs_url=None, redoc_url=None,
+                  description="Allocation policy as data: evaluate calls, read the decision log, replay and verify.")
+    app.state.settings = settings
+    _handlers(app)
+    _routes(app, settings)
+    _patch_openapi(app)
+    return app
+
+
+# --- errors -------------------------------------------------------------------
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def problem(_request: Request, exc: ProblemError):
+        return JSONResponse(exc.body(), exc.status, headers=exc.headers, media_type=MEDIA_TYPE)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        items = [{"file": "<request>", "line": 0, "column": 0, "field": ".".join(map(str, e.get("loc", ()))),
+                  "message": str(e.get("msg", "")), "code": str(e.get("type", "invalid"))} for e in exc.errors()]
+        body = ProblemError(400, "Bad request", "the request's parameters are not valid", items).body()
+        return JSONResponse(body, 400, media_type=MEDIA_TYPE)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception):
+        error_id = uuid.uuid4().hex
+        LOG.error("error %s", error_id, exc_info=exc)
+        body = ProblemError(500, "Internal error", f"an unexpected error; quote error id {error_id}").body()
+        return JSONResponse({**body, "error_id": error_id}, 500, media_type=MEDIA_TYPE)
+
+
+def _patch_openapi(app: FastAPI) -> None:
+    """Every error response is a problem document; FastAPI's own 422 schema is not used."""
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {})
+        schema["components"]["schemas"].update(ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+                                               .pop("$defs", {}))
+        schema["components"]["schemas"]["ProblemDetails"] = _problem_schema()
+        for path in schema["paths"].values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for status, entry in documented(400, 500, 503).items():
+                    responses.setdefault(str(status), entry)
+                if "422" in responses and "HTTPValidationError" in json.dumps(responses["422"]):
+                    responses["422"] = documented(422)[422]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        app.openapi_schema = schema
+        return schema
+    app.openapi = openapi
+
+
+def _problem_schema() -> dict:
+    schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+# --- the caller -------------------------------------------------------------------
+
+
+def _caller(request: Request, settings: Settings, action: str) -> Caller:
+    """Who is asking (from the bearer token), if their role may do ``action``; else 401 or 403."""
+    if settings.no_auth:
+        return Caller("local", "admin")
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="rules"'}
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ProblemError(401, "Unauthorized", "send 'Authorization: Bearer TOKEN' (see 'rules token add')",
+                           headers=challenge)
+    token = _find_token(settings, secret.strip())
+    if token is None:
+        raise ProblemError(401, "Unauthorized", "unknown or revoked token", headers=challenge)
+    if token.role not in ALLOWED[action]:
+        raise ProblemError(403, "Forbidden", f"the role '{token.role}' may not {action.replace('-', ' ')} "
+                           f"(allowed: {', '.join(sorted(ALLOWED[action]))})")
+    return Caller(token.name, token.role)
+
+
+def _find_token(settings: Settings, secret: str):
+    if not settings.log_path.exists():
+        return None
+    try:
+        with DecisionLog(settings.log_path, create=False) as log:
+            return TokenStore(log).find(secret)
+    except RulesError as exc:
+        raise from_engine(exc) from None
+
+
+# --- bodies and parameters ------------------------------------------------------------
+
+
+async def _body(request: Request, settings: Settings) -> bytes:
+    """The request body, refused (413) past the limit without reading more than that."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > settings.max_body:
+        raise ProblemError(413, "Payload too large", f"the body is {int(length):,} bytes; the limit is "
+                           f"{settings.max_body:,} (send large calls from the command line)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > settings.max_body:
+            raise ProblemError(413, "Payload too large", f"the body is over the limit of {settings.max_body:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _facts_format(request: Request) -> str:
+    media = _media(request)
+    if media not in FACTS_TYPES:
+        raise ProblemError(415, "Unsupported media type", f"send the facts as application/json or application/yaml, "
+                           f"not '{media or 'nothing'}'")
+    return FACTS_TYPES[media]
+
+
+def _date(value: str | None, name: str = "as_of") -> dt.date:
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ProblemError(400, "Bad request", f"{name} must be a date YYYY-MM-DD, not '{value[:40]}'") from None
+
+
+def _overrides(values: list[str]) -> dict:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ProblemError(400, "Bad request", f"set must be NAME=VALUE, not '{item[:60]}'")
+        out[name.strip()] = value.strip()
+    return out
+
+
+async def _work(settings: Settings, function: Callable, *args, json_body: bool = False) -> Any:
+    """Run engine work in a thread under the time limit; engine errors become problems."""
+    def run():
+        with deadline(settings.time_limit):
+            return function(*args)
+    try:
+        return await run_in_threadpool(run)
+    except RulesError as exc:
+        raise from_engine(exc, json_body) from None
+
+
+def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """Exact JSON (decimals as numbers, as in the decision record)."""
+    return Response(to_json_bytes(data) + b"\n", status, headers=headers, media_type="application/json")
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+FACTS_BODY = {"requestBody": {"required": True, "description": "The facts of the call, as a facts file holds them",
+                              "content": {"application/json": {"schema": {"type": "object"}},
+                                          "application/yaml": {"schema": {"type": "string"}}}}}
+RULE_TEXT_BODY = {"requestBody": {"required": True, "description": "The text of a rule file",
+                                  "content": {m: {"schema": {"type": "string"}} for m in RULE_TEXT_TYPES}}}
+
+
+def _routes(app: FastAPI, settings: Settings) -> None:
+    _health_routes(app, settings)
+    _ruleset_routes(app, settings)
+    _policy_routes(app, settings)
+    _decision_routes(app, settings)
+    _audit_routes(app, settings)
+
+
+def _health_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/healthz", response_model=M.Status, tags=["health"])
+    def healthz():
+        """Alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=M.Status, responses=documented(503), tags=["health"])
+    def readyz():
+        """Ready: the rules compile and the decision log can be opened."""
+        try:
+            count = sum(len(v) for v in api.list_rulesets(settings.rules_dir).values())
+            if settings.log_path.exists():
+                DecisionLog(settings.log_path, create=False).close()
+        except RulesError as exc:
+            raise ProblemError(503, "Not ready", str(exc)) from None
+        return {"status": f"ready: {count} rule file(s)"}
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs():
+        return docs_page(app.openapi())
+
+
+def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/v1/rulesets", response_model=list[M.RulesetVersions], responses=documented(401, 403), tags=["rulesets"])
+    async def rulesets(request: Request):
+        """The rulesets, with their versions and effective periods."""
+        _caller(request, settings, "read")
+        found = await _work(settings, api.list_rulesets, settings.rules_dir)
+        return [{"id": rid, "versions": [M.version_summary(r) for r in versions]} for rid, versions in found.items()]
+
+    @app.get("/v1/rulesets/{ruleset_id}/versions/{version}", response_model=M.RulesetVersion,
+             responses=documented(401, 403, 404, 422), tags=["rulesets"])
+    async def ruleset_version(ruleset_id: str, version: str, request: Request):
+        """One version: its rule text and its parameters."""
+        _caller(request, settings, "read")
+        ruleset = await _work(settings, api.resolve, f"{ruleset_id}@{version}", settings.rules_dir, dt.date.today())
+        return M.version_detail(ruleset)
+
+    @app.post("/v1/rulesets/{spec}/evaluate", status_code=201, openapi_extra=FACTS_BODY, tags=["rulesets"],
+              responses={201: {"description": "Decided and logged; the body is `rules evaluate --format json`",
+                               "content": {"application/json": {"schema": {"type": "object"}}},
+                               "headers": {"Location": {"schema": {"type": "string"}}}},
+                         200: {"description": "A dry run: decided, not logged",
+                               "content": {"application/json": {"schema": {"type": "object"}}}},
+                         **documented(401, 403, 404, 413, 415, 422)})
+    async def evaluate(spec: str, request: Request, as_of: str | None = None, dry_run: bool = False,
+                       engine: Literal["python", "durable"] = "python", set_: list[str] = Query([], alias="set")):
+        """Decide a call: SPEC is a ruleset id (the version in force on as_of) or id@version."""
+        caller = _caller(request, settings, "dry-run" if dry_run else "evaluate")
+        fmt = _facts_format(request)
+        body = await _body(request, settings)
+        day, overrides = _date(as_of), _overrides(set_)
+        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides,
+                                None if dry_run else caller.name, json_body=fmt == "json")
+        if seq is None:
+            return Response(data, 200, media_type="application/json")
+        return Response(data, 201, headers={"Location": f"/v1/decisions/{seq}"}, media_type="application/json")
+
+
+def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
+            requested_by: str | None) -> tuple[bytes, int | None]:
+    """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number)."""
+    ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt)
+    data = to_json_bytes(record) + b"\n"
+    if requested_by is None:
+        return data, None
+    with DecisionLog(settings.log_path, create=True) as log:
+        entry = api.record_decision(log, ruleset, record, data, facts, requested_by)
+    return data, entry.seq
+
+
+def _policy_routes(app: FastAPI, settings: Settings) -> None:
+    @app.post("/v1/validate", response_model=M.Validation, openapi_extra=RULE_TEXT_BODY,
+              responses=documented(401, 403, 413, 415), tags=["policy"])
+    async def validate(request: Request):
+        """Check a rule text as `rules validate --strict` does; nothing is stored."""
+        _caller(request, settings, "policy")
+        if _media(request) not in RULE_TEXT_TYPES:
+            raise ProblemError(415, "Unsupported media type", "send the rule text as application/yaml or text/plain")
+        body = await _body(request, settings)
+        return await _work(settings, _check, body)
+
+    @app.post("/v1/diff", responses={200: {"description": "The JSON of `rules diff`",
+                                           "content": {"application/json": {"schema": {"type": "object"}}}},
+                                     **documented(401, 403, 404, 413, 415, 422)}, tags=["policy"])
+    async def diff(request: Request, payload: M.DiffRequest = Body(...)):
+        """What a change does: OLD and NEW (ids, id@version or rule texts) on the same facts."""
+        _caller(request, settings, "policy")
+        data = await _work(settings, _impact, settings, payload)
+        return _json(data)
+
+
+def _check(body: bytes) -> dict:
+    from rules_engine.load import decode
+
+    result = api.check_text(decode(body, "<rule text>"), "<rule text>")
+    return {"valid": not result.problems, "problems": M.problem_list(result.problems),
+            "findings": [{"file": f.location.file, "line": f.location.line, "column": f.location.col,
+                          "code": f.code, "subject": f.subject, "message": f.message} for f in result.findings]}
+
+
+def _impact(settings: Settings, payload: "M.DiffRequest") -> dict:
+    from rules_engine.diff import as_dict, impact_of
+
+    day = _date(payload.as_of)
+    old = api.resolve_text_or_spec(payload.old, settings.rules_dir, day, label="<old>")
+    new = api.resolve_text_or_spec(payload.new, settings.rules_dir, day, payload.set or {}, label="<new>")
+    if isinstance(payload.facts, str):
+        raw, fmt = payload.facts.encode("utf-8"), "yaml"
+    else:
+        raw, fmt = json.dumps(payload.facts).encode("utf-8"), "json"
+    return as_dict(impact_of(old, new, raw, "<facts>", fmt, day))
+
+
+def _decision_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/v1/decisions", response_model=M.DecisionPage, responses=documented(401, 403, 409), tags=["decisions"])
+    async def decisions(request: Request, ruleset: str | None = None, since: str | None = None,
+                        until: str | None = None, limit: int = Query(100, ge=1, le=1000), cursor: int = Query(0, ge=0)):
+        """The log, oldest first, a page at a time (``cursor``: the last seq of the previous page)."""
+        _caller(request, settings, "audit")
+        bounds = [_date(v, n).isoformat() if v else None for v, n in ((since, "since"), (until, "until"))]
+        return await _work(settings, _page, settings, ruleset, *bounds, limit, cursor)
+
+    @app.get("/v1/decisions/{ref}", responses={200: {"description": "The stored record, byte for byte",
+                                                     "content": {"application/json": {"schema": {"type": "object"}}}},
+                                               **documented(401, 403, 404, 409)}, tags=["decisions"])
+    async def decision(ref: str, request: Request):
+        """One logged decision, byte for byte what `rules show` prints."""
+        _caller(request, settings, "audit")
+        text = await _work(settings, _with_log, settings, lambda log: log.checked(log.get(ref)).text)
+        return Response(text, 200, media_type="application/json")
+
+    async def explanation(ref: str, applicant: str | None, request: Request, lang: str, fmt: str):
+        _caller(request, settings, "audit")
+        result = await _work(settings, _with_log, settings, lambda log: api.explain_record(log, ref, applicant, lang))
+        if fmt == "json":
+            return _json(result)
+        from rules_engine.explain import as_text
+
+        return Response(as_text(result), 200, media_type="text/plain; charset=utf-8")
+
+    explain_responses = {200: {"description": "The statement of reasons",
+                               "content": {"text/plain": {"schema": {"type": "string"}},
+                                           "application/json": {"schema": {"type": "object"}}}},
+                         **documented(401, 403, 404, 409)}
+
+    @app.get("/v1/decisions/{ref}/explain", responses=explain_responses, tags=["decisions"])
+    async def explain_call(ref: str, request: Request, lang: Literal["nl", "en"] = "nl",
+                           format: Literal["text", "json"] = "text"):  # noqa: A002 - the API's parameter name
+        """The statement of reasons of the whole call (Dutch by default)."""
+        return await explanation(ref, None, request, lang, format)
+
+    @app.get("/v1/decisions/{ref}/explain/{applicant}", responses=explain_responses, tags=["decisions"])
+    async def explain_applicant(ref: str, applicant: str, request: Request, lang: Literal["nl", "en"] = "nl",
+                                format: Literal["text", "json"] = "text"):  # noqa: A002
+        """The statement of reasons for one applicant."""
+        return await explanation(ref, applicant, request, lang, format)
+
+    @app.post("/v1/decisions/{ref}/replay", response_model=M.ReplayResult, responses=documented(401, 403, 404, 409),
+              tags=["decisions"])
+    async def replay(ref: str, request: Request):
+        """Recompute a logged decision from the stored texts and compare it byte for byte."""
+        _caller(request, settings, "audit")
+        result = await _work(settings, _with_log, settings, lambda log: api.replay_record(log, ref))
+        return M.replay_result(result, __version__)
+
+
+def _with_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:
+    with DecisionLog(settings.log_path, create=False) as log:
+        return action(log)
+
+
+def _page(settings: Settings, ruleset: str | None, since: str | None, until: str | None, limit: int,
+          cursor: int) -> dict:
+    if not settings.log_path.exists():
+        return {"decisions": [], "next_cursor": None}
+    with DecisionLog(settings.log_path, create=False) as log:
+        entries = list(log.entries(ruleset, since, until, after=cursor, limit=limit + 1))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return {"decisions": [M.entry_summary(e) for e in entries],
+            "next_cursor": entries[-1].seq if more and entries else None}
+
+
+def _audit_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/v1/audit/head", response_model=M.Head, responses=documented(401, 403, 409), tags=["audit"])
+    async def head(request: Request):
+        """COUNT:HASH of the log's last record, for an auditor to write down."""
+        _caller(request, settings, "audit")
+        if not settings.log_path.exists():
+            return {"count": 0, "hash": "0" * 64}
+        count, digest = await _work(settings, _with_log, settings, lambda log: log.head())
+        return {"count": count, "hash": digest}
+
+    @app.post("/v1/audit/verify", response_model=M.Verified, responses=documented(401, 403, 409), tags=["audit"])
+    async def verify(request: Request, payload: M.VerifyRequest | None = Body(None)):
+        """Recompute the chain and every stored text; 409 with the first bad record."""
+        _caller(request, settings, "audit")
+        expected = None
+        if payload and payload.head:
+            try:
+                expected = parse_head(payload.head)
+            except RulesError as exc:
+                raise ProblemError(400, "Bad request", str(exc)) from None
+
+        def check(log: DecisionLog) -> tuple[int, tuple]:
+            return log.verify(expected), log.head()
+        count, current = await _work(settings, _with_log, settings, check)
+        return {"ok": True, "count": count, "head": f"{current[0]}:{current[1]}"}

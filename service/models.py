@@ -1,0 +1,161 @@
+"""The shapes of the service's JSON responses (they are the schemas of the OpenAPI document)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from rules_engine.compile import Ruleset
+
+
+class Status(BaseModel):
+    status: str
+
+
+class VersionSummary(BaseModel):
+    version: str
+    title: str
+    effective_from: str
+    effective_to: str | None
+    file: str
+
+
+class RulesetVersions(BaseModel):
+    id: str
+    versions: list[VersionSummary]
+
+
+class Parameter(BaseModel):
+    value: Any
+    description: str
+    source: str
+
+
+class RulesetVersion(VersionSummary):
+    id: str
+    sha256: str
+    text: str
+    parameters: dict[str, Parameter]
+
+
+class DecisionSummary(BaseModel):
+    seq: int
+    decision_id: str
+    recorded_at: str
+    ruleset: str
+    version: str
+    as_of: str
+    applicants: int
+    allocated_fte: str
+    evaluator: str
+    requested_by: str | None
+
+
+class DecisionPage(BaseModel):
+    decisions: list[DecisionSummary]
+    next_cursor: int | None
+
+
+class Change(BaseModel):
+    applicant: str
+    field: str
+    before: Any
+    after: Any
+
+
+class ReplayResult(BaseModel):
+    seq: int
+    decision_id: str
+    identical: bool
+    engine_version_then: str
+    engine_version_now: str
+    changes: list[Change]
+    error: str | None
+
+
+class Head(BaseModel):
+    count: int
+    hash: str
+
+
+class VerifyRequest(BaseModel):
+    head: str | None = None
+
+
+class Verified(BaseModel):
+    ok: bool
+    count: int
+    head: str
+
+
+class ProblemEntry(BaseModel):
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+    code: str
+
+
+class Finding(BaseModel):
+    file: str
+    line: int
+    column: int
+    code: str
+    subject: str
+    message: str
+
+
+class Validation(BaseModel):
+    valid: bool
+    problems: list[ProblemEntry]
+    findings: list[Finding]
+
+
+class DiffRequest(BaseModel):
+    old: str
+    new: str
+    facts: dict[str, Any] | str
+    as_of: str | None = None
+    set: dict[str, str] | None = None
+
+
+def version_summary(r: Ruleset) -> dict:
+    return {"version": r.version, "title": r.title, "effective_from": r.effective_from.isoformat(),
+            "effective_to": r.effective_to.isoformat() if r.effective_to else None, "file": r.label}
+
+
+def version_detail(r: Ruleset) -> dict:
+    from rules_engine.validate import json_view
+
+    return {**version_summary(r), "id": r.id, "sha256": r.sha256, "text": r.text,
+            "parameters": {name: {"value": json_view(p.value), "description": p.description, "source": p.source}
+                           for name, p in r.parameters.items()}}
+
+
+def entry_summary(e) -> dict:
+    return {"seq": e.seq, "decision_id": e.decision_id, "recorded_at": e.recorded_at, "ruleset": e.ruleset_id,
+            "version": e.ruleset_version, "as_of": e.as_of, "applicants": e.applicants,
+            "allocated_fte": e.allocated_fte, "evaluator": e.evaluator, "requested_by": e.requested_by}
+
+
+def problem_list(problems: list) -> list[dict]:
+    return [{"file": p.location.file, "line": p.location.line, "column": p.location.col, "field": p.path,
+             "message": p.message, "code": p.code} for p in problems]
+
+
+def replay_result(result, version_now: str) -> dict:
+    return {"seq": result.entry.seq, "decision_id": result.entry.decision_id, "identical": result.identical,
+            "engine_version_then": result.entry.engine_version, "engine_version_now": version_now,
+            "changes": [{"applicant": c.applicant, "field": c.field, "before": _plain(c.before), "after": _plain(c.after)}
+                        for c in result.changes], "error": result.error or None}
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON can carry it exactly (decimals as text, so nothing is rounded)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    if isinstance(value, (Decimal, Fraction)):
+        return str(value)
+    return value

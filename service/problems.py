@@ -1,0 +1,102 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), carrying the CLI's problems."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from rules_engine.errors import (AuditFailure, EvaluationError, InputError, LogError, LookupFailure, Problem,
+                                 RulesError, escape_text)
+from rules_engine.limits import TimeLimitExceeded
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemItem(BaseModel):
+    """One problem with the input, as ``rules validate`` prints it."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+    code: str
+    pointer: str | None = None  # JSON pointer into a JSON body
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    problems: list[ProblemItem] = []
+    error_id: str | None = None
+
+
+class ProblemError(Exception):
+    """Raised by routes and dependencies; rendered by the app's handler."""
+
+    def __init__(self, status: int, title: str, detail: str, problems: list[dict] | None = None,
+                 headers: dict | None = None, kind: str | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.problems = problems or []
+        self.headers = headers or {}
+        self.kind = kind or re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
+
+    def body(self) -> dict:
+        return {"type": f"/problems/{self.kind}", "title": self.title, "status": self.status,
+                "detail": escape_text(self.detail), "problems": self.problems}
+
+
+def _pointer(field: str) -> str | None:
+    """``applicants[1] (id A-2).requested_fte`` as the JSON pointer ``/applicants/1/requested_fte``."""
+    if not field or field.startswith("--"):
+        return None
+    path = re.sub(r" \(id [^)]*\)", "", field)
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    return "".join("/" + part.strip("[]").replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def problem_items(problems: list[Problem], json_body: bool = False) -> list[dict]:
+    return [{"file": p.location.file, "line": p.location.line, "column": p.location.col, "field": p.path,
+             "message": p.message, "code": p.code, "pointer": _pointer(p.path) if json_body else None}
+            for p in problems]
+
+
+def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
+    """The problem an engine error is to a client."""
+    if isinstance(exc, InputError):
+        return ProblemError(422, "Invalid input", str(exc.problems[0]) if exc.problems else "invalid input",
+                            problem_items(exc.problems, json_body), kind="invalid-input")
+    if isinstance(exc, TimeLimitExceeded):
+        return ProblemError(503, "Time limit exceeded", str(exc), headers={"Retry-After": "60"})
+    if isinstance(exc, LookupFailure):
+        return ProblemError(404, "Not found", str(exc))
+    if isinstance(exc, AuditFailure):
+        return ProblemError(409, "Audit failure", str(exc))
+    if isinstance(exc, LogError):
+        return ProblemError(503, "Decision log unavailable", str(exc))
+    if isinstance(exc, EvaluationError):
+        return ProblemError(422, "Cannot evaluate", str(exc))
+    return ProblemError(400, "Bad request", str(exc))
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 500, 503)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem documents."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {status: {"description": _WORDS.get(status, "Problem"), "content": {MEDIA_TYPE: {"schema": schema}}}
+            for status in statuses}
+
+
+_WORDS = {400: "Bad request", 401: "No, unknown or revoked token", 403: "The token's role may not do this",
+          404: "Not found", 409: "The decision log does not verify", 413: "Body too large",
+          415: "Unsupported media type", 422: "Invalid input: the problems, with their positions",
+          500: "Unexpected error: an error id, no details", 503: "Time limit exceeded, or the log is unavailable"}
