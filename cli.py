@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -325,15 +324,15 @@ def log_cmd(ruleset, since, until, fmt, log_path):
 
     with open_log(log_path) as log:
         rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.as_of,
-                 e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator)
+                 e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "")
                 for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())]
     if fmt == "json":
         keys = ["seq", "recorded_at", "ruleset", "version", "as_of", "decision_id", "applicants", "allocated_fte",
-                "evaluator"]
+                "evaluator", "requested_by"]
         click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
         return
     click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "as of", "decision", "applicants", "FTE",
-                      "engine"], rows, right=(0, 6, 7)))
+                      "engine", "by"], rows, right=(0, 6, 7)))
 
 
 @main.command()
@@ -342,7 +341,10 @@ def log_cmd(ruleset, since, until, fmt, log_path):
 def show(ref, log_path):
     """Print one stored decision (by sequence number or decision id)."""
     with open_log(log_path) as log:
-        click.echo(log.checked(log.get(ref)).text, nl=False)
+        entry = log.checked(log.get(ref))
+    who = f", requested by {entry.requested_by}" if entry.requested_by else ""
+    click.echo(f"record {entry.seq} of {_log_name(log_path)}, recorded {entry.recorded_at}{who}", err=True)
+    click.echo(entry.text, nl=False)
 
 
 @main.command()
@@ -405,15 +407,12 @@ def _replay_text(result) -> str:
 @log_option
 def explain(ref, applicant, lang, fmt, log_path):
     """Explain a logged decision in plain language (one applicant, or the whole call)."""
+    from rules_engine.api import explain_record
     from rules_engine.decide import to_json
-    from rules_engine.explain import as_text, explain_applicant, explain_call
-    from rules_engine.replay import stored_ruleset
+    from rules_engine.explain import as_text
 
     with open_log(log_path) as log:
-        entry = log.checked(log.get(ref))
-        record = json.loads(entry.text, parse_float=Decimal)
-        ruleset = stored_ruleset(log, entry) if applicant else None
-    result = explain_applicant(record, ruleset, applicant, lang) if applicant else explain_call(record, lang)
+        result = explain_record(log, ref, applicant, lang)
     click.echo(to_json(result) if fmt == "json" else as_text(result), nl=fmt == "json")
 
 

@@ -197,14 +197,16 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     import json
     from decimal import Decimal
 
-    from .explain import explain_applicant, explain_call
+    from .explain import explain_applicant, explain_call, with_requester
     from .replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
     record = json.loads(entry.text, parse_float=Decimal)
     if applicant:
-        return explain_applicant(record, stored_ruleset(log, entry), applicant, lang)
-    return explain_call(record, lang)
+        result = explain_applicant(record, stored_ruleset(log, entry), applicant, lang)
+    else:
+        result = explain_call(record, lang)
+    return with_requester(result, entry.requested_by)
 
 
 def replay_record(log: DecisionLog, ref: str):

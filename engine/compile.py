@@ -21,11 +21,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from . import expr as E
-from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, expect_condition,
-                      kind_of_schema, kind_of_value, reads, region_schema)
+from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, reads, region_schema)
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
 from .limits import check_deadline
 from .load import Document, bounded_decimal, load_yaml_document, read_text

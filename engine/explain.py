@@ -236,6 +236,17 @@ def explain_call(record: dict, lang: str = "nl") -> dict:
             "sections": [{"title": p["call_title"].format(id=record["decision_id"][:16]), "lines": lines}]}
 
 
+def with_requester(explanation: dict, requested_by: str | None) -> dict:
+    """The explanation with a line naming who asked for the decision, when it is known."""
+    if not requested_by or not explanation.get("sections"):
+        return explanation
+    words = {"nl": "Aangevraagd door: {name}", "en": "Requested by: {name}"}[explanation.get("language", "nl")]
+    first = dict(explanation["sections"][0], lines=[*explanation["sections"][0]["lines"][:1],
+                                                   words.format(name=requested_by),
+                                                   *explanation["sections"][0]["lines"][1:]])
+    return {**explanation, "sections": [first, *explanation["sections"][1:]]}
+
+
 def as_text(explanation: dict) -> str:
     parts = []
     for section in explanation["sections"]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compile import Ruleset, kind_of_schema
+from .checker import kind_of_schema
+from .compile import Ruleset
 from .errors import InputError, Location, Problem
 from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rules_engine import __version__, api
 from rules_engine.audit import DecisionLog, TokenStore, default_path, parse_head
 from rules_engine.decide import to_json_bytes
-from rules_engine.errors import RulesError
+from rules_engine.errors import InputError, RulesError
 from rules_engine.limits import deadline
 
 from . import models as M
@@ -332,9 +332,9 @@ def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, 
 
 def _policy_routes(app: FastAPI, settings: Settings) -> None:
     @app.post("/v1/validate", response_model=M.Validation, openapi_extra=RULE_TEXT_BODY,
-              responses=documented(401, 403, 413, 415), tags=["policy"])
+              responses=documented(401, 403, 413, 415, 422), tags=["policy"])
     async def validate(request: Request):
-        """Check a rule text as `rules validate --strict` does; nothing is stored."""
+        """Check a rule text as `rules validate --strict` does (422 with its problems); nothing is stored."""
         _caller(request, settings, "policy")
         if _media(request) not in RULE_TEXT_TYPES:
             raise ProblemError(415, "Unsupported media type", "send the rule text as application/yaml or text/plain")
@@ -355,7 +355,9 @@ def _check(body: bytes) -> dict:
     from rules_engine.load import decode
 
     result = api.check_text(decode(body, "<rule text>"), "<rule text>")
-    return {"valid": not result.problems, "problems": M.problem_list(result.problems),
+    if result.problems:
+        raise InputError(result.problems)
+    return {"valid": True, "problems": [],
             "findings": [{"file": f.location.file, "line": f.location.line, "column": f.location.col,
                           "code": f.code, "subject": f.subject, "message": f.message} for f in result.findings]}
 
