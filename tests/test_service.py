@@ -1,0 +1,223 @@
+"""The HTTP service in process (FastAPI's test client): bytes, roles, problems, hostile bodies, time limits.
+
+Servers started as real processes (load, SIGKILL, a 200 MB body) are in ``test_service_live.py``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from ruamel.yaml import YAML
+
+from rules_cli.cli import main
+from rules_engine.audit import DecisionLog, TokenStore
+from rules_service.app import Settings, create_app
+
+from conftest import AS_OF, RULES, RULESETS, example
+
+HOSTILE = Path(__file__).parent / "hostile"
+ROLES = ("evaluator", "policy-owner", "auditor", "admin")
+
+
+@pytest.fixture
+def service(tmp_path):
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        store = TokenStore(opened)
+        tokens = {role: store.add(role, role) for role in ROLES}
+        tokens["revoked"] = store.add("gone", "admin")
+        store.revoke("gone")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
+    return client, tokens, log
+
+
+def auth(token: str | None) -> dict:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def post_facts(client, token, ruleset, body: bytes, media="application/yaml", query="as_of=2018-06-20"):
+    return client.post(f"/v1/rulesets/{ruleset}/evaluate?{query}", content=body,
+                       headers={**auth(token), "content-type": media})
+
+
+@pytest.mark.parametrize("ruleset", RULESETS)
+def test_evaluate_over_http_is_the_cli_json_byte_for_byte_and_replays(service, ruleset):
+    client, tokens, log = service
+    response = post_facts(client, tokens["evaluator"], ruleset, example(ruleset).read_bytes())
+    assert response.status_code == 201, response.text
+    cli = CliRunner().invoke(main, ["evaluate", ruleset, str(example(ruleset)), "--as-of", str(AS_OF),
+                                    "--rules-dir", str(RULES), "--format", "json", "--no-log"])
+    assert response.content == cli.stdout_bytes
+    seq = response.headers["location"].rsplit("/", 1)[1]
+    replay = CliRunner().invoke(main, ["replay", seq, "--log", str(log)])
+    assert replay.exit_code == 0 and "identical, byte for byte" in replay.stdout
+    shown = client.get(f"/v1/decisions/{seq}", headers=auth(tokens["auditor"]))
+    assert shown.content == response.content
+    with DecisionLog(log, create=False) as opened:
+        assert opened.get(seq).requested_by == "evaluator"  # who asked, inside the chain
+    listing = CliRunner().invoke(main, ["log", "--log", str(log)])
+    assert "evaluator" in listing.stdout.splitlines()[2]
+
+
+def test_dry_run_is_not_logged(service):
+    client, tokens, log = service
+    response = post_facts(client, tokens["policy-owner"], "lde", example("lde").read_bytes(),
+                          query="as_of=2018-06-20&dry_run=true&set=min_realisation_rate=0.93")
+    assert response.status_code == 200 and "location" not in response.headers
+    assert json.loads(response.content)["overrides"] == {"min_realisation_rate": 0.93}
+    with DecisionLog(log, create=False) as opened:
+        assert opened.head()[0] == 0
+
+
+def _requests(tokens_fixture) -> dict:
+    """One valid request per operation, and the roles that may make it."""
+    facts = example("lde").read_bytes()
+    rule_text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    everyone = set(ROLES)
+    return {
+        "rulesets": (("get", "/v1/rulesets", {}), everyone),
+        "version": (("get", "/v1/rulesets/lde/versions/2018.1", {}), everyone),
+        "evaluate": (("post", "/v1/rulesets/lde/evaluate?as_of=2018-06-20",
+                      {"content": facts, "headers": {"content-type": "application/yaml"}}), {"evaluator", "admin"}),
+        "dry-run": (("post", "/v1/rulesets/lde/evaluate?as_of=2018-06-20&dry_run=true",
+                     {"content": facts, "headers": {"content-type": "application/yaml"}}),
+                    {"evaluator", "policy-owner", "admin"}),
+        "validate": (("post", "/v1/validate", {"content": rule_text.encode(), "headers": {"content-type": "text/yaml"}}),
+                     {"policy-owner", "admin"}),
+        "diff": (("post", "/v1/diff", {"json": {"old": "lde@2018.1", "new": "lde@2018.1", "as_of": "2018-06-20",
+                                                "set": {"min_realisation_rate": "0.93"},
+                                                "facts": json.loads(json.dumps(YAML(typ="safe").load(facts.decode()), default=str))}}),
+                 {"policy-owner", "admin"}),
+        "decisions": (("get", "/v1/decisions", {}), {"auditor", "admin"}),
+        "decision": (("get", "/v1/decisions/1", {}), {"auditor", "admin"}),
+        "explain": (("get", "/v1/decisions/1/explain", {}), {"auditor", "admin"}),
+        "explain-one": (("get", "/v1/decisions/1/explain/LDE-001?lang=en&format=json", {}), {"auditor", "admin"}),
+        "replay": (("post", "/v1/decisions/1/replay", {}), {"auditor", "admin"}),
+        "head": (("get", "/v1/audit/head", {}), {"auditor", "admin"}),
+        "verify": (("post", "/v1/audit/verify", {"json": {}}), {"auditor", "admin"}),
+    }
+
+
+@pytest.mark.parametrize("operation", list(_requests(None)))
+def test_every_cell_of_the_role_matrix(service, operation):
+    client, tokens, _log = service
+    assert post_facts(client, tokens["admin"], "lde", example("lde").read_bytes()).status_code == 201  # record 1
+    (method, url, kwargs), allowed = _requests(tokens)[operation]
+    for who in (None, "revoked", *ROLES):
+        headers = {**kwargs.get("headers", {}), **auth(tokens.get(who) if who else None)}
+        response = getattr(client, method)(url, **{**kwargs, "headers": headers})
+        expected = (200, 201) if who in allowed else (401,) if who in (None, "revoked") else (403,)
+        assert response.status_code in expected, (operation, who, response.status_code, response.text[:300])
+        if response.status_code == 401:
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_health_needs_no_token(service):
+    client, _tokens, _log = service
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    assert "rules API" in client.get("/docs").text and "cdn" not in client.get("/docs").text.lower()
+    assert client.get("/openapi.json").json()["paths"]["/v1/audit/verify"]
+
+
+HOSTILE_FACTS = [c for c in YAML(typ="safe").load((HOSTILE / "cases.yaml").read_text()) if c["kind"] == "facts"]
+
+
+@pytest.mark.parametrize("case", HOSTILE_FACTS, ids=lambda c: c["file"])
+def test_hostile_corpus_as_a_body_gets_the_cli_message(service, case):
+    client, tokens, _log = service
+    media = "application/json" if case["file"].endswith(".json") else "application/yaml"
+    response = post_facts(client, tokens["evaluator"], "lde", (HOSTILE / case["file"]).read_bytes(), media)
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    messages = [p["message"] for p in body["problems"]]
+    assert any(all(word in f"{p['field']}: {p['message']}" for word in case["words"]) for p in body["problems"]), messages
+    where = case["where"].split(":")
+    assert any(p["line"] == int(where[0]) and (len(where) < 2 or p["column"] == int(where[1])) for p in body["problems"])
+    assert client.get("/healthz").status_code == 200
+
+
+def test_json_problems_carry_a_pointer(service):
+    client, tokens, _log = service
+    facts = json.loads(json.dumps(YAML(typ="safe").load(example("lde").read_text()), default=str))
+    facts["applicants"][1]["requested_fte"] = 0
+    response = post_facts(client, tokens["evaluator"], "lde", json.dumps(facts).encode(), "application/json")
+    problem = response.json()["problems"][0]
+    assert response.status_code == 422 and problem["pointer"] == "/applicants/1/requested_fte"
+    assert problem["field"].endswith("requested_fte") and problem["line"] == 1
+
+
+@pytest.mark.parametrize("body, media, status, words", [
+    (b"\xff\xfe not utf-8", "application/yaml", 422, "not valid UTF-8"),
+    (b"a: &x [1]\nb: *x\n", "application/yaml", 422, "aliases"),
+    (b"applicants: []", "text/csv", 415, "application/json"),
+])
+def test_bad_bodies(service, body, media, status, words):
+    client, tokens, _log = service
+    response = post_facts(client, tokens["evaluator"], "lde", body, media)
+    assert response.status_code == status and words in response.text
+
+
+@pytest.mark.parametrize("fault, words", [
+    (("  fte: 155", "  fte: 1000000000000"), "must be <= 1000000"),
+    (("  unit: 1", "  unit: 0.000000001"), "must be >= 0.001"),
+    (("    when: assessment_sum >= params.min_assessment_sum",
+      "    when: " + "count(quarters where " * 70 + "true" + ")" * 70 + " >= 0"), "nested more than 60"),
+])
+def test_hostile_rule_texts_are_refused_with_their_line(service, fault, words):
+    client, tokens, _log = service
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    assert fault[0] in text
+    text = text.replace(fault[0], fault[1], 1)
+    response = client.post("/v1/validate", content=text.encode(),
+                           headers={**auth(tokens["policy-owner"]), "content-type": "text/yaml"})
+    assert response.status_code == 422 and words in response.text, response.text[:500]
+    problem = response.json()["problems"][0]
+    assert problem["file"] == "<rule text>" and problem["line"] > 1
+    diff = client.post("/v1/diff", headers=auth(tokens["policy-owner"]),
+                       json={"old": "lde@2018.1", "new": text, "facts": {"applicants": []}, "as_of": "2018-06-20"})
+    assert diff.status_code == 422 and words in diff.text
+
+
+def test_time_limit_answers_503_and_the_server_goes_on(tmp_path):
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        token = TokenStore(opened).add("ev", "evaluator")
+    slow = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), time_limit=0.000001)))
+    response = post_facts(slow, token, "lde", example("lde").read_bytes())
+    assert response.status_code == 503 and "time limit" in response.json()["detail"]
+    assert slow.get("/healthz").status_code == 200
+    with DecisionLog(log, create=False) as opened:
+        assert opened.head()[0] == 0  # nothing half-done was logged
+
+
+def test_an_unexpected_error_is_a_500_with_an_id_and_no_traceback(service, monkeypatch):
+    client, tokens, _log = service
+    from rules_engine import api
+
+    monkeypatch.setattr(api, "list_rulesets", lambda rules_dir: 1 / 0)
+    response = client.get("/v1/rulesets", headers=auth(tokens["auditor"]))
+    assert response.status_code == 500 and response.json()["error_id"]
+    assert "Traceback" not in response.text and "ZeroDivision" not in response.text
+
+
+def test_tokens_from_the_command_line(tmp_path):
+    log = tmp_path / "log.sqlite"
+    added = CliRunner().invoke(main, ["token", "add", "case-system", "--role", "evaluator", "--log", str(log)])
+    assert added.exit_code == 0
+    secret = added.stdout.strip()
+    assert secret.startswith("rules_") and len(added.stdout.splitlines()) == 1
+    assert secret not in log.read_bytes().decode("latin-1")  # only its hash is stored
+    listing = CliRunner().invoke(main, ["token", "list", "--log", str(log)])
+    assert "case-system" in listing.stdout and "evaluator" in listing.stdout
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))))
+    assert post_facts(client, secret, "lde", example("lde").read_bytes()).status_code == 201
+    assert CliRunner().invoke(main, ["token", "revoke", "case-system", "--log", str(log)]).exit_code == 0
+    assert post_facts(client, secret, "lde", example("lde").read_bytes()).status_code == 401
+    again = CliRunner().invoke(main, ["token", "add", "Bad Name", "--role", "admin", "--log", str(log)])
+    assert again.exit_code == 1 and "not a token name" in again.stderr
