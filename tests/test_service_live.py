@@ -1,0 +1,139 @@
+"""Real ``rules serve`` processes on 127.0.0.1: load, SIGKILL in the middle of it, and oversized bodies.
+
+Every loop is bounded in count and time; every server is started and stopped by the test itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+
+import httpx
+from click.testing import CliRunner
+
+from rules_cli.cli import main
+from rules_engine.audit import DecisionLog, TokenStore
+
+from conftest import example
+from service_process import Server
+
+BODY = example("sheltered-workshops").read_bytes()
+URL = "/v1/rulesets/sheltered-workshops/evaluate?as_of=2018-06-20"
+
+
+def token(log, role="evaluator") -> str:
+    with DecisionLog(log) as opened:
+        return TokenStore(opened).add(f"{role}-{time.monotonic_ns()}", role)
+
+
+def client_loop(base: str, secret: str, count: int, results: list, stop: threading.Event | None = None) -> None:
+    headers = {"Authorization": f"Bearer {secret}", "content-type": "application/yaml"}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for _ in range(count):
+            if stop is not None and stop.is_set():
+                return
+            try:
+                response = client.post(URL, content=BODY, headers=headers)
+            except httpx.HTTPError as exc:
+                results.append(("error", type(exc).__name__, None))
+                return
+            results.append((response.status_code, response.headers.get("location"),
+                            hashlib.sha256(response.content).hexdigest()))
+
+
+def run_clients(base: str, secret: str, clients: int, each: int, stop: threading.Event | None = None) -> list:
+    results: list = []
+    threads = [threading.Thread(target=client_loop, args=(base, secret, each, results, stop)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def acknowledged(results: list) -> dict:
+    """seq -> sha256 of the body, for every 201."""
+    return {int(loc.rsplit("/", 1)[1]): digest for status, loc, digest in results if status == 201}
+
+
+def check_log(log, acks: dict) -> None:
+    verify = CliRunner().invoke(main, ["audit", "verify", "--log", str(log)])
+    assert verify.exit_code == 0, verify.output
+    with DecisionLog(log, create=False) as opened:
+        stored = {e.seq: e.output_sha256 for e in opened.entries()}
+    for seq, digest in acks.items():
+        assert stored.get(seq) == digest, f"record {seq} was acknowledged but is not in the log as sent"
+
+
+def test_load_32_clients_20_evaluations_two_workers(tmp_path):
+    log = tmp_path / "log.sqlite"
+    secret = token(log)
+    with Server(log, workers=2) as server:
+        threads, results = run_clients(server.url, secret, clients=32, each=20)
+        for thread in threads:
+            thread.join(timeout=600)
+    statuses = [r[0] for r in results]
+    assert len(results) == 640 and statuses.count(201) == 640, sorted(set(map(str, statuses)))
+    acks = acknowledged(results)
+    assert len(acks) == 640
+    with DecisionLog(log, create=False) as opened:
+        assert opened.head()[0] == 640  # every 201 has its record, and no record lacks its 201
+    check_log(log, acks)
+
+
+def test_sigkill_during_load_loses_no_acknowledged_decision(tmp_path):
+    log = tmp_path / "log.sqlite"
+    secret = token(log)
+    server = Server(log, workers=2)
+    stop = threading.Event()
+    threads, results = run_clients(server.url, secret, clients=16, each=40, stop=stop)
+    deadline = time.monotonic() + 60
+    while len(acknowledged(results)) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()  # in the middle of the load: requests are in flight
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    acks = acknowledged(results)
+    assert len(acks) >= 30
+    assert any(r[0] == "error" for r in results)  # the kill did land in the middle of requests
+    check_log(log, acks)
+    with Server(log, workers=1) as again:  # it starts again on the same log, and goes on
+        more = httpx.post(again.url + URL, content=BODY, timeout=60,
+                          headers={"Authorization": f"Bearer {secret}", "content-type": "application/yaml"})
+        assert more.status_code == 201
+    replay = CliRunner().invoke(main, ["replay", "--all", "--log", str(log)])
+    assert replay.exit_code == 0 and " 0 different, 0 failed" in replay.stdout
+
+
+def test_a_200_mb_body_is_refused_without_being_read(tmp_path):
+    log = tmp_path / "log.sqlite"
+    secret = token(log)
+    with Server(log, workers=1) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            head = (f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {200 << 20}\r\n\r\n")
+            started = time.monotonic()
+            sock.sendall(head.encode() + b"{" + b" " * 65536)
+            answer = _read_response(sock)
+            assert answer.startswith("HTTP/1.1 413") and time.monotonic() - started < 10, answer[:200]
+        assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+        problem = json.loads(answer.split("\r\n\r\n", 1)[1])
+        assert "limit" in problem["detail"]
+
+
+def _read_response(sock: socket.socket) -> str:
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("latin-1")
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
