@@ -20,6 +20,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules_engine import __version__, api
 from rules_engine.audit import DecisionLog, TokenStore, default_path, parse_head
@@ -97,6 +98,11 @@ def _handlers(app: FastAPI) -> None:
     async def problem(_request: Request, exc: ProblemError):
         return JSONResponse(exc.body(), exc.status, headers=exc.headers, media_type=MEDIA_TYPE)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        body = ProblemError(exc.status_code, _reason(exc.status_code), str(exc.detail)).body()
+        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None), media_type=MEDIA_TYPE)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError):
         items = [{"file": "<request>", "line": 0, "column": 0, "field": ".".join(map(str, e.get("loc", ()))),
@@ -110,6 +116,15 @@ def _handlers(app: FastAPI) -> None:
         LOG.error("error %s", error_id, exc_info=exc)
         body = ProblemError(500, "Internal error", f"an unexpected error; quote error id {error_id}").body()
         return JSONResponse({**body, "error_id": error_id}, 500, media_type=MEDIA_TYPE)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _patch_openapi(app: FastAPI) -> None:
