@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import click
 from rules_engine import __version__
 from rules_engine.errors import InputError, RulesError
 
-LOG_HELP = "Decision log (SQLite). Default: $RULES_LOG, else ~/.local/share/rules/decisions.sqlite."
+LOG_HELP = ("Decision log: an SQLite file or a postgresql:// URL. Default: $RULES_LOG, else "
+            "~/.local/share/rules/decisions.sqlite.")
 
 
 class Rules(click.Group):
@@ -168,7 +170,8 @@ def _write_output(target, output, data: bytes, entry, log_path) -> None:
             sys.stdout.flush()
         else:
             with target:
-                target.truncate(0)
+                if stat.S_ISREG(os.fstat(target.fileno()).st_mode):  # a device or a pipe has nothing to cut
+                    target.truncate(0)
                 target.write(data)
     except OSError as exc:
         if target is None:  # stdout is gone: do not let Python complain again at exit
@@ -181,8 +184,10 @@ def _write_output(target, output, data: bytes, entry, log_path) -> None:
 
 def _log_name(log_path) -> str:
     from rules_engine.audit import default_path
+    from rules_engine.audit_pg import display, is_postgres
 
-    return str(log_path or default_path())
+    name = str(log_path or default_path())
+    return display(name) if is_postgres(name) else name
 
 
 @main.command()
@@ -436,6 +441,19 @@ def audit_verify(head, log_path):
     click.echo(f"ok: {count} records, chain and stored texts verified{suffix}; head {current[0]}:{current[1]}")
 
 
+@audit.command("copy")
+@click.argument("source")
+@click.argument("target")
+def audit_copy(source, target):
+    """Copy a whole log (SQLite file or postgresql:// URL) into a new, empty one; the copy is verified."""
+    from rules_engine.audit import DecisionLog, copy_log
+
+    with DecisionLog(source, create=False) as src, DecisionLog(target, create=True) as dst:
+        count = copy_log(src, dst)
+        head = dst.head()
+    click.echo(f"copied {count} records to {_log_name(target)}; it verifies; head {head[0]}:{head[1]}")
+
+
 @audit.command("head")
 @log_option
 def audit_head(log_path):
@@ -468,8 +486,11 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, log_pat
         click.echo("warning: --no-auth: every request is treated as an admin; never expose this server", err=True)
     from rules_engine.audit import default_path
 
+    from rules_engine.audit_pg import is_postgres
+
+    target = str(log_path or default_path())
     os.environ.update({"RULES_SERVE_RULES_DIR": str(Path(rules_dir).resolve()),
-                       "RULES_LOG": str(Path(log_path or default_path()).resolve()),
+                       "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
                        "RULES_SERVE_NO_AUTH": "1" if no_auth else "0"})
     uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,

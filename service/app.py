@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules_engine import __version__, api
 from rules_engine.audit import DecisionLog, TokenStore, default_path, parse_head
+from rules_engine.audit_pg import is_postgres
 from rules_engine.decide import to_json_bytes
 from rules_engine.errors import InputError, RulesError
 from rules_engine.limits import deadline
@@ -65,8 +66,12 @@ class Settings:
                    env.get("RULES_SERVE_NO_AUTH") == "1")
 
     @property
-    def log_path(self) -> Path:
-        return Path(self.log) if self.log else default_path()
+    def log_path(self) -> str:
+        """The decision log: a file, or a postgresql:// URL."""
+        return self.log or str(default_path())
+
+    def log_exists(self) -> bool:
+        return is_postgres(self.log_path) or Path(self.log_path).exists()
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ def _caller(request: Request, settings: Settings, action: str) -> Caller:
 
 
 def _find_token(settings: Settings, secret: str):
-    if not settings.log_path.exists():
+    if not settings.log_exists():
         return None
     try:
         with DecisionLog(settings.log_path, create=False) as log:
@@ -285,7 +290,7 @@ def _health_routes(app: FastAPI, settings: Settings) -> None:
         """Ready: the rules compile and the decision log can be opened."""
         try:
             count = sum(len(v) for v in api.list_rulesets(settings.rules_dir).values())
-            if settings.log_path.exists():
+            if settings.log_exists():
                 DecisionLog(settings.log_path, create=False).close()
         except RulesError as exc:
             raise ProblemError(503, "Not ready", str(exc)) from None
@@ -450,7 +455,7 @@ def _with_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:
 
 def _page(settings: Settings, ruleset: str | None, since: str | None, until: str | None, limit: int,
           cursor: int) -> dict:
-    if not settings.log_path.exists():
+    if not settings.log_exists():
         return {"decisions": [], "next_cursor": None}
     with DecisionLog(settings.log_path, create=False) as log:
         entries = list(log.entries(ruleset, since, until, after=cursor, limit=limit + 1))
@@ -465,7 +470,7 @@ def _audit_routes(app: FastAPI, settings: Settings) -> None:
     async def head(request: Request):
         """COUNT:HASH of the log's last record, for an auditor to write down."""
         _caller(request, settings, "audit")
-        if not settings.log_path.exists():
+        if not settings.log_exists():
             return {"count": 0, "hash": "0" * 64}
         count, digest = await _work(settings, _with_log, settings, lambda log: log.head())
         return {"count": count, "hash": digest}

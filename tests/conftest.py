@@ -31,3 +31,13 @@ def runner(tmp_path, monkeypatch) -> CliRunner:
 @pytest.fixture
 def log_path(tmp_path) -> Path:
     return tmp_path / "log.sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the whole session (tests/pg_server.py)."""
+    from pg_server import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-c", "from rules_cli.cli import main; main()", "serve", "--port", str(self.port),
                    "--workers", str(workers), "--rules-dir", str(RULES), "--log", str(log), *extra]
-        self.output = open(Path(str(log) + f".{self.port}.server.txt"), "wb")  # noqa: SIM115 - closed in stop()
+        self.output = tempfile.NamedTemporaryFile(prefix=f"rules-serve-{self.port}-", suffix=".txt", delete=False)
         self.process = subprocess.Popen(command, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait()
 

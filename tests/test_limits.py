@@ -80,6 +80,13 @@ def test_output_file_is_written_after_logging(tmp_path):
     assert json.loads(out.read_text())["ruleset"]["id"] == "lde"
 
 
+def test_output_to_a_device(tmp_path):
+    log = tmp_path / "log.sqlite"
+    result = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--log", log,
+                   "-o", "/dev/null")
+    assert result.exit_code == 0 and records(log) == 1
+
+
 def test_a_full_stdout_after_logging_names_the_record(tmp_path):
     log = tmp_path / "log.sqlite"
     env = dict(os.environ, RULES_LOG=str(log), PYTHONPATH=str(ROOT))

@@ -1,0 +1,149 @@
+"""The decision log on PostgreSQL: a connection that speaks the SQL the log speaks to SQLite.
+
+``DecisionLog`` keeps its chain logic in one place; this adapter gives it what differs on
+PostgreSQL (psycopg 3): placeholders, the write lock (an advisory lock on the chain's head, taken
+inside the transaction that appends, so appends from several machines are serialised), the layout
+check against the catalogue, and errors translated to the ``sqlite3`` exception types the log
+already maps to clear messages. The same records, canonical bytes and hashes, on either.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+CHAIN_LOCK = 7_470_626  # the advisory lock that serialises appends to the chain
+
+SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, encoding TEXT NOT NULL, content BYTEA NOT NULL)",
+    "CREATE TABLE records (seq BIGINT PRIMARY KEY, decision_id TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+    "engine_version TEXT NOT NULL, evaluator TEXT NOT NULL, ruleset_id TEXT NOT NULL, ruleset_version TEXT NOT NULL, "
+    "ruleset_sha256 TEXT NOT NULL, schema_sha256 TEXT NOT NULL, facts_sha256 TEXT NOT NULL, as_of TEXT NOT NULL, "
+    "overrides TEXT NOT NULL, applicants BIGINT NOT NULL, allocated_fte TEXT NOT NULL, output_sha256 TEXT NOT NULL, "
+    "output_encoding TEXT NOT NULL, output BYTEA NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
+    "extra TEXT NOT NULL DEFAULT '{}')",
+    "CREATE INDEX records_decision ON records (decision_id)",
+    "CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, "
+    "created_at TEXT NOT NULL, revoked_at TEXT)",
+)
+
+_OBJECTS = """
+SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
+                      WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'table' ELSE c.relkind::text END,
+       c.relname,
+       coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                   || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY a.attnum)
+                 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+UNION ALL SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()
+UNION ALL SELECT 'trigger', t.tgname, '' FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+UNION ALL SELECT 'rule', rulename, '' FROM pg_rules WHERE schemaname = current_schema()
+UNION ALL SELECT 'policy', policyname, '' FROM pg_policies WHERE schemaname = current_schema()
+"""
+
+_COLUMNS = {
+    "meta": "key text not null, value text not null",
+    "blobs": "sha256 text not null, kind text not null, encoding text not null, content bytea not null",
+    "records": ", ".join(f"{name} {kind} not null" for name, kind in (
+        ("seq", "bigint"), ("decision_id", "text"), ("recorded_at", "text"), ("engine_version", "text"),
+        ("evaluator", "text"), ("ruleset_id", "text"), ("ruleset_version", "text"), ("ruleset_sha256", "text"),
+        ("schema_sha256", "text"), ("facts_sha256", "text"), ("as_of", "text"), ("overrides", "text"),
+        ("applicants", "bigint"), ("allocated_fte", "text"), ("output_sha256", "text"), ("output_encoding", "text"),
+        ("output", "bytea"), ("prev_hash", "text"), ("hash", "text"), ("extra", "text"))),
+    "tokens": "name text not null, role text not null, sha256 text not null, created_at text not null, revoked_at text",
+}
+_INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "blobs", "sha256"),
+            "records_pkey": ("UNIQUE ", "records", "seq"), "records_decision": ("", "records", "decision_id"),
+            "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256")}
+
+
+def is_postgres(target: str) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def display(dsn: str) -> str:
+    """A DSN without its password, for messages."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+class PostgresConnection:
+    """What ``DecisionLog`` needs of a connection, on PostgreSQL."""
+
+    kind = "postgresql"
+
+    def __init__(self, dsn: str, readonly: bool):
+        try:
+            import psycopg
+        except ImportError:
+            raise sqlite3.OperationalError("unable to open: PostgreSQL needs psycopg (pip install 'psycopg[binary]')") from None
+        self._psycopg = psycopg
+        options = "-c default_transaction_read_only=on" if readonly else ""
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True, options=options, connect_timeout=30)
+        except psycopg.Error as exc:
+            raise sqlite3.OperationalError(f"unable to open: {_first_line(exc)}") from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
+
+    def execute(self, sql: str, args: tuple | list = ()) -> Any:
+        if sql.startswith("PRAGMA"):
+            return _Empty()
+        if sql == "BEGIN IMMEDIATE":  # the write lock of the chain, before the previous hash is read
+            self._run("BEGIN")
+            return self._run("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+        return self._run(sql.replace(" NOT INDEXED", "").replace("?", "%s"), args)
+
+    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+        try:
+            return self.conn.execute(sql, tuple(args))
+        except self._psycopg.errors.UniqueViolation as exc:
+            raise sqlite3.IntegrityError(_first_line(exc)) from None
+        except self._psycopg.errors.DiskFull as exc:
+            raise sqlite3.OperationalError(f"database or disk is full: {_first_line(exc)}") from None
+        except self._psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise sqlite3.OperationalError(f"attempt to write a readonly database: {_first_line(exc)}") from None
+        except self._psycopg.OperationalError as exc:
+            raise sqlite3.OperationalError(f"unable to open: {_first_line(exc)}") from None
+        except self._psycopg.Error as exc:
+            raise sqlite3.DatabaseError(_first_line(exc)) from None
+
+    def schema_objects(self) -> frozenset:
+        return frozenset(tuple(row) for row in self._run(_OBJECTS))
+
+    def expected_layout(self) -> frozenset:
+        schema = self._run("SELECT current_schema()").fetchone()[0]
+        tables = {("table", name, columns) for name, columns in _COLUMNS.items()}
+        indexes = {("index", name, f"CREATE {unique}INDEX {name} ON {schema}.{table} USING btree ({column})")
+                   for name, (unique, table, column) in _INDEXES.items()}
+        return frozenset(tables | indexes)
+
+    def create(self) -> None:
+        for statement in SCHEMA:
+            self._run(statement)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Empty:
+    def fetchone(self):
+        return None
+
+    def __iter__(self):
+        return iter(())
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return re.sub(r"\s+", " ", text[0]) if text else type(exc).__name__
