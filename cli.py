@@ -493,8 +493,29 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, log_pat
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
                        "RULES_SERVE_NO_AUTH": "1" if no_auth else "0"})
+    _no_delay_on_listening_sockets(uvicorn)
     uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info", timeout_graceful_shutdown=5)
+
+
+def _no_delay_on_listening_sockets(uvicorn) -> None:
+    """TCP_NODELAY on the socket that several workers share.
+
+    With --workers > 1 uvicorn binds the socket itself, with protocol 0, and asyncio then leaves
+    Nagle's algorithm on for the connections it accepts: every response waited about 40 ms for a
+    delayed ACK (measured: 44 ms for /healthz against 1 ms with one worker). Accepted sockets inherit
+    TCP_NODELAY from the listening socket on Linux.
+    """
+    import socket
+
+    bind = uvicorn.Config.bind_socket
+
+    def bind_socket(config):
+        sock = bind(config)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    uvicorn.Config.bind_socket = bind_socket
 
 
 @main.group()

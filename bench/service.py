@@ -1,0 +1,113 @@
+"""Benchmark of the service: the same decision in process and over HTTP, in one run, as ratios.
+
+For the shipped sheltered-workshops example (55 workshops, 351 FTE) and each log (SQLite, and a
+PostgreSQL server this script starts), it measures:
+- the in-process loop: ``engine.api.evaluate`` + ``record_decision``, one call after another;
+- ``rules serve --workers 2`` on 127.0.0.1 with 1, 8 and 32 concurrent clients (threads with
+  keep-alive connections): throughput, p50 and p99 latency.
+The target of the service issue: at 8 clients, the service's throughput is at least 70% of the
+in-process loop's. Run from the repository:  .venv/bin/python bench/service.py
+"""
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' own helpers start the servers
+
+from pg_server import PostgresServer  # noqa: E402
+from service_process import Server  # noqa: E402
+
+from rules_engine import api  # noqa: E402
+from rules_engine.audit import DecisionLog, TokenStore  # noqa: E402
+from rules_engine.decide import to_json_bytes  # noqa: E402
+
+BODY = (ROOT / "examples" / "sheltered-workshops-2018.yaml").read_bytes()
+URL = "/v1/rulesets/sheltered-workshops/evaluate?as_of=2018-06-20"
+RULES = ROOT / "rules"
+AS_OF = dt.date(2018, 6, 20)
+CLIENTS = (1, 8, 32)
+REQUESTS = {1: 40, 8: 160, 32: 320}
+
+
+def in_process(log_target: str, count: int = 60) -> dict:
+    latencies = []
+    with DecisionLog(log_target) as log:
+        for _ in range(count):
+            started = time.perf_counter()
+            ruleset, record, facts = api.evaluate("sheltered-workshops", BODY, AS_OF, RULES, label="<body>", fmt="yaml")
+            api.record_decision(log, ruleset, record, to_json_bytes(record) + b"\n", facts, "bench")
+            latencies.append(time.perf_counter() - started)
+    return summary(latencies, sum(latencies))
+
+
+def over_http(base: str, secret: str, clients: int) -> dict:
+    each = REQUESTS[clients] // clients
+    latencies: list = []
+    failures: list = []
+
+    def client():
+        headers = {"Authorization": f"Bearer {secret}", "content-type": "application/yaml"}
+        with httpx.Client(base_url=base, timeout=120) as session:
+            for _ in range(each):
+                started = time.perf_counter()
+                response = session.post(URL, content=BODY, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    failures.append(response.status_code)
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed: {sorted(set(failures))}")
+    return summary(latencies, time.perf_counter() - started)
+
+
+def summary(latencies: list, elapsed: float) -> dict:
+    ordered = sorted(latencies)
+    return {"n": len(ordered), "per_s": len(ordered) / elapsed, "p50_ms": statistics.median(ordered) * 1000,
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000}
+
+
+def run(name: str, log_target: str) -> list:
+    with DecisionLog(log_target) as log:
+        secret = TokenStore(log).add(f"bench-{int(time.time())}", "evaluator")
+    rows = [(name, "in process", in_process(log_target))]
+    with Server(log_target, workers=2) as server:
+        over_http(server.url, secret, 1)  # warm up both workers' caches
+        for clients in CLIENTS:
+            rows.append((name, f"HTTP, {clients} client{'s' if clients > 1 else ''}",
+                         over_http(server.url, secret, clients)))
+    return rows
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="rules-bench-service-"))
+    rows = run("SQLite", str(folder / "log.sqlite"))
+    postgres = PostgresServer()
+    try:
+        rows += run("PostgreSQL", postgres.database())
+    finally:
+        postgres.stop()
+    print(f"{'log':<11} {'how':<17} {'requests':>8} {'per s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs in process':>13}")
+    base = {}
+    for name, how, result in rows:
+        base.setdefault(name, result["per_s"])
+        ratio = result["per_s"] / base[name]
+        print(f"{name:<11} {how:<17} {result['n']:>8} {result['per_s']:>7.1f} {result['p50_ms']:>7.1f} "
+              f"{result['p99_ms']:>7.1f} {ratio:>12.0%}")
+
+
+if __name__ == "__main__":
+    main()
