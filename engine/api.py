@@ -120,14 +120,19 @@ def _period(r: Ruleset) -> str:
     return f"{r.version} from {r.effective_from.isoformat()} to {r.effective_to.isoformat()}"
 
 
-def evaluate(spec: str, facts: str | Path | bytes, as_of: dt.date, rules_dir: str | Path = "rules",
+def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rules_dir: str | Path = "rules",
              engine: str = "python", overrides: Mapping[str, str] | None = None, label: str = "<facts>",
              fmt: str | None = None) -> tuple[Ruleset, dict, Facts]:
     """Resolve the ruleset, load the facts and decide: (ruleset, record, facts).
 
-    ``facts`` is a path (``-`` for standard input) or the bytes themselves (named ``label`` in
-    messages; ``fmt`` is ``json`` or ``yaml``, else told from the bytes).
+    ``facts`` is a path (``-`` for standard input), the bytes themselves (named ``label`` in
+    messages; ``fmt`` is ``json`` or ``yaml``, else told from the bytes), or the parsed data (a
+    mapping, as a JSON document would give it; it is written as JSON, which is what is logged).
     """
+    if isinstance(facts, Mapping):
+        from .decide import to_json_bytes
+
+        facts, fmt = to_json_bytes(dict(facts), indent=None), "json"
     ruleset = resolve(spec, rules_dir, as_of, overrides)
     with batch():
         loaded = parse_facts(facts, label, ruleset, fmt) if isinstance(facts, bytes) else load_facts(facts, ruleset)

@@ -5,6 +5,7 @@ Servers started as real processes (load, SIGKILL, a 200 MB body) are in ``test_s
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,28 @@ def test_tokens_from_the_command_line(tmp_path):
     assert post_facts(client, secret, "lde", example("lde").read_bytes()).status_code == 401
     again = CliRunner().invoke(main, ["token", "add", "Bad Name", "--role", "admin", "--log", str(log)])
     assert again.exit_code == 1 and "not a token name" in again.stderr
+
+
+def test_a_changed_rule_file_is_picked_up_without_a_restart(tmp_path):
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(RULES, rules_dir)
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        token = TokenStore(opened).add("po", "policy-owner")
+    client = TestClient(create_app(Settings(rules_dir=str(rules_dir), log=str(log))))
+    query = "as_of=2018-06-20&dry_run=true"
+    before = post_facts(client, token, "lde", example("lde").read_bytes(), query=query)
+    assert json.loads(before.content)["allocated_fte"] == 155
+    path = rules_dir / "lde" / "lde-2018.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("fte: 155", "fte: 100"), encoding="utf-8")
+    after = post_facts(client, token, "lde", example("lde").read_bytes(), query=query)
+    assert json.loads(after.content)["budget_fte"] == 100 and json.loads(after.content)["allocated_fte"] == 100
+
+
+def test_the_library_takes_facts_as_parsed_data():
+    from rules_engine import api
+
+    data = json.loads(json.dumps(YAML(typ="safe").load(example("lde").read_text()), default=str))
+    _ruleset, from_data, facts = api.evaluate("lde", data, AS_OF, RULES)
+    _ruleset, from_file, _facts = api.evaluate("lde", example("lde"), AS_OF, RULES)
+    assert facts.format == "json" and from_data["decisions"] == from_file["decisions"]
