@@ -377,7 +377,7 @@ def _check(body: bytes) -> dict:
     result = api.check_text(decode(body, "<rule text>"), "<rule text>")
     if result.problems:
         raise InputError(result.problems)
-    return {"valid": True, "problems": [],
+    return {"valid": True,
             "findings": [{"file": f.location.file, "line": f.location.line, "column": f.location.col,
                           "code": f.code, "subject": f.subject, "message": f.message} for f in result.findings]}
 

@@ -88,15 +88,6 @@ class Verified(BaseModel):
     head: str
 
 
-class ProblemEntry(BaseModel):
-    file: str
-    line: int
-    column: int
-    field: str
-    message: str
-    code: str
-
-
 class Finding(BaseModel):
     file: str
     line: int
@@ -107,8 +98,9 @@ class Finding(BaseModel):
 
 
 class Validation(BaseModel):
+    """A valid rule text and the findings of ``rules lint`` (an invalid one is a 422 problem)."""
+
     valid: bool
-    problems: list[ProblemEntry]
     findings: list[Finding]
 
 
@@ -137,11 +129,6 @@ def entry_summary(e) -> dict:
     return {"seq": e.seq, "decision_id": e.decision_id, "recorded_at": e.recorded_at, "ruleset": e.ruleset_id,
             "version": e.ruleset_version, "as_of": e.as_of, "applicants": e.applicants,
             "allocated_fte": e.allocated_fte, "evaluator": e.evaluator, "requested_by": e.requested_by}
-
-
-def problem_list(problems: list) -> list[dict]:
-    return [{"file": p.location.file, "line": p.location.line, "column": p.location.col, "field": p.path,
-             "message": p.message, "code": p.code} for p in problems]
 
 
 def replay_result(result, version_now: str) -> dict:
