@@ -127,6 +127,7 @@ class Ruleset:
     locations: dict = field(default_factory=dict, compare=False, repr=False)
     lint_ignore: tuple = ()
     facts_schema_file: str = ""  # the schema file read from disk, if the schema was named (not stored or inline)
+    status: str = "published"  # or "draft": never used for an official decision
 
     @property
     def params(self) -> dict:
@@ -196,13 +197,16 @@ class _Context:
         self.problems.append(Problem(self.doc.loc(path, key=key), message, field_path(self.doc, path), code))
 
     def fail_if_any(self) -> None:
-        # Unknown keys do not stop the later stages: report them with everything else.
-        if any(p.code != "unknown-key" for p in self.problems):
+        # Unknown keys and a missing status do not stop the later stages: report them with everything else.
+        if any(p.code not in ("unknown-key", "missing-status") for p in self.problems):
             raise InputError(self.problems)
 
 
 def _stage_structure(ctx: _Context) -> None:
     ctx.problems.extend(validate_document(ctx.doc, shipped_schema("ruleset.schema.json")))
+    if "status" not in ctx.data and ctx.schema_text is None:  # texts stored before 'status' existed were in force
+        ctx.problems.append(Problem(ctx.doc.loc(()), "missing required key 'status' (draft or published)", "",
+                                    "missing-status"))
     _check_unique_rule_ids(ctx)
 
 
@@ -549,6 +553,7 @@ def _build(ctx: _Context) -> Ruleset:
                    "effective": doc.loc(("effective",), key=True)},
         lint_ignore=tuple((data.get("lint") or {}).get("ignore", [])),
         facts_schema_file=str(ctx.schema_file or ""),
+        status=data.get("status", "published"),
     )
 
 

@@ -18,6 +18,7 @@ from rules_engine import allocate
 BASE = """\
 ruleset: t
 version: "1"
+status: published
 title: Test
 effective: {{from: 2018-01-01}}
 source: {{title: Test}}
@@ -122,7 +123,7 @@ def test_durable_property_names_do_not_collide(tmp_path, engine):
 @pytest.mark.parametrize("name", ["tier", "id", "rank", "sum"])
 def test_a_derived_value_cannot_shadow_a_reserved_name(tmp_path, name):
     rules = write(tmp_path, {}, derived=f"derived:\n  {name}: {{description: x, expr: '2'}}")
-    assert ":12:3:" in refused(rules, f"'{name}' cannot take this name")
+    assert ":13:3:" in refused(rules, f"'{name}' cannot take this name")
 
 
 def test_an_applicant_field_cannot_be_named_tier(tmp_path):
@@ -145,7 +146,7 @@ def test_untyped_and_union_typed_fields_are_refused_where_a_type_is_needed(tmp_p
 @pytest.mark.parametrize("terms", [210, 1000])
 def test_arithmetic_chains_count_toward_the_depth_limit(tmp_path, terms):
     rules = write(tmp_path, {"x": NUMBER}, when=" + ".join(["x"] * terms) + " > 1")
-    assert ":16:12:" in refused(rules, "nested more than 60 levels")
+    assert ":17:12:" in refused(rules, "nested more than 60 levels")
 
 
 def test_the_deepest_accepted_expression_evaluates_in_both_evaluators(tmp_path):

@@ -106,7 +106,7 @@ def rule_file(draw) -> str:
     ranking = [draw(st.one_of(expressions("number", 1), expressions("string", 0), st.sampled_from(["tier", "d"])))
                for _ in range(draw(st.integers(0, 2)))]
     lines = [
-        "ruleset: fuzz", 'version: "1"', "title: Fuzz", "effective: {from: 2018-01-01}", "source: {title: Fuzz}",
+        "ruleset: fuzz", 'version: "1"', "status: published", "title: Fuzz", "effective: {from: 2018-01-01}", "source: {title: Fuzz}",
         f"budget: {{fte: {budget}, unit: {unit}}}", f"facts: {{schema: {json.dumps(SCHEMA)}}}",
         "parameters:", "  p: {value: 0.9, description: p}", "  day: {value: 2018-01-01, description: d}",
         '  names: {value: ["a", "b"], description: n}',

@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 RULES = '''\
 ruleset: lde
 version: "2018.9"
+status: published
 title: Test ruleset
 effective:
   from: 2018-06-15
