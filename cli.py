@@ -130,27 +130,63 @@ def validate(paths, strict):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(), help="Write the decision here instead of stdout (checked before logging).")
 @click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
-              help="Override a declared parameter for this run (repeatable); recorded in the decision.")
+              help="Override a declared parameter for this run (repeatable); makes the decision a simulation.")
 @click.option("--no-log", is_flag=True, help="Dry run: do not append to the decision log.")
+@click.option("--simulate", is_flag=True, help="Log a simulation, not an official decision (drafts need it).")
+@click.option("--as", "who", metavar="NAME", help="Who asks for the decision (default: the operating-system user).")
+@click.option("--reason", help="Why the decision is asked for; kept in the log.")
+@click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
+              show_default=True, help="An official decision needs this many approvals of the exact rule text.")
 @log_option
-def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, log_path):
+def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, simulate, who, reason,
+             require_approvals, log_path):
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
-    from rules_engine.api import evaluate as run, record_decision
+    from rules_engine.api import Asking, evaluate as run, record_decision
     from rules_engine.decide import to_json_bytes
     from rules_engine.render import decision_csv, decision_table
 
     as_of = as_of or dt.date.today()
-    compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets)
-    data = to_json_bytes(record) + b"\n"
-    shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
-    target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
-    entry = None
-    if not no_log:
-        with open_log(log_path, create=True) as log:
-            entry = record_decision(log, compiled, record, data, loaded)
-        click.echo(f"logged as record {entry.seq} in {_log_name(log_path)}", err=True)
+    asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals)
+    with _log_for(log_path, no_log) as log:
+        compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
+        data = to_json_bytes(record) + b"\n"
+        shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
+        target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
+        entry = record_decision(log, compiled, record, data, loaded, asking.who, reason) if not no_log else None
+    if entry:
+        click.echo(f"logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)}", err=True)
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
+    if record["kind"] == "simulation":
+        period = "" if compiled.in_force(as_of) else f"; {compiled.version} is not in force on {as_of.isoformat()}"
+        click.echo(f"a simulation, not an official decision ({_simulation_because(compiled, sets, simulate)}{period})",
+                   err=True)
     _write_output(target, output, shown, entry, log_path)
+
+
+def _simulation_because(compiled, sets, simulate) -> str:
+    if compiled.status == "draft":
+        return f"{compiled.version} is a draft"
+    return "parameters overridden" if sets else "asked with --simulate"
+
+
+def _log_for(log_path, no_log):
+    """The log to read approvals from and to append to; with --no-log, only an existing one, read-only."""
+    from rules_engine.audit import default_path
+    from rules_engine.audit_pg import is_postgres
+
+    target = str(log_path or default_path())
+    if no_log and not (is_postgres(target) or Path(target).exists()):
+        return contextlib.nullcontext(None)
+    return open_log(log_path, create=not no_log)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
 
 
 def _open_output(output):

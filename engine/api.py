@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from .compile import Ruleset, compile_file, compile_text
 from .decide import batch, decide
-from .errors import InputError, Location, LookupFailure, Problem, did_you_mean
+from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean
 from .audit import DecisionLog, Entry, Submission
 from .facts import Facts, load_facts, parse_facts
 
@@ -94,11 +94,24 @@ def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
     return sorted(versions, key=lambda r: (r.effective_from, r.version))
 
 
-def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None) -> Ruleset:
-    """A ruleset from a path, an id (the version in force on ``as_of``) or ``id@version``."""
+def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None,
+            official: bool = False) -> Ruleset:
+    """A ruleset from a path, an id (the version in force on ``as_of``) or ``id@version``.
+
+    For an ``official`` decision only a published version in force on ``as_of`` will do: a bare id
+    looks among the published versions only, and a draft or a version out of its period is refused.
+    """
     path = Path(spec)
     if path.suffix in RULE_SUFFIXES or path.is_file():
-        return compile_file(path, overrides)
+        chosen = compile_file(path)
+    else:
+        chosen = _pick(spec, rules_dir, as_of, official)
+    if official:
+        _check_official(chosen, spec, as_of)
+    return compile_file(chosen.label, overrides) if overrides else chosen
+
+
+def _pick(spec: str, rules_dir: str | Path, as_of: dt.date, official: bool) -> Ruleset:
     ruleset_id, _, version = spec.partition("@")
     candidates = list_versions(ruleset_id, rules_dir)
     if version:
@@ -106,12 +119,28 @@ def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping
         if not chosen:
             raise LookupFailure(f"ruleset '{ruleset_id}' has no version {version}; versions: "
                                 + ", ".join(r.version for r in candidates))
-    else:
-        chosen = [r for r in candidates if r.in_force(as_of)]
-        if not chosen:
-            raise LookupFailure(f"no version of '{ruleset_id}' is in force on {as_of.isoformat()}; versions: "
-                                + "; ".join(_period(r) for r in candidates))
-    return compile_file(chosen[-1].label, overrides) if overrides else chosen[-1]
+        return chosen[-1]
+    in_force = [r for r in candidates if r.in_force(as_of)]
+    published = [r for r in in_force if r.status == "published"]
+    if official and in_force and not published:
+        draft = in_force[-1]
+        raise GovernanceError(f"no published version of '{ruleset_id}' is in force on {as_of.isoformat()}; "
+                              f"{draft.version} (from {draft.effective_from.isoformat()}) is a draft: evaluate it "
+                              "with --simulate")
+    if not in_force:
+        raise LookupFailure(f"no version of '{ruleset_id}' is in force on {as_of.isoformat()}; versions: "
+                            + "; ".join(_period(r) for r in candidates))
+    return (published or in_force)[-1]
+
+
+def _check_official(ruleset: Ruleset, spec: str, as_of: dt.date) -> None:
+    if ruleset.status != "published":
+        raise GovernanceError(f"{ruleset.id} {ruleset.version} ({ruleset.label}) is a draft: a draft never makes an "
+                              "official decision; evaluate it with --simulate")
+    if not ruleset.in_force(as_of):
+        raise GovernanceError(f"{ruleset.id} {ruleset.version} is not in force on {as_of.isoformat()} "
+                              f"({_period(ruleset)}): an official decision needs the version in force; "
+                              "a simulation may use it (--simulate)")
 
 
 def _period(r: Ruleset) -> str:
@@ -120,27 +149,82 @@ def _period(r: Ruleset) -> str:
     return f"{r.version} from {r.effective_from.isoformat()} to {r.effective_to.isoformat()}"
 
 
+@dataclass(frozen=True)
+class Asking:
+    """How a decision is asked for: what governance needs to know."""
+
+    simulate: bool = False  # a simulation on purpose (logged as one)
+    logging: bool = True  # False: nothing is logged, so a draft may be evaluated (as a simulation)
+    who: str | None = None  # who asks (the service: the token's name)
+    reason: str | None = None
+    require_approvals: int = 0  # an official decision needs this many approvals of the exact text
+
+
 def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rules_dir: str | Path = "rules",
              engine: str = "python", overrides: Mapping[str, str] | None = None, label: str = "<facts>",
-             fmt: str | None = None) -> tuple[Ruleset, dict, Facts]:
-    """Resolve the ruleset, load the facts and decide: (ruleset, record, facts).
+             fmt: str | None = None, asking: Asking = Asking(), log: DecisionLog | None = None
+             ) -> tuple[Ruleset, dict, Facts]:
+    """Resolve the ruleset as governance allows, load the facts and decide: (ruleset, record, facts).
 
     ``facts`` is a path (``-`` for standard input), the bytes themselves (named ``label`` in
     messages; ``fmt`` is ``json`` or ``yaml``, else told from the bytes), or the parsed data (a
     mapping, as a JSON document would give it; it is written as JSON, which is what is logged).
+
+    A decision is official unless it is asked as a simulation, has overrides, or uses a draft; an
+    official decision that will be logged needs a published version in force on ``as_of`` and, with
+    ``asking.require_approvals``, that many approvals of its exact text in ``log`` by people other
+    than the one asking. The record names its kind and the approvals it relied on.
     """
     if isinstance(facts, Mapping):
         from .decide import to_json_bytes
 
         facts, fmt = to_json_bytes(dict(facts), indent=None), "json"
-    ruleset = resolve(spec, rules_dir, as_of, overrides)
+    official = asking.logging and not asking.simulate and not overrides
+    ruleset = resolve(spec, rules_dir, as_of, overrides, official=official)
+    kind = "simulation" if asking.simulate or overrides or ruleset.status == "draft" else "official"
+    relied_on = approvals_for(log, ruleset, exclude=asking.who) if log is not None else []
+    if kind == "official" and asking.logging and len(relied_on) < asking.require_approvals:
+        raise GovernanceError(f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s) of its exact text "
+                              f"by people other than {asking.who or 'the one asking'}; an official decision needs "
+                              f"{asking.require_approvals} ('rules approve {ruleset.id}@{ruleset.version}')")
     with batch():
         loaded = parse_facts(facts, label, ruleset, fmt) if isinstance(facts, bytes) else load_facts(facts, ruleset)
-        record = decide(ruleset, loaded, as_of, engine)
+        record = decide(ruleset, loaded, as_of, engine, kind, relied_on)
     return ruleset, record, loaded
 
 
-def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requested_by: str | None = None) -> Submission:
+def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None, before: int | None = None) -> list:
+    """The approvals of the exact text of ``ruleset`` (and its facts schema) in ``log``: the first by each
+    person, never ``exclude`` (who asks for the decision), only records before seq ``before``."""
+    import hashlib
+
+    schema_sha = hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
+    return log.approvals(ruleset.sha256, schema_sha, exclude=exclude, before=before)
+
+
+def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None) -> Entry:
+    """Append an approval of the exact text of ``ruleset`` (and its facts schema) by ``who`` to the chain."""
+    import hashlib
+    import json
+
+    from . import __version__
+
+    if not who:
+        raise GovernanceError("an approval needs the name of who approves (--as NAME)")
+    rule_text, schema_text = ruleset.text.encode("utf-8"), ruleset.facts_schema_text.encode("utf-8")
+    approval = {"approval": {"ruleset": ruleset.id, "version": ruleset.version, "status": ruleset.status,
+                             "ruleset_sha256": hashlib.sha256(rule_text).hexdigest(),
+                             "facts_schema_sha256": hashlib.sha256(schema_text).hexdigest(), "by": who, "note": note}}
+    output = json.dumps(approval, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    return log.append(Submission(
+        decision_id=hashlib.sha256(output).hexdigest(), engine_version=__version__, evaluator="-",
+        ruleset_id=ruleset.id, ruleset_version=ruleset.version, rule_text=rule_text, schema_text=schema_text,
+        facts=b"", as_of=dt.date.today().isoformat(), overrides={}, applicants=0, allocated_fte="0", output=output,
+        requested_by=who, kind="approval", reason=note))
+
+
+def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requested_by: str | None = None,
+               reason: str | None = None) -> Submission:
     """What the decision log stores for one decision: the exact texts it depended on and its output."""
     return Submission(
         decision_id=record["decision_id"], engine_version=record["engine"]["version"],
@@ -148,16 +232,16 @@ def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requ
         rule_text=ruleset.text.encode("utf-8"), schema_text=ruleset.facts_schema_text.encode("utf-8"),
         facts=facts.raw, as_of=record["as_of"], overrides=dict(ruleset.overrides),
         applicants=record["applicants"], allocated_fte=str(record["allocated_fte"]), output=output,
-        facts_format=facts.format, requested_by=requested_by)
+        facts_format=facts.format, requested_by=requested_by, kind=record.get("kind"), reason=reason)
 
 
 def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts,
-                    requested_by: str | None = None) -> Entry:
+                    requested_by: str | None = None, reason: str | None = None) -> Entry:
     """Append a decision to the log; returns the committed record (read back, its hash checked).
 
-    ``requested_by`` (the service's token name) is part of the chained record, not of the decision id.
+    Who asked and why are part of the chained record, not of the decision id.
     """
-    return log.append(submission(ruleset, record, output, facts, requested_by))
+    return log.append(submission(ruleset, record, output, facts, requested_by, reason))
 
 
 def list_rulesets(rules_dir: str | Path) -> dict[str, list[Ruleset]]:

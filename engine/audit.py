@@ -78,7 +78,9 @@ FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "r
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
-EXTRA_KEYS = ("facts_format", "requested_by")  # the fields ``extra`` may hold; each is hashed like the others
+# the fields ``extra`` may hold; each is hashed like the others
+EXTRA_KEYS = ("facts_format", "requested_by", "kind", "reason")
+KINDS = ("official", "simulation", "approval")
 
 
 def _layout(version: int) -> frozenset:
@@ -166,6 +168,15 @@ class Entry:
         return self.extras.get("facts_format")
 
     @property
+    def kind(self) -> str:
+        """official, simulation or approval; records from before kinds existed were official decisions."""
+        return self.extras.get("kind", "official")
+
+    @property
+    def reason(self) -> str | None:
+        return self.extras.get("reason")
+
+    @property
     def requested_by(self) -> str | None:
         """The name of the token that asked for the decision (service); None from the command line."""
         return self.extras.get("requested_by")
@@ -221,6 +232,8 @@ class Submission:
     output: bytes
     facts_format: str | None = None  # "json" or "yaml": how replay must parse the stored facts
     requested_by: str | None = None  # who asked (the service's token name); in the chain, not in decision_id
+    kind: str | None = None  # official, simulation or approval
+    reason: str | None = None  # why (or an approval's note), in the asker's words
 
 
 class DecisionLog:
@@ -396,8 +409,8 @@ class DecisionLog:
         blobs = [(sha256(data), kind, data) for kind, data in
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
         encoding, packed_output = pack(sub.output)
-        extra = {key: value for key, value in (("facts_format", sub.facts_format), ("requested_by", sub.requested_by))
-                 if value}
+        extra = {key: value for key, value in (("facts_format", sub.facts_format), ("requested_by", sub.requested_by),
+                                               ("kind", sub.kind), ("reason", sub.reason)) if value}
         self.db.execute("BEGIN IMMEDIATE")  # the write lock, before reading the previous hash
         try:
             self._check_format(self._objects())  # what another process may have done since we opened
@@ -490,6 +503,20 @@ class DecisionLog:
             return self._last()
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
+
+    def approvals(self, ruleset_sha256: str, schema_sha256: str, exclude: str | None = None,
+                  before: int | None = None) -> list[dict]:
+        """The first approval by each person of this exact rule text and schema (not ``exclude``'s),
+        among the records before seq ``before``; each approval's own hash is checked first."""
+        found: dict[str, dict] = {}
+        for entry in self._select("ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ?", ruleset_sha256,
+                                  schema_sha256, before if before is not None else 1 << 62):
+            if entry.kind != "approval" or entry.requested_by in (None, exclude) or entry.requested_by in found:
+                continue
+            if record_hash(entry.hashed_fields()) != entry.hash:
+                raise AuditFailure(f"record {entry.seq}: an approval that does not match its hash: it was changed")
+            found[entry.requested_by] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+        return list(found.values())
 
     def checked(self, entry: Entry) -> Entry:
         """``entry`` once its hash, its link to the record before it, its output and its stored texts check out.

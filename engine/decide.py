@@ -122,12 +122,21 @@ def batch():
             gc.enable()
 
 
-def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python") -> dict:
-    """The full decision record for one call."""
+def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python", kind: str | None = None,
+           approvals: Sequence[dict] = ()) -> dict:
+    """The full decision record for one call.
+
+    ``kind`` (official or simulation) and the ``approvals`` relied on are part of the record of every
+    decision made since governance exists; a record replayed from before (kind None) has neither.
+    """
     with batch():
         assessments = assess(ruleset, facts.applicants, outcomes_for(engine))
         result = _allocate(ruleset, assessments, facts)
-        return _record(ruleset, facts, as_of, engine, assessments, result)
+        record = _record(ruleset, facts, as_of, engine, assessments, result)
+    if kind is None:
+        return record
+    head = dict(list(record.items())[:list(record).index("as_of") + 1])
+    return {**head, "kind": kind, "approvals": list(approvals), **record}
 
 
 def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Result:

@@ -76,6 +76,10 @@ class EvaluationError(RulesError):
     """Evaluation could not proceed (e.g. a value durable_rules cannot represent)."""
 
 
+class GovernanceError(RulesError):
+    """Refused by the rules of governance: a draft, a version out of its period, too few approvals."""
+
+
 class LookupFailure(RulesError):
     """A ruleset, version, decision or applicant that was asked for does not exist."""
 
