@@ -357,23 +357,56 @@ def lint(paths):
 @click.option("--ruleset", help="Only records of this ruleset id.")
 @click.option("--since", callback=parse_date, help="Recorded on or after this date.")
 @click.option("--until", callback=parse_date, help="Recorded before this date.")
+@click.option("--all", "everything", is_flag=True, help="Simulations and approvals too, not only official decisions.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @log_option
-def log_cmd(ruleset, since, until, fmt, log_path):
-    """List the records of the decision log."""
+def log_cmd(ruleset, since, until, everything, fmt, log_path):
+    """List the official decisions of the log (--all: simulations and approvals too)."""
     from rules_engine.render import table
 
     with open_log(log_path) as log:
-        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.as_of,
+        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
                  e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "")
-                for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())]
+                for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())
+                if everything or e.kind == "official"]
     if fmt == "json":
-        keys = ["seq", "recorded_at", "ruleset", "version", "as_of", "decision_id", "applicants", "allocated_fte",
-                "evaluator", "requested_by"]
+        keys = ["seq", "recorded_at", "kind", "ruleset", "version", "as_of", "decision_id", "applicants",
+                "allocated_fte", "evaluator", "requested_by"]
         click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
         return
-    click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "as of", "decision", "applicants", "FTE",
-                      "engine", "by"], rows, right=(0, 6, 7)))
+    click.echo(table(["seq", "recorded (UTC)", "kind", "ruleset", "version", "as of", "decision", "applicants", "FTE",
+                      "engine", "by"], rows, right=(0, 7, 8)))
+
+
+@main.command()
+@click.argument("spec", metavar="RULESET@VERSION")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@click.option("--as", "who", metavar="NAME", help="Who approves (default: the operating-system user).")
+@click.option("--note", help="A note kept with the approval.")
+@log_option
+def approve(spec, rules_dir, who, note, log_path):
+    """Approve the exact text of a version (and its facts schema): a record in the log's chain."""
+    from rules_engine.api import approve as run, resolve
+
+    ruleset = resolve(spec, rules_dir, dt.date.today())
+    with open_log(log_path, create=True) as log:
+        entry = run(log, ruleset, who or _os_user(), note)
+    click.echo(f"approved {ruleset.id} {ruleset.version} (rule text {ruleset.sha256[:16]}...) as {entry.requested_by}: "
+               f"record {entry.seq} in {_log_name(log_path)}")
+
+
+@main.command()
+@click.argument("ruleset_id", required=False)
+@log_option
+def approvals(ruleset_id, log_path):
+    """The approvals in the log: which exact text, by whom, when."""
+    from rules_engine.render import table
+
+    with open_log(log_path) as log:
+        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.ruleset_sha256[:16],
+                 e.requested_by or "", e.reason or "") for e in log.entries(ruleset_id) if e.kind == "approval"]
+    click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "rule text sha256", "by", "note"], rows,
+                     right=(0,)))
 
 
 @main.command()
@@ -384,7 +417,9 @@ def show(ref, log_path):
     with open_log(log_path) as log:
         entry = log.checked(log.get(ref))
     who = f", requested by {entry.requested_by}" if entry.requested_by else ""
-    click.echo(f"record {entry.seq} of {_log_name(log_path)}, recorded {entry.recorded_at}{who}", err=True)
+    why = f" ({entry.reason})" if entry.reason else ""
+    click.echo(f"record {entry.seq} ({entry.kind}) of {_log_name(log_path)}, recorded {entry.recorded_at}{who}{why}",
+               err=True)
     click.echo(entry.text, nl=False)
 
 
@@ -511,8 +546,10 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
               help="Seconds a request may compute before it is stopped (503).")
 @click.option("--max-body", default=64, show_default=True, type=click.IntRange(1, 512), help="Largest body, in MB.")
 @click.option("--no-auth", is_flag=True, help="Every request is an admin: for local experiments on a loopback host only.")
+@click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
+              show_default=True, help="An official decision needs this many approvals of the exact rule text.")
 @log_option
-def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, log_path):
+def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
     import uvicorn
 
@@ -528,7 +565,7 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, log_pat
     os.environ.update({"RULES_SERVE_RULES_DIR": str(Path(rules_dir).resolve()),
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
-                       "RULES_SERVE_NO_AUTH": "1" if no_auth else "0"})
+                       "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals)})
     _no_delay_on_listening_sockets(uvicorn)
     uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info", timeout_graceful_shutdown=5)
@@ -561,7 +598,7 @@ def token():
 
 @token.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["evaluator", "policy-owner", "auditor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(["evaluator", "policy-owner", "approver", "auditor", "admin"]))
 @log_option
 def token_add(name, role, log_path):
     """Make a token: it is printed once, alone on a line; only its hash is kept."""

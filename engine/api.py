@@ -286,16 +286,19 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     import json
     from decimal import Decimal
 
-    from .explain import explain_applicant, explain_call, with_requester
+    from .explain import explain_applicant, explain_call, with_governance
     from .replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
+    if entry.kind == "approval":
+        raise LookupFailure(f"record {entry.seq} is an approval, not a decision: 'rules show {entry.seq}' prints it")
     record = json.loads(entry.text, parse_float=Decimal)
     if applicant:
         result = explain_applicant(record, stored_ruleset(log, entry), applicant, lang)
     else:
         result = explain_call(record, lang)
-    return with_requester(result, entry.requested_by)
+    published = stored_ruleset(log, entry, overrides=False).params if record.get("overrides") else {}
+    return with_governance(result, record, entry.requested_by, entry.reason, published)
 
 
 def replay_record(log: DecisionLog, ref: str):

@@ -578,7 +578,7 @@ class DecisionLog:
         return expected_seq - 1
 
 
-ROLES = ("evaluator", "policy-owner", "auditor", "admin")
+ROLES = ("evaluator", "policy-owner", "approver", "auditor", "admin")
 TOKEN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 

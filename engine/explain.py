@@ -236,15 +236,40 @@ def explain_call(record: dict, lang: str = "nl") -> dict:
             "sections": [{"title": p["call_title"].format(id=record["decision_id"][:16]), "lines": lines}]}
 
 
-def with_requester(explanation: dict, requested_by: str | None) -> dict:
-    """The explanation with a line naming who asked for the decision, when it is known."""
-    if not requested_by or not explanation.get("sections"):
+GOVERNANCE = {
+    "nl": {"simulation": "Dit is een simulatie, geen officiële beslissing.",
+           "override": "Parameter {name}: {value} in deze simulatie (gepubliceerde waarde: {published}).",
+           "asked": "Aangevraagd door: {name}.", "reason": "Reden: {reason}",
+           "approved": "Goedgekeurd door: {names}."},
+    "en": {"simulation": "This is a simulation, not an official decision.",
+           "override": "Parameter {name}: {value} in this simulation (published value: {published}).",
+           "asked": "Requested by: {name}.", "reason": "Reason: {reason}",
+           "approved": "Approved by: {names}."},
+}
+
+
+def with_governance(explanation: dict, record: dict, requested_by: str | None, reason: str | None,
+                    published: dict) -> dict:
+    """The explanation with what governance adds: a simulation says so first, naming each overridden
+    parameter with its published value; then who asked, why, and the approvals relied on."""
+    if not explanation.get("sections"):
         return explanation
-    words = {"nl": "Aangevraagd door: {name}", "en": "Requested by: {name}"}[explanation.get("language", "nl")]
-    first = dict(explanation["sections"][0], lines=[*explanation["sections"][0]["lines"][:1],
-                                                   words.format(name=requested_by),
-                                                   *explanation["sections"][0]["lines"][1:]])
-    return {**explanation, "sections": [first, *explanation["sections"][1:]]}
+    words = GOVERNANCE[explanation.get("language", "nl")]
+    first = explanation["sections"][0]["lines"]
+    top, rest = [], first[:1]
+    if record.get("kind") == "simulation":
+        top.append(words["simulation"])
+        top += [words["override"].format(name=name, value=show(value), published=show(published.get(name)))
+                for name, value in record.get("overrides", {}).items()]
+    if requested_by:
+        rest.append(words["asked"].format(name=requested_by))
+    if reason:
+        rest.append(words["reason"].format(reason=reason))
+    if record.get("approvals"):
+        names = ", ".join(f"{a['by']} (record {a['seq']}, {a['recorded_at'][:10]})" for a in record["approvals"])
+        rest.append(words["approved"].format(names=names))
+    section = dict(explanation["sections"][0], lines=top + rest + first[1:])
+    return {**explanation, "sections": [section, *explanation["sections"][1:]]}
 
 
 def as_text(explanation: dict) -> str:

@@ -71,12 +71,12 @@ def _as_of(entry: Entry) -> dt.date:
         raise AuditFailure(f"record {entry.seq}: its as-of date {entry.as_of!r} is not a date") from None
 
 
-def stored_ruleset(log: DecisionLog, entry: Entry) -> Ruleset:
-    """The ruleset a record was decided with, compiled from the stored texts."""
+def stored_ruleset(log: DecisionLog, entry: Entry, overrides: bool = True) -> Ruleset:
+    """The ruleset a record was decided with, compiled from the stored texts (``overrides``: with its --set)."""
     rule_text = _text(log, entry.ruleset_sha256, entry, "rule text")
     schema_text = _text(log, entry.schema_sha256, entry, "facts schema")
     label = f"log#{entry.seq}:{entry.ruleset_id}-{entry.ruleset_version}.yaml"
-    return compile_text(rule_text, label, None, entry.override_map, schema_text=schema_text)
+    return compile_text(rule_text, label, None, entry.override_map if overrides else {}, schema_text=schema_text)
 
 
 def _text(log: DecisionLog, digest: str, entry: Entry, what: str) -> str:

@@ -41,7 +41,8 @@ RULE_TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/
 
 # which roles may do what
 ALLOWED = {
-    "read": {"evaluator", "policy-owner", "auditor", "admin"},
+    "read": {"evaluator", "policy-owner", "approver", "auditor", "admin"},
+    "approve": {"approver", "admin"},
     "evaluate": {"evaluator", "admin"},
     "dry-run": {"evaluator", "policy-owner", "admin"},
     "policy": {"policy-owner", "admin"},
@@ -56,6 +57,7 @@ class Settings:
     time_limit: float = 30.0
     max_body: int = MAX_BODY
     no_auth: bool = False
+    require_approvals: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,7 +65,7 @@ class Settings:
         env = os.environ
         return cls(env.get("RULES_SERVE_RULES_DIR", "rules"), env.get("RULES_LOG", ""),
                    float(env.get("RULES_SERVE_TIME_LIMIT", "30")), int(env.get("RULES_SERVE_MAX_BODY", str(MAX_BODY))),
-                   env.get("RULES_SERVE_NO_AUTH") == "1")
+                   env.get("RULES_SERVE_NO_AUTH") == "1", int(env.get("RULES_REQUIRE_APPROVALS", "0") or 0))
 
     @property
     def log_path(self) -> str:
@@ -317,6 +319,16 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         ruleset = await _work(settings, api.resolve, f"{ruleset_id}@{version}", settings.rules_dir, dt.date.today())
         return M.version_detail(ruleset)
 
+    @app.post("/v1/rulesets/{ruleset_id}/versions/{version}/approve", status_code=201, response_model=M.Approval,
+              responses=documented(401, 403, 404, 422), tags=["rulesets"])
+    async def approve(ruleset_id: str, version: str, request: Request, payload: M.ApprovalRequest | None = Body(None)):
+        """Approve the exact text of a version as the token's name: a record in the log's chain."""
+        caller = _caller(request, settings, "approve")
+        note = payload.note if payload else None
+        entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note)
+        return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
+                "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+
     @app.post("/v1/rulesets/{spec}/evaluate", status_code=201, openapi_extra=FACTS_BODY, tags=["rulesets"],
               responses={201: {"description": "Decided and logged; the body is `rules evaluate --format json`",
                                "content": {"application/json": {"schema": {"type": "object"}}},
@@ -325,29 +337,45 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
                                "content": {"application/json": {"schema": {"type": "object"}}}},
                          **documented(401, 403, 404, 413, 415, 422)})
     async def evaluate(spec: str, request: Request, as_of: str | None = None, dry_run: bool = False,
-                       engine: Literal["python", "durable"] = "python", set_: list[str] = Query([], alias="set")):
-        """Decide a call: SPEC is a ruleset id (the version in force on as_of) or id@version."""
+                       simulate: bool = False, engine: Literal["python", "durable"] = "python",
+                       set_: list[str] = Query([], alias="set")):
+        """Decide a call: SPEC is a ruleset id (the published version in force on as_of) or id@version.
+
+        Overrides (set), a draft or simulate=true make a simulation; dry_run=true logs nothing.
+        """
         caller = _caller(request, settings, "dry-run" if dry_run else "evaluate")
         fmt = _facts_format(request)
         body = await _body(request, settings)
         day, overrides = _date(as_of), _overrides(set_)
-        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides,
-                                None if dry_run else caller.name, json_body=fmt == "json")
+        asking = api.Asking(simulate, not dry_run, caller.name, None, settings.require_approvals)
+        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides, asking,
+                                json_body=fmt == "json")
         if seq is None:
             return Response(data, 200, media_type="application/json")
         return Response(data, 201, headers={"Location": f"/v1/decisions/{seq}"}, media_type="application/json")
 
 
 def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
-            requested_by: str | None) -> tuple[bytes, int | None]:
+            asking: "api.Asking") -> tuple[bytes, int | None]:
     """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number)."""
-    ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt)
-    data = to_json_bytes(record) + b"\n"
-    if requested_by is None:
-        return data, None
-    with DecisionLog(settings.log_path, create=True) as log:
-        entry = api.record_decision(log, ruleset, record, data, facts, requested_by)
+    if not asking.logging and not settings.log_exists():
+        ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
+                                              asking)
+        return to_json_bytes(record) + b"\n", None
+    with DecisionLog(settings.log_path, create=asking.logging) as log:
+        ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
+                                              asking, log)
+        data = to_json_bytes(record) + b"\n"
+        if not asking.logging:
+            return data, None
+        entry = api.record_decision(log, ruleset, record, data, facts, asking.who)
     return data, entry.seq
+
+
+def _approve(settings: Settings, spec: str, who: str, note: str | None):
+    ruleset = api.resolve(spec, settings.rules_dir, dt.date.today())
+    with DecisionLog(settings.log_path, create=True) as log:
+        return api.approve(log, ruleset, who, note)
 
 
 def _policy_routes(app: FastAPI, settings: Settings) -> None:

@@ -49,6 +49,7 @@ class DecisionSummary(BaseModel):
     allocated_fte: str
     evaluator: str
     requested_by: str | None
+    kind: str
 
 
 class DecisionPage(BaseModel):
@@ -86,6 +87,19 @@ class Verified(BaseModel):
     ok: bool
     count: int
     head: str
+
+
+class ApprovalRequest(BaseModel):
+    note: str | None = None
+
+
+class Approval(BaseModel):
+    seq: int
+    ruleset: str
+    version: str
+    ruleset_sha256: str
+    by: str
+    recorded_at: str
 
 
 class Finding(BaseModel):
@@ -128,7 +142,7 @@ def version_detail(r: Ruleset) -> dict:
 def entry_summary(e) -> dict:
     return {"seq": e.seq, "decision_id": e.decision_id, "recorded_at": e.recorded_at, "ruleset": e.ruleset_id,
             "version": e.ruleset_version, "as_of": e.as_of, "applicants": e.applicants,
-            "allocated_fte": e.allocated_fte, "evaluator": e.evaluator, "requested_by": e.requested_by}
+            "allocated_fte": e.allocated_fte, "evaluator": e.evaluator, "requested_by": e.requested_by, "kind": e.kind}
 
 
 def replay_result(result, version_now: str) -> dict:

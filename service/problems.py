@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rules_engine.errors import (AuditFailure, EvaluationError, InputError, LogError, LookupFailure, Problem,
-                                 RulesError, escape_text)
+from rules_engine.errors import (AuditFailure, EvaluationError, GovernanceError, InputError, LogError, LookupFailure,
+                                 Problem, RulesError, escape_text)
 from rules_engine.limits import TimeLimitExceeded
 
 MEDIA_TYPE = "application/problem+json"
@@ -73,6 +73,8 @@ def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
     if isinstance(exc, InputError):
         return ProblemError(422, "Invalid input", str(exc.problems[0]) if exc.problems else "invalid input",
                             problem_items(exc.problems, json_body), kind="invalid-input")
+    if isinstance(exc, GovernanceError):
+        return ProblemError(422, "Refused by governance", str(exc), kind="refused-by-governance")
     if isinstance(exc, TimeLimitExceeded):
         return ProblemError(503, "Time limit exceeded", str(exc), headers={"Retry-After": "60"})
     if isinstance(exc, LookupFailure):

@@ -20,7 +20,7 @@ from rules_service.app import Settings, create_app
 from conftest import AS_OF, RULES, RULESETS, example
 
 HOSTILE = Path(__file__).parent / "hostile"
-ROLES = ("evaluator", "policy-owner", "auditor", "admin")
+ROLES = ("evaluator", "policy-owner", "approver", "auditor", "admin")
 
 
 @pytest.fixture
@@ -92,6 +92,8 @@ def _requests(tokens_fixture) -> dict:
                                                 "set": {"min_realisation_rate": "0.93"},
                                                 "facts": json.loads(json.dumps(YAML(typ="safe").load(facts.decode()), default=str))}}),
                  {"policy-owner", "admin"}),
+        "approve": (("post", "/v1/rulesets/lde/versions/2018.1/approve", {"json": {"note": "ok"}}),
+                    {"approver", "admin"}),
         "decisions": (("get", "/v1/decisions", {}), {"auditor", "admin"}),
         "decision": (("get", "/v1/decisions/1", {}), {"auditor", "admin"}),
         "explain": (("get", "/v1/decisions/1/explain", {}), {"auditor", "admin"}),

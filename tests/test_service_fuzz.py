@@ -19,7 +19,7 @@ from rules_service.app import Settings, create_app
 from conftest import RULES, example
 
 EXAMPLES = int(os.environ.get("RULES_API_FUZZ_EXAMPLES", "12"))
-ROLES = ("evaluator", "policy-owner", "auditor", "admin")
+ROLES = ("evaluator", "policy-owner", "approver", "auditor", "admin")
 
 _folder = Path(tempfile.mkdtemp(prefix="rules-api-fuzz-"))
 _log = _folder / "log.sqlite"
