@@ -267,15 +267,18 @@ def report_fill(facts, quarter, fmt):
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
-@click.option("--coverage", is_flag=True, help="Fail if a rule was not seen both holding and not holding.")
-def test_cmd(paths, rules_dir, coverage):
+@click.option("--coverage", "with_coverage", is_flag=True,
+              help="Also report, per rule, whether it was seen holding and not holding; fail on a published "
+                   "version without tests, or with a rule not seen both ways.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=100, show_default=True,
+              help="With --coverage: the share (%) of the published rules that must be seen both ways.")
+def test_cmd(paths, rules_dir, with_coverage, min_coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
-    from rules_engine.api import validate_paths
     from rules_engine.explain import show as _show
-    from rules_engine.testing import coverage_gaps, find_test_files, run_file
+    from rules_engine.testing import find_test_files, run_file
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
-    if not files:
+    if not files and not with_coverage:
         click.echo(f"no test files found under {', '.join(paths) or rules_dir}", err=True)
         sys.exit(1)
     results = [result for path in files for result in run_file(path, Path(rules_dir))]
@@ -286,18 +289,36 @@ def test_cmd(paths, rules_dir, coverage):
                        f"got {_show(failure.actual)}")
             for line in failure.trace:
                 click.echo(f"      {line}")
-    gaps = []
-    if coverage:
-        tested = {r.ruleset.split()[0] for r in results}
-        rulesets = [r for r in validate_paths([rules_dir]).rulesets if r.id in tested]
-        gaps = coverage_gaps(results, rulesets)
-        for gap in gaps:
-            click.echo(f"coverage: {gap}")
-        if not gaps:
-            click.echo("coverage: every rule was seen holding and not holding")
+    short = _coverage_report(results, paths, rules_dir, min_coverage) if with_coverage else False
     failed = sum(1 for r in results if not r.passed)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
-    sys.exit(1 if failed or gaps else 0)
+    sys.exit(1 if failed or short or not results else 0)
+
+
+def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
+    """Print the coverage of every version in scope; True if the published ones fall short."""
+    from rules_engine.api import validate_paths
+    from rules_engine.render import table
+    from rules_engine.testing import coverage, untested
+
+    scope = [Path(p).parent.parent if Path(p).is_file() else Path(p) for p in paths] or [Path(rules_dir)]
+    rulesets = validate_paths(scope).rulesets
+    rows = coverage(results, rulesets)
+    click.echo(table(["ruleset", "version", "status", "rule", "held", "not held"],
+                     [(c.ruleset.id, c.ruleset.version, c.ruleset.status, c.rule, "yes" if c.held else "NO",
+                       "yes" if c.not_held else "NO") for c in rows]))
+    published = [c for c in rows if c.ruleset.status == "published"]
+    share = 100 * sum(c.covered for c in published) / len(published) if published else 100.0
+    missing = untested(results, rulesets)
+    for ruleset in missing:
+        click.echo(f"coverage: {ruleset.id} {ruleset.version} is published and has no test case ({ruleset.label})")
+    for c in published:
+        if not c.covered:
+            click.echo(f"coverage: rule '{c.rule}' of {c.ruleset.id} {c.ruleset.version} is never "
+                       f"{' nor '.join(w for ok, w in ((c.held, 'held'), (c.not_held, 'not held')) if not ok)}")
+    click.echo(f"coverage: {share:.1f}% of the rules of published versions seen holding and not holding "
+               f"(at least {min_coverage:g}% required)")
+    return bool(missing) or share < min_coverage
 
 
 @main.command()

@@ -7,7 +7,9 @@
 - ``unused-field``: an applicant field no expression reads (``id`` and
   ``name`` are identity, not policy, and are exempt);
 - ``ranking-not-total``: the ranking does not end in the unique ``id``;
-- ``expired``: ``effective.to`` has passed and no later version exists.
+- ``expired``: ``effective.to`` has passed and no later version exists;
+- ``gap``: days between two consecutive versions on which none is in force;
+- ``published-tests-fail``: a published version whose own test cases fail.
 
 Reasoning is by intervals over conjunctions of ``name op constant``
 comparisons; what it cannot decide it leaves alone (no false alarms).
@@ -298,4 +300,40 @@ def lint_rulesets(rulesets: Iterable[Ruleset], today: dt.date | None = None) -> 
         for r in versions:
             later = any(o.effective_from > r.effective_from for o in versions)
             findings += lint_ruleset(r, later, today)
+        findings += _gaps(versions)
+        findings += [f for r in versions if r.status == "published" for f in _failing_tests(r)]
     return sorted(findings, key=lambda f: (f.location, f.code))
+
+
+def _gaps(versions: list[Ruleset]) -> list[Finding]:
+    """Days on which no version is in force, between two consecutive versions."""
+    ordered = sorted(versions, key=lambda r: r.effective_from)
+    findings = []
+    for before, after in zip(ordered, ordered[1:]):
+        if before.effective_to and after.effective_from > before.effective_to + dt.timedelta(days=1):
+            days = (after.effective_from - before.effective_to).days - 1
+            findings.append(Finding(after.locations["effective"], "gap", after.version,
+                                    f"no version of '{after.id}' is in force for {days} day(s): {before.version} ends "
+                                    f"{before.effective_to}, {after.version} starts {after.effective_from}"))
+    return findings
+
+
+def _failing_tests(ruleset: Ruleset) -> list[Finding]:
+    """A published version must pass its own test cases (rules/<id>/tests/)."""
+    from pathlib import Path
+
+    from .errors import RulesError
+    from .testing import find_test_files, run_file
+
+    folder = Path(ruleset.label).parent
+    if folder.name != ruleset.id or not (folder / "tests").is_dir():
+        return []
+    key = f"{ruleset.id} {ruleset.version}"
+    failed = []
+    for path in find_test_files([folder / "tests"]):
+        try:
+            failed += [f"{r.file}: {r.name}" for r in run_file(path, folder.parent) if r.ruleset == key and not r.passed]
+        except RulesError as exc:
+            failed.append(f"{path}: {str(exc).splitlines()[0]}")
+    return [Finding(ruleset.locations["effective"], "published-tests-fail", ruleset.version,
+                    f"{key} is published but its tests fail: {'; '.join(failed)}")] if failed else []

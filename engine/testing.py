@@ -182,6 +182,41 @@ def _exercised(record: dict) -> dict:
     return seen
 
 
+@dataclass(frozen=True)
+class RuleCoverage:
+    """Whether the test cases saw one rule of one version holding, and not holding."""
+
+    ruleset: Ruleset
+    rule: str
+    held: bool
+    not_held: bool
+
+    @property
+    def covered(self) -> bool:
+        return self.held and self.not_held
+
+
+def coverage(results: list[CaseResult], rulesets: list[Ruleset]) -> list[RuleCoverage]:
+    """Per version and per rule: seen holding, seen not holding. A version no case used counts as unseen."""
+    seen: dict = {}
+    for result in results:
+        for rule, outcomes in result.exercised.items():
+            seen.setdefault((result.ruleset, rule), set()).update(outcomes)
+    out = []
+    for ruleset in sorted(rulesets, key=lambda r: (r.id, r.effective_from)):
+        key = f"{ruleset.id} {ruleset.version}"
+        for rule in ruleset.eligibility + ruleset.tiers:
+            outcomes = seen.get((key, rule.id), set())
+            out.append(RuleCoverage(ruleset, rule.id, True in outcomes, False in outcomes))
+    return out
+
+
+def untested(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Ruleset]:
+    """The published versions that no test case evaluated at all."""
+    used = {r.ruleset for r in results}
+    return [r for r in rulesets if r.status == "published" and f"{r.id} {r.version}" not in used]
+
+
 def coverage_gaps(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Problem]:
     """Rules that no case exercised both ways (held and not held)."""
     seen: dict = {}
