@@ -249,3 +249,25 @@ def test_the_library_takes_facts_as_parsed_data():
     _ruleset, from_data, facts = api.evaluate("lde", data, AS_OF, RULES)
     _ruleset, from_file, _facts = api.evaluate("lde", example("lde"), AS_OF, RULES)
     assert facts.format == "json" and from_data["decisions"] == from_file["decisions"]
+
+
+def test_four_eyes_over_http(tmp_path):
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        store = TokenStore(opened)
+        tokens = {name: store.add(name, role) for name, role in
+                  (("case", "evaluator"), ("ann", "approver"), ("ben", "approver"), ("po", "policy-owner"))}
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), require_approvals=2)))
+    body = example("lde").read_bytes()
+    approve = "/v1/rulesets/lde/versions/2018.1/approve"
+    assert client.post(approve, headers=auth(tokens["po"]), json={}).status_code == 403  # a policy owner may not
+    assert client.post(approve, headers=auth(tokens["ann"]), json={"note": "read it"}).status_code == 201
+    refused = post_facts(client, tokens["case"], "lde", body)
+    assert refused.status_code == 422 and refused.json()["type"] == "/problems/refused-by-governance"
+    assert client.post(approve, headers=auth(tokens["ben"])).status_code == 201
+    decided = post_facts(client, tokens["case"], "lde", body)
+    assert decided.status_code == 201
+    record = json.loads(decided.content)
+    assert record["kind"] == "official" and [a["by"] for a in record["approvals"]] == ["ann", "ben"]
+    simulation = post_facts(client, tokens["case"], "lde", body, query="as_of=2018-06-20&set=min_realisation_rate=0.93")
+    assert simulation.status_code == 201 and json.loads(simulation.content)["kind"] == "simulation"
