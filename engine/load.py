@@ -459,8 +459,12 @@ def load_json_fast(text: str, label: str) -> Any:
     """Parse JSON with exact, bounded decimals; errors carry line and column."""
     if not text.strip():
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
+    # A number out of bounds has a token of 16 or more digits and dots, or an exponent: only then is every
+    # number checked one by one (in Python); otherwise the C parser's own numbers are within the bounds.
+    careful = _SUSPICIOUS_NUMBER.search(text) is not None
     try:
-        data = json.loads(text, parse_float=_json_number(bounded_decimal), parse_int=_json_number(bounded_int),
+        data = json.loads(text, parse_float=_json_number(bounded_decimal) if careful else Decimal,
+                          parse_int=_json_number(bounded_int) if careful else None,
                           parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise InputError.at(Location(label, exc.lineno, exc.colno), f"JSON syntax: {exc.msg}", code="syntax") from None
@@ -470,10 +474,26 @@ def load_json_fast(text: str, label: str) -> Any:
         raise InputError.at(_find(text, label, exc.needle or exc.message.split("'")[1]), exc.message) from None
     except RecursionError:
         raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
-    _check_tree(data, label)  # JSON has no aliases, but its depth is bounded as YAML's is
+    _check_depth(data, label)  # JSON has no aliases, but its depth is bounded as YAML's is
     if _SURROGATE_ESCAPE.search(text):
         _check_strings(data, text, label)
     return data
+
+
+_SUSPICIOUS_NUMBER = re.compile(r"[0-9][0-9.]{15}|[0-9][eE]")  # JSON numbers start with a digit or -
+
+
+def _check_depth(data: Any, label: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, looking at containers only, a level at a time."""
+    level, depth = [data], 0
+    while level:
+        if depth > MAX_DEPTH:
+            raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)")
+        below = []
+        for node in level:
+            values = node.values() if type(node) is dict else node if type(node) is list else ()
+            below += [v for v in values if type(v) is dict or type(v) is list]
+        level, depth = below, depth + 1
 
 
 def _json_number(parse):
