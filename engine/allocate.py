@@ -69,6 +69,7 @@ class Result:
     region_allocated: dict[str, int] = field(default_factory=dict)
     pool_rounds: list[int] = field(default_factory=list)
     unallocated: int = 0
+    caps: dict[str, int] = field(default_factory=dict)  # each claim's cap, in units
 
     @property
     def allocated(self) -> int:
@@ -227,6 +228,7 @@ def allocate(budget: int, claims: Sequence[Claim], method: str, region_weights: 
     if pooling:
         _pool(result, claims, within, budget)
     result.unallocated = budget - result.allocated
+    result.caps = {c.id: c.cap for c in claims}
     return result
 
 

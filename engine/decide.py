@@ -135,6 +135,9 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
         record = _record(ruleset, facts, as_of, engine, assessments, result)
     if kind is None:
         return record
+    for decision in record["decisions"]:  # the cap each applicant had, which explanations name
+        if decision["allocation"] is not None:
+            decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
     head = dict(list(record.items())[:list(record).index("as_of") + 1])
     return {**head, "kind": kind, "approvals": list(approvals), **record}
 

@@ -100,6 +100,7 @@ def _rank(ruleset: Ruleset, fns: Compiled, assessments: list[Assessment]) -> Non
     with decimal.localcontext(CONTEXT):
         for a in eligible:
             a.rank_keys = {name: fn(a.env, a.tier) for name, fn in zip(names, fns.ranking)}
+    eligible.sort(key=lambda a: a.id)  # what the declared keys leave tied goes by id, never by file order
     for key in reversed(ruleset.ranking):
         name = key.text
         if key.descending:

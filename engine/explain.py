@@ -44,6 +44,7 @@ PHRASES = {
         "before_me": "Aan de {count} aanvragers met een betere rang werd samen {before} VTE toegekend, van het budget van {budget} VTE; voor deze aanvrager bleef {left} VTE over.",
         "turn": "Bij de verdeling van de resterende eenheden kreeg de aanvrager 1 eenheid extra (beurt {turn}).",
         "capped": "Het aandeel is begrensd door de aanvraag ({requested} VTE).",
+        "capped_at": "Het aandeel is begrensd door het maximum voor deze aanvrager: {cap} VTE ({rule}).",
         "pooled": "Uit wat andere provincies niet konden gebruiken, kreeg de aanvrager {pooled} VTE extra.",
         "granted": "Toegekend: {allocated} VTE van de gevraagde {requested} VTE.",
         "not_granted": "Er wordt geen bijkomend contingent toegekend.",
@@ -81,6 +82,7 @@ PHRASES = {
         "before_me": "The {count} applicants ranked higher were granted {before} FTE together, of the budget of {budget} FTE; {left} FTE was left for this applicant.",
         "turn": "When the remaining units were handed out, the applicant received 1 more unit (turn {turn}).",
         "capped": "The share is capped by the request ({requested} FTE).",
+        "capped_at": "The share is capped by this applicant's maximum: {cap} FTE ({rule}).",
         "pooled": "From what other regions could not use, the applicant received {pooled} FTE more.",
         "granted": "Granted: {allocated} FTE of the {requested} FTE requested.",
         "not_granted": "No additional contingent is granted.",
@@ -201,7 +203,7 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict
         if trace["remainder_turn"]:
             lines.append(p["turn"].format(turn=trace["remainder_turn"]))
         if trace["capped"]:
-            lines.append(p["capped"].format(requested=show(decision["requested_fte"])))
+            lines.append(_capped(trace, decision, ruleset, p))
         if trace["pooled_fte"]:
             lines.append(p["pooled"].format(pooled=show(trace["pooled_fte"])))
     allocated = decision["allocated_fte"]
@@ -210,6 +212,14 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict
     else:
         lines.append(p["not_granted"])
     return {"title": p["allocation"], "lines": lines}
+
+
+def _capped(trace: dict, decision: dict, ruleset: Ruleset, p: dict) -> str:
+    """Which cap held the share back: the request, or the cap expression when it was lower."""
+    cap = trace.get("cap_fte")  # recorded since 2026-11-27; before, the cap was taken to be the request
+    if cap is None or decision["requested_fte"] is None or Decimal(str(cap)) == Decimal(str(decision["requested_fte"])):
+        return p["capped"].format(requested=show(decision["requested_fte"]))
+    return p["capped_at"].format(cap=show(cap), rule=" ".join(ruleset.allocation.cap_text.split()))
 
 
 def explain_call(record: dict, lang: str = "nl") -> dict:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checker import kind_of_schema
+from .checker import deref, kind_of_schema
 from .compile import Ruleset
-from .errors import InputError, Location, Problem
+from .errors import InputError, Location, Problem, printable
 from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
 from .validate import validate_facts
@@ -93,11 +93,48 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log)."""
     data, text, fmt = load_data(raw, label, fmt)
     validate_facts(data, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml")
+    check_unique_by(data["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label)
     paths = date_paths(ruleset)
     applicants = coerce_all(data["applicants"], paths, text, label) if paths else data["applicants"]
     regions = data.get("regions")
     check_regions(ruleset, applicants, regions, text, label)
     return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt)
+
+
+def unique_by_fields(fields: dict, root: dict) -> list[tuple[str, str]]:
+    """(list field, key) pairs where the facts schema says ``"x-unique-by": key``: no two items may share it."""
+    out = []
+    for name, schema in fields.items():
+        kind = kind_of_schema(schema, root)
+        declared = deref(schema, root) if isinstance(schema, dict) else {}
+        if kind.name == "list" and isinstance(declared, dict) and isinstance(declared.get("x-unique-by"), str):
+            out.append((name, declared["x-unique-by"]))
+    return out
+
+
+def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label: str) -> None:
+    """Refuse an applicant whose list holds two items with the same key (a quarter given twice).
+
+    JSON Schema cannot say this; the engine's own keyword ``x-unique-by`` on an array does.
+    """
+    rules = unique_by_fields(fields, root)
+    if not rules:
+        return
+    found = []
+    for index, applicant in enumerate(applicants):
+        for name, key in rules:
+            seen: dict = {}
+            for position, item in enumerate(applicant.get(name) or ()):
+                value = item.get(key) if isinstance(item, dict) else None
+                if value is not None and value in seen:
+                    found.append((index, applicant.get("id"), name, position, key, value, seen[value]))
+                seen.setdefault(value, position)
+    if found:
+        doc = load_positions(text, label)
+        raise InputError(Problem(doc.loc(("applicants", i, name, pos, key)),
+                                 f"'{printable(str(value))}' is given twice (first at {name}[{first}]): each {key} once",
+                                 f"applicants[{i}] (id {printable(str(aid))}).{name}[{pos}].{key}", "duplicate")
+                         for i, aid, name, pos, key, value, first in found)
 
 
 def date_paths(ruleset: Ruleset) -> tuple:

@@ -9,7 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, Location
-from .facts import load_data, read_facts_bytes
+from .checker import applicant_schema
+from .facts import check_unique_by, load_data, read_facts_bytes
 from .pyeval import _div
 from .validate import shipped_schema, validate_facts
 
@@ -45,7 +46,9 @@ def fill_report(path: str | Path, quarter: str) -> FillReport:
     label = "<stdin>" if str(path) == "-" else str(path)
     raw, fmt = read_facts_bytes(path)
     data, text, fmt = load_data(raw, label, fmt)
-    validate_facts(data, text, label, shipped_schema("quarters.facts.schema.json"), from_yaml=fmt == "yaml")
+    schema = shipped_schema("quarters.facts.schema.json")
+    validate_facts(data, text, label, schema, from_yaml=fmt == "yaml")
+    check_unique_by(data["applicants"], applicant_schema(schema).get("properties", {}), schema, text, label)
     contingent = filled = Decimal(0)
     reporting = 0
     with decimal.localcontext(EXACT_SUMS):  # input numbers are bounded, so these sums never round

@@ -191,3 +191,28 @@ def test_arithmetic_divisor_methods_match_one_at_a_time(seed):
     for method, step in (("dhondt", 1), ("sainte-lague", 2)):
         got = {r: s.units for r, s in allocate.highest_averages(total, weights, method).items()}
         assert got == (_one_at_a_time(total, weights, step) if any(weights.values()) else {r: 0 for r in weights})
+
+
+def test_the_statement_of_reasons_names_the_cap_that_held(tmp_path):
+    # cap = requested_fte - 1: A asks 2, may get 1, and gets 1 of a budget of 10; the cap, not the request, held
+    rules = write(tmp_path, {}, cap="requested_fte - 1")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": [{"id": "A", "requested_fte": 2}]}), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    text = CliRunner().invoke(main, ["explain", "1", "A", "--lang", "en", "--log", str(log)]).stdout
+    assert "capped by this applicant's maximum: 1 FTE (requested_fte - 1)" in text
+    assert "capped by the request" not in text
+
+
+def test_a_ranking_that_is_not_total_never_depends_on_file_order(tmp_path):
+    # ranking by tier only (everyone tier 1): B and A tie; budget 1, greedy: A (the lower id) gets it,
+    # whichever comes first in the file
+    text = BASE.format(schema=schema({}), when="true", derived="", rank="tier", cap="requested_fte", method="greedy",
+                       budget="1", unit="1").replace("  - {by: id, order: asc}\n", "")
+    rules = tmp_path / "t.yaml"
+    rules.write_text(text, encoding="utf-8")
+    for order in (["B", "A"], ["A", "B"]):
+        decisions = decide(str(rules), [{"id": i, "requested_fte": 1} for i in order], tmp_path)
+        assert decisions["A"]["allocated_fte"] == 1 and decisions["B"]["allocated_fte"] == 0, order

@@ -155,6 +155,8 @@ FACT_FAULTS = {
 SHELTERED_FAULTS = {
     "bad-quarter": ("{quarter: 2016Q4,", "{quarter: [[2016-Q4]],", ["quarter", "must be a quarter such as 2016Q3"]),
     "region-missing": ("  Antwerpen: {work_disabled: 9800}\n", "", ["no entry for 'Antwerpen' under regions"], ("    province: Antwerpen", "    province: [[Antwerpen]]")),
+    "duplicate-quarter": ("{quarter: 2016Q4,", "{quarter: [[2016Q3]],", ["'2016Q3' is given twice", "each quarter once",
+                                                                  "quarters[1].quarter"]),
     "negative-filled": ("filled_fte: 96}\n      - {quarter: 2016Q4", "filled_fte: [[-1]]}\n      - {quarter: 2016Q4", ["filled_fte", "must be >= 0"]),
 }
 
