@@ -9,6 +9,7 @@ Bindings:
 - ``env``: a field of the applicant or a derived value (both live in the applicant's dict);
 - ``params``: a parameter (``params.name``);
 - ``tier``: the applicant's priority tier (ranking keys only);
+- ``as_of``: the date of the decision;
 - ``item:N``: a field of the item of the N-th enclosing aggregate (0 is the outermost), so
   ``count(q where sum(w, z) >= 1)`` reads ``z`` from the items of ``w``, and ``w`` from those of ``q``.
 Names are looked up from the innermost aggregate outwards, then among the applicant's fields and
@@ -131,7 +132,7 @@ class Scope:
 
     def names(self) -> list[str]:
         inner = [name for props in reversed(self.items) for name in props]
-        return inner + list(self.fields) + list(self.derived) + list(self.extras) + ["params"]
+        return inner + list(self.fields) + list(self.derived) + list(self.extras) + ["params", "as_of"]
 
     def within(self, item_schema: Any) -> "Scope":
         """The scope inside an aggregate over a list whose items have ``item_schema``."""
@@ -182,6 +183,8 @@ def _lookup(head: str, node: E.Name, scope: Scope) -> tuple[str, Kind]:
         return "env", kind_of_schema(scope.fields[head], scope.root)
     if head in scope.derived:
         return "env", scope.derived[head]
+    if head == "as_of":  # the decision date (a reserved name: no field or derived value is called so)
+        return "as_of", Kind("date")
     raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())}", node.offset)
 
 
@@ -277,6 +280,8 @@ def expect_condition(node: Any, scope: Scope) -> Any:
 
 def _check_aggregate(node: E.Aggregate, scope: Scope) -> tuple[Any, Kind]:
     source, source_kind = check(node.source, scope)
+    if node.func in ("min", "max") and node.where is None and node.item is not None and source_kind.name != "list":
+        return _check_func(E.Func(node.func, (node.source, node.item), node.offset), scope)  # min(a, b) of values
     if source_kind.name != "list":
         raise ExpressionError(f"{node.func}() needs a list, not {describe(source_kind)}", node.offset)
     inner = scope.within(source_kind.schema)  # a list of plain values has items without fields
@@ -293,10 +298,41 @@ def _check_aggregate(node: E.Aggregate, scope: Scope) -> tuple[Any, Kind]:
     return bound, Kind(kind.name, None, True)
 
 
+def _check_func(node: E.Func, scope: Scope) -> tuple[Any, Kind]:
+    """min and max of values of one orderable kind; floor, ceil and round of numbers."""
+    bound = [check(arg, scope) for arg in node.args]
+    kinds = {kind.name for _arg, kind in bound} - {"error"}
+    if node.func in ("min", "max"):
+        if len(kinds) > 1 or (kinds and not kinds <= set(ORDERED)):
+            raise ExpressionError(f"{node.func}() of values needs values of one kind that can be ordered, not "
+                                  + " and ".join(describe(k) for _a, k in bound), node.offset)
+        kind = Kind(kinds.pop() if kinds else "error", None, True)
+    else:
+        for _arg, arg_kind in bound:
+            expect_number(arg_kind, node.offset, f"{node.func}()")
+        kind = Kind("number", None, True)
+    return replace(node, args=tuple(arg for arg, _kind in bound)), kind
+
+
+def _check_if(node: E.If, scope: Scope) -> tuple[Any, Kind]:
+    condition = expect_condition(node.condition, scope)
+    then, then_kind = check(node.then, scope)
+    otherwise, other_kind = check(node.otherwise, scope)
+    kinds = {then_kind.name, other_kind.name} - {"null", "error"}
+    if len(kinds) > 1:
+        raise ExpressionError(f"both branches of 'if' must give the same kind of value, not {describe(then_kind)} "
+                              f"and {describe(other_kind)}", node.offset)
+    name = kinds.pop() if kinds else "null"
+    if name in ("any", "mixed", "list", "object"):
+        raise ExpressionError(f"'if' cannot choose {describe(Kind(name))}", node.offset)
+    schema = then_kind.schema if then_kind.name == name else other_kind.schema
+    return replace(node, condition=condition, then=then, otherwise=otherwise), Kind(name, schema, True)
+
+
 _CHECKS: dict[str, Callable] = {
     "Literal": _check_literal, "ListLit": _check_list, "Name": _check_name, "Neg": _check_neg,
     "Arith": _check_arith, "Compare": _check_compare, "In": _check_in, "IsNull": _check_isnull,
-    "BoolOp": _check_bool, "Not": _check_not, "Aggregate": _check_aggregate,
+    "BoolOp": _check_bool, "Not": _check_not, "Aggregate": _check_aggregate, "Func": _check_func, "If": _check_if,
 }
 
 

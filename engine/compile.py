@@ -244,9 +244,9 @@ def _stage_facts_schema(ctx: _Context) -> None:
     properties = applicant_schema(schema).get("properties")
     if not properties:
         ctx.problem(("facts", "schema"), "the facts schema must describe applicants: properties.applicants.items.properties")
-    for name in sorted(set(properties or {}) & {"tier", "params"}):
+    for name in sorted(set(properties or {}) & {"tier", "params", "as_of"}):
         ctx.problem(("facts", "schema"), f"applicant field '{name}' has a reserved name (it means the applicant's "
-                    "priority tier, or the parameters, in expressions): rename the field")
+                    "priority tier, the parameters, or the decision date, in expressions): rename the field")
     ctx.facts_schema, ctx.facts_schema_text = schema, text
 
 

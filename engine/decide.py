@@ -130,7 +130,7 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     decision made since governance exists; a record replayed from before (kind None) has neither.
     """
     with batch():
-        assessments = assess(ruleset, facts.applicants, outcomes_for(engine))
+        assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of)
         result = _allocate(ruleset, assessments, facts)
         record = _record(ruleset, facts, as_of, engine, assessments, result)
     if kind is None:

@@ -87,7 +87,7 @@ class _Translator:
 
     def prop(self, node: Any) -> str:
         """The fact property holding a name's value, or a lifted expression's."""
-        if isinstance(node, E.Name) and node.path[0] != "params":
+        if isinstance(node, E.Name) and node.binding in ("env", ""):
             name = property_name(node.path)
             self.fields[name] = node.dotted
             return name
@@ -107,7 +107,12 @@ class _Translator:
         return False, None
 
     def cond(self, node: Any) -> dict:
-        return getattr(self, "c_" + type(node).__name__)(node)
+        return getattr(self, "c_" + type(node).__name__, self.c_lifted)(node)
+
+    def c_lifted(self, node: Any) -> dict:
+        """A condition durable_rules cannot express (an 'if'): computed in Python, matched as true."""
+        prop = self.prop(node)
+        return _group("$and", [{"$ex": {prop: 1}}, {prop: True}])
 
     def c_Literal(self, node: E.Literal) -> dict:
         return dict(TAG) if node.value is True else {"_t": "__never__"}

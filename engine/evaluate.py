@@ -7,13 +7,14 @@ conditions hold. Everything else (the trace, tiers, ranking) is shared.
 """
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .compile import Ruleset
 from .limits import check_deadline
-from .pyeval import CONTEXT, Compiled, generate
+from .pyeval import AS_OF, CONTEXT, Compiled, generate
 
 
 @dataclass
@@ -44,12 +45,12 @@ def compiled(ruleset: Ruleset) -> Compiled:
     return _CACHE[key]
 
 
-def derive(ruleset: Ruleset, applicants: Sequence[dict]) -> list[dict]:
+def derive(ruleset: Ruleset, applicants: Sequence[dict], as_of: dt.date | None = None) -> list[dict]:
     """Each applicant's facts plus its derived values (new dicts; the facts are not changed)."""
     fn = compiled(ruleset).derive
     check_deadline()
     with decimal.localcontext(CONTEXT):
-        return [fn(dict(a)) for a in applicants]
+        return [fn({**a, AS_OF: as_of}) for a in applicants]
 
 
 def python_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
@@ -73,13 +74,14 @@ def python_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
 Outcomes = Callable[[Ruleset, Sequence[dict]], list]
 
 
-def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = python_outcomes) -> list[Assessment]:
+def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = python_outcomes,
+           as_of: dt.date | None = None) -> list[Assessment]:
     """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules.
 
     The Python evaluator's conditions run inside the generated ``assess_one``, which also writes
     the trace; another evaluator's outcomes are handed to it, and it only writes the trace.
     """
-    envs = derive(ruleset, applicants)
+    envs = derive(ruleset, applicants, as_of)
     fns = compiled(ruleset)
     held = [None] * len(envs) if outcomes is python_outcomes else outcomes(ruleset, envs)
     one = fns.assess_one

@@ -24,7 +24,9 @@ from .load import bounded_decimal
 MAX_LENGTH = 10_000
 MAX_DEPTH = 60
 AGGREGATES = ("sum", "min", "max", "count", "mean")
-KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "where"}
+FUNCTIONS = ("min", "max", "floor", "ceil", "round")  # of values; min and max of a list are aggregates
+ARITY = {"floor": 1, "ceil": 1, "round": 2}
+KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "where", "if", "then", "else"}
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -133,7 +135,26 @@ class Aggregate:
     offset: int = 0
 
 
-Node = Union[Literal, ListLit, Name, Neg, Arith, Compare, In, IsNull, BoolOp, Not, Aggregate]
+@dataclass(frozen=True)
+class Func:
+    """A function of values: min(a, b, ...), max(...), floor(x), ceil(x), round(x, unit)."""
+
+    func: str
+    args: tuple
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class If:
+    """``if condition then a else b``."""
+
+    condition: "Node"
+    then: "Node"
+    otherwise: "Node"
+    offset: int = 0
+
+
+Node = Union[Literal, ListLit, Name, Neg, Arith, Compare, In, IsNull, BoolOp, Not, Aggregate, Func, If]
 
 
 # --- tokenizer and parser -------------------------------------------------
@@ -328,14 +349,24 @@ class _Parser:
     def _primary_null(self) -> Node:
         return Literal(None, self.take().offset)
 
+    def _primary_if(self) -> Node:
+        token = self.take()
+        self.enter()
+        condition = self.parse_or()
+        self.expect("then", "'then' after the condition of 'if'")
+        then = self.parse_or()
+        self.expect("else", "'else': an 'if' needs both branches")
+        otherwise = self.parse_or()
+        self.depth -= 1
+        return If(condition, then, otherwise, token.offset)
+
     def _primary_name(self) -> Node:
         token = self.take()
-        if token.text in AGGREGATES and self.tok.text == "(":
-            return self._aggregate(token)
+        if token.text in AGGREGATES + FUNCTIONS and self.tok.text == "(":
+            return self._call(token)
         if self.tok.text == "(":
-            raise ExpressionError(
-                f"unknown function '{token.text}'; the functions are {', '.join(AGGREGATES)}", token.offset
-            )
+            names = ", ".join(dict.fromkeys(AGGREGATES + FUNCTIONS))
+            raise ExpressionError(f"unknown function '{token.text}'; the functions are {names}", token.offset)
         path = [token.text]
         while self.accept("."):
             part = self.take()
@@ -344,17 +375,31 @@ class _Parser:
             path.append(part.text)
         return Name(tuple(path), token.offset)
 
-    def _aggregate(self, func: Token) -> Node:
+    def _call(self, func: Token) -> Node:
+        """An aggregate over a list, or a function of values: ``min(a, b)`` is settled by the checker."""
         self.take()  # (
         self.enter()
-        source = self.parse_sum()
-        item = where = None
-        if self.accept(","):
-            item = self.parse_sum()
-        if self.accept("where"):
-            where = self.parse_or()
+        args = [self.parse_sum()]
+        while self.accept(","):
+            args.append(self.parse_sum())
+        where = self.parse_or() if self.accept("where") else None
         self.expect(")", f"')' to close {func.text}(")
         self.depth -= 1
+        if func.text in ARITY:
+            if len(args) != ARITY[func.text] or where is not None:
+                shape = "floor(x)" if func.text == "floor" else "ceil(x)" if func.text == "ceil" else "round(x, unit)"
+                raise ExpressionError(f"{func.text}() takes {ARITY[func.text]} value(s): {shape}", func.offset)
+            return Func(func.text, tuple(args), func.offset)
+        if func.text in ("min", "max") and len(args) > 2:
+            if where is not None:
+                raise ExpressionError(f"{func.text}() of several values takes no 'where'", func.offset)
+            return Func(func.text, tuple(args), func.offset)
+        if len(args) > 2:
+            raise ExpressionError(f"{func.text}() takes a list and a value: {func.text}(list, value [where condition])",
+                                  func.offset)
+        return self._aggregate(func, args[0], args[1] if len(args) > 1 else None, where)
+
+    def _aggregate(self, func: Token, source: Node, item: Node | None, where: Node | None) -> Node:
         if func.text != "count" and item is None:
             raise ExpressionError(
                 f"{func.text}() needs a value per item: {func.text}(list, value [where condition])", func.offset
@@ -425,6 +470,12 @@ def children(node: Node) -> Iterator[Node]:
     elif isinstance(node, Aggregate):
         yield node.source
         yield from (n for n in (node.item, node.where) if n is not None)
+    elif isinstance(node, Func):
+        yield from node.args
+    elif isinstance(node, If):
+        yield node.condition
+        yield node.then
+        yield node.otherwise
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -488,6 +539,10 @@ def to_text(node: Node) -> str:
         return f" {node.op} ".join(_wrap(i) for i in node.items)
     if isinstance(node, Not):
         return f"not {_wrap(node.operand)}"
+    if isinstance(node, Func):
+        return f"{node.func}({', '.join(to_text(a) for a in node.args)})"
+    if isinstance(node, If):
+        return f"if {to_text(node.condition)} then {to_text(node.then)} else {to_text(node.otherwise)}"
     item = f", {to_text(node.item)}" if node.item is not None else ""
     where = f" where {to_text(node.where)}" if node.where is not None else ""
     return f"{node.func}({to_text(node.source)}{item}{where})"
@@ -495,7 +550,7 @@ def to_text(node: Node) -> str:
 
 def _wrap(node: Node) -> str:
     text = to_text(node)
-    return f"({text})" if isinstance(node, (Arith, BoolOp, Compare)) else text
+    return f"({text})" if isinstance(node, (Arith, BoolOp, Compare, If)) else text
 
 
 def literal_text(value: Any) -> str:

@@ -17,6 +17,7 @@ Semantics shared with the durable_rules evaluator (see ``durable``):
 from __future__ import annotations
 
 import decimal
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
@@ -125,6 +126,34 @@ HELPERS = {"_add": _add, "_sub": _sub, "_mul": _mul, "_div": _div, "_neg": _neg,
 ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
 
 
+def _min_of(*values):
+    return None if any(v is None for v in values) else min(values)
+
+
+def _max_of(*values):
+    return None if any(v is None for v in values) else max(values)
+
+
+def _floor(value):
+    return None if value is None else math.floor(value)
+
+
+def _ceil(value):
+    return None if value is None else math.ceil(value)
+
+
+def _round(value, unit):
+    """``value`` to the nearest multiple of ``unit``, halves up, exactly; null for a unit that is not positive."""
+    if value is None or unit is None or unit <= 0:
+        return None
+    steps = Fraction(value) / Fraction(unit)
+    return exact(math.floor(steps + Fraction(1, 2)) * Fraction(unit))
+
+
+HELPERS.update({"_min_of": _min_of, "_max_of": _max_of, "_floor": _floor, "_ceil": _ceil, "_round": _round})
+AS_OF = "\x00as_of"  # where the decision date sits in an applicant's values: no field can have this name
+
+
 def _dig(value, key):
     """One step of a dotted path: ``value[key]`` of a mapping, else None."""
     return value.get(key) if type(value) is dict else None
@@ -173,6 +202,8 @@ class _Writer:
             return self.const(self.params[node.path[1]])
         if binding == "tier":
             return "tier"
+        if binding == "as_of":
+            return f"e.get({AS_OF!r})"
         if binding == "env" and node.dotted in self.bound:
             return self.bound[node.dotted]
         source = "e" if binding == "env" else f"_i{binding.split(':')[1]}"
@@ -217,6 +248,14 @@ class _Writer:
 
     def w_Not(self, node, depth):
         return self.write(E.normalize(node), depth)
+
+    def w_Func(self, node, depth):
+        name = {"min": "_min_of", "max": "_max_of"}.get(node.func, f"_{node.func}")
+        return f"{name}({', '.join(self.write(arg, depth) for arg in node.args)})"
+
+    def w_If(self, node, depth):
+        condition = self.write(E.normalize(node.condition), depth)
+        return f"({self.write(node.then, depth)} if {condition} else {self.write(node.otherwise, depth)})"
 
     def w_Aggregate(self, node, depth):
         var = f"_i{depth}"
@@ -281,7 +320,7 @@ def _assess_one(writer: _Writer, ruleset) -> list[str]:
     lines = ["def assess_one(e, held):"]
     for name in dict.fromkeys(n for r in ruleset.eligibility + ruleset.tiers for n in r.reads):
         if not name.startswith("params."):
-            code = writer.write(E.Name(tuple(name.split(".")), binding="env"))
+            code = writer.write(_name(name))
             writer.bound[name] = f"n{len(writer.bound)}"
             lines.append(f"    {writer.bound[name]} = {code}")
     flags = []
@@ -310,4 +349,9 @@ def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
     path = tuple(dotted.split("."))
     if path[0] == "params":
         return writer.const(ruleset.params[path[1]], raw=True)
-    return writer.write(E.Name(path, binding="env"))
+    return writer.write(_name(dotted))
+
+
+def _name(dotted: str) -> E.Name:
+    """A name a rule read at the top level: the applicant's (or the decision date)."""
+    return E.Name(tuple(dotted.split(".")), binding="as_of" if dotted == "as_of" else "env")

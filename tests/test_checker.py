@@ -216,3 +216,53 @@ def test_a_ranking_that_is_not_total_never_depends_on_file_order(tmp_path):
     for order in (["B", "A"], ["A", "B"]):
         decisions = decide(str(rules), [{"id": i, "requested_fte": 1} for i in order], tmp_path)
         assert decisions["A"]["allocated_fte"] == 1 and decisions["B"]["allocated_fte"] == 0, order
+
+
+GROW = {"contingent_fte": NUMBER, "b": {"type": "boolean"}, "d": {"type": "string", "format": "date"}}
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_small_initiatives_grow_towards_5_fte(tmp_path, engine):
+    # cap = max(0, min(requested, floor(5 - contingent))): A 2.4 asks 4 -> floor(2.6) = 2; B 4.5 asks 3 -> 0;
+    # C 6 asks 2 -> floor(-1) = -1 -> 0. Budget 10, greedy: A 2, B 0, C 0.
+    rules = write(tmp_path, GROW, cap="'max(0, min(requested_fte, floor(5 - contingent_fte)))'")
+    facts = [{"id": "A", "requested_fte": 4, "contingent_fte": 2.4}, {"id": "B", "requested_fte": 3, "contingent_fte": 4.5},
+             {"id": "C", "requested_fte": 2, "contingent_fte": 6}]
+    decisions = decide(rules, facts, tmp_path, engine)
+    assert [decisions[i]["allocated_fte"] for i in "ABC"] == [2, 0, 0]
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_conditionals_rounding_and_the_decision_date(tmp_path, engine):
+    derived = ("derived:\n  r: {description: r, expr: 'round(contingent_fte, 0.5)'}\n"
+               "  c: {description: c, expr: 'ceil(contingent_fte) + floor(-contingent_fte)'}\n"
+               "  k: {description: k, expr: 'if b then contingent_fte else 0 - contingent_fte'}")
+    rules = write(tmp_path, GROW, derived=derived, when="if b then as_of >= d else as_of < d")
+    # as_of is 2018-06-20. A: b, d 2018-06-01 -> holds. B: not b, d 2018-01-01 -> as_of < d fails.
+    facts = [{"id": "A", "requested_fte": 1, "contingent_fte": 1.25, "b": True, "d": "2018-06-01"},
+             {"id": "B", "requested_fte": 1, "contingent_fte": -1.25, "b": False, "d": "2018-01-01"},
+             {"id": "C", "requested_fte": 1, "contingent_fte": 1.2, "b": False, "d": "2019-01-01"}]
+    decisions = decide(rules, facts, tmp_path, engine)
+    assert [decisions[i]["eligible"] for i in "ABC"] == [True, False, True]
+    # round half up to 0.5: 1.25 -> 1.5; -1.25 -> -2.5 + 0.5 = -2 steps -> -1; 1.2 -> 1
+    assert [decisions[i]["derived"]["r"] for i in "ABC"] == [1.5, -1, 1]
+    # ceil(x) + floor(-x) is 0 for whole x and -1 otherwise (1.25, -1.25 and 1.2 are all not whole)
+    assert [decisions[i]["derived"]["c"] for i in "ABC"] == [0, 0, 0]
+    assert [decisions[i]["derived"]["k"] for i in "ABC"] == [1.25, 1.25, -1.2]
+
+
+@pytest.mark.parametrize("when, words", [
+    ('min(1, "a") > 0', "min() of values needs values of one kind"),
+    ('floor("a") > 0', "floor() needs numbers"),
+    ("round(contingent_fte) > 0", "round() takes 2 value(s)"),
+    ("if 1 then true else false", "expected a condition"),
+    ('(if b then 1 else "x") == 1', "both branches of 'if'"),
+    ("if b then 1", "'else'"),
+    ("as_of > 3", "cannot compare a date with a number"),
+])
+def test_the_new_expressions_are_type_checked(tmp_path, when, words):
+    refused(write(tmp_path, GROW, when=when), words)
+
+
+def test_as_of_is_a_reserved_field_name(tmp_path):
+    refused(write(tmp_path, {"as_of": NUMBER}), "applicant field 'as_of' has a reserved name")

@@ -53,7 +53,7 @@ SCHEMA = {"type": "object", "required": ["applicants"], "properties": {
 ATOMS = {
     "number": ["n", "i", "m", "o.x", "requested_fte", "params.p", "3", "0.5", "-2", "count(q)", "dn"],
     "string": ["s", "e", "o.y", '"a"', "id"],
-    "date": ["d", "2018-06-20", "params.day"],
+    "date": ["d", "2018-06-20", "params.day", "as_of"],
     "boolean": ["b", "true", "false", "db"],
     "bad": ["u", "a", "o", "q", "params.names", "null", "z", "k", "tier"],
 }
@@ -80,6 +80,10 @@ def expressions(kind: str, depth: int, scope: tuple = (), derived: bool = True):
             st.builds(lambda f, v, c: f"{f}(q, {v} where {c})", st.sampled_from(["sum", "mean", "min", "max"]),
                       sub("number", ("q",)), sub("boolean", ("q",))),
             st.builds(lambda c: f"count(q where {c})", sub("boolean", ("q",))),
+            st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["min", "max"]), sub("number"), sub("number")),
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["floor", "ceil"]), sub("number")),
+            st.builds(lambda a, u: f"round({a}, {u})", sub("number"), st.sampled_from(["0.5", "1", "0", "-1", "n"])),
+            st.builds(lambda c, a, b: f"(if {c} then {a} else {b})", sub("boolean"), sub("number"), sub("number")),
         ]
         if scope == ("q",):
             branches.append(st.builds(lambda v: f"sum(w, {v})", sub("number", ("q", "w"))))
