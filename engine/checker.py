@@ -302,6 +302,11 @@ def _check_func(node: E.Func, scope: Scope) -> tuple[Any, Kind]:
     """min and max of values of one orderable kind; floor, ceil and round of numbers."""
     bound = [check(arg, scope) for arg in node.args]
     kinds = {kind.name for _arg, kind in bound} - {"error"}
+    if node.func == "lottery":  # the applicant's draw: sha256 of "SEED:ID", as lowercase hex
+        if kinds - {"string"}:
+            raise ExpressionError("lottery() needs a seed that is a text (a parameter such as params.lottery_seed)",
+                                  node.offset)
+        return replace(node, args=tuple(arg for arg, _kind in bound)), Kind("string")
     if node.func in ("min", "max"):
         if len(kinds) > 1 or (kinds and not kinds <= set(ORDERED)):
             raise ExpressionError(f"{node.func}() of values needs values of one kind that can be ordered, not "

@@ -364,7 +364,7 @@ def _dotted(path: tuple) -> str:
 
 # Names a derived value may not take: what the decision record, the ranking or the language give a meaning.
 RESERVED_NAMES = frozenset({"tier", "id", "name", "params", "rank", "eligible", "as_of"} | E.KEYWORDS
-                           | set(E.AGGREGATES))
+                           | set(E.AGGREGATES) | set(E.FUNCTIONS))
 # What each place needs its expression to yield.
 NEEDS = {"when": ("boolean",), "cap": ("number",), "weight": ("number",), "by": ORDERED + ("boolean",)}
 NEED_WORDS = {"when": "a condition must be true or false", "cap": "allocation cap must be a number",

@@ -24,8 +24,8 @@ from .load import bounded_decimal
 MAX_LENGTH = 10_000
 MAX_DEPTH = 60
 AGGREGATES = ("sum", "min", "max", "count", "mean")
-FUNCTIONS = ("min", "max", "floor", "ceil", "round")  # of values; min and max of a list are aggregates
-ARITY = {"floor": 1, "ceil": 1, "round": 2}
+FUNCTIONS = ("min", "max", "floor", "ceil", "round", "lottery")  # of values; min and max of a list are aggregates
+ARITY = {"floor": 1, "ceil": 1, "round": 2, "lottery": 1}
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "where", "if", "then", "else"}
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -387,7 +387,7 @@ class _Parser:
         self.depth -= 1
         if func.text in ARITY:
             if len(args) != ARITY[func.text] or where is not None:
-                shape = "floor(x)" if func.text == "floor" else "ceil(x)" if func.text == "ceil" else "round(x, unit)"
+                shape = {"floor": "floor(x)", "ceil": "ceil(x)", "round": "round(x, unit)", "lottery": "lottery(seed)"}[func.text]
                 raise ExpressionError(f"{func.text}() takes {ARITY[func.text]} value(s): {shape}", func.offset)
             return Func(func.text, tuple(args), func.offset)
         if func.text in ("min", "max") and len(args) > 2:

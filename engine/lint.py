@@ -280,9 +280,12 @@ def _unused(ruleset: Ruleset) -> list[Finding]:
 
 def _ranking_and_period(ruleset: Ruleset, later_exists: bool, today: dt.date) -> list[Finding]:
     findings = []
-    if not ruleset.ranking or ruleset.ranking[-1].text.strip() != "id":
+    last = ruleset.ranking[-1].expr if ruleset.ranking else None
+    unique = (isinstance(last, E.Name) and last.path == ("id",)) or (isinstance(last, E.Func) and last.func == "lottery")
+    if not unique:
         findings.append(Finding(ruleset.locations["ranking"], "ranking-not-total", "ranking",
-                                "the ranking must end with 'id' (unique) so that no two applicants tie"))
+                                "the ranking must end with 'id' or a lottery (unique) so that no two applicants tie; "
+                                "ties left are ordered by id"))
     if ruleset.effective_to and ruleset.effective_to < today and not later_exists:
         findings.append(Finding(ruleset.locations["effective"], "expired", "effective",
                                 f"{ruleset.id} {ruleset.version} ended on {ruleset.effective_to} and no later "

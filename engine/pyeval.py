@@ -17,6 +17,7 @@ Semantics shared with the durable_rules evaluator (see ``durable``):
 from __future__ import annotations
 
 import decimal
+import hashlib
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -150,7 +151,14 @@ def _round(value, unit):
     return exact(math.floor(steps + Fraction(1, 2)) * Fraction(unit))
 
 
-HELPERS.update({"_min_of": _min_of, "_max_of": _max_of, "_floor": _floor, "_ceil": _ceil, "_round": _round})
+def _lottery(seed, applicant_id):
+    """The applicant's draw in a lottery with a published seed: the hex sha256 of ``SEED:ID``."""
+    if seed is None or applicant_id is None:
+        return None
+    return hashlib.sha256(f"{seed}:{applicant_id}".encode("utf-8")).hexdigest()
+
+
+HELPERS.update({"_lottery": _lottery, "_min_of": _min_of, "_max_of": _max_of, "_floor": _floor, "_ceil": _ceil, "_round": _round})
 AS_OF = "\x00as_of"  # where the decision date sits in an applicant's values: no field can have this name
 
 
@@ -250,6 +258,8 @@ class _Writer:
         return self.write(E.normalize(node), depth)
 
     def w_Func(self, node, depth):
+        if node.func == "lottery":
+            return f"_lottery({self.write(node.args[0], depth)}, e.get('id'))"
         name = {"min": "_min_of", "max": "_max_of"}.get(node.func, f"_{node.func}")
         return f"{name}({', '.join(self.write(arg, depth) for arg in node.args)})"
 

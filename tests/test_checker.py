@@ -266,3 +266,22 @@ def test_the_new_expressions_are_type_checked(tmp_path, when, words):
 
 def test_as_of_is_a_reserved_field_name(tmp_path):
     refused(write(tmp_path, {"as_of": NUMBER}), "applicant field 'as_of' has a reserved name")
+
+
+def test_ties_broken_by_a_published_lottery(tmp_path):
+    import hashlib
+
+    seed = "lde-2019"
+    text = BASE.format(schema=schema({}), when="true", derived="", rank="tier", cap="requested_fte", method="greedy",
+                       budget="2", unit="1").replace("  - {by: id, order: asc}\n",
+                                                     "  - {by: lottery(params.seed), order: asc}\n")
+    text = text.replace("parameters:\n", f"parameters:\n  seed: {{value: {seed}, description: the published seed}}\n")
+    rules = tmp_path / "t.yaml"
+    rules.write_text(text, encoding="utf-8")
+    ids = ["A", "B", "C", "D", "E"]
+    decisions = decide(str(rules), [{"id": i, "requested_fte": 1} for i in ids], tmp_path)
+    draws = {i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest() for i in ids}  # independently
+    expected = sorted(ids, key=lambda i: draws[i])
+    assert sorted(ids, key=lambda i: decisions[i]["rank"]) == expected
+    assert all(decisions[i]["rank_keys"]["lottery(params.seed)"] == draws[i] for i in ids)  # each draw in the trace
+    assert {i for i in ids if decisions[i]["allocated_fte"] == 1} == set(expected[:2])
