@@ -108,7 +108,8 @@ def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping
         chosen = _pick(spec, rules_dir, as_of, official)
     if official:
         _check_official(chosen, spec, as_of)
-    return compile_file(chosen.label, overrides) if overrides else chosen
+    dated = any(p.values for p in chosen.parameters.values())  # their value depends on the decision date
+    return compile_file(chosen.label, overrides, as_of if dated else None) if overrides or dated else chosen
 
 
 def _pick(spec: str, rules_dir: str | Path, as_of: dt.date, official: bool) -> Ruleset:

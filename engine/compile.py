@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import expr as E
-from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, reads, region_schema)
+from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, kind_of_value, reads,
+                      region_schema)
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
 from .limits import check_deadline
 from .load import Document, bounded_decimal, load_yaml_document, read_text
@@ -92,10 +93,11 @@ class Allocation:
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    value: Any
+    value: Any  # for dated values: the one in force on the decision date
     description: str
     source: str
     location: Location
+    values: tuple = ()  # dated values: ((date, value), ...), oldest first
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ class _Context:
         self.parsed: dict = {}  # path -> tree
         self.derived_kinds: dict = {}
         self.schema_file: Path | None = None
+        self.as_of: dt.date | None = None  # the decision date, which picks dated parameter values
+        self.dated: dict = {}  # parameter name -> ((date, value), ...)
 
     def problem(self, path: tuple, message: str, key: bool = False, code: str = "invalid") -> None:
         from .validate import field_path
@@ -289,14 +293,41 @@ def _named_schema(ctx: _Context, name: str) -> tuple[dict | None, str]:
 
 def _stage_parameters(ctx: _Context) -> None:
     declared = ctx.data.get("parameters") or {}
+    before = len(ctx.problems)
     for name, spec in declared.items():
-        value = spec["value"]
-        ctx.params[name] = _param_value(value)
+        if ("value" in spec) == ("values" in spec):
+            ctx.problem(("parameters", name), f"parameter '{name}' needs either 'value' or dated 'values', not "
+                        + ("both" if "value" in spec else "neither"), key=True)
+            continue
+        if "value" in spec:
+            ctx.params[name] = _param_value(spec["value"])
+        else:
+            _dated_parameter(ctx, name, spec["values"])
+    if len(ctx.problems) > before:
+        return
     for name, text in ctx.overrides.items():
         if name not in ctx.params:
             raise InputError.at(Location("--set"), f"unknown parameter '{name}'{did_you_mean(name, list(ctx.params))}",
                                 f"--set {name}", "unknown-parameter")
         ctx.params[name] = parse_override(name, text, ctx.params[name])
+
+
+def _dated_parameter(ctx: _Context, name: str, values: dict) -> None:
+    """The value in force on the decision date (else on the first day of the version); all of one kind."""
+    dated = sorted((_date(day), _param_value(value)) for day, value in values.items())
+    kinds = {kind_of_value(value).name for _day, value in dated}
+    if len(kinds) > 1:
+        ctx.problem(("parameters", name, "values"), f"the dated values of '{name}' must be of one kind, not "
+                    + " and ".join(sorted(kinds)))
+        return
+    day = ctx.as_of or _date(ctx.data["effective"]["from"])
+    in_force = [value for start, value in dated if start <= day]
+    if not in_force:
+        ctx.problem(("parameters", name, "values"), f"parameter '{name}' has no value in force on {day.isoformat()} "
+                    f"(its first value is from {dated[0][0].isoformat()})")
+        return
+    ctx.params[name] = in_force[-1]
+    ctx.dated[name] = tuple(dated)
 
 
 def _param_value(value: Any) -> Any:
@@ -450,12 +481,13 @@ STAGES: tuple = (
 
 
 def compile_document(doc: Document, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
-                     schema_text: str | None = None) -> Ruleset:
+                     schema_text: str | None = None, as_of: dt.date | None = None) -> Ruleset:
     """Run the compile stages on a loaded rule file; InputError lists every problem.
 
     ``schema_text`` replaces the facts schema file the rule file names (replay uses the stored text).
     """
     ctx = _Context(doc, base_dir, overrides or {}, schema_text)
+    ctx.as_of = as_of
     for _name, stage in STAGES:
         check_deadline()
         stage(ctx)
@@ -471,7 +503,7 @@ CACHE_SIZE = 64
 
 
 def compile_text(text: str, label: str, base_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
-                 schema_text: str | None = None) -> Ruleset:
+                 schema_text: str | None = None, as_of: dt.date | None = None) -> Ruleset:
     """Compile rule-file text; ``label`` names it in messages.
 
     Compiled rulesets are kept by the sha256 of their text (with the label, folder, overrides and
@@ -480,12 +512,12 @@ def compile_text(text: str, label: str, base_dir: Path | None = None, overrides:
     changed schema file is picked up too.
     """
     key = (hashlib.sha256(text.encode("utf-8")).hexdigest(), label, str(base_dir),
-           tuple(sorted((overrides or {}).items())), schema_text)
+           tuple(sorted((overrides or {}).items())), schema_text, as_of)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and _schema_unchanged(hit):
         return hit
-    ruleset = compile_document(load_yaml_document(text, label), base_dir, overrides, schema_text)
+    ruleset = compile_document(load_yaml_document(text, label), base_dir, overrides, schema_text, as_of)
     with _CACHE_LOCK:
         _CACHE[key] = ruleset
         while len(_CACHE) > CACHE_SIZE:
@@ -502,10 +534,10 @@ def _schema_unchanged(ruleset: Ruleset) -> bool:
         return False
 
 
-def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None) -> Ruleset:
-    """Compile a rule file from disk."""
+def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None, as_of: dt.date | None = None) -> Ruleset:
+    """Compile a rule file from disk (as of a decision date, which picks dated parameter values)."""
     path = Path(path)
-    return compile_text(read_text(path), str(path), path.parent, overrides)
+    return compile_text(read_text(path), str(path), path.parent, overrides, as_of=as_of)
 
 
 def _rule(ctx: _Context, path: tuple, spec: dict) -> Rule:
@@ -519,7 +551,8 @@ def _build(ctx: _Context) -> Ruleset:
     doc = ctx.doc
     declared = data.get("parameters") or {}
     params = {name: Parameter(name, ctx.params[name], spec["description"], spec.get("source", ""),
-                              doc.loc(("parameters", name), key=True)) for name, spec in declared.items()}
+                              doc.loc(("parameters", name), key=True), ctx.dated.get(name, ()))
+              for name, spec in declared.items()}
     derived = tuple(
         Derived(name, spec["description"], spec.get("source", ""), spec["expr"], ctx.parsed[("derived", name, "expr")],
                 ctx.derived_kinds.get(name, ANY).name, doc.loc(("derived", name), key=True))

@@ -36,8 +36,9 @@ _CACHE: dict = {}
 
 
 def compiled(ruleset: Ruleset) -> Compiled:
-    """The Python functions of a ruleset, generated once per ruleset text, schema and overrides."""
-    key = (ruleset.sha256, ruleset.facts_schema_text, ruleset.overrides)
+    """The Python functions of a ruleset, generated once per ruleset text, schema and parameter values."""
+    # parameter values are constants in the generated code; dated ones differ between decision dates
+    key = (ruleset.sha256, ruleset.facts_schema_text, ruleset.overrides, repr(sorted(ruleset.params.items())))
     if key not in _CACHE:
         if len(_CACHE) > 32:
             _CACHE.clear()

@@ -76,7 +76,8 @@ def stored_ruleset(log: DecisionLog, entry: Entry, overrides: bool = True) -> Ru
     rule_text = _text(log, entry.ruleset_sha256, entry, "rule text")
     schema_text = _text(log, entry.schema_sha256, entry, "facts schema")
     label = f"log#{entry.seq}:{entry.ruleset_id}-{entry.ruleset_version}.yaml"
-    return compile_text(rule_text, label, None, entry.override_map if overrides else {}, schema_text=schema_text)
+    return compile_text(rule_text, label, None, entry.override_map if overrides else {}, schema_text=schema_text,
+                        as_of=_as_of(entry))
 
 
 def _text(log: DecisionLog, digest: str, entry: Entry, what: str) -> str:

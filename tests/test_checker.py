@@ -6,6 +6,7 @@ comments. Every case runs through the CLI, so "no traceback, exit 1 with a posit
 from __future__ import annotations
 
 import heapq
+from pathlib import Path
 import json
 from fractions import Fraction
 
@@ -285,3 +286,34 @@ def test_ties_broken_by_a_published_lottery(tmp_path):
     assert sorted(ids, key=lambda i: decisions[i]["rank"]) == expected
     assert all(decisions[i]["rank_keys"]["lottery(params.seed)"] == draws[i] for i in ids)  # each draw in the trace
     assert {i for i in ids if decisions[i]["allocated_fte"] == 1} == set(expected[:2])
+
+
+def test_dated_parameter_values_follow_the_decision_date(tmp_path):
+    rules = write(tmp_path, {"n": NUMBER}, when="n >= params.rate")
+    text = Path(rules).read_text(encoding="utf-8").replace(
+        "parameters:\n", "parameters:\n  rate: {description: r, values: {2018-01-01: 0.90, 2019-01-01: 0.95}}\n")
+    Path(rules).write_text(text, encoding="utf-8")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": [{"id": "A", "requested_fte": 1, "n": 0.92}]}), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+
+    def run(day, *extra):
+        return CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", day, "--log", str(log),
+                                         "--format", "json", *extra])
+    early, late = run("2018-06-20"), run("2019-06-01")
+    assert early.exit_code == 0 and late.exit_code == 0, early.output + late.output
+    # 0.92 >= 0.90 in 2018; 0.92 < 0.95 from 2019 on; each record names the value it used
+    assert json.loads(early.stdout)["parameters"]["rate"] == 0.9 and json.loads(early.stdout)["decisions"][0]["eligible"]
+    assert json.loads(late.stdout)["parameters"]["rate"] == 0.95 and not json.loads(late.stdout)["decisions"][0]["eligible"]
+    assert "2 identical" in CliRunner().invoke(main, ["replay", "--all", "--log", str(log)]).stdout
+    assert "is not in force on 2017-06-01" in run("2017-06-01").stderr  # out of the version's period
+    before = run("2017-06-01", "--simulate")  # a simulation may try the date, but no rate was in force then
+    assert before.exit_code == 1 and "parameter 'rate' has no value in force on 2017-06-01" in before.stderr
+
+
+def test_dated_values_are_of_one_kind(tmp_path):
+    rules = write(tmp_path, {"n": NUMBER}, when="n >= params.rate")
+    text = Path(rules).read_text(encoding="utf-8").replace(
+        "parameters:\n", "parameters:\n  rate: {description: r, values: {2018-01-01: 0.90, 2019-01-01: high}}\n")
+    Path(rules).write_text(text, encoding="utf-8")
+    refused(rules, "the dated values of 'rate' must be of one kind")
