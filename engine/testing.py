@@ -18,7 +18,7 @@ from typing import Any
 from .api import list_versions
 from .compile import Ruleset, compile_file
 from .decide import decide
-from .errors import InputError, Location, Problem
+from .errors import InputError, Location
 from .explain import show
 from .facts import Facts, check_regions, coerce_dates, date_paths
 from .load import Document, load_yaml_document, read_text
@@ -215,22 +215,3 @@ def untested(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Ruleset
     """The published versions that no test case evaluated at all."""
     used = {r.ruleset for r in results}
     return [r for r in rulesets if r.status == "published" and f"{r.id} {r.version}" not in used]
-
-
-def coverage_gaps(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Problem]:
-    """Rules that no case exercised both ways (held and not held)."""
-    seen: dict = {}
-    for result in results:
-        for rule, outcomes in result.exercised.items():
-            seen.setdefault((result.ruleset, rule), set()).update(outcomes)
-    gaps = []
-    for ruleset in rulesets:
-        key = f"{ruleset.id} {ruleset.version}"
-        for rule in ruleset.eligibility + ruleset.tiers:
-            outcomes = seen.get((key, rule.id), set())
-            missing = [word for flag, word in ((True, "held"), (False, "not held")) if flag not in outcomes]
-            if missing:
-                gaps.append(Problem(rule.location, f"rule '{rule.id}' of {key} is never {' nor '.join(missing)} "
-                                    "in any test case", rule.id, "coverage"))
-    return gaps
-
