@@ -12,6 +12,7 @@ here; nothing downstream looks at the YAML again.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import json
 import re
@@ -130,6 +131,7 @@ class Ruleset:
     lint_ignore: tuple = ()
     facts_schema_file: str = ""  # the schema file read from disk, if the schema was named (not stored or inline)
     status: str = "published"  # or "draft": never used for an official decision
+    budget_expr: Any = None  # the budget's expression, when it is one (over parameters)
 
     @property
     def params(self) -> dict:
@@ -194,6 +196,8 @@ class _Context:
         self.schema_file: Path | None = None
         self.as_of: dt.date | None = None  # the decision date, which picks dated parameter values
         self.dated: dict = {}  # parameter name -> ((date, value), ...)
+        self.budget: Any = None
+        self.budget_expr: Any = None
 
     def problem(self, path: tuple, message: str, key: bool = False, code: str = "invalid") -> None:
         from .validate import field_path
@@ -444,10 +448,53 @@ def _stage_consistency(ctx: _Context) -> None:
     effective = data["effective"]
     if effective.get("to") and str(effective["to"]) < str(effective["from"]):
         ctx.problem(("effective", "to"), f"the period ends ({effective['to']}) before it starts ({effective['from']})")
-    budget, unit = data["budget"]["fte"], data["budget"]["unit"]
-    if Fraction(budget) % Fraction(unit) != 0:
-        ctx.problem(("budget", "fte"), f"the budget of {budget} FTE is not a whole number of units of {unit} FTE")
+    budget, unit = _budget(ctx), data["budget"]["unit"]
+    if budget is not None and Fraction(budget) % Fraction(unit) != 0:
+        ctx.problem(("budget", "fte"), f"the budget of {format_number(budget)} FTE is not a whole number of units of "
+                    f"{unit} FTE")
     _check_allocation(ctx)
+
+
+MAX_BUDGET = 1_000_000
+
+
+def _budget(ctx: _Context) -> Decimal | None:
+    """The budget in FTE: a number, or an expression over parameters (so --set can change it), 0 to 1,000,000."""
+    spec = ctx.data["budget"]["fte"]
+    if not isinstance(spec, str):
+        ctx.budget = Decimal(spec)
+        return ctx.budget
+    path = ("budget", "fte")
+    try:
+        tree, kind = check(E.parse(spec), Scope(ctx.facts_schema, {}, {}, ctx.params))
+        if kind.name not in ("number", "error"):
+            raise ExpressionError(f"the budget must be a number, this gives {describe(kind)}", 0)
+    except ExpressionError as exc:
+        ctx.problems.append(Problem(expression_location(ctx.doc, path, spec, exc.offset), exc.message, "budget.fte",
+                                    "expression"))
+        return None
+    value = constant_value(tree, ctx.params)
+    if value is None or not 0 <= value <= MAX_BUDGET:
+        ctx.problem(path, f"the budget {spec} comes to {'nothing' if value is None else format_number(value)}: it must "
+                    f"be a number of FTE from 0 to {MAX_BUDGET:,}")
+        return None
+    ctx.budget, ctx.budget_expr = Decimal(value) if not isinstance(value, Fraction) else value, tree
+    return ctx.budget
+
+
+def constant_value(tree: Any, params: dict) -> Any:
+    """The value of an expression that reads only parameters and constants, computed as evaluation would."""
+    from .pyeval import CONTEXT, HELPERS, _Writer
+
+    constants: dict = {}
+    code = _Writer(constants, params).write(tree)
+    namespace = {"__builtins__": {}, **HELPERS, **constants}
+    with decimal.localcontext(CONTEXT):
+        return eval(compile(code, "<budget>", "eval"), namespace)  # noqa: S307 - code written from our own tree
+
+
+def format_number(value: Any) -> str:
+    return E.format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def _check_allocation(ctx: _Context) -> None:
@@ -575,7 +622,7 @@ def _build(ctx: _Context) -> Ruleset:
     return Ruleset(
         id=data["ruleset"], version=str(data["version"]), title=data["title"],
         effective_from=_date(effective["from"]), effective_to=_date(effective["to"]) if effective.get("to") else None,
-        source=dict(data["source"]), budget_fte=Decimal(data["budget"]["fte"]), unit_fte=Decimal(data["budget"]["unit"]),
+        source=dict(data["source"]), budget_fte=ctx.budget, unit_fte=Decimal(data["budget"]["unit"]),
         facts_schema=ctx.facts_schema, facts_schema_text=ctx.facts_schema_text, parameters=params,
         derived=derived, eligibility=eligibility, tiers=tiers, default_tier=default, ranking=ranking,
         allocation=allocation, label=doc.file, text=doc.text,
@@ -587,6 +634,7 @@ def _build(ctx: _Context) -> Ruleset:
         lint_ignore=tuple((data.get("lint") or {}).get("ignore", [])),
         facts_schema_file=str(ctx.schema_file or ""),
         status=data.get("status", "published"),
+        budget_expr=ctx.budget_expr,
     )
 
 

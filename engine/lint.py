@@ -227,6 +227,7 @@ def _reads(ruleset: Ruleset) -> set:
     trees = [d.expr for d in ruleset.derived] + [r.condition for r in ruleset.eligibility + ruleset.tiers]
     trees += [k.expr for k in ruleset.ranking] + [ruleset.allocation.cap]
     trees += [ruleset.allocation.weight] if ruleset.allocation.weight is not None else []
+    trees += [ruleset.budget_expr] if ruleset.budget_expr is not None else []
     names: set = set()
     for tree in trees:
         _collect(tree, names)

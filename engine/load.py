@@ -365,6 +365,10 @@ def _plain_map(node: dict, path: tuple, pos: dict, kpos: dict, seen: set, label:
     lc = getattr(node, "lc", None)
     for key, value in node.items():
         child = path + (str(key),)
+        if isinstance(key, str) and _SURROGATE.search(key):
+            where = lc.key(key) if lc is not None and lc.key(key) is not None else (0, 0)
+            raise InputError.at(Location(label, where[0] + 1, where[1] + 1), "a key holds a lone surrogate code "
+                                "point (\\ud800 to \\udfff): not valid Unicode text")
         if lc is not None and lc.key(key) is not None and lc.value(key) is not None:
             kl, kc = lc.key(key)
             vl, vc = lc.value(key)

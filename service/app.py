@@ -426,7 +426,8 @@ def _impact(settings: Settings, payload: "M.DiffRequest") -> dict:
 def _decision_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/v1/decisions", response_model=M.DecisionPage, responses=documented(401, 403, 409), tags=["decisions"])
     async def decisions(request: Request, ruleset: str | None = None, since: str | None = None,
-                        until: str | None = None, limit: int = Query(100, ge=1, le=1000), cursor: int = Query(0, ge=0)):
+                        until: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                        cursor: int = Query(0, ge=0, le=1 << 62)):
         """The log, oldest first, a page at a time (``cursor``: the last seq of the previous page)."""
         _caller(request, settings, "audit")
         bounds = [_date(v, n).isoformat() if v else None for v, n in ((since, "since"), (until, "until"))]

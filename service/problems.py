@@ -63,8 +63,9 @@ def _pointer(field: str) -> str | None:
 
 
 def problem_items(problems: list[Problem], json_body: bool = False) -> list[dict]:
-    return [{"file": p.location.file, "line": p.location.line, "column": p.location.col, "field": p.path,
-             "message": p.message, "code": p.code, "pointer": _pointer(p.path) if json_body else None}
+    return [{"file": escape_text(p.location.file), "line": p.location.line, "column": p.location.col,
+             "field": escape_text(p.path), "message": escape_text(p.message), "code": p.code,
+             "pointer": escape_text(_pointer(p.path) or "") or None if json_body else None}
             for p in problems]
 
 

@@ -317,3 +317,27 @@ def test_dated_values_are_of_one_kind(tmp_path):
         "parameters:\n", "parameters:\n  rate: {description: r, values: {2018-01-01: 0.90, 2019-01-01: high}}\n")
     Path(rules).write_text(text, encoding="utf-8")
     refused(rules, "the dated values of 'rate' must be of one kind")
+
+
+def test_the_budget_may_be_a_parameter_an_expression_or_zero(tmp_path):
+    rules = write(tmp_path, {}, budget="'params.budget * 2'")
+    text = Path(rules).read_text(encoding="utf-8").replace(
+        "parameters:\n", "parameters:\n  budget: {value: 1.5, description: half the budget}\n")
+    Path(rules).write_text(text, encoding="utf-8")
+    applicants = [{"id": i, "requested_fte": 2} for i in "AB"]
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": applicants}), encoding="utf-8")
+
+    def run(*extra):
+        result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--no-log",
+                                           "--format", "json", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+    plain = run()  # 1.5 * 2 = 3 FTE: A 2, B 1
+    assert plain["budget_fte"] == 3 and [d["allocated_fte"] for d in plain["decisions"]] == [2, 1]
+    nothing = run("--set", "budget=0")  # a round where nothing is freed
+    assert nothing["budget_fte"] == 0 and nothing["allocated_fte"] == 0 and nothing["kind"] == "simulation"
+    for bad, words in (("requested_fte", "unknown field 'requested_fte'"), ("0 - params.budget", "from 0 to 1,000,000"),
+                       ("params.budget", "not a whole number of units")):
+        Path(rules).write_text(text.replace("'params.budget * 2'", f"'{bad}'"), encoding="utf-8")
+        refused(rules, words)

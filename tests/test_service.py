@@ -271,3 +271,12 @@ def test_four_eyes_over_http(tmp_path):
     assert record["kind"] == "official" and [a["by"] for a in record["approvals"]] == ["ann", "ben"]
     simulation = post_facts(client, tokens["case"], "lde", body, query="as_of=2018-06-20&set=min_realisation_rate=0.93")
     assert simulation.status_code == 201 and json.loads(simulation.content)["kind"] == "simulation"
+
+
+def test_found_by_schemathesis(service):
+    """A cursor beyond SQLite's integers was a 500; a surrogate in a rule text's key broke the problem's JSON."""
+    client, tokens, _log = service
+    assert client.get("/v1/decisions?cursor=9223372036854775808", headers=auth(tokens["auditor"])).status_code == 400
+    response = client.post("/v1/validate", content='{"\\ud800\\udc00": null}'.encode(),
+                           headers={**auth(tokens["policy-owner"]), "content-type": "text/plain"})
+    assert response.status_code == 422 and "lone surrogate" in response.text

@@ -99,7 +99,7 @@ RULE_FAULTS = {
     "misspelled-rule-key": ("    description: Voldoende draagkracht", "    [[descripton]]: Voldoende draagkracht", ["unknown key 'descripton'", "did you mean 'description'"]),
     "missing-rule-source": ('  - id: sufficient_realisation\n    description: Voldoende draagkracht\n    source: "2. Verdelingscriteria"\n',
                             "  - [[id]]: sufficient_realisation\n    description: Voldoende draagkracht\n", ["missing required key 'source'"]),
-    "budget-not-number": ("  fte: 10", "  fte: [[lots]]", ["must be a number", "'lots'"]),
+    "budget-not-number": ("  fte: 10", "  fte: [[lots]]", ["budget.fte", "unknown field 'lots'"]),
     "budget-not-whole-units": ("  fte: 10\n  unit: 1", "  fte: [[10]]\n  unit: 3", ["not a whole number of units"]),
     "bad-date": ("  from: 2018-06-15", "  from: [[2018-13-01]]", ["must be a date"]),
     "period-ends-before-start": ("  from: 2018-06-15", "  from: 2018-06-15\n  to: [[2018-01-01]]", ["ends", "before it starts"]),
