@@ -145,3 +145,11 @@ def test_records_from_before_are_official_and_replay_identical(tmp_path):
         assert [e.kind for e in opened.entries()] == ["official"] * 3
     assert "3 identical, 0 different, 0 failed" in rules("replay", "--all", "--log", log).stdout
     assert len(rules("log", "--log", log).stdout.splitlines()) == 2 + 3
+
+
+def test_a_dry_run_goes_on_when_the_log_cannot_be_read(tmp_path):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not a database")
+    dry = evaluate(bad, "--as-of", AS_OF, "--no-log")
+    assert dry.exit_code == 0 and "approvals are not read for this dry run" in dry.stderr
+    assert evaluate(bad, "--as-of", AS_OF).exit_code == 1  # a decision to be logged needs the log
