@@ -241,9 +241,9 @@ def versions(ruleset_id, rules_dir):
     from rules_engine.render import table
 
     today = dt.date.today()
-    rows = [(r.version, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
+    rows = [(r.version, r.status, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
              r.label, r.title) for r in list_versions(ruleset_id, rules_dir)]
-    click.echo(table(["version", "from", "to", "in force today", "file", "title"], rows))
+    click.echo(table(["version", "status", "from", "to", "in force today", "file", "title"], rows))
 
 
 @main.group()
