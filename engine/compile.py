@@ -236,12 +236,20 @@ def _check_unique_rule_ids(ctx: _Context) -> None:
 
 def _stage_facts_schema(ctx: _Context) -> None:
     spec = ctx.data["facts"]["schema"]
-    if isinstance(spec, dict):
-        schema, text = spec, json.dumps(spec, sort_keys=True, default=str)
+    extension = ctx.data["facts"].get("extend")
+    if extension and ctx.schema_text is not None:  # replay: the stored text is the extended schema
+        schema, text = json.loads(ctx.schema_text, parse_float=Decimal), ctx.schema_text
+    elif isinstance(spec, dict):  # inline: the rule text holds it (and replay keeps the text stored with it)
+        schema, text = spec, ctx.schema_text if ctx.schema_text is not None else schema_json(spec)
     else:
         schema, text = _named_schema(ctx, spec)
         if schema is None:
             return
+    if extension and ctx.schema_text is None:
+        schema = _extended(ctx, schema, extension)
+        if schema is None:
+            return
+        text = schema_json(schema)
     bad_references = reference_problems(schema)
     for path, message in bad_references:
         _schema_problem(ctx, spec, schema, text, path, message)
@@ -256,6 +264,42 @@ def _stage_facts_schema(ctx: _Context) -> None:
         ctx.problem(("facts", "schema"), f"applicant field '{name}' has a reserved name (it means the applicant's "
                     "priority tier, the parameters, or the decision date, in expressions): rename the field")
     ctx.facts_schema, ctx.facts_schema_text = schema, text
+
+
+_SCHEMA_JSON = None
+
+
+def schema_json(schema: dict) -> str:
+    """A facts schema as canonical JSON text, its numbers exact (as it is stored in the decision log)."""
+    global _SCHEMA_JSON
+    if _SCHEMA_JSON is None:
+        import msgspec
+
+        _SCHEMA_JSON = msgspec.json.Encoder(decimal_format="number", order="sorted",
+                                            enc_hook=lambda value: value.isoformat())
+    return _SCHEMA_JSON.encode(schema).decode("utf-8")
+
+
+def _extended(ctx: _Context, schema: dict, extension: dict) -> dict | None:
+    """The schema with the rule file's own applicant fields added (``facts.extend``)."""
+    before = len(ctx.problems)
+    merged = json.loads(schema_json(schema), parse_float=Decimal)
+    target = applicant_schema(merged)
+    properties = target.get("properties") if isinstance(target, dict) else None
+    if not isinstance(properties, dict):
+        ctx.problem(("facts", "extend"), "the facts schema has no applicant fields to extend")
+        return None
+    clashes = sorted(set(extension["fields"]) & set(properties))
+    for name in clashes:
+        ctx.problem(("facts", "extend", "fields", name), f"'{name}' is a field of the facts schema already", key=True)
+    for name in extension.get("required", []):
+        if name not in extension["fields"] and name not in properties:
+            ctx.problem(("facts", "extend", "required"), f"'{name}' is required but is not a field")
+    if len(ctx.problems) > before:
+        return None
+    properties.update(json.loads(schema_json(extension["fields"]), parse_float=Decimal))
+    target["required"] = list(dict.fromkeys(list(target.get("required", [])) + list(extension.get("required", []))))
+    return merged
 
 
 def _schema_problem(ctx: _Context, spec: Any, schema: dict, text: str, path: tuple, message: str) -> None:

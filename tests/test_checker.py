@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rules_cli.cli import main
 from rules_engine import allocate
+from rules_engine.audit import DecisionLog
 
 BASE = """\
 ruleset: t
@@ -341,3 +342,47 @@ def test_the_budget_may_be_a_parameter_an_expression_or_zero(tmp_path):
                        ("params.budget", "not a whole number of units")):
         Path(rules).write_text(text.replace("'params.budget * 2'", f"'{bad}'"), encoding="utf-8")
         refused(rules, words)
+
+
+def test_a_rule_file_extends_a_shipped_facts_schema(tmp_path):
+    from conftest import RULES, example
+    from ruamel.yaml import YAML
+
+    text = (RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_text(encoding="utf-8")
+    extension = ("facts:\n  schema: sheltered-workshops.facts.schema.json\n"
+                 "  extend:\n    fields:\n      city: {type: string, minLength: 1}\n    required: [city]\n")
+    assert "facts:\n  schema: sheltered-workshops.facts.schema.json\n" in text
+    text = text.replace("facts:\n  schema: sheltered-workshops.facts.schema.json\n", extension)
+    text = text.replace("ranking:\n", "ranking:\n  - {by: city, order: asc}\n", 1)
+    rules = tmp_path / "sheltered-city.yaml"
+    rules.write_text(text, encoding="utf-8")
+    data = YAML(typ="safe").load(example("sheltered-workshops").read_text(encoding="utf-8"))
+    without = tmp_path / "without.json"
+    without.write_text(json.dumps(data, default=str), encoding="utf-8")
+    refusal = CliRunner().invoke(main, ["evaluate", str(rules), str(without), "--as-of", "2018-06-20", "--no-log"])
+    assert refusal.exit_code == 1 and "missing required key 'city'" in refusal.stderr
+    for index, applicant in enumerate(data["applicants"]):
+        applicant["city"] = "Gent" if index % 2 else "Aalst"
+    facts = tmp_path / "with.json"
+    facts.write_text(json.dumps(data, default=str), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    result = CliRunner().invoke(main, ["evaluate", str(rules), str(facts), "--as-of", "2018-06-20", "--log", str(log),
+                                       "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "1 identical" in CliRunner().invoke(main, ["replay", "--all", "--log", str(log)]).stdout
+    clash = text.replace("      city: {type: string, minLength: 1}", "      province: {type: string}")
+    rules.write_text(clash.replace("required: [city]", "required: [province]"), encoding="utf-8")
+    refused(str(rules), "'province' is a field of the facts schema already")
+
+
+def test_an_inline_schema_with_decimal_bounds_is_stored_exactly_and_replays(tmp_path):
+    rules = write(tmp_path, {"n": {"type": "number", "minimum": 0.5}})
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": [{"id": "A", "requested_fte": 1, "n": 0.75}]}), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    with DecisionLog(log, create=False) as opened:
+        stored = json.loads(opened.blob(opened.get("1").schema_sha256))
+    assert stored["properties"]["applicants"]["items"]["properties"]["n"]["minimum"] == 0.5  # a number, not "0.5"
+    assert "1 identical" in CliRunner().invoke(main, ["replay", "--all", "--log", str(log)]).stdout
