@@ -94,10 +94,23 @@ def decision_csv(record: dict) -> str:
                      "failed_rules"])
     for d in record["decisions"]:
         failed = ";".join(r["rule"] for r in d["reasons"] if not r["passed"])
-        writer.writerow([cell(d["rank"]) if d["rank"] else "", d["id"], d["name"], d["region"] or "",
-                         "true" if d["eligible"] else "false", d["tier"] or "", d["tier_rule"] or "",
-                         cell(d["requested_fte"]), cell(d["allocated_fte"]), failed])
+        writer.writerow([cell(d["rank"]) if d["rank"] else "", text_cell(d["id"]), text_cell(d["name"]),
+                         text_cell(d["region"] or ""), "true" if d["eligible"] else "false", d["tier"] or "",
+                         d["tier_rule"] or "", cell(d["requested_fte"]), cell(d["allocated_fte"]), failed])
     return out.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value) -> str:
+    """A text for a spreadsheet cell, never read as a formula (CSV injection, CWE-1236).
+
+    As OWASP recommends, a text starting with = + - @, a tab or a carriage return gets a leading
+    apostrophe, so a spreadsheet shows it as text; numbers are written by ``cell`` and never touched.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def diff_table(result) -> str:

@@ -131,3 +131,22 @@ def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
     assert Fraction(report["contingent_fte"]) == expected
     assert Fraction(report["filled_fte"]) == Fraction(3, 4)
     assert Fraction(report["vacant_fte"]) == expected - Fraction(3, 4)
+
+
+def test_csv_never_carries_a_formula(tmp_path):
+    import csv
+    import io
+
+    payload = "=cmd|' /C calc'!A0"
+    facts = {"applicants": [
+        {"id": "@A", "name": payload, "province": "Antwerpen", "contingent_fte": 3, "requested_fte": 2,
+         "realisation_rate": 0.95, "merged_on": None,
+         "assessment": {"guidance_actions": 2, "transition_vision": 2, "realised_transition": 2,
+                        "regular_cooperation": 2}}]}
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(facts))
+    result = rules("evaluate", "lde", path, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log", "--format", "csv")
+    assert result.exit_code == 0
+    row = list(csv.DictReader(io.StringIO(result.stdout)))[0]
+    assert row["name"] == "'" + payload and row["id"] == "'@A"
+    assert row["requested_fte"] == "2"  # numbers are not touched
