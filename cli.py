@@ -30,8 +30,10 @@ class Rules(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            from rules_engine.render import problem_lines
+
+            for line in problem_lines(exc.problems):
+                click.echo(line, err=True)
             count = len(exc.problems)
             click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             sys.exit(1)

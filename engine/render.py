@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Sequence
@@ -23,6 +24,21 @@ def cell(value: Any) -> str:
     if isinstance(value, Decimal):
         return format_decimal(value)
     return escape_text(str(value))
+
+
+def problem_lines(problems: Sequence, shown: int = 10) -> list[str]:
+    """Problems as ``file:line:col: field: message`` lines; the same message at the same field of many
+    applicants is printed at its first ``shown`` places, then counted."""
+    groups: dict = {}
+    for problem in problems:
+        key = (re.sub(r"\[\d+\]( \(id [^)]*\))?", "[]", problem.path), problem.message)
+        groups.setdefault(key, []).append(problem)
+    lines = []
+    for (field, _message), members in groups.items():
+        lines += [str(p) for p in members[:shown]]
+        if len(members) > shown:
+            lines.append(f"  ... and {len(members) - shown} more with the same problem at {field}")
+    return lines
 
 
 def percent(rate: Decimal | Fraction | None) -> str:

@@ -150,3 +150,19 @@ def test_csv_never_carries_a_formula(tmp_path):
     row = list(csv.DictReader(io.StringIO(result.stdout)))[0]
     assert row["name"] == "'" + payload and row["id"] == "'@A"
     assert row["requested_fte"] == "2"  # numbers are not touched
+
+
+def test_the_same_error_at_many_places_is_printed_once_with_a_count(tmp_path):
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(example("lde").read_text(encoding="utf-8"))
+    for applicant in data["applicants"]:
+        applicant["requested_fte"] = 0  # the same mistake in all 226 applicants
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(data, default=str))
+    result = rules("evaluate", "lde", path, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1 and len(lines) < 20, len(lines)
+    assert sum("requested_fte: must be >= 1, not 0" in line for line in lines) == 10
+    assert "... and 216 more with the same problem at applicants[].requested_fte" in result.stderr
+    assert lines[-1] == "226 problems found"
