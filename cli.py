@@ -129,7 +129,8 @@ def validate(paths, strict):
 @click.option("--as-of", callback=parse_date, help="Decision date: picks the version in force (default: today).")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path(), help="Where ruleset ids are looked up.")
 @click.option("--engine", "engine_name", type=click.Choice(["python", "durable"]), default="python", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "csv-excel"]), default="table",
+              show_default=True, help="csv: RFC 4180 for tools; csv-excel: ';', decimal commas, BOM, CRLF.")
 @click.option("--output", "-o", type=click.Path(), help="Write the decision here instead of stdout (checked before logging).")
 @click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
               help="Override a declared parameter for this run (repeatable); makes the decision a simulation.")
@@ -152,7 +153,8 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     with _log_for(log_path, no_log) as log:
         compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
         data = to_json_bytes(record) + b"\n"
-        shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else decision_csv(record)).encode("utf-8")
+        shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else
+                                            decision_csv(record, excel=fmt == "csv-excel")).encode("utf-8")
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
         entry = record_decision(log, compiled, record, data, loaded, asking.who, reason) if not no_log else None
     if entry:

@@ -103,17 +103,25 @@ def _totals(record: dict) -> str:
             + f"; {record['eligible']} of {record['applicants']} applicants eligible")
 
 
-def decision_csv(record: dict) -> str:
+def decision_csv(record: dict, excel: bool = False) -> str:
+    """The decisions, one row each, with the decision they belong to.
+
+    Plain CSV (RFC 4180: ``,``, ``.`` decimals, LF) for tools; with ``excel``, what a Flemish
+    (Dutch-locale) Excel opens as it is: ``;``, decimal commas, a UTF-8 byte-order mark, CRLF.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n" if excel else "\n")
+    number = (lambda v: cell(v).replace(".", ",")) if excel else cell
     writer.writerow(["rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte",
-                     "failed_rules"])
+                     "failed_rules", "decision_id", "ruleset", "version", "as_of"])
+    context = [record["decision_id"], text_cell(record["ruleset"]["id"]), text_cell(record["ruleset"]["version"]),
+               record["as_of"]]
     for d in record["decisions"]:
         failed = ";".join(r["rule"] for r in d["reasons"] if not r["passed"])
         writer.writerow([cell(d["rank"]) if d["rank"] else "", text_cell(d["id"]), text_cell(d["name"]),
                          text_cell(d["region"] or ""), "true" if d["eligible"] else "false", d["tier"] or "",
-                         d["tier_rule"] or "", cell(d["requested_fte"]), cell(d["allocated_fte"]), failed])
-    return out.getvalue()
+                         d["tier_rule"] or "", number(d["requested_fte"]), number(d["allocated_fte"]), failed, *context])
+    return ("\ufeff" if excel else "") + out.getvalue()
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -166,3 +166,22 @@ def test_the_same_error_at_many_places_is_printed_once_with_a_count(tmp_path):
     assert sum("requested_fte: must be >= 1, not 0" in line for line in lines) == 10
     assert "... and 216 more with the same problem at applicants[].requested_fte" in result.stderr
     assert lines[-1] == "226 problems found"
+
+
+def test_csv_for_tools_and_for_a_flemish_excel(tmp_path):
+    import csv
+    import io
+
+    args = ("evaluate", "sheltered-workshops@2019.1", example("sheltered-workshops"), "--as-of", "2019-06-01",
+            "--rules-dir", RULES, "--no-log", "--format")
+    plain = rules(*args, "csv")
+    excel = CliRunner().invoke(main, [str(a) for a in args] + ["csv-excel"])
+    assert plain.exit_code == 0 and excel.exit_code == 0
+    tools = list(csv.DictReader(io.StringIO(plain.stdout)))
+    assert tools[0]["version"] == "2019.1" and tools[0]["as_of"] == "2019-06-01" and len(tools[0]["decision_id"]) == 64
+    raw = excel.stdout_bytes
+    assert raw.startswith("\ufeff".encode("utf-8")) and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    halves = [r for r in rows if r["allocated_fte"].endswith(",5")]  # the 2019 draft hands out half FTE
+    assert halves and all("." not in r["allocated_fte"] for r in rows)
+    assert [r["allocated_fte"].replace(",", ".") for r in rows] == [r["allocated_fte"] for r in tools]
