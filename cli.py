@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import stat
+from decimal import Decimal
 import sys
 from pathlib import Path
 
@@ -396,15 +397,18 @@ def log_cmd(ruleset, since, until, everything, fmt, log_path):
     from rules_engine.render import table
 
     with open_log(log_path) as log:
-        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
-                 e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "")
-                for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())
-                if everything or e.kind == "official"]
+        entries = [e for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())
+                   if everything or e.kind == "official"]
     if fmt == "json":
-        keys = ["seq", "recorded_at", "kind", "ruleset", "version", "as_of", "decision_id", "applicants",
-                "allocated_fte", "evaluator", "requested_by"]
-        click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        from rules_engine.decide import to_json
+
+        click.echo(to_json([{"seq": e.seq, "recorded_at": e.recorded_at, "kind": e.kind, "ruleset": e.ruleset_id,
+                             "version": e.ruleset_version, "as_of": e.as_of, "decision_id": e.decision_id,
+                             "applicants": e.applicants, "allocated_fte": Decimal(e.allocated_fte),
+                             "evaluator": e.evaluator, "requested_by": e.requested_by} for e in entries]))
         return
+    rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
+             e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "") for e in entries]
     click.echo(table(["seq", "recorded (UTC)", "kind", "ruleset", "version", "as of", "decision", "applicants", "FTE",
                       "engine", "by"], rows, right=(0, 7, 8)))
 

@@ -184,3 +184,10 @@ def test_versions_and_fill_report(runner):
     social = json.loads(invoke(runner, "report", "fill", example("social-workshops"), "--quarter", "2017Q4",
                                "--format", "json").stdout, parse_float=Decimal)
     assert social["contingent_fte"] == 3969 and social["filled_fte"] == Decimal("3905.32")
+
+
+def test_log_as_json_has_full_ids_and_numbers(runner, log_path):
+    assert evaluate(runner, "lde").exit_code == 0
+    entries = json.loads(invoke(runner, "log", "--format", "json").stdout)
+    assert len(entries[0]["decision_id"]) == 64 and entries[0]["allocated_fte"] == 155
+    assert entries[0]["kind"] == "official"
