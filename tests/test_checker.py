@@ -386,3 +386,19 @@ def test_an_inline_schema_with_decimal_bounds_is_stored_exactly_and_replays(tmp_
         stored = json.loads(opened.blob(opened.get("1").schema_sha256))
     assert stored["properties"]["applicants"]["items"]["properties"]["n"]["minimum"] == 0.5  # a number, not "0.5"
     assert "1 identical" in CliRunner().invoke(main, ["replay", "--all", "--log", str(log)]).stdout
+
+
+def test_a_failed_rule_is_explained_with_its_reason(tmp_path):
+    rules = write(tmp_path, {"n": NUMBER}, when="n >= 1")
+    text = Path(rules).read_text(encoding="utf-8").replace(
+        "    source: e\n", "    source: e\n    reason: Het project vangt nog geen trajecten op.\n", 1)
+    Path(rules).write_text(text, encoding="utf-8")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": [{"id": "A", "requested_fte": 1, "n": 0},
+                                                {"id": "B", "requested_fte": 1, "n": 2}]}), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    assert CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--log", str(log)]).exit_code == 0
+    failed = CliRunner().invoke(main, ["explain", "1", "A", "--log", str(log)]).stdout
+    passed = CliRunner().invoke(main, ["explain", "1", "B", "--log", str(log)]).stdout
+    assert "Waarom niet: Het project vangt nog geen trajecten op." in failed
+    assert "Waarom niet" not in passed
