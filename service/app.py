@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,16 @@ def _date(value: str | None, name: str = "as_of") -> dt.date:
         raise ProblemError(400, "Bad request", f"{name} must be a date YYYY-MM-DD, not '{value[:40]}'") from None
 
 
+SPEC = re.compile(r"[a-z][a-z0-9-]*(@[0-9A-Za-z][0-9A-Za-z._-]*)?")
+
+
+def _spec(value: str) -> str:
+    """A ruleset id or id@version: never a path, so no request can make the server read a file of its choice."""
+    if not SPEC.fullmatch(value):
+        raise ProblemError(400, "Bad request", f"'{value[:60]}' is not a ruleset id or id@version")
+    return value
+
+
 def _overrides(values: list[str]) -> dict:
     out = {}
     for item in values:
@@ -316,7 +327,8 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
     async def ruleset_version(ruleset_id: str, version: str, request: Request):
         """One version: its rule text and its parameters."""
         _caller(request, settings, "read")
-        ruleset = await _work(settings, api.resolve, f"{ruleset_id}@{version}", settings.rules_dir, dt.date.today())
+        spec = _spec(f"{ruleset_id}@{version}")
+        ruleset = await _work(settings, api.resolve, spec, settings.rules_dir, dt.date.today())
         return M.version_detail(ruleset)
 
     @app.post("/v1/rulesets/{ruleset_id}/versions/{version}/approve", status_code=201, response_model=M.Approval,
@@ -324,6 +336,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
     async def approve(ruleset_id: str, version: str, request: Request, payload: M.ApprovalRequest | None = Body(None)):
         """Approve the exact text of a version as the token's name: a record in the log's chain."""
         caller = _caller(request, settings, "approve")
+        _spec(f"{ruleset_id}@{version}")
         note = payload.note if payload else None
         entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note)
         return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
@@ -344,6 +357,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         Overrides (set), a draft or simulate=true make a simulation; dry_run=true logs nothing.
         """
         caller = _caller(request, settings, "dry-run" if dry_run else "evaluate")
+        spec = _spec(spec)
         fmt = _facts_format(request)
         body = await _body(request, settings)
         day, overrides = _date(as_of), _overrides(set_)
@@ -414,6 +428,9 @@ def _impact(settings: Settings, payload: "M.DiffRequest") -> dict:
     from rules_engine.diff import as_dict, impact_of
 
     day = _date(payload.as_of)
+    for side in (payload.old, payload.new):
+        if "\n" not in side:  # a rule text, or else an id: never a path
+            _spec(side)
     old = api.resolve_text_or_spec(payload.old, settings.rules_dir, day, label="<old>")
     new = api.resolve_text_or_spec(payload.new, settings.rules_dir, day, payload.set or {}, label="<new>")
     if isinstance(payload.facts, str):

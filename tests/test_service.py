@@ -280,3 +280,15 @@ def test_found_by_schemathesis(service):
     response = client.post("/v1/validate", content='{"\\ud800\\udc00": null}'.encode(),
                            headers={**auth(tokens["policy-owner"]), "content-type": "text/plain"})
     assert response.status_code == 422 and "lone surrogate" in response.text
+
+
+@pytest.mark.parametrize("spec", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "rules%2Flde%2Flde-2018.yaml",
+                                  "lde@2018.1%2F..%2F..", "LDE"])
+def test_no_request_can_name_a_file(service, spec):
+    client, tokens, _log = service
+    response = post_facts(client, tokens["evaluator"], spec, example("lde").read_bytes())
+    assert response.status_code in (400, 404), response.text[:200]
+    assert "root:" not in response.text
+    diff = client.post("/v1/diff", headers=auth(tokens["policy-owner"]),
+                       json={"old": "/etc/passwd", "new": "lde", "facts": {"applicants": []}})
+    assert diff.status_code == 400 and "not a ruleset id" in diff.text
