@@ -51,6 +51,11 @@ def percent(rate: Decimal | Fraction | None) -> str:
     return f"{value}%"
 
 
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis where it was cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
     """A plain aligned text table."""
     text_rows = [[cell(v) for v in row] for row in rows]
@@ -71,7 +76,7 @@ def _status(decision: dict) -> str:
 
 def decision_table(record: dict) -> str:
     """The ranked decisions, totals per region and overall."""
-    rows = [(d["rank"], d["id"], (d["name"] or "")[:32], d["region"], d["tier"], d["requested_fte"],
+    rows = [(d["rank"], d["id"], shorten(d["name"] or "", 32), d["region"], d["tier"], d["requested_fte"],
              d["allocated_fte"], _status(d)) for d in record["decisions"]]
     parts = [
         escape_text(f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}"),

@@ -185,3 +185,15 @@ def test_csv_for_tools_and_for_a_flemish_excel(tmp_path):
     halves = [r for r in rows if r["allocated_fte"].endswith(",5")]  # the 2019 draft hands out half FTE
     assert halves and all("." not in r["allocated_fte"] for r in rows)
     assert [r["allocated_fte"].replace(",", ".") for r in rows] == [r["allocated_fte"] for r in tools]
+
+
+def test_a_long_name_is_cut_with_an_ellipsis(tmp_path):
+    facts = {"applicants": [
+        {"id": "A", "name": "Lokale diensteneconomie Sint-Niklaas en omstreken vzw", "province": "Antwerpen",
+         "contingent_fte": 3, "requested_fte": 2, "realisation_rate": 0.95, "merged_on": None,
+         "assessment": {"guidance_actions": 2, "transition_vision": 2, "realised_transition": 2,
+                        "regular_cooperation": 2}}]}
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(facts))
+    result = rules("evaluate", "lde", path, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert "Lokale diensteneconomie Sint-Ni…" in result.stdout
