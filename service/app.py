@@ -372,7 +372,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
 def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
             asking: "api.Asking") -> tuple[bytes, int | None]:
     """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number)."""
-    if not asking.logging and not settings.log_exists():
+    if not asking.logging and not _readable_log(settings):  # a dry run needs no log, only its approvals if any
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking)
         return to_json_bytes(record) + b"\n", None
@@ -390,6 +390,17 @@ def _approve(settings: Settings, spec: str, who: str, note: str | None):
     ruleset = api.resolve(spec, settings.rules_dir, dt.date.today())
     with DecisionLog(settings.log_path, create=True) as log:
         return api.approve(log, ruleset, who, note)
+
+
+def _readable_log(settings: Settings) -> bool:
+    if not settings.log_exists():
+        return False
+    try:
+        DecisionLog(settings.log_path, create=False).close()
+    except RulesError as exc:
+        LOG.warning("dry run without approvals: %s", exc)
+        return False
+    return True
 
 
 def _policy_routes(app: FastAPI, settings: Settings) -> None:

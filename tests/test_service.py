@@ -292,3 +292,13 @@ def test_no_request_can_name_a_file(service, spec):
     diff = client.post("/v1/diff", headers=auth(tokens["policy-owner"]),
                        json={"old": "/etc/passwd", "new": "lde", "facts": {"applicants": []}})
     assert diff.status_code == 400 and "not a ruleset id" in diff.text
+
+
+def test_a_dry_run_needs_no_readable_log(tmp_path):
+    log = tmp_path / "log.sqlite"
+    log.write_text("not a database")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), no_auth=True)))
+    response = post_facts(client, None, "lde", example("lde").read_bytes(), query="as_of=2018-06-20&dry_run=true")
+    assert response.status_code == 200
+    logged = post_facts(client, None, "lde", example("lde").read_bytes())
+    assert logged.status_code == 503 and "not a decision log" in logged.text
