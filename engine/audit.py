@@ -16,6 +16,7 @@ bytes and the fields it was given.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -137,15 +138,11 @@ class Entry:
         """The stored decision output, unpacked."""
         return unpack(self.output_encoding, self.output, f"record {self.seq}: the stored output")
 
-    @property
+    @functools.cached_property
     def extras(self) -> dict:
         """The further hashed fields (e.g. ``facts_format``); AuditFailure if they are not what was written."""
-        try:
-            value = json.loads(self.extra)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict) or set(value) - set(EXTRA_KEYS) or not all(
-                isinstance(v, str) for v in value.values()):
+        value = _mapping(self.extra, self.seq, "extra fields")
+        if set(value) - set(EXTRA_KEYS) or not all(isinstance(v, str) for v in value.values()):
             raise AuditFailure(f"record {self.seq}: its extra fields are damaged: the record was changed")
         return value
 
@@ -154,13 +151,7 @@ class Entry:
 
     @property
     def override_map(self) -> dict:
-        try:
-            value = json.loads(self.overrides)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            raise AuditFailure(f"record {self.seq}: its overrides are damaged: the record was changed")
-        return value
+        return _mapping(self.overrides, self.seq, "overrides")
 
     @property
     def facts_format(self) -> str | None:
@@ -180,6 +171,17 @@ class Entry:
     def requested_by(self) -> str | None:
         """The name of the token that asked for the decision (service); None from the command line."""
         return self.extras.get("requested_by")
+
+
+def _mapping(text: str, seq: int, what: str) -> dict:
+    """A JSON mapping stored in a record; AuditFailure if it is anything else."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise AuditFailure(f"record {seq}: its {what} are damaged: the record was changed")
+    return value
 
 
 def record_hash(fields: dict) -> str:

@@ -553,12 +553,3 @@ def load_positions(text: str, label: str) -> Document:
         return _flatten(_round_trip_yaml().load(text), label, text)
     except (YAMLError, _BadScalar, RecursionError, InputError):
         return Document(label, text, None)
-
-
-def is_json(label: str, text: str) -> bool:
-    """JSON by extension, or by a first non-blank character of ``{`` or ``[``."""
-    if label.lower().endswith(".json"):
-        return True
-    if label.lower().endswith((".yaml", ".yml")):
-        return False
-    return text.lstrip()[:1] in ("{", "[")
