@@ -11,6 +11,8 @@ applicant's rank), never by chance or by position in a file.
   L solves sum(min(cap_i, L * w_i)) = budget; floors, then one unit at a time
   by largest fractional part. ``equal`` is water_fill with all weights 1.
 - ``greedy``: in order, each claim gets min(cap, what is left).
+- ``round_robin``: one unit at a time in order, cycling, within caps; computed
+  as whole rounds plus a last partial round, never one unit at a time.
 - ``allocate``: optional split over regions, the method within each region,
   then pooling of unused regional shares over all unmet claims.
 """
@@ -23,7 +25,7 @@ from fractions import Fraction
 from typing import Callable, Mapping, Sequence
 
 SPLIT_METHODS = ("hamilton", "dhondt", "sainte-lague")
-METHODS = ("proportional", "equal", "greedy")
+METHODS = ("proportional", "equal", "greedy", "round-robin")
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,36 @@ def greedy(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
     return grants
 
 
+def round_robin(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
+    """One unit at a time in ``order``, cycling over the claims below their cap, until the budget is spent.
+
+    Computed arithmetically: k whole rounds give every claim min(cap, k) units; k is the largest
+    number of rounds the budget pays for in full (found by bisection), and the units left after
+    them go one each, in order, to the claims still below their cap. The cost grows with the
+    number of claims (times log of the largest cap), never with the number of units.
+    """
+    ordered = sorted(claims, key=lambda c: (c.order, c.id))
+    caps = [max(0, c.cap) for c in ordered]
+    low, high = 0, max(caps, default=0)
+    while low < high:  # the largest k with sum(min(cap, k)) <= budget
+        mid = (low + high + 1) // 2
+        if sum(min(cap, mid) for cap in caps) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    left = budget - sum(min(cap, low) for cap in caps)
+    grants, turns = {}, 0
+    for claim, cap in zip(ordered, caps):
+        units, turn = min(cap, low), None
+        if turns < left and cap > low:
+            turns += 1
+            units, turn = units + 1, turns
+        grants[claim.id] = Grant(claim.id, units, None, min(cap, low), turn, units == cap)
+    return grants
+
+
 WITHIN: dict[str, Callable[[int, Sequence[Claim]], dict[str, Grant]]] = {
-    "proportional": water_fill, "equal": equal, "greedy": greedy,
+    "proportional": water_fill, "equal": equal, "greedy": greedy, "round-robin": round_robin,
 }
 
 

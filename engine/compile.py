@@ -79,8 +79,30 @@ class RegionSplit:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One allocation step (see ``pipeline``); expressions are bound trees, None where not given."""
+
+    kind: str
+    method: str = ""
+    fte: Any = None  # reserve and minimum: FTE, computed from parameters at compile time
+    fte_expr: Any = None  # its expression, when it is one (over parameters)
+    when: Any = None
+    when_text: str = ""
+    cap: Any = None
+    cap_text: str = ""
+    weight: Any = None
+    weight_text: str = ""
+    amount: Any = None
+    amount_text: str = ""
+    regions: RegionSplit | None = None
+    description: str = ""
+    source: str = ""
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class Allocation:
-    method: str
+    method: str  # "steps" when the allocation is a list of steps
     cap: Any
     cap_text: str
     weight: Any = None
@@ -89,6 +111,16 @@ class Allocation:
     regions: RegionSplit | None = None
     description: str = ""
     source: str = ""
+    steps: tuple = ()
+
+    @property
+    def split(self) -> RegionSplit | None:
+        """How the budget is split over regions: the one-method form's regions, or a split step."""
+        return self.regions or next((step.regions for step in self.steps if step.regions), None)
+
+    @property
+    def reduces(self) -> bool:
+        return any(step.kind == "reduce" for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -198,6 +230,8 @@ class _Context:
         self.dated: dict = {}  # parameter name -> ((date, value), ...)
         self.budget: Any = None
         self.budget_expr: Any = None
+        self.step_fte: dict = {}  # step index -> FTE of a reserve or minimum step
+        self.step_fte_expr: dict = {}  # step index -> its expression, if it is one
 
     def problem(self, path: tuple, message: str, key: bool = False, code: str = "invalid") -> None:
         from .validate import field_path
@@ -418,7 +452,12 @@ def _expression_places(data: dict) -> list[tuple]:
     places += [("priority", "tiers", i, "when") for i in range(len((data.get("priority") or {}).get("tiers") or []))]
     places += [("ranking", i, "by") for i in range(len(data.get("ranking") or []))]
     places += [("allocation", key) for key in ("cap", "weight") if key in (data.get("allocation") or {})]
+    for index, step in enumerate((data.get("allocation") or {}).get("steps") or []):
+        places += [("allocation", "steps", index, key) for key in STEP_EXPRESSIONS if key in step]
     return places
+
+
+STEP_EXPRESSIONS = ("for", "cap", "weight", "amount")
 
 
 def _value_at(data: Any, path: tuple) -> Any:
@@ -445,8 +484,11 @@ def _dotted(path: tuple) -> str:
 RESERVED_NAMES = frozenset({"tier", "id", "name", "params", "rank", "eligible", "as_of"} | E.KEYWORDS
                            | set(E.AGGREGATES) | set(E.FUNCTIONS))
 # What each place needs its expression to yield.
-NEEDS = {"when": ("boolean",), "cap": ("number",), "weight": ("number",), "by": ORDERED + ("boolean",)}
+NEEDS = {"when": ("boolean",), "for": ("boolean",), "cap": ("number",), "weight": ("number",),
+         "amount": ("number",), "by": ORDERED + ("boolean",)}
 NEED_WORDS = {"when": "a condition must be true or false", "cap": "allocation cap must be a number",
+              "for": "a step's 'for' is a condition: it must be true or false",
+              "amount": "a reduction's amount must be a number",
               "weight": "allocation weight must be a number",
               "by": "a ranking key must be a number, a text, a date or true/false"}
 
@@ -464,7 +506,7 @@ def _stage_names(ctx: _Context) -> None:
     ctx.derived_kinds = dict(scope.derived)
     for path in _expression_places(ctx.data):
         if path[0] != "derived":
-            extras = {"tier": NUMBER} if path[0] == "ranking" else {}
+            extras = {"tier": NUMBER} if path[0] in ("ranking", "allocation") else {}
             _check_at(ctx, path, replace(scope, extras=extras))
 
 
@@ -504,26 +546,29 @@ MAX_BUDGET = 1_000_000
 
 def _budget(ctx: _Context) -> Decimal | None:
     """The budget in FTE: a number, or an expression over parameters (so --set can change it), 0 to 1,000,000."""
-    spec = ctx.data["budget"]["fte"]
+    ctx.budget, ctx.budget_expr = _constant_fte(ctx, ("budget", "fte"), "the budget")
+    return ctx.budget
+
+
+def _constant_fte(ctx: _Context, path: tuple, what: str) -> tuple[Any, Any]:
+    """(value, tree or None) of an FTE given as a number or as an expression over parameters only."""
+    spec = _value_at(ctx.data, path)
     if not isinstance(spec, str):
-        ctx.budget = Decimal(spec)
-        return ctx.budget
-    path = ("budget", "fte")
+        return Decimal(spec), None
     try:
         tree, kind = check(E.parse(spec), Scope(ctx.facts_schema, {}, {}, ctx.params))
         if kind.name not in ("number", "error"):
-            raise ExpressionError(f"the budget must be a number, this gives {describe(kind)}", 0)
+            raise ExpressionError(f"{what} must be a number, this gives {describe(kind)}", 0)
     except ExpressionError as exc:
-        ctx.problems.append(Problem(expression_location(ctx.doc, path, spec, exc.offset), exc.message, "budget.fte",
+        ctx.problems.append(Problem(expression_location(ctx.doc, path, spec, exc.offset), exc.message, _dotted(path),
                                     "expression"))
-        return None
+        return None, None
     value = constant_value(tree, ctx.params)
     if value is None or not 0 <= value <= MAX_BUDGET:
-        ctx.problem(path, f"the budget {spec} comes to {'nothing' if value is None else format_number(value)}: it must "
+        ctx.problem(path, f"{what} {spec} comes to {'nothing' if value is None else format_number(value)}: it must "
                     f"be a number of FTE from 0 to {MAX_BUDGET:,}")
-        return None
-    ctx.budget, ctx.budget_expr = Decimal(value) if not isinstance(value, Fraction) else value, tree
-    return ctx.budget
+        return None, None
+    return (Decimal(value) if not isinstance(value, Fraction) else value), tree
 
 
 def constant_value(tree: Any, params: dict) -> Any:
@@ -543,22 +588,99 @@ def format_number(value: Any) -> str:
 
 def _check_allocation(ctx: _Context) -> None:
     alloc = ctx.data["allocation"]
+    if "steps" in alloc:
+        _check_steps(ctx, alloc)
+        return
+    if "method" not in alloc:
+        ctx.problem(("allocation",), "the allocation needs a 'method' (greedy, proportional, equal, round-robin) "
+                    "or a list of 'steps'", key=True)
+        return
     if alloc["method"] == "proportional" and "weight" not in alloc:
         ctx.problem(("allocation",), "the proportional method needs a 'weight' (e.g. contingent_fte)")
     if alloc["method"] != "proportional" and "weight" in alloc:
         ctx.problem(("allocation", "weight"), f"'weight' only applies to the proportional method, not to {alloc['method']}", key=True)
     regions = alloc.get("regions")
-    if not regions:
-        return
+    if regions:
+        _check_regions(ctx, ("allocation", "regions"), regions["field"], regions["weight"])
+
+
+def _check_regions(ctx: _Context, path: tuple, field_name: str, weight: str) -> None:
     fields = applicant_schema(ctx.facts_schema).get("properties", {})
-    if regions["field"] not in fields:
-        ctx.problem(("allocation", "regions", "field"),
-                    f"unknown applicant field '{regions['field']}'{did_you_mean(regions['field'], list(fields))}")
+    if field_name not in fields:
+        ctx.problem(path + ("field",), f"unknown applicant field '{field_name}'{did_you_mean(field_name, list(fields))}")
     region_fields = region_schema(ctx.facts_schema).get("properties", {})
-    if regions["weight"] not in region_fields:
-        ctx.problem(("allocation", "regions", "weight"),
-                    f"'{regions['weight']}' is not a field of the regions in the facts schema"
-                    f"{did_you_mean(regions['weight'], list(region_fields))}")
+    weight_key = "weight" if path[-1] == "regions" else "by"
+    if weight not in region_fields:
+        ctx.problem(path + (weight_key,), f"'{weight}' is not a field of the regions in the facts schema"
+                    f"{did_you_mean(weight, list(region_fields))}")
+
+
+# Which keys each step takes, beyond step, description and source; the first group is required.
+STEP_KEYS = {
+    "reserve": ({"fte", "for"}, {"method", "cap", "weight"}),
+    "split": ({"field", "by", "method"}, set()),
+    "minimum": ({"fte"}, {"for", "cap"}),
+    "greedy": (set(), {"for", "cap"}),
+    "equal": (set(), {"for", "cap"}),
+    "round-robin": (set(), {"for", "cap"}),
+    "proportional": ({"weight"}, {"for", "cap"}),
+    "pool": ({"method"}, {"for", "cap", "weight"}),
+    "reduce": ({"amount"}, {"for"}),
+}
+STEP_METHODS = {"reserve": ("greedy", "proportional", "equal", "round-robin"),
+                "pool": ("greedy", "proportional", "equal", "round-robin"),
+                "split": ("hamilton", "dhondt", "sainte-lague")}
+
+
+def _check_steps(ctx: _Context, alloc: dict) -> None:
+    """Each step takes only its own keys, in an order that makes sense; 'steps' replaces the method keys."""
+    for key in ("method", "weight", "regions", "pooling"):
+        if key in alloc:
+            ctx.problem(("allocation", key), f"'{key}' belongs to the one-method form; with 'steps' it goes in "
+                        "a step", key=True)
+    split_open, seen_split = False, False
+    for index, step in enumerate(alloc["steps"]):
+        path = ("allocation", "steps", index)
+        kind = step["step"]
+        _check_step_keys(ctx, path, step)
+        if kind in ("reserve", "minimum") and "fte" in step:
+            ctx.step_fte[index], ctx.step_fte_expr[index] = _constant_fte(ctx, path + ("fte",), f"the {kind} step's fte")
+            unit = ctx.data["budget"]["unit"]
+            if ctx.step_fte[index] is not None and Fraction(ctx.step_fte[index]) % Fraction(unit) != 0:
+                ctx.problem(path + ("fte",), f"{format_number(ctx.step_fte[index])} FTE is not a whole number of "
+                            f"units of {unit} FTE")
+        if kind == "split":
+            if seen_split:
+                ctx.problem(path + ("step",), "there can be only one split step")
+            seen_split = split_open = True
+            _check_regions(ctx, path, step.get("field", ""), step.get("by", ""))
+        elif kind == "pool":
+            if not split_open:
+                ctx.problem(path + ("step",), "a pool step hands out what the regions of a split could not use: "
+                            "it must follow a split")
+            split_open = False
+        elif kind in ("reserve", "reduce") and split_open:
+            ctx.problem(path + ("step",), f"a {kind} step works on the whole budget: put it before the split, or "
+                        "after the pool step that closes it")
+
+
+def _check_step_keys(ctx: _Context, path: tuple, step: dict) -> None:
+    kind = step["step"]
+    required, optional = STEP_KEYS[kind]
+    for key in sorted(set(step) - required - optional - {"step", "description", "source"}):
+        takers = sorted(k for k, (req, opt) in STEP_KEYS.items() if key in req | opt)
+        ctx.problem(path + (key,), f"'{key}' does not apply to a {kind} step (it does to: {', '.join(takers)})",
+                    key=True)
+    for key in sorted(required - set(step)):
+        ctx.problem(path, f"a {kind} step needs '{key}'", key=True)
+    method = step.get("method")
+    if method is not None and kind in STEP_METHODS and method not in STEP_METHODS[kind]:
+        ctx.problem(path + ("method",), f"a {kind} step's method is one of {', '.join(STEP_METHODS[kind])}, "
+                    f"not {method}")
+    if "weight" in step and kind != "proportional" and step.get("method") != "proportional":
+        ctx.problem(path + ("weight",), "'weight' only applies to proportional handing out", key=True)
+    if kind != "proportional" and step.get("method") == "proportional" and "weight" not in step:
+        ctx.problem(path, f"a {kind} step by proportional needs a 'weight'", key=True)
 
 
 STAGES: tuple = (
@@ -657,10 +779,11 @@ def _build(ctx: _Context) -> Ruleset:
     alloc = data["allocation"]
     regions = alloc.get("regions")
     allocation = Allocation(
-        alloc["method"], ctx.parsed[("allocation", "cap")], alloc["cap"],
+        alloc.get("method", "steps"), ctx.parsed[("allocation", "cap")], alloc["cap"],
         ctx.parsed.get(("allocation", "weight")), alloc.get("weight", ""), bool(alloc.get("pooling", False)),
         RegionSplit(regions["field"], regions["weight"], regions["method"]) if regions else None,
         alloc.get("description", ""), alloc.get("source", ""),
+        tuple(_step(ctx, index, spec) for index, spec in enumerate(alloc.get("steps") or [])),
     )
     effective = data["effective"]
     return Ruleset(
@@ -680,6 +803,17 @@ def _build(ctx: _Context) -> Ruleset:
         status=data.get("status", "published"),
         budget_expr=ctx.budget_expr,
     )
+
+
+def _step(ctx: _Context, index: int, spec: dict) -> Step:
+    path = ("allocation", "steps", index)
+    parsed = {key: ctx.parsed.get(path + (key,)) for key in STEP_EXPRESSIONS}
+    regions = RegionSplit(spec["field"], spec["by"], spec["method"]) if spec["step"] == "split" else None
+    return Step(spec["step"], spec.get("method", ""), ctx.step_fte.get(index), ctx.step_fte_expr.get(index),
+                E.normalize(parsed["for"]) if parsed["for"] is not None else None, spec.get("for", ""),
+                parsed["cap"], spec.get("cap", ""), parsed["weight"], spec.get("weight", ""),
+                parsed["amount"], spec.get("amount", ""), regions, spec.get("description", ""),
+                spec.get("source", ""), ctx.doc.loc(path))
 
 
 def _date(value: Any) -> dt.date:

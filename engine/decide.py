@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .allocate import Claim, Result, allocate
+from .steps import allocate_steps, outcome_result, steps_record
 from .compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
 from .pyeval import exact
@@ -131,6 +132,11 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     """
     with batch():
         assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of)
+        if ruleset.allocation.steps:
+            outcome = allocate_steps(ruleset, assessments, facts)
+            record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
+                                  outcome)
+            return _with_kind(record, kind, approvals)
         result = _allocate(ruleset, assessments, facts)
         record = _record(ruleset, facts, as_of, engine, assessments, result)
     if kind is None:
@@ -138,6 +144,12 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     for decision in record["decisions"]:  # the cap each applicant had, which explanations name
         if decision["allocation"] is not None:
             decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
+    return _with_kind(record, kind, approvals)
+
+
+def _with_kind(record: dict, kind: str | None, approvals: Sequence[dict]) -> dict:
+    if kind is None:
+        return record
     head = dict(list(record.items())[:list(record).index("as_of") + 1])
     return {**head, "kind": kind, "approvals": list(approvals), **record}
 
@@ -150,8 +162,8 @@ def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts)
     for a in assessments:
         if not a.eligible:
             continue
-        cap = fns.cap(a.env)
-        weight = fns.weight(a.env) if fns.weight else 1
+        cap = fns.cap(a.env, a.tier)
+        weight = fns.weight(a.env, a.tier) if fns.weight else 1
         region = a.env.get(spec.regions.field) if spec.regions else None
         units = math.floor(Fraction(cap or 0) / Fraction(unit))  # exact: the cap may be a Fraction (x / 3)
         claims.append(Claim(a.id, max(0, units), Fraction(weight or 0), a.rank, region))  # a negative cap is 0
@@ -197,7 +209,7 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
     unit = ruleset.unit_fte
     out = {}
     for name, share in result.shares.items():
-        members = [a for a in assessments if a.env.get(ruleset.allocation.regions.field) == name]
+        members = [a for a in assessments if a.env.get(ruleset.allocation.split.field) == name]
         out[name] = {
             "weight": share.weight, "quota_fte": share.quota * Fraction(unit), "budget_fte": fte(share.units, unit),
             "remainder_unit": share.extra, "allocated_fte": fte(result.region_allocated.get(name, 0), unit),
@@ -212,7 +224,7 @@ def _decision(ruleset: Ruleset, a: Assessment, result: Result) -> dict:
     return {
         "id": a.id,
         "name": a.env.get("name"),
-        "region": a.env.get(ruleset.allocation.regions.field) if ruleset.allocation.regions else None,
+        "region": a.env.get(ruleset.allocation.split.field) if ruleset.allocation.split else None,
         "eligible": a.eligible,
         "tier": a.tier,
         "tier_rule": a.tier_rule,

@@ -181,7 +181,7 @@ def coerce_dates(applicant: dict, paths: tuple) -> list:
 
 
 def check_regions(ruleset: Ruleset, applicants: list, regions: Any, text: str, label: str) -> None:
-    split = ruleset.allocation.regions
+    split = ruleset.allocation.split
     if split is None:
         return
     if not isinstance(regions, dict) or not regions:

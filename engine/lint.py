@@ -228,11 +228,13 @@ def _reads(ruleset: Ruleset) -> set:
     trees += [k.expr for k in ruleset.ranking] + [ruleset.allocation.cap]
     trees += [ruleset.allocation.weight] if ruleset.allocation.weight is not None else []
     trees += [ruleset.budget_expr] if ruleset.budget_expr is not None else []
+    for step in ruleset.allocation.steps:
+        trees += [tree for tree in (step.fte_expr, step.when, step.cap, step.weight, step.amount) if tree is not None]
     names: set = set()
     for tree in trees:
         _collect(tree, names)
-    if ruleset.allocation.regions:
-        names.add(ruleset.allocation.regions.field)
+    if ruleset.allocation.split:
+        names.add(ruleset.allocation.split.field)
     return names
 
 

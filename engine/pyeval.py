@@ -285,9 +285,10 @@ class Compiled:
     conditions: dict  # rule id -> function(e) -> bool
     assess_one: Callable  # (e, held or None) -> (checks, eligible, tier, tier_rule, tier_checks)
     ranking: tuple  # functions(e) -> value
-    cap: Callable
+    cap: Callable  # (e, tier) -> the applicant's cap
     weight: Callable | None
     source: str
+    steps: tuple = ()  # per allocation step: {"for"|"cap"|"weight"|"amount": function(e, tier)}
 
 
 def generate(ruleset) -> Compiled:
@@ -304,9 +305,17 @@ def generate(ruleset) -> Compiled:
     lines += _assess_one(writer, ruleset)
     for index, key in enumerate(ruleset.ranking):
         lines.append(f"def rank_{index}(e, tier):\n    return {writer.write(key.expr)}")
-    lines.append(f"def cap(e):\n    return {writer.write(ruleset.allocation.cap)}")
+    lines.append(f"def cap(e, tier):\n    return {writer.write(ruleset.allocation.cap)}")
     if ruleset.allocation.weight is not None:
-        lines.append(f"def weight(e):\n    return {writer.write(ruleset.allocation.weight)}")
+        lines.append(f"def weight(e, tier):\n    return {writer.write(ruleset.allocation.weight)}")
+    step_names = []
+    for index, step in enumerate(ruleset.allocation.steps):
+        trees = {"for": step.when, "cap": step.cap, "weight": step.weight, "amount": step.amount}
+        step_names.append({key: f"step_{index}_{key}" for key, tree in trees.items() if tree is not None})
+        for key, tree in trees.items():
+            if tree is not None:
+                code = writer.write(tree)
+                lines.append(f"def step_{index}_{key}(e, tier):\n    return {'bool(' + code + ')' if key == 'for' else code}")
     source = "\n".join(lines) + "\n"
     namespace = {"__builtins__": {"len": len, "bool": bool, "None": None, "frozenset": frozenset}, **HELPERS, **constants}
     exec(compile(source, f"<rules {ruleset.id} {ruleset.version}>", "exec"), namespace)  # noqa: S102 - our own tree
@@ -318,6 +327,7 @@ def generate(ruleset) -> Compiled:
         cap=namespace["cap"],
         weight=namespace.get("weight"),
         source=source,
+        steps=tuple({key: namespace[name] for key, name in names.items()} for names in step_names),
     )
 
 

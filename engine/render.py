@@ -76,19 +76,27 @@ def _status(decision: dict) -> str:
 
 def decision_table(record: dict) -> str:
     """The ranked decisions, totals per region and overall."""
+    reduces = "reduced_fte" in record
     rows = [(d["rank"], d["id"], shorten(d["name"] or "", 32), d["region"], d["tier"], d["requested_fte"],
-             d["allocated_fte"], _status(d)) for d in record["decisions"]]
+             d["allocated_fte"], *((d["reduced_fte"], d["change_fte"]) if reduces else ()), _status(d))
+            for d in record["decisions"]]
+    headers = ["rank", "id", "name", "region", "tier", "requested", "allocated"]
+    headers += ["reduced", "change"] if reduces else []
     parts = [
         escape_text(f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}"),
         f"as of {record['as_of']}; decision {record['decision_id'][:16]}",
         "",
-        table(["rank", "id", "name", "region", "tier", "requested", "allocated", "reason"], rows, right=(0, 4, 5, 6)),
+        table(headers + ["reason"], rows, right=(0, 4, 5, 6, 7, 8) if reduces else (0, 4, 5, 6)),
     ]
     if record["regions"]:
         region_rows = [(name, r["weight"], r["quota_fte"], r["budget_fte"], r["eligible"], r["allocated_fte"])
                        for name, r in record["regions"].items()]
         parts += ["", table(["region", "weight", "quota", "share", "eligible", "allocated"],
                             [tuple(_short(v) for v in row) for row in region_rows], right=(1, 2, 3, 4, 5))]
+    if record.get("steps"):
+        step_rows = [(s["step"], s["kind"], s["budget_fte"], s.get("allocated_fte", s.get("reduced_fte")), s["left_fte"])
+                     for s in record["steps"]]
+        parts += ["", table(["step", "kind", "budget", "given/taken", "left"], step_rows, right=(0, 2, 3, 4))]
     parts += ["", _totals(record)]
     return "\n".join(parts) + "\n"
 
@@ -102,7 +110,8 @@ def _short(value: Any) -> Any:
 
 def _totals(record: dict) -> str:
     pooled = record["pool"]["pooled_fte"]
-    return (f"budget {cell(record['budget_fte'])} FTE, allocated {cell(record['allocated_fte'])}, "
+    reduced = f", reduced {cell(record['reduced_fte'])}" if "reduced_fte" in record else ""
+    return (f"budget {cell(record['budget_fte'])} FTE{reduced}, allocated {cell(record['allocated_fte'])}, "
             f"unallocated {cell(record['unallocated_fte'])}"
             + (f" ({cell(pooled)} through pooling)" if pooled else "")
             + f"; {record['eligible']} of {record['applicants']} applicants eligible")
@@ -117,7 +126,9 @@ def decision_csv(record: dict, excel: bool = False) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n" if excel else "\n")
     number = (lambda v: cell(v).replace(".", ",")) if excel else cell
+    reduces = "reduced_fte" in record  # a redistribution: what each applicant gave up, and its net change
     writer.writerow(["rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte",
+                     *(["reduced_fte", "change_fte"] if reduces else []),
                      "failed_rules", "decision_id", "ruleset", "version", "as_of"])
     context = [record["decision_id"], text_cell(record["ruleset"]["id"]), text_cell(record["ruleset"]["version"]),
                record["as_of"]]
@@ -125,7 +136,8 @@ def decision_csv(record: dict, excel: bool = False) -> str:
         failed = ";".join(r["rule"] for r in d["reasons"] if not r["passed"])
         writer.writerow([cell(d["rank"]) if d["rank"] else "", text_cell(d["id"]), text_cell(d["name"]),
                          text_cell(d["region"] or ""), "true" if d["eligible"] else "false", d["tier"] or "",
-                         d["tier_rule"] or "", number(d["requested_fte"]), number(d["allocated_fte"]), failed, *context])
+                         d["tier_rule"] or "", number(d["requested_fte"]), number(d["allocated_fte"]),
+                         *([number(d["reduced_fte"]), number(d["change_fte"])] if reduces else []), failed, *context])
     return ("\ufeff" if excel else "") + out.getvalue()
 
 

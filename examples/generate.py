@@ -1,6 +1,6 @@
 """Generate the example calls of 2018 (seeded, so the files are reproducible).
 
-    python examples/generate.py            # rewrites examples/*-2018.yaml
+    python examples/generate.py            # rewrites examples/*-2018.yaml and maatwerk-2020.yaml
 
 What is published and what is made up is listed in examples/README.md. The
 generator fixes the published totals exactly (counts of organisations, the
@@ -130,9 +130,10 @@ def yaml_value(value) -> str:
     return f'"{value}"' if any(ch in str(value) for ch in ":#'\"") else str(value)
 
 
-def write(path: Path, header: str, applicants: list[dict], regions: dict | None, weight: str | None) -> None:
+def write(path: Path, header: str, applicants: list[dict], regions: dict | None, weight: str | None,
+          seed: int = 2018) -> None:
     lines = [f"# {line}" if line else "#" for line in header.strip().splitlines()]
-    lines += ["call:", f"  name: {header.splitlines()[0]}", "  source: examples/generate.py (seed 2018)"]
+    lines += ["call:", f"  name: {header.splitlines()[0]}", f"  source: examples/generate.py (seed {seed})"]
     if regions:
         lines.append("regions:")
         lines += [f"  {name}: {{{weight}: {count}}}" for name, count in regions.items()]
@@ -171,5 +172,31 @@ def main() -> None:
           "Everything per initiative is made up (see examples/README.md).", lde(rng), None, None)
 
 
+def maatwerk(rng: random.Random) -> list[dict]:
+    """Sustained-employment companies with 2019 figures: some fill well, some not, a few near 20 FTE."""
+    out = []
+    for i in range(1, 41):
+        where = province(rng)
+        contingent = q(rng.choice([rng.uniform(20, 30), rng.uniform(30, 400)]), "0.1")
+        rate = rng.choice([rng.uniform(0.78, 0.90), rng.uniform(0.90, 0.95), rng.uniform(0.95, 0.999)])
+        quarters = []
+        for quarter in ("2019Q1", "2019Q2", "2019Q3", "2019Q4"):
+            filled = min(contingent, q(float(contingent) * min(0.999, rng.gauss(rate, 0.01)), "0.01"))
+            quarters.append({"quarter": quarter, "contingent_fte": contingent, "filled_fte": filled})
+        out.append({"id": f"MB-{i:03d}", "name": f"Maatwerkbedrijf {rng.choice(TOWNS[where])} {i}", "province": where,
+                    "contingent_fte": contingent, "requested_fte": rng.randint(1, 8), "quarters": quarters})
+    out[5]["quarters"] = out[5]["quarters"][1:]  # misses 2019Q1: neither reduced nor a recipient
+    return out
+
+
+def main_2020() -> None:
+    rng = random.Random(2020)
+    write(HERE / "maatwerk-2020.yaml", "Herverdeling maatwerkbedrijven 2020 (voorbeeld, verzonnen)\n"
+          "40 sustained-employment companies with their 2019 quarters; every figure is made up.\n"
+          "The regions are required by the shared facts schema; the redistribution does not split over them.",
+          maatwerk(rng), WORK_DISABLED, "work_disabled", seed=2020)
+
+
 if __name__ == "__main__":
     main()
+    main_2020()

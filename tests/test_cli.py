@@ -26,7 +26,7 @@ def evaluate(runner, ruleset, facts=None, *extra):
 
 def test_validate_ok_and_bad(runner):
     ok = invoke(runner, "validate", RULES)
-    assert ok.exit_code == 0 and ok.output.strip() == "4 rule file(s) valid: lde, sheltered-workshops, social-workshops"
+    assert ok.exit_code == 0 and ok.output.strip() == "7 rule file(s) valid: lde, maatwerk-redistribution, sheltered-workshops, social-workshops"
     bad = invoke(runner, "validate", BROKEN / "rules" / "unknown-field.yaml", BROKEN / "rules" / "bad-order.yaml")
     assert bad.exit_code == 1
     lines = bad.stderr.splitlines()

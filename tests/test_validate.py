@@ -54,7 +54,7 @@ def test_broken_file_is_reported_at_its_position(path):
 def test_shipped_rules_are_valid():
     result = validate_paths([RULES])
     assert result.problems == []
-    assert {r.id for r in result.rulesets} == {"lde", "sheltered-workshops", "social-workshops"}
+    assert {r.id for r in result.rulesets} == {"lde", "maatwerk-redistribution", "sheltered-workshops", "social-workshops"}
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
@@ -72,7 +72,7 @@ def test_all_problems_are_reported_at_once(tmp_path):
 def test_overlapping_versions_fail(tmp_path):
     folder = tmp_path / "lde"
     folder.mkdir()
-    text = rule_file("lde").read_text(encoding="utf-8")
+    text = rule_file("lde").read_text(encoding="utf-8").replace("  to: 2018-12-31\n", "")  # open-ended
     (folder / "a.yaml").write_text(text, encoding="utf-8")
     (folder / "b.yaml").write_text(text.replace('version: "2018.1"', 'version: "2019.1"')
                                    .replace("from: 2018-06-15", "from: 2019-01-01"), encoding="utf-8")

@@ -27,7 +27,7 @@ def invoke(runner, *args):
 def test_shipped_tests_pass_with_full_coverage(runner):
     result = invoke(runner, "test", "--rules-dir", RULES, "--coverage")
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.splitlines()[-1] == "7 passed, 0 failed"
+    assert result.stdout.splitlines()[-1] == "13 passed, 0 failed"
     assert "coverage: 100.0% of the rules of published versions seen holding and not holding" in result.stdout
 
 
@@ -43,7 +43,7 @@ def test_a_wrong_expectation_fails_with_its_line_and_the_trace(runner, tmp_path)
     assert result.exit_code == 1
     assert f"{path}:{line}:" in result.stdout and "D.allocated_fte: expected 6, got 5" in result.stdout
     assert "sufficient_realisation: held (realisation_rate = 0.99, params.min_realisation_rate = 0.9)" in result.stdout
-    assert result.stdout.splitlines()[-1] == "1 passed, 1 failed"
+    assert result.stdout.splitlines()[-1] == "3 passed, 1 failed"
 
 
 def test_coverage_fails_when_a_rule_is_only_seen_one_way(runner, tmp_path):
@@ -57,7 +57,8 @@ def test_coverage_fails_when_a_rule_is_only_seen_one_way(runner, tmp_path):
 
 def test_version_in_force_by_date():
     assert resolve("lde", RULES, dt.date(2018, 6, 15)).version == "2018.1"
-    assert resolve("lde", RULES, dt.date(2030, 1, 1)).version == "2018.1"  # open-ended
+    assert resolve("lde", RULES, dt.date(2018, 12, 31)).version == "2018.1"
+    assert resolve("lde", RULES, dt.date(2030, 1, 1)).version == "2019.1"  # open-ended
     with pytest.raises(LookupFailure, match="no version of 'lde' is in force on 2018-06-14"):
         resolve("lde", RULES, dt.date(2018, 6, 14))
     assert resolve("sheltered-workshops", RULES, dt.date(2019, 3, 31)).version == "2018.1"
@@ -68,7 +69,7 @@ def test_version_in_force_by_date():
 def test_after_a_closed_period_is_a_clear_error(runner, tmp_path):
     rules = tmp_path / "rules"
     (rules / "lde").mkdir(parents=True)
-    text = rule_file("lde").read_text(encoding="utf-8").replace("  from: 2018-06-15\n", "  from: 2018-06-15\n  to: 2018-12-31\n")
+    text = rule_file("lde").read_text(encoding="utf-8")  # 2018.1 ends on 2018-12-31, and is alone here
     (rules / "lde" / "lde-2018.yaml").write_text(text, encoding="utf-8")
     inside = invoke(runner, "evaluate", "lde", example("lde"), "--as-of", "2018-12-31", "--rules-dir", rules, "--no-log")
     assert inside.exit_code == 0 and "ruleset lde 2018.1" in inside.stderr
@@ -120,7 +121,7 @@ def lint_codes(text: str, today=dt.date(2018, 7, 1)) -> set:
 
 def test_shipped_rules_pass_lint(runner):
     result = invoke(runner, "lint", RULES)
-    assert result.exit_code == 0 and result.stdout.strip() == "0 finding(s) in 4 rule file(s)"
+    assert result.exit_code == 0 and result.stdout.strip() == "0 finding(s) in 7 rule file(s)"
     assert invoke(runner, "validate", "--strict", RULES).exit_code == 0
 
 
@@ -142,7 +143,7 @@ def test_lint_findings():
     assert "never-holds:sufficient_guidance" in lint_codes(conflict)  # the sum of four scores 0-3 is at most 12
     untotal = text.replace("  - by: id\n    order: asc\n", "")
     assert "ranking-not-total:ranking" in lint_codes(untotal)
-    expired = text.replace("  from: 2018-06-15\n", "  from: 2018-06-15\n  to: 2018-06-30\n")
+    expired = text.replace("  to: 2018-12-31\n", "  to: 2018-06-30\n")
     assert "expired:effective" in lint_codes(expired)
     assert "expired:effective" not in lint_codes(expired, today=dt.date(2018, 6, 20))
 
@@ -159,4 +160,4 @@ def test_lint_location_points_at_the_rule(runner, tmp_path):
 
 def test_validation_sees_the_new_version_and_its_tests_are_not_rules():
     result = validate_paths([RULES])
-    assert result.problems == [] and result.files == 4
+    assert result.problems == [] and result.files == 7

@@ -1,0 +1,199 @@
+"""Stage 5, allocate (continued): allocation as an ordered list of steps.
+
+Each step is a small building block over the functions of ``allocate``; all of
+them count whole units, in exact integers, and none hands out one unit at a
+time. The state passed from step to step is the budget that is left (one pot,
+or one pot per region after a ``split``), what each applicant holds so far, and
+what reductions took. A step sees every applicant's cap minus what earlier
+steps gave it, so caps hold over the whole pipeline.
+
+- ``reserve``: set part of the budget aside for the applicants a condition
+  selects, hand it out with a method; what they cannot use flows on.
+- ``split``: split what is left over regions (Hamilton, D'Hondt, Sainte-Laguë);
+  the steps that follow work inside each region's share.
+- ``minimum``: in rank order, top every applicant up to N units while the
+  budget lasts.
+- ``greedy``, ``equal``, ``proportional``, ``round-robin``: hand out what is
+  left (per region after a split).
+- ``pool``: merge what the regions could not use and hand it out over all
+  applicants still below their cap.
+- ``reduce``: take units from applicants; they join the budget of the steps
+  that follow.
+
+Nothing here reads rule files or does I/O: ``decide`` computes each step's
+per-applicant numbers (caps, weights, selections, amounts) and passes them in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Mapping, Sequence
+
+from .allocate import WITHIN, Claim, Share, split
+
+KINDS = ("reserve", "split", "minimum", "greedy", "equal", "proportional", "round-robin", "pool", "reduce")
+DISTRIBUTE = ("greedy", "equal", "proportional", "round-robin")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One eligible applicant: its cap over the whole pipeline, its rank and its region (units)."""
+
+    id: str
+    cap: int
+    order: int
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One step, with what it needs per applicant already computed, in units."""
+
+    kind: str
+    method: str = ""  # reserve and pool: how they hand out; split: hamilton, dhondt or sainte-lague
+    units: int | None = None  # reserve: the units set aside; minimum: the units each applicant is topped up to
+    selected: frozenset | None = None  # the applicant ids the step applies to; None: all
+    caps: Mapping[str, int] | None = None  # the step's own cap per applicant, besides the pipeline's
+    weights: Mapping[str, Fraction] | None = None  # proportional: each applicant's weight
+    amounts: Mapping[str, int] | None = None  # reduce: the units taken from each applicant
+    region_weights: Mapping[str, Fraction] | None = None  # split: each region's weight
+
+
+@dataclass
+class StepTrace:
+    """What one step had, gave (or took) and left."""
+
+    kind: str
+    budget: int  # units the step could hand out (for reduce: the units it took)
+    given: dict[str, int]  # per applicant, units given (for reduce: taken); only those above 0
+    left: int  # units left after the step, over all pots
+    turns: dict[str, int] = field(default_factory=dict)  # turn in a last partial round or remainder queue
+    shares: dict[str, Share] = field(default_factory=dict)
+    rounds: list[int] = field(default_factory=list)  # pool: units given per round
+
+
+@dataclass
+class Outcome:
+    granted: dict[str, int]
+    reduced: dict[str, int]
+    steps: list[StepTrace]
+    shares: dict[str, Share]
+    unallocated: int
+    caps: dict[str, int]
+    capped: set = field(default_factory=set)
+
+    @property
+    def allocated(self) -> int:
+        return sum(self.granted.values())
+
+
+class _State:
+    def __init__(self, budget: int, members: Sequence[Member]):
+        self.members = list(members)
+        self.left = budget
+        self.pots: dict[str, int] | None = None
+        self.granted = {m.id: 0 for m in members}
+        self.reduced = {m.id: 0 for m in members}
+        self.shares: dict[str, Share] = {}
+
+    def total_left(self) -> int:
+        return self.left + sum((self.pots or {}).values())
+
+
+def run(budget: int, members: Sequence[Member], plans: Sequence[Plan]) -> Outcome:
+    """Run the steps in order over ``budget`` units; the outcome has each step's trace."""
+    state = _State(budget, members)
+    traces = [_STEP[plan.kind](state, plan) for plan in plans]
+    caps = {m.id: max(0, m.cap) for m in members}
+    capped = {m.id for m in members if state.granted[m.id] >= caps[m.id]}
+    return Outcome(state.granted, state.reduced, traces, state.shares, state.total_left(), caps, capped)
+
+
+def _room(state: _State, plan: Plan, member: Member) -> int:
+    """What the step may still give the member: its cap less what it holds, within the step's own cap."""
+    room = max(0, member.cap) - state.granted[member.id]
+    if plan.caps is not None:
+        room = min(room, max(0, plan.caps.get(member.id, 0)))
+    if plan.kind == "minimum":
+        room = min(room, (plan.units or 0) - state.granted[member.id])
+    return max(0, room)
+
+
+def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
+    """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
+    claims = [Claim(m.id, _room(state, plan, m), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
+              for m in members if plan.selected is None or m.id in plan.selected]
+    grants = WITHIN[method](budget, claims)
+    given = {g.id: g.units for g in grants.values() if g.units}
+    for member_id, units in given.items():
+        state.granted[member_id] += units
+    return given, {g.id: g.remainder_turn for g in grants.values() if g.remainder_turn}
+
+
+def _distribute(state: _State, plan: Plan, method: str) -> StepTrace:
+    budget = state.total_left()
+    if state.pots is None:
+        given, turns = _hand_out(state, plan, method, state.left, state.members)
+        state.left -= sum(given.values())
+        return StepTrace(plan.kind, budget, given, state.total_left(), turns)
+    given, turns = {}, {}
+    for region, pot in state.pots.items():
+        region_given, region_turns = _hand_out(state, plan, method, pot, [m for m in state.members if m.region == region])
+        state.pots[region] -= sum(region_given.values())
+        given.update(region_given)
+        turns.update(region_turns)
+    return StepTrace(plan.kind, budget, given, state.total_left(), turns)
+
+
+def _step_method(state: _State, plan: Plan) -> StepTrace:
+    return _distribute(state, plan, plan.kind)
+
+
+def _step_minimum(state: _State, plan: Plan) -> StepTrace:
+    return _distribute(state, plan, "greedy")
+
+
+def _step_reserve(state: _State, plan: Plan) -> StepTrace:
+    reserved = min(plan.units or 0, state.left)
+    given, turns = _hand_out(state, plan, plan.method or "greedy", reserved, state.members)
+    state.left -= sum(given.values())
+    return StepTrace("reserve", reserved, given, state.total_left(), turns)
+
+
+def _step_split(state: _State, plan: Plan) -> StepTrace:
+    budget = state.left
+    state.shares = split(budget, dict(sorted((plan.region_weights or {}).items())), plan.method)
+    state.pots = {region: share.units for region, share in state.shares.items()}
+    state.left = budget - sum(state.pots.values())  # regions of no weight get nothing: it stays in the pot
+    return StepTrace("split", budget, {}, state.total_left(), shares=state.shares)
+
+
+def _step_pool(state: _State, plan: Plan) -> StepTrace:
+    state.left, state.pots = state.total_left(), None
+    budget, given, rounds = state.left, {}, []
+    while state.left > 0:  # a round gives all it can; another only helps if a weight was 0 and caps freed
+        round_given, _turns = _hand_out(state, plan, plan.method or "greedy", state.left, state.members)
+        if not round_given:
+            break
+        for member_id, units in round_given.items():
+            given[member_id] = given.get(member_id, 0) + units
+        rounds.append(sum(round_given.values()))
+        state.left -= rounds[-1]
+    return StepTrace("pool", budget, given, state.left, rounds=rounds)
+
+
+def _step_reduce(state: _State, plan: Plan) -> StepTrace:
+    taken = {}
+    for member in state.members:
+        if plan.selected is not None and member.id not in plan.selected:
+            continue
+        units = max(0, (plan.amounts or {}).get(member.id, 0))
+        if units:
+            taken[member.id] = units
+            state.reduced[member.id] += units
+    state.left += sum(taken.values())
+    return StepTrace("reduce", sum(taken.values()), taken, state.total_left())
+
+
+_STEP = {"reserve": _step_reserve, "split": _step_split, "minimum": _step_minimum, "pool": _step_pool,
+         "reduce": _step_reduce, **{kind: _step_method for kind in DISTRIBUTE}}

@@ -1,0 +1,118 @@
+"""Stage 6, decide (continued): an allocation of steps, from assessed applicants to the record.
+
+``decide`` hands over the ranked applicants; here each step's expressions are
+computed per applicant (caps, selections, weights, reduction amounts, in whole
+units), ``pipeline.run`` does the arithmetic, and the record gets each step's
+totals and, per applicant, what each step gave it (and what a reduction took).
+"""
+from __future__ import annotations
+
+import decimal
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Sequence
+
+from .allocate import Grant, Result
+from .compile import Ruleset, Step
+from .evaluate import Assessment, compiled
+from .facts import Facts
+from .pipeline import Member, Outcome, Plan, run
+from .pyeval import CONTEXT
+
+
+def _units(value: Any, unit: Decimal) -> int:
+    """Whole units in an FTE amount, rounded down; nothing (None) and below 0 count as 0."""
+    return max(0, math.floor(Fraction(value or 0) / Fraction(unit)))
+
+
+def allocate_steps(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Outcome:
+    """Run the ruleset's allocation steps over its eligible applicants, in rank order."""
+    fns = compiled(ruleset)
+    unit = ruleset.unit_fte
+    eligible = sorted((a for a in assessments if a.eligible), key=lambda a: a.rank)
+    with decimal.localcontext(CONTEXT):
+        members = [Member(a.id, _units(fns.cap(a.env, a.tier), unit), a.rank, _region(ruleset, a)) for a in eligible]
+        plans = [_plan(step, step_fns, eligible, facts, unit) for step, step_fns in zip(ruleset.allocation.steps, fns.steps)]
+    return run(_units(ruleset.budget_fte, unit), members, plans)
+
+
+def _region(ruleset: Ruleset, a: Assessment) -> str | None:
+    split = ruleset.allocation.split
+    return a.env.get(split.field) if split else None
+
+
+def _plan(step: Step, fns: dict, eligible: Sequence[Assessment], facts: Facts, unit: Decimal) -> Plan:
+    selected = frozenset(a.id for a in eligible if fns["for"](a.env, a.tier)) if "for" in fns else None
+    caps = {a.id: _units(fns["cap"](a.env, a.tier), unit) for a in eligible} if "cap" in fns else None
+    weights = {a.id: Fraction(fns["weight"](a.env, a.tier) or 0) for a in eligible} if "weight" in fns else None
+    amounts = {a.id: _units(fns["amount"](a.env, a.tier), unit) for a in eligible} if "amount" in fns else None
+    region_weights = None
+    if step.regions:
+        region_weights = {name: Fraction(region.get(step.regions.weight) or 0)
+                          for name, region in sorted(facts.regions.items())}
+    units = _units(step.fte, unit) if step.fte is not None else None
+    return Plan(step.kind, step.method, units, selected, caps, weights, amounts, region_weights)
+
+
+def outcome_result(outcome: Outcome) -> Result:
+    """The outcome as the one-method ``Result``, from which the common part of the record is written."""
+    pool = next((trace for trace in outcome.steps if trace.kind == "pool"), None)
+    grants = {member_id: Grant(member_id, units, capped=member_id in outcome.capped)
+              for member_id, units in outcome.granted.items()}
+    return Result(grants, outcome.shares, {}, pool.rounds if pool else [], outcome.unallocated, outcome.caps)
+
+
+def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome) -> dict:
+    """The record of an allocation of steps: each step's totals, and per applicant what each step did."""
+    unit = ruleset.unit_fte
+    out = {}
+    for key, value in record.items():
+        if key == "allocated_fte" and ruleset.allocation.reduces:
+            out["reduced_fte"] = sum(outcome.reduced.values()) * unit
+        if key == "decisions":
+            out["steps"] = [_step_total(step, trace, number, unit)
+                            for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
+            value = [_decision(ruleset, decision, outcome) for decision in value]
+        out[key] = value
+    for name, region in out["regions"].items():
+        region["allocated_fte"] = sum((d["allocated_fte"] for d in out["decisions"] if d["region"] == name), Decimal(0))
+    return out
+
+
+def _step_total(step: Step, trace, number: int, unit: Decimal) -> dict:
+    total = {"step": number, "kind": step.kind, "budget_fte": trace.budget * unit,
+             ("reduced_fte" if step.kind == "reduce" else "allocated_fte"): sum(trace.given.values()) * unit,
+             "left_fte": trace.left * unit}
+    if step.kind == "pool":
+        total["rounds_fte"] = [units * unit for units in trace.rounds]
+    return total
+
+
+def _decision(ruleset: Ruleset, decision: dict, outcome: Outcome) -> dict:
+    unit = ruleset.unit_fte
+    reduces = ruleset.allocation.reduces
+    out = {}
+    for key, value in decision.items():
+        if key == "allocation" and value is not None:
+            value = _trace(ruleset, decision["id"], outcome)
+        out[key] = value
+        if key == "allocated_fte" and reduces:
+            reduced = outcome.reduced.get(decision["id"], 0) * unit
+            out["reduced_fte"] = reduced
+            out["change_fte"] = value - reduced
+    return out
+
+
+def _trace(ruleset: Ruleset, applicant_id: str, outcome: Outcome) -> dict:
+    unit = ruleset.unit_fte
+    steps = []
+    for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1):
+        units = trace.given.get(applicant_id, 0)
+        if units:
+            entry = {"step": number, "kind": step.kind, ("reduced_fte" if step.kind == "reduce" else "fte"): units * unit}
+            if applicant_id in trace.turns:
+                entry["turn"] = trace.turns[applicant_id]
+            steps.append(entry)
+    return {"cap_fte": outcome.caps.get(applicant_id, 0) * unit, "capped": applicant_id in outcome.capped,
+            "steps": steps}
