@@ -10,6 +10,7 @@ from .decide import decide
 from .facts import parse_facts, read_facts_bytes
 
 FIELDS = ("eligible", "tier", "rank", "allocated_fte")
+REDUCTION_FIELDS = ("reduced_fte", "change_fte")  # compared when either side has a reduction step
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,13 @@ def impact_of(old: Ruleset, new: Ruleset, raw: bytes, label: str, fmt: str | Non
 def changed_applicants(before: dict, after: dict) -> list[dict]:
     old = {d["id"]: d for d in before["decisions"]}
     new = {d["id"]: d for d in after["decisions"]}
+    fields = FIELDS + (REDUCTION_FIELDS if "reduced_fte" in before or "reduced_fte" in after else ())
     out = []
     for applicant in sorted(set(old) | set(new)):
         a, b = old.get(applicant, {}), new.get(applicant, {})
-        if any(a.get(f) != b.get(f) for f in FIELDS):
+        if any(a.get(f) != b.get(f) for f in fields):
             out.append({"id": applicant, "name": (b or a).get("name"),
-                        "before": {f: a.get(f) for f in FIELDS}, "after": {f: b.get(f) for f in FIELDS}})
+                        "before": {f: a.get(f) for f in fields}, "after": {f: b.get(f) for f in fields}})
     return out
 
 

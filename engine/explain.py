@@ -55,6 +55,21 @@ PHRASES = {
         "call_line": "Rang {rank}: {id} ({name}) — {allocated} VTE van {requested} gevraagd.",
         "call_out": "Niet in aanmerking: {id} ({name}) — niet voldaan aan {rules}.",
         "param": "{name} = {value}",
+        "step": "Stap {number} ({kind}): {description}",
+        "step_given": "Voor deze aanvrager: {fte} VTE{turn}.",
+        "step_turn": " (de laatste eenheid in beurt {turn} van de laatste ronde)",
+        "step_taken": "Deze aanvrager staat {fte} VTE af.",
+        "step_nothing": "Voor deze aanvrager: niets{only}.",
+        "step_only": " (de stap geldt alleen als {condition})",
+        "step_totals": "De stap had {budget} VTE en liet {left} VTE over.",
+        "step_freed": "De stap maakte {budget} VTE vrij; daarna was {left} VTE te verdelen.",
+        "reduced": "Vermindering: {reduced} VTE; toegekend: {allocated} VTE; netto verandering: {change} VTE.",
+        "call_reduced": "Verminderingen maakten {reduced} VTE vrij.",
+        "call_line_reduced": " Verminderd met {reduced} VTE; netto {change} VTE.",
+        "kinds": {"reserve": "reserve", "split": "verdeling over de regio's", "minimum": "minimum",
+                  "greedy": "in volgorde van rangschikking", "equal": "gelijke verdeling",
+                  "proportional": "naar verhouding", "round-robin": "per eenheid in het rond",
+                  "pool": "wat regio's overhielden", "reduce": "vermindering"},
     },
     "en": {
         "title": "Statement of reasons for decision {id}",
@@ -94,6 +109,21 @@ PHRASES = {
         "call_line": "Rank {rank}: {id} ({name}) — {allocated} FTE of {requested} requested.",
         "call_out": "Not eligible: {id} ({name}) — rules not met: {rules}.",
         "param": "{name} = {value}",
+        "step": "Step {number} ({kind}): {description}",
+        "step_given": "For this applicant: {fte} FTE{turn}.",
+        "step_turn": " (the last unit in turn {turn} of the last round)",
+        "step_taken": "This applicant gives up {fte} FTE.",
+        "step_nothing": "For this applicant: nothing{only}.",
+        "step_only": " (the step only applies if {condition})",
+        "step_totals": "The step had {budget} FTE and left {left} FTE.",
+        "step_freed": "The step freed {budget} FTE; {left} FTE was then to be handed out.",
+        "reduced": "Reduction: {reduced} FTE; granted: {allocated} FTE; net change: {change} FTE.",
+        "call_reduced": "Reductions freed {reduced} FTE.",
+        "call_line_reduced": " Reduced by {reduced} FTE; net {change} FTE.",
+        "kinds": {"reserve": "reserve", "split": "split over the regions", "minimum": "minimum",
+                  "greedy": "in rank order", "equal": "equal shares", "proportional": "in proportion",
+                  "round-robin": "one unit at a time, in turn", "pool": "what regions left over",
+                  "reduce": "reduction"},
     },
 }
 
@@ -191,7 +221,9 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict
     if ruleset.allocation.description:
         lines.append(p["method"].format(description=" ".join(ruleset.allocation.description.split())))
     trace = decision.get("allocation")
-    if trace:
+    if trace and "steps" in trace:
+        lines += _step_lines(record, decision, ruleset, p)
+    elif trace:
         region = record["regions"].get(decision.get("region") or "")
         if region:
             lines.append(p["region"].format(region=decision["region"], share=show(region["budget_fte"]),
@@ -211,11 +243,44 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> dict
         if trace["pooled_fte"]:
             lines.append(p["pooled"].format(pooled=show(trace["pooled_fte"])))
     allocated = decision["allocated_fte"]
-    if allocated:
+    if "reduced_fte" in decision:
+        lines.append(p["reduced"].format(reduced=show(decision["reduced_fte"]), allocated=show(allocated),
+                                         change=show(decision["change_fte"])))
+    elif allocated:
         lines.append(p["granted"].format(allocated=show(allocated), requested=show(decision["requested_fte"])))
     else:
         lines.append(p["not_granted"])
     return {"title": p["allocation"], "lines": lines}
+
+
+def _step_lines(record: dict, decision: dict, ruleset: Ruleset, p: dict) -> list[str]:
+    """What each allocation step did for this applicant (and had and left, over all applicants)."""
+    trace = decision["allocation"]
+    given = {entry["step"]: entry for entry in trace["steps"]}
+    lines = []
+    for number, (step, total) in enumerate(zip(ruleset.allocation.steps, record["steps"]), 1):
+        description = " ".join(step.description.split()) or step.kind
+        lines.append(p["step"].format(number=number, kind=p["kinds"][step.kind], description=description))
+        if step.kind == "split":
+            region = record["regions"].get(decision.get("region") or "")
+            if region:
+                lines.append(p["region"].format(region=decision["region"], share=show(region["budget_fte"]),
+                                                quota=show(region["quota_fte"]), weight=show(region["weight"])))
+            continue
+        entry = given.get(number)
+        if entry and step.kind == "reduce":
+            lines.append(p["step_taken"].format(fte=show(entry["reduced_fte"])))
+        elif entry:
+            turn = p["step_turn"].format(turn=entry["turn"]) if entry.get("turn") and step.kind == "round-robin" else ""
+            lines.append(p["step_given"].format(fte=show(entry["fte"]), turn=turn))
+        else:
+            only = p["step_only"].format(condition=" ".join(step.when_text.split())) if step.when_text else ""
+            lines.append(p["step_nothing"].format(only=only))
+        totals = p["step_freed"] if step.kind == "reduce" else p["step_totals"]
+        lines.append(totals.format(budget=show(total["budget_fte"]), left=show(total["left_fte"])))
+    if trace["capped"]:
+        lines.append(_capped(trace, decision, ruleset, p))
+    return lines
 
 
 def _capped(trace: dict, decision: dict, ruleset: Ruleset, p: dict) -> str:
@@ -235,14 +300,19 @@ def explain_call(record: dict, lang: str = "nl") -> dict:
                                       allocated=show(record["allocated_fte"]),
                                       unallocated=show(record["unallocated_fte"]), eligible=record["eligible"],
                                       applicants=record["applicants"])]
+    if "reduced_fte" in record:
+        lines.append(p["call_reduced"].format(reduced=show(record["reduced_fte"])))
     lines += [p["call_region"].format(region=name, weight=show(r["weight"]), quota=show(r["quota_fte"]),
                                       share=show(r["budget_fte"]), allocated=show(r["allocated_fte"]),
                                       eligible=r["eligible"], applicants=r["applicants"])
               for name, r in record["regions"].items()]
     for d in record["decisions"]:
         if d["eligible"]:
-            lines.append(p["call_line"].format(rank=d["rank"], id=d["id"], name=d.get("name") or "",
-                                               allocated=show(d["allocated_fte"]), requested=show(d["requested_fte"])))
+            line = p["call_line"].format(rank=d["rank"], id=d["id"], name=d.get("name") or "",
+                                         allocated=show(d["allocated_fte"]), requested=show(d["requested_fte"]))
+            if d.get("reduced_fte"):
+                line += p["call_line_reduced"].format(reduced=show(d["reduced_fte"]), change=show(d["change_fte"]))
+            lines.append(line)
         else:
             failed = ", ".join(c["rule"] for c in d["reasons"] if not c["passed"])
             lines.append(p["call_out"].format(id=d["id"], name=d.get("name") or "", rules=failed))

@@ -163,7 +163,8 @@ def diff_table(result) -> str:
     def outcome(o):
         if not o.get("eligible"):
             return "not eligible" if o.get("eligible") is False else "absent"
-        return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE"
+        reduced = f", reduced {cell(o['reduced_fte'])}" if o.get("reduced_fte") else ""
+        return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE{reduced}"
 
     lines = [f"old: {side(result.old)} ({result.old_label})", f"new: {side(result.new)} ({result.new_label})", ""]
     if result.changed:
