@@ -131,6 +131,16 @@ RULE_FAULTS = {
     "arithmetic-chain-too-deep": ("    when: contingent_fte < 5", "    when: [[contingent_fte]]" + " + contingent_fte" * 210 + " < 5", ["nested more than 60 levels"]),
     "set-tag": ("  fte: 10", "  fte: [[!!set]] {10}", ["YAML tag", "not allowed"]),
     "version-with-newline": ('version: "2018.9"', 'version: [["2018.9\\n"]]', ["version", "must be a version"]),
+    "step-unknown-kind": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: [[lottery]]\n", ["must be one of", "reserve"]),
+    "step-key-of-another-step": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: greedy\n      [[amount]]: contingent_fte\n", ["'amount' does not apply to a greedy step", "reduce"]),
+    "step-reserve-without-for": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - [[step]]: reserve\n      fte: 3\n", ["a reserve step needs 'for'"]),
+    "step-reserve-fte-unknown-parameter": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: reserve\n      fte: [[params.reserve]]\n      for: province == \"Limburg\"\n", ["unknown parameter 'reserve'"]),
+    "step-for-not-a-condition": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: greedy\n      for: [[contingent_fte + 1]]\n", ["'for' is a condition", "true or false"]),
+    "step-pool-without-split": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: greedy\n    - step: [[pool]]\n      method: greedy\n", ["must follow a split"]),
+    "step-split-bad-method": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: split\n      field: province\n      by: province\n      method: [[greedy]]\n", ["split step's method is one of hamilton"]),
+    "step-with-method-form": ("allocation:\n  method: greedy\n", "allocation:\n  [[method]]: greedy\n  steps:\n    - step: greedy\n", ["'method' belongs to the one-method form"]),
+    "step-minimum-half-unit": ("allocation:\n  method: greedy\n", "allocation:\n  steps:\n    - step: minimum\n      fte: [[1.5]]\n", ["not a whole number of units"]),
+    "allocation-neither-method-nor-steps": ("allocation:\n  method: greedy\n", "[[allocation]]:\n", ["needs a 'method'", "or a list of 'steps'"]),
     "string-expression-number": ("    when: contingent_fte < 5", "    when: [[5]]", ["must be a text"]),
 }
 
