@@ -185,7 +185,14 @@ def _lookup(head: str, node: E.Name, scope: Scope) -> tuple[str, Kind]:
         return "env", scope.derived[head]
     if head == "as_of":  # the decision date (a reserved name: no field or derived value is called so)
         return "as_of", Kind("date")
+    if head.lower() in DATE_WORDS:
+        raise ExpressionError(f"unknown field '{head}' (the date of the decision is 'as_of')", node.offset)
     raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())}", node.offset)
+
+
+# Names people reach for when they mean the decision date.
+DATE_WORDS = frozenset({"decision_date", "date", "today", "now", "asof", "as_of_date", "reference_date",
+                        "peildatum", "beslissingsdatum", "datum"})
 
 
 def _check_param(node: E.Name, scope: Scope) -> Kind:

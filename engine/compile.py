@@ -447,14 +447,23 @@ def parse_override(name: str, text: str, current: Any) -> Any:
 
 
 def _expression_places(data: dict) -> list[tuple]:
-    places = [("derived", name, "expr") for name in (data.get("derived") or {})]
-    places += [("eligibility", i, "when") for i in range(len(data.get("eligibility") or []))]
-    places += [("priority", "tiers", i, "when") for i in range(len((data.get("priority") or {}).get("tiers") or []))]
-    places += [("ranking", i, "by") for i in range(len(data.get("ranking") or []))]
-    places += [("allocation", key) for key in ("cap", "weight") if key in (data.get("allocation") or {})]
-    for index, step in enumerate((data.get("allocation") or {}).get("steps") or []):
-        places += [("allocation", "steps", index, key) for key in STEP_EXPRESSIONS if key in step]
+    places = [("derived", name, "expr") for name in _mapping(data.get("derived"))]
+    places += [("eligibility", i, "when") for i in range(len(_sequence(data.get("eligibility"))))]
+    places += [("priority", "tiers", i, "when") for i in range(len(_sequence(_mapping(data.get("priority")).get("tiers"))))]
+    places += [("ranking", i, "by") for i in range(len(_sequence(data.get("ranking"))))]
+    allocation = _mapping(data.get("allocation"))
+    places += [("allocation", key) for key in ("cap", "weight") if key in allocation]
+    for index, step in enumerate(_sequence(allocation.get("steps"))):
+        places += [("allocation", "steps", index, key) for key in STEP_EXPRESSIONS if key in _mapping(step)]
     return places
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 STEP_EXPRESSIONS = ("for", "cap", "weight", "amount")
@@ -474,6 +483,39 @@ def _stage_expressions(ctx: _Context) -> None:
         except ExpressionError as exc:
             ctx.problems.append(Problem(expression_location(ctx.doc, path, text, exc.offset), exc.message,
                                         _dotted(path), "expression"))
+
+
+def _check_expressions_anyway(ctx: _Context) -> None:
+    """After structural problems, still report the problems inside expressions, so all come at once.
+
+    Best effort: the file does not have the shape the later stages expect, so an expression is
+    only parsed where it is a text, and names are only checked when the facts schema and the
+    parameters could be read without a problem; what cannot be checked is left alone.
+    """
+    structural = list(ctx.problems)
+    try:
+        _stage_facts_schema(ctx)
+        _stage_parameters(ctx)
+        names_checkable = len(ctx.problems) == len(structural) and bool(ctx.facts_schema)
+    except Exception:  # noqa: BLE001 - a malformed file; the structural problems already say why
+        names_checkable = False
+    ctx.problems[:] = structural
+    for path in _expression_places(ctx.data):
+        try:
+            text = _value_at(ctx.data, path)
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(text, str):
+            try:
+                ctx.parsed[path] = E.parse(text)
+            except ExpressionError as exc:
+                ctx.problems.append(Problem(expression_location(ctx.doc, path, text, exc.offset), exc.message,
+                                            _dotted(path), "expression"))
+    if names_checkable:
+        try:
+            _stage_names(ctx)
+        except Exception:  # noqa: BLE001 - as above
+            pass
 
 
 def _dotted(path: tuple) -> str:
@@ -701,9 +743,11 @@ def compile_document(doc: Document, base_dir: Path | None = None, overrides: Map
     """
     ctx = _Context(doc, base_dir, overrides or {}, schema_text)
     ctx.as_of = as_of
-    for _name, stage in STAGES:
+    for name, stage in STAGES:
         check_deadline()
         stage(ctx)
+        if name == "structure" and any(p.code not in ("unknown-key", "missing-status") for p in ctx.problems):
+            _check_expressions_anyway(ctx)
         ctx.fail_if_any()
     if ctx.problems:
         raise InputError(ctx.problems)
@@ -797,7 +841,7 @@ def _build(ctx: _Context) -> Ruleset:
         overrides=tuple(sorted(ctx.overrides.items())),
         applicant_fields=dict(applicant_schema(ctx.facts_schema).get("properties", {})),
         locations={"facts": doc.loc(("facts", "schema")), "ranking": doc.loc(("ranking",), key=True),
-                   "effective": doc.loc(("effective",), key=True)},
+                   "effective": doc.loc(("effective",), key=True), "cap": doc.loc(("allocation", "cap"))},
         lint_ignore=tuple((data.get("lint") or {}).get("ignore", [])),
         facts_schema_file=str(ctx.schema_file or ""),
         status=data.get("status", "published"),

@@ -8,6 +8,9 @@
   ``name`` are identity, not policy, and are exempt);
 - ``ranking-not-total``: the ranking does not end in the unique ``id``;
 - ``expired``: ``effective.to`` has passed and no later version exists;
+- ``negative-cap``: a cap (or a reduction's amount) can be below 0 for some
+  applicant the facts schema allows; it then counts as 0, which is seldom
+  what was meant (``max(0, ...)`` says so);
 - ``gap``: days between two consecutive versions on which none is in force;
 - ``published-tests-fail``: a published version whose own test cases fail.
 
@@ -18,6 +21,7 @@ A rule file can silence a finding with ``lint: {ignore: ["code:subject"]}``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -263,6 +267,7 @@ def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | 
                                         f"first by tier '{earlier.id}'"))
                 break
     findings += _unused(ruleset)
+    findings += _negative_caps(ruleset)
     findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
     ignored = set(ruleset.lint_ignore)
     return [f for f in findings if f"{f.code}:{f.subject}" not in ignored and f.code not in ignored]
@@ -279,6 +284,70 @@ def _unused(ruleset: Ruleset) -> list[Finding]:
             findings.append(Finding(ruleset.locations["facts"], "unused-field", name,
                                     f"field '{name}' of the facts schema is read by no rule"))
     return findings
+
+
+INF = float("inf")
+
+
+def _negative_caps(ruleset: Ruleset) -> list[Finding]:
+    ranges = _Ranges(ruleset)
+    places = [(ruleset.locations.get("cap"), "cap", ruleset.allocation.cap)]
+    for number, step in enumerate(ruleset.allocation.steps, 1):
+        places += [(step.location, f"steps[{number - 1}].{key}", tree)
+                   for key, tree in (("cap", step.cap), ("amount", step.amount)) if tree is not None]
+    findings = []
+    for location, subject, tree in places:
+        bounds = _bounds(tree, ranges, len(ruleset.tiers) + 1)
+        if location is not None and bounds is not None and bounds[0] < 0:
+            low = "without a lower bound" if bounds[0] == -INF else f"as low as {E.format_decimal(Decimal(bounds[0]))}"
+            findings.append(Finding(location, "negative-cap", subject,
+                                    f"the {subject.split('.')[-1]} can go below 0 ({low}) for applicants the facts "
+                                    "schema allows; below 0 counts as 0: say so with max(0, ...)"))
+    return findings
+
+
+def _bounds(node: Any, ranges: _Ranges, tiers: int) -> tuple | None:
+    """(lowest, highest) value a numeric expression can take (with -inf and inf), or None: cannot tell."""
+    if isinstance(node, E.Literal) and isinstance(node.value, (int, Decimal)) and not isinstance(node.value, bool):
+        return node.value, node.value
+    if isinstance(node, E.Name):
+        if node.binding == "tier":
+            return 1, tiers
+        interval = ranges.of(node)
+        if interval is None or not interval.exact:
+            return None
+        return (-INF if interval.lo is None else interval.lo), (INF if interval.hi is None else interval.hi)
+    parts = [_bounds(child, ranges, tiers) for child in _numeric_children(node)]
+    if any(part is None for part in parts) or not parts:
+        return None
+    return _combine(node, parts)
+
+
+def _numeric_children(node: Any) -> list:
+    if isinstance(node, E.Neg):
+        return [node.operand]
+    if isinstance(node, E.Arith) and node.op in "+-":
+        return [node.left, node.right]
+    if isinstance(node, E.Func) and node.func in ("min", "max", "floor", "ceil"):
+        return list(node.args)
+    if isinstance(node, E.If):
+        return [node.then, node.otherwise]
+    return []
+
+
+def _combine(node: Any, parts: list) -> tuple:
+    if isinstance(node, E.Neg):
+        return -parts[0][1], -parts[0][0]
+    if isinstance(node, E.Arith):
+        (a_lo, a_hi), (b_lo, b_hi) = parts
+        return (a_lo + b_lo, a_hi + b_hi) if node.op == "+" else (a_lo - b_hi, a_hi - b_lo)
+    if isinstance(node, E.Func) and node.func in ("floor", "ceil"):
+        lo, hi = parts[0]
+        return (lo if lo == -INF else math.floor(lo)), (hi if hi == INF else math.ceil(hi))
+    if isinstance(node, E.Func):
+        pick = min if node.func == "min" else max
+        return pick(p[0] for p in parts), pick(p[1] for p in parts)
+    return min(p[0] for p in parts), max(p[1] for p in parts)  # if: either branch
 
 
 def _ranking_and_period(ruleset: Ruleset, later_exists: bool, today: dt.date) -> list[Finding]:

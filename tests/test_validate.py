@@ -110,3 +110,16 @@ def test_facts_schema_can_be_inline(tmp_path):
     broken = text.replace('"minimum": 1, "maximum": 100000', '"minimum": "one"')
     path.write_text(broken, encoding="utf-8")
     assert any("not a valid JSON Schema" in p for p in problems_of(path, None))
+
+
+def test_expression_problems_come_with_schema_problems(tmp_path):
+    text = rule_file("lde").read_text(encoding="utf-8")
+    text = text.replace("  - by: id\n    order: asc", "  - by: id\n    order: up") if "  - by: id" in text else text
+    text = text.replace("    order: desc\n    description: Hogere", "    order: down\n    description: Hogere")
+    text = text.replace("when: realisation_rate >= params.min_realisation_rate", "when: decision_date > 3")
+    path = tmp_path / "lde" / "lde.yaml"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    problems = [str(p) for p in validate_paths([path]).problems]
+    assert any("order: must be one of asc, desc, not 'down'" in p for p in problems)  # the schema's
+    assert any("unknown field 'decision_date' (the date of the decision is 'as_of')" in p for p in problems)

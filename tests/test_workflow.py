@@ -161,3 +161,17 @@ def test_lint_location_points_at_the_rule(runner, tmp_path):
 def test_validation_sees_the_new_version_and_its_tests_are_not_rules():
     result = validate_paths([RULES])
     assert result.problems == [] and result.files == 7
+
+
+@pytest.mark.parametrize("cap, negative", [
+    ("requested_fte - 3", True),  # requested_fte >= 1 in the facts schema: as low as -2
+    ("5 - contingent_fte", True),  # the contingent has no maximum
+    ("min(requested_fte, floor(5 - contingent_fte))", True),
+    ("max(0, min(requested_fte, floor(5 - contingent_fte)))", False),
+    ("if tier <= 2 then max(0, 5 - contingent_fte) else requested_fte", False),
+    ("requested_fte", False),
+    ("requested_fte / 2 - 1", False),  # a quotient: lint cannot tell, and says nothing
+])
+def test_lint_flags_a_cap_that_can_go_negative(cap, negative):
+    text = rule_file("lde").read_text(encoding="utf-8").replace("  cap: requested_fte\n", f"  cap: {cap}\n")
+    assert ("negative-cap:cap" in lint_codes(text)) is negative
