@@ -1,6 +1,7 @@
 """Validation: the broken-file corpus (one fault per file), schemas, positions."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -123,3 +124,43 @@ def test_expression_problems_come_with_schema_problems(tmp_path):
     problems = [str(p) for p in validate_paths([path]).problems]
     assert any("order: must be one of asc, desc, not 'down'" in p for p in problems)  # the schema's
     assert any("unknown field 'decision_date' (the date of the decision is 'as_of')" in p for p in problems)
+
+
+def test_every_shipped_rule_file_names_its_schema_for_editors():
+    """An editor with the YAML language server completes keys and flags mistakes from this line."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "rules").glob("*/*.yaml")) + sorted((root / "rules").glob("*/tests/*.yaml"))
+    assert len(files) >= 14
+    for path in files:
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        target = (path.parent / first.split("=", 1)[1]).resolve()
+        assert target.name == ("testcase.schema.json" if path.parent.name == "tests" else "ruleset.schema.json")
+        assert target.is_file(), path
+
+
+def test_the_rule_file_schema_describes_every_key_and_its_examples_are_valid():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "ruleset.schema.json").read_text("utf-8"))
+    seen = 0
+
+    def visit(node, path):
+        nonlocal seen
+        for key, sub in (node.get("properties") or {}).items():
+            assert "description" in sub or "$ref" in sub and "description" in _def(sub), f"{path}.{key}"
+            for example in sub.get("examples", []):
+                jsonschema.Draft202012Validator({**sub, "$defs": schema["$defs"]}).validate(example)
+                seen += 1
+            visit(sub, f"{path}.{key}")
+        for child in ("items", "additionalProperties"):
+            if isinstance(node.get(child), dict):
+                visit(node[child], path + child)
+
+    def _def(sub):
+        return schema["$defs"][sub["$ref"].rsplit("/", 1)[1]]
+
+    visit(schema, "")
+    for name, definition in schema["$defs"].items():
+        visit(definition, f"#{name}")
+    assert seen > 50
