@@ -147,3 +147,18 @@ def test_too_many_values_per_fact_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(durable, "MAX_PROPERTIES", 3)
     with pytest.raises(EvaluationError, match="cannot hold that many properties"):
         durable.plan(compile_file(rule_file("lde")))
+
+
+ROUNDS = [("lde/lde-2019.yaml", "lde-2018.yaml"), ("social-workshops/social-workshops-2019.yaml", "social-workshops-2018.yaml"),
+          ("maatwerk-redistribution/maatwerk-redistribution-2020.yaml", "maatwerk-2020.yaml")]
+
+
+@pytest.mark.parametrize("rule_path, facts", ROUNDS)
+def test_the_later_rounds_agree_on_their_examples(rule_path, facts):
+    root = rule_file("lde").parents[2]
+    ruleset = compile_file(root / "rules" / rule_path)
+    assert_agree(ruleset, load_facts(root / "examples" / facts, ruleset).applicants)
+
+
+def test_random_applicants_agree_under_the_2019_lde_draft():
+    assert_agree(compile_file(rule_file("lde").parent / "lde-2019.yaml"), random_lde(random.Random(11), 1500))
