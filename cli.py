@@ -130,8 +130,9 @@ def validate(paths, strict):
 @click.option("--as-of", callback=parse_date, help="Decision date: picks the version in force (default: today).")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path(), help="Where ruleset ids are looked up.")
 @click.option("--engine", "engine_name", type=click.Choice(["python", "durable"]), default="python", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "csv-excel"]), default="table",
-              show_default=True, help="csv: RFC 4180 for tools; csv-excel: ';', decimal commas, BOM, CRLF.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "csv-excel", "xlsx"]), default="table",
+              show_default=True, help="csv: RFC 4180 for tools; csv-excel: ';', decimal commas, BOM, CRLF; "
+              "xlsx: a workbook (needs -o).")
 @click.option("--output", "-o", type=click.Path(), help="Write the decision here instead of stdout (checked before logging).")
 @click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
               help="Override a declared parameter for this run (repeatable); makes the decision a simulation.")
@@ -147,15 +148,15 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
     from rules_engine.api import Asking, evaluate as run, record_decision
     from rules_engine.decide import to_json_bytes
-    from rules_engine.render import decision_csv, decision_table
 
     as_of = as_of or dt.date.today()
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: give it a file with -o decision.xlsx")
     asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals)
     with _log_for(log_path, no_log) as log:
         compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
         data = to_json_bytes(record) + b"\n"
-        shown = data if fmt == "json" else (decision_table(record) if fmt == "table" else
-                                            decision_csv(record, excel=fmt == "csv-excel")).encode("utf-8")
+        shown = _shown(record, data, fmt)
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
         entry = record_decision(log, compiled, record, data, loaded, asking.who, reason) if not no_log else None
     if entry:
@@ -166,6 +167,19 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         click.echo(f"a simulation, not an official decision ({_simulation_because(compiled, sets, simulate)}{period})",
                    err=True)
     _write_output(target, output, shown, entry, log_path)
+
+
+def _shown(record: dict, data: bytes, fmt: str) -> bytes:
+    from rules_engine.render import decision_csv, decision_table
+
+    if fmt == "json":
+        return data
+    if fmt == "xlsx":
+        from rules_engine.xlsx import decision_workbook
+
+        return decision_workbook(record)
+    text = decision_table(record) if fmt == "table" else decision_csv(record, excel=fmt == "csv-excel")
+    return text.encode("utf-8")
 
 
 def _simulation_because(compiled, sets, simulate) -> str:
@@ -273,6 +287,37 @@ def report_fill(facts, quarter, fmt):
     click.echo(table(["quarter", "applicants", "reporting", "contingent_fte", "filled_fte", "vacant_fte", "fill_rate"],
                      [(result.quarter, result.applicants, result.reporting, result.contingent_fte, result.filled_fte,
                        result.vacant_fte, percent(result.fill_rate))], right=(1, 2, 3, 4, 5, 6)))
+
+
+@main.group()
+def facts():
+    """Facts files: convert between YAML, JSON and XLSX; a workbook template for a ruleset."""
+
+
+@facts.command("convert")
+@click.argument("source", type=click.Path(allow_dash=True))
+@click.argument("target", type=click.Path())
+def facts_convert(source, target):
+    """Convert SOURCE to TARGET; the formats follow the extensions (.yaml, .json, .xlsx)."""
+    from rules_engine.convert import convert
+
+    Path(target).write_bytes(convert(source, target))
+    click.echo(f"wrote {target}", err=True)
+
+
+@facts.command("template")
+@click.argument("ruleset")
+@click.option("--as-of", callback=parse_date, help="Picks the version in force (default: today).")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@click.option("--output", "-o", type=click.Path(), required=True, help="The workbook to write, e.g. call.xlsx.")
+def facts_template(ruleset, as_of, rules_dir, output):
+    """Write an empty facts workbook for RULESET: its sheets and column headers."""
+    from rules_engine.api import resolve
+    from rules_engine.convert import template
+
+    compiled = resolve(ruleset, rules_dir, as_of or dt.date.today())
+    Path(output).write_bytes(template(compiled))
+    click.echo(f"wrote {output} for {compiled.id} {compiled.version}", err=True)
 
 
 @main.command("test")

@@ -19,8 +19,11 @@ class Location:
     file: str
     line: int = 0
     col: int = 0
+    cell: str = ""  # in a spreadsheet: sheet!A1 (line and col are then its row and column)
 
     def __str__(self) -> str:
+        if self.cell:
+            return f"{self.file}:{self.cell}"
         if self.line and self.col:
             return f"{self.file}:{self.line}:{self.col}"
         if self.line:

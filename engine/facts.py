@@ -22,7 +22,8 @@ from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_jso
 from .validate import validate_facts
 
 
-FORMATS = ("json", "yaml")
+FORMATS = ("json", "yaml", "xlsx")
+MAX_XLSX_BYTES = 50 * 1024 * 1024  # a compressed workbook; what it unpacks to is bounded in xlsx
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Facts:
 def format_of(label: str, head: bytes) -> str:
     """``json`` or ``yaml``: by the file's extension, else by its first non-blank byte (``{`` or ``[``)."""
     name = label.lower()
+    if name.endswith((".xlsx", ".xlsm")) or head[:4] == b"PK\x03\x04":
+        return "xlsx"
     if name.endswith(".json"):
         return "json"
     if name.endswith((".yaml", ".yml")):
@@ -50,7 +53,7 @@ def format_of(label: str, head: bytes) -> str:
 
 
 def limit_of(fmt: str) -> int:
-    return MAX_JSON_BYTES if fmt == "json" else MAX_YAML_BYTES
+    return {"json": MAX_JSON_BYTES, "xlsx": MAX_XLSX_BYTES}.get(fmt, MAX_YAML_BYTES)
 
 
 def read_facts_bytes(path: str | Path) -> tuple[bytes, str]:
@@ -61,7 +64,7 @@ def read_facts_bytes(path: str | Path) -> tuple[bytes, str]:
     """
     label = str(path)
     if label != "-":
-        known = label.lower().endswith((".json", ".yaml", ".yml"))
+        known = label.lower().endswith((".json", ".yaml", ".yml", ".xlsx", ".xlsm"))
         head = b"" if known else read_bounded(path, label, MAX_JSON_BYTES, head=SNIFF_BYTES)
         fmt = format_of(label, head)
         return read_bounded(path, label, limit_of(fmt)), fmt
@@ -90,7 +93,12 @@ def load_data(raw: bytes, label: str, fmt: str | None = None) -> tuple[Any, str,
 
 
 def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None) -> Facts:
-    """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log)."""
+    """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log).
+
+    A workbook is checked at its cells, then decided as its JSON twin: the JSON is what is logged.
+    """
+    if (fmt or format_of(label, raw[:SNIFF_BYTES])) == "xlsx":
+        return parse_facts(workbook_json(raw, label, ruleset), label, ruleset, "json")
     data, text, fmt = load_data(raw, label, fmt)
     validate_facts(data, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml")
     check_unique_by(data["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label)
@@ -99,6 +107,21 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     regions = data.get("regions")
     check_regions(ruleset, applicants, regions, text, label)
     return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt)
+
+
+def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None) -> bytes:
+    """The facts of a workbook as compact JSON, after checking them at their cells against the schema."""
+    import msgspec
+
+    from .validate import json_view, validate_document
+    from .xlsx import read_facts_workbook
+
+    doc = read_facts_workbook(raw, label)
+    if ruleset is not None:
+        problems = validate_document(doc, ruleset.facts_schema)
+        if problems:
+            raise InputError(problems)
+    return msgspec.json.Encoder(decimal_format="number").encode(json_view(doc.data))
 
 
 def unique_by_fields(fields: dict, root: dict) -> list[tuple[str, str]]:

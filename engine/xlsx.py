@@ -1,0 +1,427 @@
+"""Spreadsheets: facts in and out as XLSX workbooks, and a decision as a workbook (openpyxl).
+
+A facts workbook has a sheet ``applicants`` (one row per applicant; a nested field is a dotted
+column header such as ``assessment.guidance_actions``), one sheet per list field of an applicant,
+named after the field (``quarters``), whose column ``applicant`` holds the applicant's id, a sheet
+``regions`` (a column ``region``, then the weights), and optionally a sheet ``call`` (columns
+``key`` and ``value``). Numbers are read as Excel shows them (15 significant digits, never the
+binary float behind them); dates as dates. Every value remembers its sheet and cell, so a problem is
+reported as ``call.xlsx:applicants!C14: requested_fte: ...``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Iterable
+
+from .errors import InputError, Location, Problem, printable
+from .load import Document
+
+APPLICANTS, REGIONS, CALL = "applicants", "regions", "call"
+MAX_ROWS = 1_000_000
+MAX_UNPACKED = 512 * 1024 * 1024  # a workbook is a zip: refuse one that unpacks to more than this
+
+
+class CellDocument(Document):
+    """A facts document whose positions are cells: path -> (sheet, row, column)."""
+
+    def loc(self, path=(), key: bool = False) -> Location:
+        path = tuple(path)
+        while path not in self.positions and path:
+            path = path[:-1]
+        sheet, row, col = self.positions.get(path, (APPLICANTS, 1, 1))
+        return Location(self.file, row, col, f"{sheet}!{column_letter(col)}{row}")
+
+
+def column_letter(col: int) -> str:
+    letters = ""
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def is_xlsx(label: str, head: bytes) -> bool:
+    return label.lower().endswith((".xlsx", ".xlsm")) or head[:4] == b"PK\x03\x04"
+
+
+# --- reading -------------------------------------------------------------------
+
+
+def read_facts_workbook(raw: bytes, label: str) -> CellDocument:
+    """The facts in a workbook, as plain data with the cell of every value."""
+    sheets = _open(raw, label)
+    positions: dict = {}
+    if APPLICANTS not in sheets:
+        raise InputError.at(Location(label), f"a facts workbook needs a sheet '{APPLICANTS}' "
+                            f"(it has: {', '.join(sheets) or 'none'}); 'rules facts template RULESET' writes one")
+    applicants = _records(sheets[APPLICANTS], APPLICANTS, label, positions, (APPLICANTS,))
+    by_id = {str(a.get("id")): i for i, a in enumerate(applicants)}
+    data: dict = {}
+    for name, rows in sheets.items():
+        if name not in (APPLICANTS, REGIONS, CALL):
+            _attach_list(name, rows, label, applicants, by_id, positions)
+    if CALL in sheets:
+        data[CALL] = {str(k): v for k, v in _pairs(sheets[CALL])}
+    if REGIONS in sheets:
+        data[REGIONS] = _regions(sheets[REGIONS], label, positions)
+    data[APPLICANTS] = applicants
+    positions[(APPLICANTS,)] = (APPLICANTS, 1, 1)
+    return CellDocument(label, "", data, positions, {})
+
+
+def _open(raw: bytes, label: str) -> dict[str, list[tuple]]:
+    """Sheet name -> rows of cell values, from the bytes of a workbook."""
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
+                raise InputError.at(Location(label), f"the workbook unpacks to more than {MAX_UNPACKED // 2**20} MiB")
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl and zipfile raise many kinds for a damaged file
+        raise InputError.at(Location(label), f"not a readable XLSX workbook ({printable(str(exc), 120)})") from None
+    sheets = {}
+    for sheet in book.worksheets:
+        rows = []
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > MAX_ROWS + 1:
+                raise InputError.at(Location(label, cell=f"{sheet.title}!A{number}"), f"more than {MAX_ROWS:,} rows")
+            rows.append(tuple(_value(v) for v in row))
+        sheets[sheet.title] = rows
+    book.close()
+    return sheets
+
+
+def _value(value: Any) -> Any:
+    """A cell's value as the facts hold it: exact decimals (as Excel shows them), dates, texts."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        number = Decimal(format(value, ".15g"))
+        return int(number) if number == number.to_integral_value() and abs(number) < 10**15 else number
+    if isinstance(value, dt.datetime):
+        return value.date() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, str):
+        return value if value.strip() else None
+    return value
+
+
+def _header(rows: list[tuple], sheet: str, label: str) -> list[str]:
+    if not rows or not any(rows[0]):
+        raise InputError.at(Location(label, 1, 1, f"{sheet}!A1"), f"sheet '{sheet}' needs a header row")
+    names = [str(h).strip() if h is not None else "" for h in rows[0]]
+    seen: set = set()
+    for col, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputError.at(Location(label, 1, col, f"{sheet}!{column_letter(col)}1"), f"column '{name}' is there twice")
+        seen.add(name)
+    return names
+
+
+def _records(rows: list[tuple], sheet: str, label: str, positions: dict, base: tuple,
+             skip: Iterable[str] = ()) -> list[dict]:
+    """Each non-empty row below the header as a nested mapping (dotted headers nest)."""
+    names = _header(rows, sheet, label)
+    out = []
+    for row_number, row in enumerate(rows[1:], start=2):
+        if not any(v is not None for v in row):
+            continue
+        index = len(out)
+        record: dict = {}
+        for col, (name, value) in enumerate(zip(names, row), start=1):
+            if not name or name in skip:
+                continue
+            parts = tuple(name.split("."))
+            holder = record
+            for part in parts[:-1]:
+                holder = holder.setdefault(part, {})
+            holder[parts[-1]] = value
+            positions[base + (index,) + parts] = (sheet, row_number, col)
+        positions.setdefault(base + (index,), (sheet, row_number, 1))
+        out.append(record)
+    return out
+
+
+def _attach_list(name: str, rows: list[tuple], label: str, applicants: list, by_id: dict, positions: dict) -> None:
+    """Rows of a list sheet go to the list field ``name`` of the applicant named in column ``applicant``."""
+    names = _header(rows, name, label)
+    if "applicant" not in names:
+        raise InputError.at(Location(label, 1, 1, f"{name}!A1"), f"sheet '{name}' needs a column 'applicant' with "
+                            "the id of the applicant each row belongs to")
+    owner_col = names.index("applicant")
+    for applicant in applicants:
+        applicant.setdefault(name, [])
+    scratch: dict = {}
+    for item, (row_number, row) in zip(_records(rows, name, label, scratch, ("_",), skip=("applicant",)),
+                                       ((n, r) for n, r in enumerate(rows[1:], start=2) if any(v is not None for v in r))):
+        owner = by_id.get(str(row[owner_col]))
+        if owner is None:
+            raise InputError.at(Location(label, row_number, owner_col + 1, f"{name}!{column_letter(owner_col + 1)}{row_number}"),
+                                f"no applicant with id '{printable(str(row[owner_col]))}' in sheet '{APPLICANTS}'")
+        items = applicants[owner][name]
+        for path, where in list(scratch.items()):
+            if where[1] == row_number:
+                positions[(APPLICANTS, owner, name, len(items)) + path[2:]] = where
+        positions[(APPLICANTS, owner, name, len(items))] = (name, row_number, 1)
+        items.append(item)
+
+
+def _regions(rows: list[tuple], label: str, positions: dict) -> dict:
+    names = _header(rows, REGIONS, label)
+    if "region" not in names:
+        raise InputError.at(Location(label, 1, 1, f"{REGIONS}!A1"), "sheet 'regions' needs a column 'region'")
+    out: dict = {}
+    for row_number, row in enumerate(rows[1:], start=2):
+        values = dict(zip(names, row))
+        if values.get("region") is None:
+            continue
+        region = str(values.pop("region"))
+        out[region] = {k: v for k, v in values.items() if k}
+        for col, name in enumerate(names, start=1):
+            if name and name != "region":
+                positions[(REGIONS, region, name)] = (REGIONS, row_number, col)
+        positions[(REGIONS, region)] = (REGIONS, row_number, 1)
+    return out
+
+
+def _pairs(rows: list[tuple]) -> list[tuple]:
+    return [(row[0], row[1] if len(row) > 1 else None) for row in rows[1:] if row and row[0] is not None]
+
+
+# --- writing -------------------------------------------------------------------
+
+
+def template_workbook(schema: dict, applicant_schema: dict, region_fields: list[str]) -> bytes:
+    """An empty facts workbook for a facts schema: the sheets and their column headers."""
+    from .checker import deref
+
+    list_fields, columns = [], []
+    for name, field_schema in applicant_schema.get("properties", {}).items():
+        field_schema = deref(field_schema, schema)
+        if field_schema.get("type") == "array":
+            items = deref(field_schema.get("items", {}), schema)
+            list_fields.append((name, ["applicant"] + list(_columns(items, schema))))
+        else:
+            columns += list(_columns(field_schema, schema, name))
+    sheets = {APPLICANTS: (columns, [])}
+    sheets.update({name: (headers, []) for name, headers in list_fields})
+    if region_fields:
+        sheets[REGIONS] = (["region"] + region_fields, [])
+    sheets[CALL] = (["key", "value"], [["name", None]])
+    return write_workbook(sheets)
+
+
+def _columns(field_schema: dict, root: dict, prefix: str = "") -> Iterable[str]:
+    from .checker import deref
+
+    field_schema = deref(field_schema, root)
+    if field_schema.get("type") == "object" and field_schema.get("properties"):
+        for name, sub in field_schema["properties"].items():
+            yield from _columns(sub, root, f"{prefix}.{name}" if prefix else name)
+    elif prefix:
+        yield prefix
+
+
+def facts_workbook(data: dict) -> bytes:
+    """A facts mapping as a workbook that ``read_facts_workbook`` reads back to the same facts."""
+    applicants = data.get(APPLICANTS) or []
+    list_fields = sorted({k for a in applicants for k, v in a.items() if isinstance(v, list)})
+    sheets = {APPLICANTS: _flat_table([{k: v for k, v in a.items() if k not in list_fields} for a in applicants])}
+    for name in list_fields:
+        rows = [{"applicant": a.get("id"), **item} for a in applicants for item in a.get(name) or []]
+        sheets[name] = _flat_table(rows, first=("applicant",))
+    if data.get(REGIONS):
+        sheets[REGIONS] = _flat_table([{"region": r, **v} for r, v in data[REGIONS].items()], first=("region",))
+    if data.get(CALL):
+        sheets[CALL] = (["key", "value"], [[k, v] for k, v in data[CALL].items()])
+    return write_workbook(sheets)
+
+
+def _flat_table(records: list[dict], first: tuple = ()) -> tuple[list[str], list[list]]:
+    flat = [_flatten(r) for r in records]
+    headers = list(first) + [h for h in dict.fromkeys(k for row in flat for k in row) if h not in first]
+    return headers, [[row.get(h) for h in headers] for row in flat]
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, list):
+            raise InputError.at(Location("<facts>"), f"'{prefix}{key}' is a list inside a list: it has no place in "
+                                "a spreadsheet")
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True) -> bytes:
+    """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, (headers, rows) in sheets.items():
+        sheet = book.create_sheet(name)
+        sheet.append(headers)
+        for row in rows:
+            sheet.append([_cell(v) for v in row])
+        for cell in sheet[1]:
+            cell.font = cell.font.copy(bold=True)
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, dt.date):
+                    cell.number_format = "yyyy-mm-dd"
+                elif cell.data_type == "f":  # a text such as '=HYPERLINK(...)' stays text, never a formula
+                    cell.data_type = "s"
+        if widths:
+            for col, header in enumerate(headers, start=1):
+                longest = max([len(str(header))] + [len(str(r[col - 1])) for r in rows[:200] if col - 1 < len(r)])
+                sheet.column_dimensions[column_letter(col)].width = min(60, longest + 2)
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return _fixed_times(out.getvalue())
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    if isinstance(value, (list, dict)):
+        return str(value)
+    return value
+
+
+def _fixed_times(raw: bytes) -> bytes:
+    """The same workbook with fixed timestamps, so the same input gives the same bytes."""
+    source = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _strip_dates(data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, data)
+    return out.getvalue()
+
+
+def _strip_dates(core: bytes) -> bytes:
+    import re
+
+    return re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)", rb"\g<1>2000-01-01T00:00:00Z\g<3>", core)
+
+
+# --- a decision as a workbook ------------------------------------------------------
+
+RANKING = ("rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte")
+
+
+def decision_workbook(record: dict) -> bytes:
+    """A decision record as a workbook: decision, ranking, regions, reasons (and steps, if any).
+
+    Column headers are the record's JSON keys. A value Excel cannot hold exactly (a fraction that
+    does not terminate) is written rounded, with its exact form in a column ``<key>_exact`` beside it.
+    """
+    sheets = {"decision": _decision_sheet(record), "ranking": _ranking_sheet(record)}
+    if record["regions"]:
+        sheets["regions"] = _with_exact(["region", "weight", "quota_fte", "budget_fte", "allocated_fte", "applicants",
+                                         "eligible"],
+                                        [{"region": name, **r} for name, r in record["regions"].items()])
+    if record.get("steps"):
+        keys = ["step", "kind", "budget_fte", "allocated_fte", "reduced_fte", "left_fte"]
+        sheets["steps"] = _with_exact([k for k in keys if any(k in s for s in record["steps"])], record["steps"])
+    rows = [{"id": d["id"], "rule": c["rule"], "passed": c["passed"],
+             "values": "; ".join(f"{k} = {_text(v)}" for k, v in c["values"].items())}
+            for d in record["decisions"] for c in d["reasons"] + d["tier_checks"]]
+    sheets["reasons"] = (["id", "rule", "passed", "values"], [[r[k] for k in ("id", "rule", "passed", "values")]
+                                                               for r in rows])
+    return write_workbook(sheets)
+
+
+def _decision_sheet(record: dict) -> tuple[list[str], list[list]]:
+    rows = [["decision_id", record["decision_id"]], ["ruleset", record["ruleset"]["id"]],
+            ["version", record["ruleset"]["version"]], ["title", record["ruleset"]["title"]],
+            ["ruleset_sha256", record["ruleset"]["sha256"]], ["as_of", record["as_of"]],
+            ["kind", record.get("kind", "")], ["approvals", len(record.get("approvals") or [])],
+            ["engine", f"{record['engine']['version']} ({record['engine']['evaluator']})"],
+            ["facts_sha256", record["facts_sha256"]]]
+    for key in ("budget_fte", "unit_fte", "reduced_fte", "allocated_fte", "unallocated_fte", "applicants", "eligible"):
+        if key in record:
+            rows.append([key, record[key]])
+    rows += [[f"parameters.{k}", _text(v) if isinstance(v, list) else v] for k, v in record["parameters"].items()]
+    rows += [[f"call.{k}", v] for k, v in (record.get("call") or {}).items()]
+    return ["key", "value"], rows
+
+
+def _ranking_sheet(record: dict) -> tuple[list[str], list[list]]:
+    reduces = "reduced_fte" in record
+    keys = list(RANKING) + (["reduced_fte", "change_fte"] if reduces else []) + ["failed_rules"]
+    derived = list(dict.fromkeys(k for d in record["decisions"] for k in d["derived"]))
+    rows = []
+    for d in record["decisions"]:
+        row = {k: d.get(k) for k in keys if k != "failed_rules"}
+        row["failed_rules"] = ", ".join(c["rule"] for c in d["reasons"] if not c["passed"])
+        row.update({f"derived.{k}": d["derived"].get(k) for k in derived})
+        rows.append(row)
+    return _with_exact(keys + [f"derived.{k}" for k in derived], rows)
+
+
+def _with_exact(keys: list[str], rows: list[dict]) -> tuple[list[str], list[list]]:
+    """Headers and rows; a column holding a non-terminating fraction gets a ``_exact`` twin."""
+    headers = []
+    for key in keys:
+        headers.append(key)
+        if any(_inexact(r.get(key)) for r in rows):
+            headers.append(f"{key}_exact")
+    out = []
+    for r in rows:
+        line = []
+        for header in headers:
+            if header.endswith("_exact") and header[:-6] in keys:
+                value = r.get(header[:-6])
+                line.append(_fraction_text(value) if _inexact(value) else None)
+            else:
+                line.append(_rounded(r.get(header)))
+        out.append(line)
+    return headers, out
+
+
+def _inexact(value: Any) -> bool:
+    if isinstance(value, str) and "/" in value:
+        return value.replace("/", "").lstrip("-").isdigit()
+    if isinstance(value, Fraction):
+        return float(value) != value
+    return False
+
+
+def _fraction_text(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value.numerator}/{value.denominator}"
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, Fraction) or _inexact(value):
+        numerator, denominator = (value.numerator, value.denominator) if isinstance(value, Fraction) else \
+            map(int, value.split("/"))
+        return float(Fraction(numerator, denominator))
+    if isinstance(value, Fraction):
+        return float(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return "null" if value is None else str(value)

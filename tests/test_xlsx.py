@@ -1,0 +1,174 @@
+"""Spreadsheets: facts workbooks in and out, the decision as a workbook, and converting between formats."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from decimal import Decimal
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from rules_cli.cli import main
+from rules_engine.convert import read_any
+from rules_engine.decide import to_json_bytes
+from rules_engine.validate import json_view
+
+from conftest import RULES
+
+ROOT = RULES.parent
+EXAMPLES = ["lde-2018", "sheltered-workshops-2018", "social-workshops-2018", "maatwerk-2020"]
+RULESET_OF = {"lde-2018": "lde", "sheltered-workshops-2018": "sheltered-workshops",
+              "social-workshops-2018": "social-workshops", "maatwerk-2020": "maatwerk-redistribution"}
+AS_OF = {"maatwerk-2020": "2020-03-01"}
+
+
+def invoke(runner, *args):
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_an_example_to_a_workbook_and_back_is_the_same_facts(runner, tmp_path, name):
+    source = ROOT / "examples" / f"{name}.yaml"
+    for target in ("call.xlsx", "again.yaml", "again.json"):
+        origin = tmp_path / "call.xlsx" if target != "call.xlsx" else source
+        assert invoke(runner, "facts", "convert", origin, tmp_path / target).exit_code == 0
+    original = json_view(read_any(source))
+    for target in ("call.xlsx", "again.yaml", "again.json"):
+        assert json_view(read_any(tmp_path / target)) == original, target
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_a_workbook_decides_exactly_as_its_json_twin(runner, tmp_path, name):
+    invoke(runner, "facts", "convert", ROOT / "examples" / f"{name}.yaml", tmp_path / "call.xlsx")
+    invoke(runner, "facts", "convert", tmp_path / "call.xlsx", tmp_path / "call.json")
+    records = []
+    for facts in ("call.xlsx", "call.json"):
+        result = invoke(runner, "evaluate", RULESET_OF[name], tmp_path / facts, "--as-of", AS_OF.get(name, "2018-06-20"),
+                        "--rules-dir", RULES, "--no-log", "--format", "json")
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout, parse_float=Decimal)
+        del record["decision_id"], record["facts_sha256"]  # the bytes differ: a workbook is logged as compact JSON
+        records.append(record)
+    assert records[0] == records[1]
+    assert records[0]["decisions"]
+
+
+def test_a_bad_cell_is_reported_at_its_sheet_and_cell(runner, tmp_path):
+    invoke(runner, "facts", "convert", ROOT / "examples" / "lde-2018.yaml", tmp_path / "call.xlsx")
+    book = load_workbook(tmp_path / "call.xlsx")
+    sheet = book["applicants"]
+    assert [c.value for c in sheet[1]][3:5] == ["contingent_fte", "requested_fte"]  # columns D and E
+    sheet["E14"] = 0
+    sheet["D3"] = "drie"
+    book.save(tmp_path / "bad.xlsx")
+    result = invoke(runner, "evaluate", "lde", tmp_path / "bad.xlsx", "--as-of", "2018-06-20", "--rules-dir", RULES)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{tmp_path / 'bad.xlsx'}:applicants!E14: applicants[12] (id LDE-013).requested_fte: must be >= 1, not 0" \
+        in result.stderr
+    assert "bad.xlsx:applicants!D3: applicants[1] (id LDE-002).contingent_fte: must be a number, not 'drie'" in result.stderr
+
+
+def test_a_list_sheet_row_of_an_unknown_applicant_is_named(runner, tmp_path):
+    invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "call.xlsx")
+    book = load_workbook(tmp_path / "call.xlsx")
+    book["quarters"]["A5"] = "BW-999"
+    book.save(tmp_path / "bad.xlsx")
+    result = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "bad.xlsx", "--as-of", "2018-06-20",
+                    "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1
+    assert "bad.xlsx:quarters!A5: no applicant with id 'BW-999' in sheet 'applicants'" in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not really a zip", b"\x00" * 100])
+def test_a_damaged_workbook_is_a_message(runner, tmp_path, content):
+    path = tmp_path / "call.xlsx"
+    path.write_bytes(content)
+    result = invoke(runner, "evaluate", "lde", path, "--as-of", "2018-06-20", "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and "not a readable XLSX workbook" in result.stderr
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused(runner, tmp_path):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/big.xml", b"\x00" * (600 * 2**20))  # a few hundred kB packed
+    (tmp_path / "bomb.xlsx").write_bytes(out.getvalue())
+    result = invoke(runner, "evaluate", "lde", tmp_path / "bomb.xlsx", "--as-of", "2018-06-20", "--rules-dir", RULES)
+    assert result.exit_code == 1 and "unpacks to more than 512 MiB" in result.stderr
+
+
+def test_the_decision_workbook_ranking_equals_the_json(runner, tmp_path):
+    args = ["evaluate", "maatwerk-redistribution", ROOT / "examples" / "maatwerk-2020.yaml", "--as-of", "2020-03-01",
+            "--rules-dir", RULES, "--no-log"]
+    record = json.loads(invoke(runner, *args, "--format", "json").stdout, parse_float=Decimal)
+    assert invoke(runner, *args, "--format", "xlsx", "-o", tmp_path / "d.xlsx").exit_code == 0
+    book = load_workbook(tmp_path / "d.xlsx")
+    assert book.sheetnames == ["decision", "ranking", "steps", "reasons"]
+    rows = list(book["ranking"].iter_rows(values_only=True))
+    headers = rows[0]
+    assert len(rows) - 1 == len(record["decisions"])
+    for row, decision in zip(rows[1:], record["decisions"]):
+        cells = dict(zip(headers, row))
+        for key in ("rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte",
+                    "reduced_fte", "change_fte"):
+            assert _same(cells[key], decision[key]), (decision["id"], key)
+        fill = decision["derived"]["fill_rate"]
+        if isinstance(fill, str):  # a fraction that does not terminate: rounded, and exact beside it
+            assert cells["derived.fill_rate_exact"] == fill
+            numerator, denominator = map(int, fill.split("/"))
+            assert abs(Decimal(str(cells["derived.fill_rate"])) - Decimal(numerator) / denominator) < Decimal("1e-15")
+    facts = dict(book["decision"].iter_rows(min_row=2, values_only=True))
+    assert facts["decision_id"] == record["decision_id"] and facts["as_of"] == "2020-03-01"
+
+
+def _same(cell, value) -> bool:
+    if value is None:
+        return cell is None
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Decimal(str(cell)) == value
+    return cell == value
+
+
+def test_a_formula_in_a_name_stays_text_in_every_output(runner, tmp_path):
+    evil = "=cmd|' /C calc'!A0"
+    data = json_view(read_any(ROOT / "examples" / "lde-2018.yaml"))
+    data["applicants"][0]["name"] = evil
+    (tmp_path / "evil.json").write_bytes(to_json_bytes(data))
+    args = ["evaluate", "lde", tmp_path / "evil.json", "--as-of", "2018-06-20", "--rules-dir", RULES, "--no-log"]
+    for fmt in ("csv", "csv-excel"):
+        text = invoke(runner, *args, "--format", fmt).stdout
+        assert "'" + evil in text and ("," + evil not in text and ";" + evil not in text)
+    invoke(runner, *args, "--format", "xlsx", "-o", tmp_path / "d.xlsx")
+    cell = next(c for row in load_workbook(tmp_path / "d.xlsx")["ranking"].iter_rows() for c in row if c.value == evil)
+    assert cell.data_type == "s"  # a text, not a formula
+    invoke(runner, "facts", "convert", tmp_path / "evil.json", tmp_path / "evil.xlsx")
+    cell = next(c for row in load_workbook(tmp_path / "evil.xlsx")["applicants"].iter_rows() for c in row if c.value == evil)
+    assert cell.data_type == "s"
+
+
+def test_the_template_has_the_sheets_and_headers_of_the_schema(runner, tmp_path):
+    result = invoke(runner, "facts", "template", "sheltered-workshops", "--as-of", "2018-06-20", "--rules-dir", RULES,
+                    "-o", tmp_path / "t.xlsx")
+    assert result.exit_code == 0
+    book = load_workbook(tmp_path / "t.xlsx")
+    headers = {s.title: [c.value for c in s[1]] for s in book.worksheets}
+    assert headers["applicants"] == ["id", "name", "province", "contingent_fte", "requested_fte"]
+    assert headers["quarters"] == ["applicant", "quarter", "contingent_fte", "filled_fte"]
+    assert headers["regions"][0] == "region" and "work_disabled" in headers["regions"]
+
+
+def test_the_same_decision_gives_the_same_workbook_bytes(runner, tmp_path):
+    args = ["evaluate", "lde", ROOT / "examples" / "lde-2018.yaml", "--as-of", "2018-06-20", "--rules-dir", RULES,
+            "--no-log", "--format", "xlsx"]
+    invoke(runner, *args, "-o", tmp_path / "a.xlsx")
+    invoke(runner, *args, "-o", tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_a_workbook_with_no_applicants_sheet_says_how_to_get_one(runner, tmp_path):
+    book = Workbook()
+    book.active.title = "Blad1"
+    book.save(tmp_path / "call.xlsx")
+    result = invoke(runner, "evaluate", "lde", tmp_path / "call.xlsx", "--as-of", "2018-06-20", "--rules-dir", RULES)
+    assert result.exit_code == 1 and "needs a sheet 'applicants' (it has: Blad1)" in result.stderr
+    assert "rules facts template" in result.stderr
