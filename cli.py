@@ -560,16 +560,26 @@ def _replay_text(result) -> str:
 @click.argument("applicant", required=False)
 @click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--for", "audience", type=click.Choice(["applicant", "auditor"]), default="applicant", show_default=True,
+              help="applicant: a letter in plain words; auditor: every condition, value and step, exactly.")
 @log_option
-def explain(ref, applicant, lang, fmt, log_path):
-    """Explain a logged decision in plain language (one applicant, or the whole call)."""
+def explain(ref, applicant, lang, fmt, audience, log_path):
+    """Explain a logged decision in plain language: to one APPLICANT a letter (or, --for auditor, every
+    condition, value and step), or the whole call."""
     from rules_engine.api import explain_record
     from rules_engine.decide import to_json
     from rules_engine.explain import as_text
+    from rules_engine.letter import as_letter_text
+    from rules_engine.render import terminal_width
 
     with open_log(log_path) as log:
-        result = explain_record(log, ref, applicant, lang)
-    click.echo(to_json(result) if fmt == "json" else as_text(result), nl=fmt == "json")
+        result = explain_record(log, ref, applicant, lang, audience)
+    if fmt == "json":
+        click.echo(to_json(result))
+    elif result.get("for") == "applicant":
+        click.echo(as_letter_text(result, min(terminal_width(), 100)), nl=False)
+    else:
+        click.echo(as_text(result), nl=False)
 
 
 @main.group()

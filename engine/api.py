@@ -282,8 +282,12 @@ def check_text(text: str, label: str = "<rule text>") -> TextCheck:
     return TextCheck([], lint_ruleset(ruleset), ruleset)
 
 
-def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lang: str = "nl") -> dict:
-    """The statement of reasons of a logged decision (one applicant, or the whole call), from the log alone."""
+def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lang: str = "nl",
+                   audience: str = "auditor") -> dict:
+    """The statement of reasons of a logged decision (one applicant, or the whole call), from the log alone.
+
+    For one applicant, ``audience`` "applicant" gives the letter (``letter``); "auditor" the detailed text.
+    """
     import json
     from decimal import Decimal
 
@@ -294,12 +298,30 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     if entry.kind == "approval":
         raise LookupFailure(f"record {entry.seq} is an approval, not a decision: 'rules show {entry.seq}' prints it")
     record = json.loads(entry.text, parse_float=Decimal)
+    if applicant and audience == "applicant":
+        return _letter(log, entry, record, applicant, lang)
     if applicant:
         result = explain_applicant(record, stored_ruleset(log, entry), applicant, lang)
     else:
         result = explain_call(record, lang)
     published = stored_ruleset(log, entry, overrides=False).params if record.get("overrides") else {}
     return with_governance(result, record, entry.requested_by, entry.reason, published)
+
+
+def _letter(log: DecisionLog, entry, record: dict, applicant: str, lang: str) -> dict:
+    from .explain import GOVERNANCE
+    from .facts import load_data
+    from .letter import letter
+    from .replay import legacy_format, stored_ruleset
+
+    raw = log.blob(entry.facts_sha256)
+    data = load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw))[0]
+    own = next((a for a in data.get("applicants") or [] if str(a.get("id")) == applicant), None)
+    result = letter(record, stored_ruleset(log, entry), applicant, lang, own)
+    if record.get("kind") == "simulation":  # a letter about a simulation must say so first
+        first = result["sections"][0]
+        result["sections"][0] = dict(first, lines=[GOVERNANCE[lang]["simulation"], *first["lines"]])
+    return result
 
 
 def replay_record(log: DecisionLog, ref: str):

@@ -12,6 +12,13 @@ from .errors import escape_text
 from .expr import format_decimal
 
 
+def terminal_width() -> int:
+    """The width to fit: the terminal's, else $COLUMNS, else 80."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
 def cell(value: Any) -> str:
     if isinstance(value, Fraction):
         exact = value.denominator & (value.denominator - 1) == 0 or 10**12 % value.denominator == 0

@@ -203,7 +203,7 @@ def test_the_statement_of_reasons_names_the_cap_that_held(tmp_path):
     log = tmp_path / "log.sqlite"
     result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--log", str(log)])
     assert result.exit_code == 0, result.output
-    text = CliRunner().invoke(main, ["explain", "1", "A", "--lang", "en", "--log", str(log)]).stdout
+    text = CliRunner().invoke(main, ["explain", "1", "A", "--for", "auditor", "--lang", "en", "--log", str(log)]).stdout
     assert "capped by this applicant's maximum: 1 FTE (requested_fte - 1)" in text
     assert "capped by the request" not in text
 

@@ -96,7 +96,7 @@ def test_log_show_replay_explain_verify(runner, tmp_path):
     head = invoke(runner, "audit", "head").stdout.strip()
     verify = invoke(runner, "audit", "verify", "--head", head)
     assert verify.exit_code == 0 and verify.stdout.startswith("ok: 3 records")
-    explain = invoke(runner, "explain", "3", "SW-001")
+    explain = invoke(runner, "explain", "3", "SW-001", "--for", "auditor")
     assert explain.exit_code == 0 and "Motivering van beslissing" in explain.stdout
     english = invoke(runner, "explain", "3", "SW-001", "--lang", "en", "--format", "json")
     assert json.loads(english.stdout)["language"] == "en"
