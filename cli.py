@@ -262,7 +262,8 @@ def versions(ruleset_id, rules_dir):
     today = dt.date.today()
     rows = [(r.version, r.status, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
              r.label, r.title) for r in list_versions(ruleset_id, rules_dir)]
-    click.echo(table(["version", "status", "from", "to", "in force today", "file", "title"], rows))
+    click.echo(table(["version", "status", "from", "to", "in force today", "file", "title"], rows,
+                     fixed=(0, 1, 2, 3), optional=(5,)))
 
 
 @main.group()
@@ -284,7 +285,7 @@ def report_fill(facts, quarter, fmt):
     if fmt == "json":
         click.echo(to_json(result.as_dict()))
         return
-    click.echo(table(["quarter", "applicants", "reporting", "contingent_fte", "filled_fte", "vacant_fte", "fill_rate"],
+    click.echo(table(["quarter", "applicants", "reporting", "contingent", "filled", "vacant", "fill rate"],
                      [(result.quarter, result.applicants, result.reporting, result.contingent_fte, result.filled_fte,
                        result.vacant_fte, percent(result.fill_rate))], right=(1, 2, 3, 4, 5, 6)))
 
@@ -331,6 +332,7 @@ def facts_template(ruleset, as_of, rules_dir, output):
 def test_cmd(paths, rules_dir, with_coverage, min_coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
     from rules_engine.explain import show as _show
+    from rules_engine.render import wrap
     from rules_engine.testing import find_test_files, run_file
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
@@ -339,12 +341,12 @@ def test_cmd(paths, rules_dir, with_coverage, min_coverage):
         sys.exit(1)
     results = [result for path in files for result in run_file(path, Path(rules_dir))]
     for result in results:
-        click.echo(f"{result.file}: {result.name} [{result.ruleset}] ... {'ok' if result.passed else 'FAILED'}")
+        click.echo(wrap(f"{result.file}: {result.name} [{result.ruleset}] ... {'ok' if result.passed else 'FAILED'}"))
         for failure in result.failures:
-            click.echo(f"  {failure.location}: {failure.subject}.{failure.key}: expected {_show(failure.expected)}, "
-                       f"got {_show(failure.actual)}")
+            click.echo(wrap(f"  {failure.location}: {failure.subject}.{failure.key}: expected {_show(failure.expected)}, "
+                            f"got {_show(failure.actual)}"))
             for line in failure.trace:
-                click.echo(f"      {line}")
+                click.echo(wrap(f"      {line}"))
     short = _coverage_report(results, paths, rules_dir, min_coverage) if with_coverage else False
     failed = sum(1 for r in results if not r.passed)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
@@ -354,7 +356,7 @@ def test_cmd(paths, rules_dir, with_coverage, min_coverage):
 def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
     """Print the coverage of every version in scope; True if the published ones fall short."""
     from rules_engine.api import validate_paths
-    from rules_engine.render import table
+    from rules_engine.render import table, wrap
     from rules_engine.testing import coverage, untested
 
     scope = [Path(p).parent.parent if Path(p).is_file() else Path(p) for p in paths] or [Path(rules_dir)]
@@ -367,13 +369,13 @@ def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
     share = 100 * sum(c.covered for c in published) / len(published) if published else 100.0
     missing = untested(results, rulesets)
     for ruleset in missing:
-        click.echo(f"coverage: {ruleset.id} {ruleset.version} is published and has no test case ({ruleset.label})")
+        click.echo(wrap(f"coverage: {ruleset.id} {ruleset.version} is published and has no test case ({ruleset.label})"))
     for c in published:
         if not c.covered:
-            click.echo(f"coverage: rule '{c.rule}' of {c.ruleset.id} {c.ruleset.version} is never "
-                       f"{' nor '.join(w for ok, w in ((c.held, 'held'), (c.not_held, 'not held')) if not ok)}")
-    click.echo(f"coverage: {share:.1f}% of the rules of published versions seen holding and not holding "
-               f"(at least {min_coverage:g}% required)")
+            click.echo(wrap(f"coverage: rule '{c.rule}' of {c.ruleset.id} {c.ruleset.version} is never "
+                            f"{' nor '.join(w for ok, w in ((c.held, 'held'), (c.not_held, 'not held')) if not ok)}"))
+    click.echo(wrap(f"coverage: {share:.1f}% of the rules of published versions seen holding and not holding "
+                    f"(at least {min_coverage:g}% required)"))
     return bool(missing) or share < min_coverage
 
 
@@ -452,10 +454,10 @@ def log_cmd(ruleset, since, until, everything, fmt, log_path):
                              "applicants": e.applicants, "allocated_fte": Decimal(e.allocated_fte),
                              "evaluator": e.evaluator, "requested_by": e.requested_by} for e in entries]))
         return
-    rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
-             e.decision_id[:16], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "") for e in entries]
+    rows = [(e.seq, e.recorded_at[:16].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
+             e.decision_id[:12], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "") for e in entries]
     click.echo(table(["seq", "recorded (UTC)", "kind", "ruleset", "version", "as of", "decision", "applicants", "FTE",
-                      "engine", "by"], rows, right=(0, 7, 8)))
+                      "engine", "by"], rows, right=(0, 7, 8), fixed=(1, 2, 6, 10), optional=(9, 7, 5, 4)))
 
 
 @main.command()
@@ -483,10 +485,10 @@ def approvals(ruleset_id, log_path):
     from rules_engine.render import table
 
     with open_log(log_path) as log:
-        rows = [(e.seq, e.recorded_at[:19].replace("T", " "), e.ruleset_id, e.ruleset_version, e.ruleset_sha256[:16],
+        rows = [(e.seq, e.recorded_at[:16].replace("T", " "), e.ruleset_id, e.ruleset_version, e.ruleset_sha256[:12],
                  e.requested_by or "", e.reason or "") for e in log.entries(ruleset_id) if e.kind == "approval"]
-    click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "rule text sha256", "by", "note"], rows,
-                     right=(0,)))
+    click.echo(table(["seq", "recorded (UTC)", "ruleset", "version", "text sha256", "by", "note"], rows,
+                     right=(0,), fixed=(1, 2, 3, 4, 5)))
 
 
 @main.command()

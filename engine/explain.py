@@ -356,10 +356,13 @@ def with_governance(explanation: dict, record: dict, requested_by: str | None, r
     return {**explanation, "sections": [section, *explanation["sections"][1:]]}
 
 
-def as_text(explanation: dict) -> str:
+def as_text(explanation: dict, width: int | None = None) -> str:
+    """The explanation as text, each line wrapped to ``width`` (the terminal's) with a hanging indent."""
+    from .render import wrap
+
     parts = []
     for section in explanation["sections"]:
         parts.append(escape_text(section["title"]))
-        parts.extend("  " + escape_text(line) for line in section["lines"])
+        parts.extend(wrap("  " + escape_text(line), "   ", width) for line in section["lines"])
         parts.append("")
     return "\n".join(parts)

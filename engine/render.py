@@ -19,6 +19,17 @@ def terminal_width() -> int:
     return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
+def wrap(text: str, indent: str = "    ", width: int | None = None) -> str:
+    """A line of output wrapped to fit the terminal; continuation lines are indented. A word longer
+    than the line (a file path) is never broken: it stays whole, to be copied or clicked."""
+    import textwrap
+
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    lines = textwrap.wrap(text.strip(), width=width or terminal_width(), initial_indent=lead,
+                          subsequent_indent=lead + indent, break_on_hyphens=False, break_long_words=False)
+    return "\n".join(lines) if lines else ""
+
+
 def cell(value: Any) -> str:
     if isinstance(value, Fraction):
         exact = value.denominator & (value.denominator - 1) == 0 or 10**12 % value.denominator == 0
@@ -63,15 +74,67 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
-    """A plain aligned text table."""
-    text_rows = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in text_rows]) for i, h in enumerate(headers)]
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = (), fixed: Sequence[int] = (),
+          optional: Sequence[int] = (), width: int | None = None) -> str:
+    """An aligned text table that fits ``width`` (default: the terminal's, else $COLUMNS, else 80).
 
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))]
-        return "  ".join(parts).rstrip()
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in text_rows])
+    Numbers (the ``right`` columns) and ``fixed`` columns keep their width. When the table is too
+    wide, the ``optional`` columns are left out, in their order, as long as the rest cannot fit; then
+    the widest other column gives way first (down to 8 characters, or its header), and rich cuts
+    what no longer fits with an ellipsis.
+    """
+    from rich.cells import cell_len
+
+    width = width or terminal_width()
+    text_rows = [[cell(v) for v in row] for row in rows]
+    natural = [max([cell_len(h)] + [cell_len(r[i]) for r in text_rows]) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    floors = [w if i in right or i in fixed else min(w, max(8, cell_len(h))) for i, (w, h) in enumerate(zip(natural, headers))]
+    for column in optional:
+        if sum(floors[i] for i in keep) + 2 * (len(keep) - 1) <= width:
+            break
+        keep.remove(column)
+    widths = _shrink([natural[i] for i in keep], [floors[i] for i in keep], width)
+    return _render([headers[i] for i in keep], [[r[i] for i in keep] for r in text_rows],
+                   [keep.index(i) for i in right if i in keep], widths)
+
+
+def _render(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int], widths: list[int]) -> str:
+    from rich.box import Box
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(box=Box(_BOX, ascii=True), show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                 header_style=None, highlight=False)
+    for index, header in enumerate(headers):
+        grid.add_column(header, justify="right" if index in right else "left", no_wrap=True, overflow="ellipsis",
+                        width=widths[index])
+    for row in rows:
+        grid.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=sum(widths) + 2 * len(widths), color_system=None, force_terminal=False, highlight=False,
+            markup=False, emoji=False, soft_wrap=False).print(grid)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def _shrink(widths: list[int], floor: list[int], width: int) -> list[int]:
+    """Narrow the widest column above its floor, one step at a time, until the columns fit (or all are at floor)."""
+    widths = list(widths)
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    while excess > 0:
+        candidates = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: (widths[i], -i))
+        others = [widths[i] for i in candidates if i != widest]
+        step = max(1, min(excess, widths[widest] - max(others + [floor[widest]])))
+        widths[widest] -= min(step, widths[widest] - floor[widest])
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+    return widths
+
+
+# A table without borders: the header underlined with dashes, columns two spaces apart.
+_BOX = "    \n    \n -  \n    \n    \n    \n    \n    \n"
 
 
 def _status(decision: dict) -> str:
@@ -90,10 +153,11 @@ def decision_table(record: dict) -> str:
     headers = ["rank", "id", "name", "region", "tier", "requested", "allocated"]
     headers += ["reduced", "change"] if reduces else []
     parts = [
-        escape_text(f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}"),
+        wrap(escape_text(f"{record['ruleset']['id']} {record['ruleset']['version']} — {record['ruleset']['title']}")),
         f"as of {record['as_of']}; decision {record['decision_id'][:16]}",
         "",
-        table(headers + ["reason"], rows, right=(0, 4, 5, 6, 7, 8) if reduces else (0, 4, 5, 6)),
+        table(headers + ["reason"], rows, right=(0, 4, 5, 6, 7, 8) if reduces else (0, 4, 5, 6), fixed=(1,),
+              optional=(3,)),
     ]
     if record["regions"]:
         region_rows = [(name, r["weight"], r["quota_fte"], r["budget_fte"], r["eligible"], r["allocated_fte"])
@@ -104,7 +168,7 @@ def decision_table(record: dict) -> str:
         step_rows = [(s["step"], s["kind"], s["budget_fte"], s.get("allocated_fte", s.get("reduced_fte")), s["left_fte"])
                      for s in record["steps"]]
         parts += ["", table(["step", "kind", "budget", "given/taken", "left"], step_rows, right=(0, 2, 3, 4))]
-    parts += ["", _totals(record)]
+    parts += ["", wrap(_totals(record))]
     return "\n".join(parts) + "\n"
 
 
@@ -173,7 +237,7 @@ def diff_table(result) -> str:
         reduced = f", reduced {cell(o['reduced_fte'])}" if o.get("reduced_fte") else ""
         return f"tier {o['tier']}, rank {o['rank']}, {cell(o['allocated_fte'])} FTE{reduced}"
 
-    lines = [f"old: {side(result.old)} ({result.old_label})", f"new: {side(result.new)} ({result.new_label})", ""]
+    lines = [wrap(f"old: {side(result.old)} ({result.old_label})"), wrap(f"new: {side(result.new)} ({result.new_label})"), ""]
     if result.changed:
         rows = [(c["id"], (c["name"] or "")[:30], outcome(c["before"]), outcome(c["after"])) for c in result.changed]
         lines.append(table(["id", "name", "before", "after"], rows))
@@ -182,7 +246,7 @@ def diff_table(result) -> str:
     if result.regions:
         rows = [(n, r["before"], r["after"]) for n, r in result.regions.items()]
         lines += ["", table(["region", "FTE before", "FTE after"], rows, right=(1, 2))]
-    lines += ["", f"{len(result.changed)} of {len(result.new['decisions'])} applicants changed; eligible "
-              f"{result.old['eligible']} -> {result.new['eligible']}; allocated {cell(result.old['allocated_fte'])} -> "
-              f"{cell(result.new['allocated_fte'])} FTE"]
+    lines += ["", wrap(f"{len(result.changed)} of {len(result.new['decisions'])} applicants changed; eligible "
+                       f"{result.old['eligible']} -> {result.new['eligible']}; allocated "
+                       f"{cell(result.old['allocated_fte'])} -> {cell(result.new['allocated_fte'])} FTE")]
     return "\n".join(lines)

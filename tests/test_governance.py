@@ -66,10 +66,11 @@ def test_overrides_make_a_simulation_and_explain_names_the_published_value(tmp_p
     assert result.exit_code == 0 and json.loads(result.stdout)["kind"] == "simulation"
     text = rules("explain", "1", "--log", log).stdout.splitlines()
     assert text[1].strip() == "Dit is een simulatie, geen officiële beslissing."
-    assert "Parameter min_realisation_rate: 0.93 in deze simulatie (gepubliceerde waarde: 0.9)." in text[2]
+    assert "Parameter min_realisation_rate: 0.93 in deze simulatie (gepubliceerde waarde: 0.9)." in \
+        " ".join(" ".join(text[2:4]).split())  # wrapped at 80 columns
     assert any("Aangevraagd door: alice." in line for line in text)
     assert any("Reden: what if the threshold rises" in line for line in text)
-    english = rules("explain", "1", "--lang", "en", "--log", log).stdout
+    english = " ".join(rules("explain", "1", "--lang", "en", "--log", log).stdout.split())  # unwrapped
     assert "This is a simulation, not an official decision." in english and "published value: 0.9" in english
     shown = rules("show", "1", "--log", log)
     assert "(simulation)" in shown.stderr and "requested by alice (what if the threshold rises)" in shown.stderr
