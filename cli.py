@@ -448,11 +448,13 @@ def log_cmd(ruleset, since, until, everything, fmt, log_path):
                    if everything or e.kind == "official"]
     if fmt == "json":
         from rules_engine.decide import to_json
+        from rules_engine.replay import stored_format
 
         click.echo(to_json([{"seq": e.seq, "recorded_at": e.recorded_at, "kind": e.kind, "ruleset": e.ruleset_id,
                              "version": e.ruleset_version, "as_of": e.as_of, "decision_id": e.decision_id,
                              "applicants": e.applicants, "allocated_fte": Decimal(e.allocated_fte),
-                             "evaluator": e.evaluator, "requested_by": e.requested_by} for e in entries]))
+                             "evaluator": e.evaluator, "requested_by": e.requested_by,
+                             "format": stored_format(e.head()) or "rules-decision/1"} for e in entries]))
         return
     rows = [(e.seq, e.recorded_at[:16].replace("T", " "), e.kind, e.ruleset_id, e.ruleset_version, e.as_of,
              e.decision_id[:12], e.applicants, e.allocated_fte, e.evaluator, e.requested_by or "") for e in entries]

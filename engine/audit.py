@@ -133,6 +133,15 @@ class Entry:
     hash: str
     extra: str = "{}"  # canonical JSON of the further hashed fields (format 2); "{}" in format 1 records
 
+    def head(self, size: int = 64) -> bytes:
+        """The first bytes of the stored output (enough to read its format), without unpacking all of it."""
+        if self.output_encoding != "zlib":
+            return bytes(self.output[:size])
+        try:
+            return zlib.decompressobj().decompress(self.output, size)
+        except zlib.error:
+            return b""
+
     @property
     def text(self) -> bytes:
         """The stored decision output, unpacked."""

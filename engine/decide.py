@@ -34,10 +34,26 @@ def _encode_other(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+FORMAT = "rules-decision/2"  # the record format of decisions made now; see schemas/decision.schema.json
+
+
+def _encode_v2(value: Any) -> Any:
+    """Format 2: a fraction that does not terminate is an object no consumer can take for text."""
+    if isinstance(value, Fraction):
+        simple = exact(value)
+        if not isinstance(simple, Fraction):
+            return simple
+        approx = Decimal(value.numerator) / Decimal(value.denominator)
+        return {"numerator": value.numerator, "denominator": value.denominator, "approx": f"{approx:.6f}"}
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 # msgspec writes decimals as exact JSON numbers in C; the json module can only write them as
 # floats or strings. Dicts keep their order; the record holds no sets, whose order would vary.
 _ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_other)
 _SORTED = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_other, order="sorted")
+_ENCODER_2 = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_v2)
+_SORTED_2 = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_v2, order="sorted")
 
 
 def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
@@ -51,8 +67,15 @@ def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
 
 
 def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> bytes:
-    """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str."""
-    encoder = _SORTED if sort_keys else _ENCODER
+    """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str.
+
+    A record of format 2 (it says so in its first key) writes fractions as objects; anything else,
+    records made before included, as 'p/q' texts, so that they replay to the same bytes.
+    """
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        encoder = _SORTED_2 if sort_keys else _ENCODER_2
+    else:
+        encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
         return encoder.encode(obj)
     pad = b" " * indent
@@ -124,11 +147,12 @@ def batch():
 
 
 def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python", kind: str | None = None,
-           approvals: Sequence[dict] = ()) -> dict:
+           approvals: Sequence[dict] = (), record_format: str | None = FORMAT) -> dict:
     """The full decision record for one call.
 
     ``kind`` (official or simulation) and the ``approvals`` relied on are part of the record of every
     decision made since governance exists; a record replayed from before (kind None) has neither.
+    ``record_format`` names the format (first key); None rebuilds a record made before formats were named.
     """
     with batch():
         assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of)
@@ -136,7 +160,7 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
             outcome = allocate_steps(ruleset, assessments, facts)
             record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
                                   outcome)
-            return _with_kind(record, kind, approvals)
+            return _with_format(_with_kind(record, kind, approvals), kind, record_format)
         result = _allocate(ruleset, assessments, facts)
         record = _record(ruleset, facts, as_of, engine, assessments, result)
     if kind is None:
@@ -144,7 +168,13 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     for decision in record["decisions"]:  # the cap each applicant had, which explanations name
         if decision["allocation"] is not None:
             decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
-    return _with_kind(record, kind, approvals)
+    return _with_format(_with_kind(record, kind, approvals), kind, record_format)
+
+
+def _with_format(record: dict, kind: str | None, record_format: str | None) -> dict:
+    if kind is None or record_format is None:
+        return record
+    return {"format": record_format, **record}
 
 
 def _with_kind(record: dict, kind: str | None, approvals: Sequence[dict]) -> dict:

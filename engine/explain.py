@@ -129,6 +129,8 @@ PHRASES = {
 
 
 def show(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"numerator", "denominator", "approx"}:  # format 2's fraction
+        value = f"{value['numerator']}/{value['denominator']}"
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -142,7 +142,7 @@ class Formatter:
                 return value
         if name.endswith("_rate") and _exact(value) is not None:
             return self.rate(value)
-        if isinstance(value, (int, Decimal, Fraction)) or _is_fraction_text(value):
+        if isinstance(value, (int, Decimal, Fraction, dict)) or _is_fraction_text(value):
             return self.number(value)
         if isinstance(value, list):
             return ", ".join(self.value(name, v) for v in value)
@@ -154,6 +154,8 @@ def _is_fraction_text(value: Any) -> bool:
 
 
 def _exact(value: Any) -> Any:
+    if isinstance(value, dict) and {"numerator", "denominator"} <= set(value):  # format 2's fraction
+        return Fraction(int(value["numerator"]), int(value["denominator"]))
     if _is_fraction_text(value):
         numerator, denominator = map(int, value.split("/"))
         return Fraction(numerator, denominator)

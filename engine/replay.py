@@ -45,8 +45,16 @@ def rebuild(log: DecisionLog, entry: Entry) -> tuple[Ruleset, dict]:
     approvals = log.approvals(entry.ruleset_sha256, entry.schema_sha256, entry.requested_by, entry.seq) if kind else ()
     with batch():
         facts = parse_facts(raw, f"log#{entry.seq}:facts", ruleset, entry.facts_format or legacy_format(raw))
-        record = decide(ruleset, facts, _as_of(entry), entry.evaluator, kind, approvals)
+        record = decide(ruleset, facts, _as_of(entry), entry.evaluator, kind, approvals, stored_format(entry.text))
     return ruleset, record
+
+
+def stored_format(text: str | bytes) -> str | None:
+    """The format a stored record names in its first key, or None for a record made before formats were named."""
+    head = text[:64].decode("utf-8", "replace") if isinstance(text, bytes) else text[:64]
+    if not head.startswith('{\n  "format": "'):
+        return None
+    return head.split('"format": "', 1)[1].split('"', 1)[0]
 
 
 def legacy_format(raw: bytes) -> str:

@@ -1,0 +1,66 @@
+"""The documented decision format: every decision output validates against schemas/decision.schema.json."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import jsonschema
+import pytest
+
+from rules_cli.cli import main
+
+from conftest import RULES
+
+ROOT = RULES.parent
+SCHEMA = json.loads((ROOT / "schemas" / "decision.schema.json").read_text(encoding="utf-8"))
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+CALLS = [("lde", "lde-2018.yaml", "2018-06-20", ()), ("sheltered-workshops", "sheltered-workshops-2018.yaml", "2018-06-20", ()),
+         ("social-workshops", "social-workshops-2018.yaml", "2018-06-20", ()),
+         ("sheltered-workshops", "sheltered-workshops-2018.yaml", "2019-06-20", ("--simulate",)),
+         ("social-workshops", "social-workshops-2018.yaml", "2019-06-20", ()),
+         ("maatwerk-redistribution", "maatwerk-2020.yaml", "2020-03-01", ()),
+         ("lde", "lde-2018.yaml", "2019-06-20", ("--simulate",))]
+
+
+def evaluate(runner, ruleset, facts, as_of, extra, *more):
+    return runner.invoke(main, ["evaluate", ruleset, str(ROOT / "examples" / facts), "--as-of", as_of,
+                                "--rules-dir", str(RULES), "--format", "json", *extra, *more])
+
+
+@pytest.mark.parametrize("ruleset, facts, as_of, extra", CALLS)
+def test_every_decision_validates_against_the_documented_format(runner, ruleset, facts, as_of, extra):
+    result = evaluate(runner, ruleset, facts, as_of, extra, "--no-log")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    errors = sorted(VALIDATOR.iter_errors(record), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    assert record["format"] == "rules-decision/2" and len(record["decision_id"]) == 64
+
+
+def test_a_fraction_is_an_object_no_consumer_takes_for_text(runner):
+    record = json.loads(evaluate(runner, *CALLS[1], "--no-log").stdout, parse_float=Decimal)
+    rates = [d["derived"]["fill_rate"] for d in record["decisions"] if isinstance(d["derived"]["fill_rate"], dict)]
+    assert rates, "the example has fill rates that do not terminate"
+    for rate in rates:
+        value = Decimal(rate["numerator"]) / Decimal(rate["denominator"])
+        assert rate["approx"] == f"{value:.6f}"
+    assert not any(isinstance(v, str) and "/" in v for d in record["decisions"] for v in d["derived"].values())
+
+
+def test_the_log_and_the_service_give_the_same_format(runner, tmp_path):
+    log = tmp_path / "log.sqlite"
+    assert evaluate(runner, *CALLS[0], "--log", str(log)).exit_code == 0
+    shown = json.loads(runner.invoke(main, ["show", "1", "--log", str(log)]).stdout)
+    assert not list(VALIDATOR.iter_errors(shown))
+    listing = json.loads(runner.invoke(main, ["log", "--format", "json", "--log", str(log)]).stdout)
+    assert listing[0]["format"] == "rules-decision/2" and len(listing[0]["decision_id"]) == 64
+    assert isinstance(listing[0]["allocated_fte"], (int, float))
+
+
+def test_a_record_of_the_earlier_format_still_replays_identical(runner):
+    fixture = ROOT / "tests" / "fixtures"
+    logs = sorted(fixture.glob("*.sqlite"))
+    assert logs
+    for path in logs:
+        result = runner.invoke(main, ["replay", "--all", "--log", str(path)])
+        assert result.exit_code == 0 and " 0 different, 0 failed" in result.stdout, result.output
