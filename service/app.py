@@ -94,6 +94,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     _handlers(app)
     _routes(app, settings)
+    from .web import add_web
+
+    add_web(app, settings)
     _patch_openapi(app)
     return app
 

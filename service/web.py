@@ -1,0 +1,527 @@
+"""The web pages of ``rules serve``: the policy explorer, checking a draft, simulating, comparing,
+the decision log with its motivations, replay, and the integrity check.
+
+Server-rendered HTML (Jinja2, autoescaped), no JavaScript, every asset shipped in this package.
+Signing in at ``/login`` takes an API token and sets it as an HttpOnly, SameSite=Strict session
+cookie (Secure over TLS); the same roles as the API decide what a page shows. Every form that
+runs something carries a CSRF token derived from the session (HMAC), checked on POST. The pages
+call ``rules_engine.api`` like the API routes do; the engine never imports this package.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from rules_engine import api
+from rules_engine.audit import DecisionLog, parse_head
+from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError
+
+from .texts import TEXTS
+
+HERE = Path(__file__).resolve().parent
+COOKIE, LANG_COOKIE = "rules_session", "rules_lang"
+PAGE_SIZE = 50
+ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                  trim_blocks=True, lstrip_blocks=True)
+
+
+class Denied(Exception):
+    """A page the caller may not see (403), or must sign in for (redirect)."""
+
+    def __init__(self, status: int, detail: str = ""):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def add_web(app: FastAPI, settings) -> None:
+    """Mount the pages and their static files on the API's application."""
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    pages = Pages(settings)
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, exc: Denied):
+        if exc.status == 401:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
+        return pages.render(request, "error.html", pages.user(request), status=exc.status, code=exc.status,
+                            detail=exc.detail)
+
+    for path, method, handler in pages.routes():
+        app.add_api_route(path, handler, methods=[method], include_in_schema=False, response_class=HTMLResponse)
+
+
+class Pages:
+    def __init__(self, settings):
+        self.settings = settings
+
+    def routes(self) -> list:
+        return [("/", "GET", self.home), ("/login", "GET", self.login_form), ("/login", "POST", self.login),
+                ("/logout", "POST", self.logout), ("/lang/{code}", "GET", self.language),
+                ("/rules", "GET", self.rulesets), ("/rules/{ruleset_id}/{version}", "GET", self.ruleset),
+                ("/check", "GET", self.check_form), ("/check", "POST", self.check),
+                ("/simulate", "GET", self.simulate_form), ("/simulate", "POST", self.simulate),
+                ("/compare", "GET", self.compare_form), ("/compare", "POST", self.compare),
+                ("/decisions", "GET", self.decisions), ("/decisions/{seq}", "GET", self.decision),
+                ("/decisions/{seq}/record.json", "GET", self.record), ("/decisions/{seq}/replay", "POST", self.replay),
+                ("/integrity", "GET", self.integrity), ("/integrity", "POST", self.verify)]
+
+    # --- sessions, roles, rendering -------------------------------------------------
+
+    def user(self, request: Request) -> tuple[str, str, str] | None:
+        """(name, role, secret) of the signed-in token, or None."""
+        from .app import _find_token
+
+        if self.settings.no_auth:
+            return ("local", "admin", "local")
+        secret = request.cookies.get(COOKIE, "")
+        if not secret:
+            return None
+        token = _find_token(self.settings, secret)
+        return (token.name, token.role, secret) if token else None
+
+    def need(self, request: Request, action: str) -> tuple[str, str, str]:
+        from .app import ALLOWED
+
+        user = self.user(request)
+        if user is None:
+            raise Denied(401)
+        if user[1] not in ALLOWED[action]:
+            raise Denied(403, action)
+        return user
+
+    @staticmethod
+    def csrf(user: tuple | None) -> str:
+        return hmac.new(user[2].encode(), b"rules csrf", hashlib.sha256).hexdigest() if user else ""
+
+    async def form(self, request: Request, user: tuple) -> Any:
+        form = await request.form()
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf(user)):
+            raise Denied(403, "csrf")
+        return form
+
+    def lang(self, request: Request) -> str:
+        return "en" if request.cookies.get(LANG_COOKIE) == "en" else "nl"
+
+    def render(self, request: Request, template: str, user: tuple | None, status: int = 200, **context) -> HTMLResponse:
+        lang = self.lang(request)
+        html = ENV.get_template(template).render(t=TEXTS[lang], lang=lang, user=user, csrf=self.csrf(user),
+                                                 path=request.url.path, **context)
+        return HTMLResponse(html, status, headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:",
+                                                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+                                                   "X-Frame-Options": "DENY"})
+
+    # --- sign in ---------------------------------------------------------------------
+
+    async def home(self, request: Request):
+        user = self.user(request)
+        if user is None:
+            return RedirectResponse("/login", 303)
+        from .app import ALLOWED
+
+        may = {action: user[1] in roles for action, roles in ALLOWED.items()}
+        return self.render(request, "home.html", user, may=may)
+
+    async def login_form(self, request: Request, next: str = "/"):  # noqa: A002 - the query parameter's name
+        return self.render(request, "login.html", None, next=_local(next), error="")
+
+    async def login(self, request: Request):
+        from .app import _find_token
+
+        form = await request.form()
+        secret = str(form.get("token", "")).strip()
+        token = _find_token(self.settings, secret) if secret else None
+        if token is None:
+            return self.render(request, "login.html", None, status=401, next=_local(str(form.get("next", "/"))),
+                               error=TEXTS[self.lang(request)]["login_failed"])
+        response = RedirectResponse(_local(str(form.get("next", "/"))), 303)
+        response.set_cookie(COOKIE, secret, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            path="/", max_age=8 * 3600)
+        return response
+
+    async def logout(self, request: Request):
+        user = self.need(request, "read")
+        await self.form(request, user)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    async def language(self, request: Request, code: str, back: str = "/"):
+        response = RedirectResponse(_local(back), 303)
+        response.set_cookie(LANG_COOKIE, "en" if code == "en" else "nl", samesite="strict", path="/",
+                            max_age=365 * 86400)
+        return response
+
+    # --- the policy ------------------------------------------------------------------
+
+    async def rulesets(self, request: Request):
+        user = self.need(request, "read")
+        listing = api.list_rulesets(self.settings.rules_dir)
+        return self.render(request, "rulesets.html", user, rulesets=listing, timeline=_timeline(listing),
+                           today=dt.date.today())
+
+    async def ruleset(self, request: Request, ruleset_id: str, version: str):
+        user = self.need(request, "read")
+        found = [r for r in api.list_rulesets(self.settings.rules_dir).get(ruleset_id, []) if r.version == version]
+        if not found:
+            raise Denied(404, f"{ruleset_id} {version}")
+        return self.render(request, "ruleset.html", user, r=found[0], lines=found[0].text.splitlines())
+
+    # --- a draft -----------------------------------------------------------------------
+
+    async def check_form(self, request: Request):
+        user = self.need(request, "policy")
+        return self.render(request, "check.html", user, text="", result=None)
+
+    async def check(self, request: Request):
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        text = await _text_field(form, "rule_text", "rule_file", self.settings.max_body)
+        result = _check_text(text)
+        marks = {p["line"] for p in result["problems"] + result["findings"]}
+        return self.render(request, "check.html", user, text=text, result=result, lines=text.splitlines(),
+                           marks=marks, download="data:text/yaml;charset=utf-8," + quote(text))
+
+    # --- simulate and compare ------------------------------------------------------------
+
+    def _choices(self) -> dict:
+        listing = api.list_rulesets(self.settings.rules_dir)
+        specs = [f"{r.id}@{r.version}" for versions in listing.values() for r in versions]
+        examples = sorted(p.name for p in _examples_dir(self.settings).glob("*.yaml")) if _examples_dir(self.settings) else []
+        return {"specs": specs, "examples": examples}
+
+    async def simulate_form(self, request: Request):
+        user = self.need(request, "dry-run")
+        return self.render(request, "simulate.html", user, result=None, error="", form={}, **self._choices())
+
+    async def simulate(self, request: Request):
+        user = self.need(request, "dry-run")
+        form = await self.form(request, user)
+        values = {k: str(form.get(k, "")) for k in ("spec", "example", "as_of", "overrides", "draft")}
+        try:
+            facts, label = await self._facts(form, values)
+            record = await _threaded(self.settings, self._simulate, values, facts, label)
+        except RulesError as exc:
+            return self.render(request, "simulate.html", user, result=None, error=_error_text(exc), form=values,
+                               status=422, **self._choices())
+        if form.get("download") == "json":
+            from rules_engine.decide import to_json_bytes
+
+            return Response(to_json_bytes(record) + b"\n", media_type="application/json",
+                            headers={"Content-Disposition": 'attachment; filename="simulation.json"'})
+        if form.get("download") == "csv":
+            from rules_engine.render import decision_csv
+
+            return Response(decision_csv(record), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="simulation.csv"'})
+        return self.render(request, "simulate.html", user, result=record, error="", form=values,
+                           bars=_region_chart(record, TEXTS[self.lang(request)]), **self._choices())
+
+    async def _facts(self, form, values: dict) -> tuple[bytes, str]:
+        """(bytes, name) of the uploaded facts file, else of the shipped example picked."""
+        upload = form.get("facts_file")
+        if upload is not None and hasattr(upload, "read"):
+            raw = await upload.read(self.settings.max_body + 1)
+            if raw:
+                if len(raw) > self.settings.max_body:
+                    raise InputError.at(Location(upload.filename or "<facts>"), "the file is over the size limit")
+                return raw, _upload_name(upload.filename, "<facts>")
+        folder = _examples_dir(self.settings)
+        name = values.get("example", "")
+        if folder and name in {p.name for p in folder.glob("*.yaml")}:
+            return (folder / name).read_bytes(), name
+        raise InputError.at(Location("facts"), TEXTS["en"]["no_facts"])
+
+    def _simulate(self, values: dict, facts: bytes, label: str) -> dict:
+        day = _day(values["as_of"])
+        overrides = _overrides(values["overrides"])
+        spec = _draft_or_spec(values, self.settings, day)
+        if isinstance(spec, str):
+            return api.evaluate(spec, facts, day, self.settings.rules_dir, overrides=overrides, label=label,
+                                asking=api.Asking(simulate=True, logging=False))[1]
+        from rules_engine.decide import decide
+        from rules_engine.facts import parse_facts
+
+        ruleset = api.resolve_text_or_spec(values["draft"], self.settings.rules_dir, day, overrides, label="<draft>")
+        return decide(ruleset, parse_facts(facts, label, ruleset), day, kind="simulation")
+
+    async def compare_form(self, request: Request):
+        user = self.need(request, "policy")
+        return self.render(request, "compare.html", user, result=None, error="", form={}, **self._choices())
+
+    async def compare(self, request: Request):
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        values = {k: str(form.get(k, "")) for k in ("old", "new", "example", "as_of", "overrides", "draft")}
+        try:
+            facts, label = await self._facts(form, values)
+            result = await _threaded(self.settings, self._compare, values, facts, label)
+        except RulesError as exc:
+            return self.render(request, "compare.html", user, result=None, error=_error_text(exc), form=values,
+                               status=422, **self._choices())
+        return self.render(request, "compare.html", user, result=result, error="", form=values,
+                           bars=_shift_chart(result, TEXTS[self.lang(request)]), **self._choices())
+
+    def _compare(self, values: dict, facts: bytes, label: str):
+        from rules_engine.diff import impact_of
+
+        day = _day(values["as_of"])
+        old = api.resolve_text_or_spec(_spec(values["old"]), self.settings.rules_dir, day, label="<old>")
+        new_spec = values["draft"] if values["new"] == "draft" and values["draft"].strip() else _spec(values["new"])
+        new = api.resolve_text_or_spec(new_spec, self.settings.rules_dir, day, _overrides(values["overrides"]),
+                                       label="<new>")
+        return impact_of(old, new, facts, label, None, day)
+
+    # --- the decision log -----------------------------------------------------------------
+
+    async def decisions(self, request: Request, ruleset: str = "", since: str = "", until: str = "", after: int = 0):
+        user = self.need(request, "audit")
+        bounds = [_day(v).isoformat() if v else None for v in (since, until)]
+        entries = await _threaded(self.settings, _entries, self.settings, ruleset or None, *bounds, max(0, after))
+        more = len(entries) > PAGE_SIZE
+        entries = entries[:PAGE_SIZE]
+        query = {"ruleset": ruleset, "since": since, "until": until}
+        return self.render(request, "decisions.html", user, entries=entries, query=query,
+                           next_after=entries[-1].seq if more else None, rulesets=sorted(api.list_rulesets(self.settings.rules_dir)))
+
+    async def decision(self, request: Request, seq: int, applicant: str = "", audience: str = "applicant"):
+        user = self.need(request, "audit")
+        entry, record = await _threaded(self.settings, _stored, self.settings, seq)
+        motivation = None
+        if applicant:
+            audience = "auditor" if audience == "auditor" else "applicant"
+            motivation = await _threaded(self.settings, _explain, self.settings, seq, applicant, self.lang(request),
+                                         audience)
+        return self.render(request, "decision.html", user, entry=entry, record=record, applicant=applicant,
+                           motivation=motivation, audience=audience, replayed=None)
+
+    async def record(self, request: Request, seq: int):
+        self.need(request, "audit")
+        entry, _record = await _threaded(self.settings, _stored, self.settings, seq)
+        return Response(entry.text, media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="decision-{seq}.json"'})
+
+    async def replay(self, request: Request, seq: int):
+        user = self.need(request, "audit")
+        await self.form(request, user)
+        entry, record = await _threaded(self.settings, _stored, self.settings, seq)
+        result = await _threaded(self.settings, lambda: _with_log(self.settings, lambda log: api.replay_record(log, str(seq))))
+        return self.render(request, "decision.html", user, entry=entry, record=record, applicant="", motivation=None,
+                           audience="applicant", replayed=result)
+
+    async def integrity(self, request: Request):
+        user = self.need(request, "audit")
+        head = await _threaded(self.settings, _head, self.settings)
+        return self.render(request, "integrity.html", user, head=head, verified=None, error="", given="")
+
+    async def verify(self, request: Request):
+        user = self.need(request, "audit")
+        form = await self.form(request, user)
+        given = str(form.get("head", "")).strip()
+        head = await _threaded(self.settings, _head, self.settings)
+        count, error = await _threaded(self.settings, _verify, self.settings, given)
+        if error:
+            return self.render(request, "integrity.html", user, head=head, verified=False, error=error, given=given,
+                               status=409)
+        return self.render(request, "integrity.html", user, head=head, verified=count, error="", given=given)
+
+
+# --- helpers: pure, or over the engine -------------------------------------------------------
+
+
+def _local(target: str) -> str:
+    """Only a path on this site (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+async def _threaded(settings, function, *args):
+    """Engine work in a thread under the service's time limit; its errors reach the page as they are."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from rules_engine.limits import deadline
+
+    def run():
+        with deadline(settings.time_limit):
+            return function(*args)
+    return await run_in_threadpool(run)
+
+
+async def _text_field(form, text_name: str, file_name: str, limit: int) -> str:
+    from rules_engine.load import decode
+
+    upload = form.get(file_name)
+    if upload is not None and hasattr(upload, "read"):
+        raw = await upload.read(limit + 1)
+        if raw:
+            if len(raw) > limit:
+                raise InputError.at(Location(upload.filename or "<upload>"), "the file is over the size limit")
+            return decode(raw, upload.filename or "<upload>")
+    return str(form.get(text_name, ""))
+
+
+def _upload_name(name: str | None, default: str) -> str:
+    """An uploaded file's own name (no folders), as the command line would name it in a message."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base[:120] if base else default
+
+
+def _check_text(text: str) -> dict:
+    """What `rules validate --strict` says of a text, as plain data for the page."""
+    if not text.strip():
+        return {"problems": [], "findings": [], "valid": False, "empty": True}
+    try:
+        result = api.check_text(text, "<draft>")
+    except RulesError as exc:
+        return {"problems": [{"line": 0, "col": 0, "message": str(exc)}], "findings": [], "valid": False, "empty": False}
+    problems = [{"line": p.location.line, "col": p.location.col, "field": p.path, "message": p.message}
+                for p in result.problems]
+    findings = [{"line": f.location.line, "col": f.location.col, "field": f.code, "message": f.message}
+                for f in result.findings]
+    return {"problems": problems, "findings": findings, "valid": not problems, "empty": False}
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip()) if text.strip() else dt.date.today()
+    except ValueError:
+        raise InputError.at(Location("as_of"), f"'{text[:40]}' is not a date (YYYY-MM-DD)") from None
+
+
+def _overrides(text: str) -> dict:
+    out = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            name, sep, value = line.partition("=")
+            if not sep or not name.strip():
+                raise InputError.at(Location("overrides", number, 1), f"write NAME=VALUE, not '{line[:60]}'")
+            out[name.strip()] = value.strip()
+    return out
+
+
+def _spec(value: str) -> str:
+    from .app import _spec as check_spec
+
+    return check_spec(value)
+
+
+def _draft_or_spec(values: dict, settings, day: dt.date):
+    if values["spec"] == "draft":
+        if not values["draft"].strip():
+            raise InputError.at(Location("draft"), "paste the draft rule text, or pick a version")
+        return None
+    return _spec(values["spec"])
+
+
+def _examples_dir(settings) -> Path | None:
+    folder = Path(settings.rules_dir).resolve().parent / "examples"
+    return folder if folder.is_dir() else None
+
+
+def _error_text(exc: RulesError) -> str:
+    return str(exc)
+
+
+def _with_log(settings, action):
+    """``action`` on the log; a record that is not there is a 404 page, a log that does not check out a 409 page."""
+    try:
+        with DecisionLog(settings.log_path, create=False) as log:
+            return action(log)
+    except LookupFailure as exc:
+        raise Denied(404, str(exc)) from None
+    except AuditFailure as exc:
+        raise Denied(409, str(exc)) from None
+
+
+def _entries(settings, ruleset, since, until, after) -> list:
+    if not settings.log_exists():
+        return []
+    return _with_log(settings, lambda log: list(log.entries(ruleset, since, until, after=after, limit=PAGE_SIZE + 1)))
+
+
+def _stored(settings, seq: int):
+    from decimal import Decimal
+
+    def read(log):
+        entry = log.checked(log.get(str(seq)))
+        if entry.kind == "approval":
+            raise Denied(404, f"record {seq} is an approval")
+        return entry, json.loads(entry.text, parse_float=Decimal)
+    if not settings.log_exists():
+        raise Denied(404, f"record {seq}")
+    return _with_log(settings, read)
+
+
+def _explain(settings, seq: int, applicant: str, lang: str, audience: str) -> dict:
+    return _with_log(settings, lambda log: api.explain_record(log, str(seq), applicant, lang, audience))
+
+
+def _verify(settings, given: str) -> tuple[int | None, str]:
+    """(records verified, "") or (None, why not): the chain, every stored text, and the head written down."""
+    try:
+        expected = parse_head(given) if given else None
+        with DecisionLog(settings.log_path, create=False) as log:
+            return log.verify(expected), ""
+    except RulesError as exc:
+        return None, str(exc)
+
+
+def _head(settings) -> str:
+    if not settings.log_exists():
+        return "0:" + "0" * 64
+    count, digest = _with_log(settings, lambda log: log.head())
+    return f"{count}:{digest}"
+
+
+def _timeline(listing: dict) -> dict:
+    """Per version, where its effective period starts and ends on a common axis (percent), for the timeline."""
+    versions = [r for rs in listing.values() for r in rs]
+    if not versions:
+        return {}
+    start = min(r.effective_from for r in versions)
+    end = max([r.effective_to or r.effective_from for r in versions] + [dt.date.today()])
+    span = max(1, (end - start).days)
+    out = {}
+    for r in versions:
+        stop = r.effective_to or end
+        out[(r.id, r.version)] = {"left": round(100 * (r.effective_from - start).days / span, 2),
+                                  "width": max(1.0, round(100 * (stop - r.effective_from).days / span, 2))}
+    return {"bars": out, "start": start, "end": end}
+
+
+def _region_chart(record: dict, t: dict) -> dict | None:
+    """Requested against allocated FTE per region, as the bars of an SVG drawn here (no JavaScript)."""
+    field = "region"
+    groups: dict = {}
+    for d in record["decisions"]:
+        name = d.get(field) or t["all"]
+        requested, allocated = groups.get(name, (0, 0))
+        groups[name] = (requested + (float(d["requested_fte"] or 0) if d["eligible"] else 0), allocated + float(d["allocated_fte"]))
+    return _bars([(name, a, b) for name, (a, b) in sorted(groups.items())], (t["requested_l"], t["allocated_l"]))
+
+
+def _shift_chart(result, t: dict) -> dict | None:
+    rows = [(name, float(r["before"] or 0), float(r["after"] or 0)) for name, r in result.regions.items()]
+    if not rows:
+        rows = [(t["all"], float(result.old["allocated_fte"]), float(result.new["allocated_fte"]))]
+    return _bars(rows, (t["before"], t["after"]))
+
+
+def _bars(rows: list, legend: tuple) -> dict | None:
+    if not rows:
+        return None
+    top = max([max(a, b) for _, a, b in rows] + [1])
+    height = 28 * len(rows) + 40
+    bars = []
+    for index, (name, first, second) in enumerate(rows):
+        y = 30 + 28 * index
+        bars.append({"name": name, "y": y, "a": first, "b": second, "wa": round(380 * first / top, 1),
+                     "wb": round(380 * second / top, 1)})
+    return {"bars": bars, "height": height, "legend": legend}

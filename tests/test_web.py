@@ -1,0 +1,198 @@
+"""The web pages, through the ASGI app: sign-in, roles, CSRF, hostile uploads, escaping, and the page
+structure every page must have (language, labels, header cells). The browser walks are in
+test_web_browser.py."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rules_cli.cli import main
+from rules_engine.audit import DecisionLog, TokenStore
+from rules_service.app import Settings, create_app
+
+from conftest import RULES, example
+
+HOSTILE = Path(__file__).parent / "hostile"
+ROLES = ("evaluator", "policy-owner", "approver", "auditor", "admin")
+
+
+@pytest.fixture
+def site(tmp_path, runner):
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        store = TokenStore(opened)
+        tokens = {role: store.add(role.replace("-", ""), role) for role in ROLES}
+    result = runner.invoke(main, ["evaluate", "sheltered-workshops", str(example("sheltered-workshops")), "--as-of",
+                                  "2018-06-20", "--rules-dir", str(RULES), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    app = create_app(Settings(rules_dir=str(RULES), log=str(log)))
+    return app, tokens, log
+
+
+def signed_in(app, token: str) -> TestClient:
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303
+    return client
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_signing_in_sets_a_strict_httponly_cookie(site):
+    app, tokens, _log = site
+    client = TestClient(app)
+    response = client.post("/login", data={"token": tokens["auditor"], "next": "/decisions"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/decisions"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    assert "secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
+    wrong = client.post("/login", data={"token": "nope"})
+    assert wrong.status_code == 401 and "onbekend of ingetrokken" in wrong.text
+
+
+def test_without_a_session_every_page_sends_you_to_sign_in(site):
+    app, _tokens, _log = site
+    client = TestClient(app)
+    for path in ("/", "/rules", "/check", "/simulate", "/compare", "/decisions", "/decisions/1", "/integrity"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
+
+
+def test_no_open_redirect_after_signing_in(site):
+    app, tokens, _log = site
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = TestClient(app).post("/login", data={"token": tokens["admin"], "next": target},
+                                        follow_redirects=False)
+        assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("role, path", [("policy-owner", "/decisions"), ("policy-owner", "/integrity"),
+                                         ("auditor", "/check"), ("auditor", "/compare"), ("evaluator", "/check"),
+                                         ("approver", "/simulate"), ("policy-owner", "/decisions/1")])
+def test_a_role_cannot_reach_another_roles_page(site, role, path):
+    app, tokens, _log = site
+    response = signed_in(app, tokens[role]).get(path)
+    assert response.status_code == 403
+    assert "<h1>Geen toegang</h1>" in response.text and '<html lang="nl">' in response.text
+
+
+@pytest.mark.parametrize("path, data", [("/check", {"rule_text": "x: 1"}), ("/decisions/1/replay", {}),
+                                        ("/integrity", {"head": ""}), ("/logout", {}),
+                                        ("/simulate", {"spec": "lde@2018.1", "example": "lde-2018.yaml"})])
+def test_a_form_posted_without_its_csrf_token_is_refused(site, path, data):
+    app, tokens, _log = site
+    client = signed_in(app, tokens["admin"])
+    assert client.post(path, data=data).status_code == 403
+    assert client.post(path, data={**data, "csrf": "0" * 64}).status_code == 403
+    other = signed_in(app, tokens["auditor"])  # a token of another session does not do either
+    foreign = csrf(other.get("/integrity").text)
+    assert client.post(path, data={**data, "csrf": foreign}).status_code == 403
+
+
+def test_a_description_with_a_script_renders_as_text(site):
+    app, tokens, _log = site
+    client = signed_in(app, tokens["policy-owner"])
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8").replace(
+        "description: Een project heeft", "description: <script>alert(1)</script> Een project heeft", 1)
+    text = text.replace("title: Lokale", "title: <script>alert('t')</script> Lokale", 1)
+    page = client.post("/check", data={"csrf": csrf(client.get("/check").text), "rule_text": text}).text
+    assert "<script>" not in page and "&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in HOSTILE.glob("*") if p.suffix in (".yaml", ".json")
+                                        and p.name not in ("cases.yaml",)))
+def test_a_hostile_upload_shows_the_message_of_the_command_line(site, runner, name, tmp_path):
+    app, tokens, _log = site
+    client = signed_in(app, tokens["policy-owner"])
+    path = HOSTILE / name
+    cli = runner.invoke(main, ["evaluate", "lde", str(path), "--as-of", "2018-06-20", "--rules-dir", str(RULES),
+                               "--no-log"])
+    page = client.post("/simulate", data={"csrf": csrf(client.get("/simulate").text), "spec": "lde@2018.1",
+                                          "as_of": "2018-06-20"},
+                       files={"facts_file": (name, path.read_bytes())})
+    assert page.status_code in (200, 422) and "Traceback" not in page.text
+    if cli.exit_code == 1:
+        first = cli.stderr.strip().splitlines()[0].replace(str(path), name)
+        shown = re.search(r'<pre class="error" role="alert">(.*?)</pre>', page.text, re.S).group(1)
+        assert _unescape(first) in _unescape(shown)
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+class _Page(HTMLParser):
+    """What a page's structure check needs: its language, links, fields and their labels, tables."""
+
+    def __init__(self):
+        super().__init__()
+        self.lang, self.links, self.fields, self.labels, self.tables, self.headers = None, [], [], set(), 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        elif tag == "a" and a.get("href", "").startswith("/") and "download" not in a:
+            self.links.append(a["href"].split("#")[0])
+        elif tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.fields.append(a.get("id"))
+        elif tag == "label":
+            self.labels.add(a.get("for"))
+        elif tag == "table":
+            self.tables += 1
+        elif tag == "th":
+            self.headers += 1
+
+
+def test_every_page_is_reachable_from_the_start_and_well_formed(site):
+    """Follow every link from / (as an admin): each page declares its language, labels every field,
+    and gives its tables header cells."""
+    app, tokens, _log = site
+    client = signed_in(app, tokens["admin"])
+    seen, queue = set(), ["/"]
+    while queue and len(seen) < 60:
+        path = queue.pop(0)
+        if path in seen or path.startswith(("/static", "/lang", "/decisions/1/record")):
+            continue
+        seen.add(path)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = _Page()
+        page.feed(response.text)
+        assert page.lang == "nl", path
+        assert all(field and field in page.labels for field in page.fields), (path, page.fields, page.labels)
+        assert page.headers >= page.tables, path
+        queue += [link for link in page.links if link not in seen]
+    for expected in ("/rules", "/rules/sheltered-workshops/2018.1", "/check", "/simulate", "/compare", "/decisions",
+                     "/decisions/1", "/integrity"):
+        assert expected in seen, expected
+
+
+def test_english_on_a_switch(site):
+    app, tokens, _log = site
+    client = signed_in(app, tokens["admin"])
+    client.get("/lang/en?back=/rules", follow_redirects=False)
+    page = client.get("/rules").text
+    assert '<html lang="en">' in page and "Every ruleset, its versions" in page
+
+
+def test_the_texts_exist_in_both_languages():
+    from rules_service.texts import TEXTS
+
+    assert set(TEXTS["nl"]) == set(TEXTS["en"])
+
+
+def test_pages_forbid_framing_and_foreign_content(site):
+    app, tokens, _log = site
+    response = signed_in(app, tokens["admin"]).get("/rules")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "http://" not in response.text and "https://" not in response.text  # no CDN, nothing fetched elsewhere
