@@ -1,0 +1,202 @@
+"""The web pages in a real headless Chromium (Debian's chromium and chromium-driver, via Selenium),
+against a real ``rules serve`` on 127.0.0.1, walked as their users would. Each test saves
+screenshots (1280 and 390 px wide) under test-artifacts/ (not committed)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+selenium = pytest.importorskip("selenium", reason="the test extra is not installed")
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from rules_engine.audit import DecisionLog, TokenStore  # noqa: E402
+
+from conftest import RULES, example  # noqa: E402
+from service_process import Server  # noqa: E402
+
+ROOT = RULES.parent
+ARTIFACTS = Path(os.environ.get("RULES_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER) and not os.environ.get("CI"),
+                                reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+
+# Written out instead of axe-core: the checks the pages promise, run in the page itself.
+A11Y = """
+const problems = [];
+if (!document.documentElement.lang) problems.push('no lang');
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+  const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest('label')
+                   || el.getAttribute('aria-label');
+  if (!labelled) problems.push('field without label: ' + (el.name || el.id));
+}
+for (const table of document.querySelectorAll('table')) {
+  if (!table.querySelector('th')) problems.push('table without header cells');
+}
+for (const el of document.querySelectorAll('a, button, input, select, textarea')) {
+  if (el.tabIndex < 0) problems.push('not reachable by keyboard: ' + el.outerHTML.slice(0, 60));
+}
+if (document.querySelectorAll('script').length) problems.push('a script on the page');
+return problems;
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web")
+    log = folder / "log.sqlite"
+    with DecisionLog(log) as opened:
+        store = TokenStore(opened)
+        tokens = {role: store.add(role.replace("-", ""), role) for role in ("policy-owner", "auditor", "evaluator")}
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+
+    result = CliRunner().invoke(main, ["evaluate", "sheltered-workshops", str(example("sheltered-workshops")),
+                                       "--as-of", "2018-06-20", "--rules-dir", str(RULES), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    process = Server(log, workers=1)
+    yield process, tokens, log
+    process.kill()
+
+
+@pytest.fixture
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--lang=nl"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER or "/usr/bin/chromedriver"),
+                              options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def shoot(driver, name: str) -> None:
+    """Screenshots at 1280 and 390 px wide; and the page's accessibility checks."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 390):
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(width, min(max(900, height), 4000))
+        driver.save_screenshot(str(ARTIFACTS / f"{name}-{width}.png"))
+    driver.set_window_size(1280, 900)
+    assert driver.execute_script(A11Y) == [], name
+
+
+def sign_in(driver, url: str, token: str) -> None:
+    """With the keyboard only: focus the token field, type, Enter."""
+    driver.get(url + "/login")
+    field = driver.find_element(By.ID, "token")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)  # the skip link
+    field.send_keys(token + Keys.ENTER)
+    assert driver.find_element(By.TAG_NAME, "h1").text
+
+
+def wait_for(driver, css: str):
+    """The element, once the page that has it has loaded (a form post navigates)."""
+    return WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def body(driver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_a_policy_owner_reads_the_95_percent_rule_and_its_source(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["policy-owner"])
+    browser.find_element(By.LINK_TEXT, "De regels").click()
+    shoot(browser, "rules")
+    browser.find_element(By.CSS_SELECTOR, 'a[href="/rules/sheltered-workshops/2018.1"]').click()
+    rule = browser.find_element(By.ID, "rule-min_fill_rate")
+    assert "95%" in rule.text and "fill_rate >= params.min_fill_rate" in rule.text
+    assert "ingevuld contingent van 95% of meer" in rule.find_element(By.TAG_NAME, "blockquote").text
+    shoot(browser, "ruleset")
+
+
+def test_a_draft_with_a_typo_shows_the_problem_at_its_line(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["policy-owner"])
+    browser.get(process.url + "/check")
+    text = (RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_text(encoding="utf-8")
+    typo = text.replace("when: fill_rate >= params.min_fill_rate", "when: fill_rat >= params.min_fill_rate")
+    line = next(i for i, l in enumerate(typo.splitlines(), 1) if "fill_rat >=" in l)
+    area = browser.find_element(By.ID, "rule_text")
+    browser.execute_script("arguments[0].value = arguments[1];", area, typo)  # pasting, without typing 4 kB
+    browser.find_element(By.CSS_SELECTOR, "form[action='/check'] button[type=submit]").click()
+    problems = wait_for(browser, "ul.problems").text
+    assert f"Regel {line}, kolom" in problems and "unknown field 'fill_rat'" in problems
+    marked = browser.find_element(By.ID, f"L{line}")
+    assert "marked" in marked.get_attribute("class")
+    shoot(browser, "check")
+
+
+def test_simulating_the_example_allocates_351_fte_over_the_provinces(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["policy-owner"])
+    browser.get(process.url + "/simulate")
+    Select(browser.find_element(By.ID, "spec")).select_by_value("sheltered-workshops@2018.1")
+    Select(browser.find_element(By.ID, "example")).select_by_value("sheltered-workshops-2018.yaml")
+    browser.find_element(By.ID, "as_of").send_keys("06-20-2018")  # typed as the (US) date field expects
+    browser.execute_script("document.getElementById('as_of').value = '2018-06-20'")
+    browser.find_element(By.CSS_SELECTOR, "button[name=download][value='']").click()
+    wait_for(browser, "#allocated-total, pre.error")
+    assert not browser.find_elements(By.CSS_SELECTOR, "pre.error"), body(browser)
+    assert browser.find_element(By.ID, "allocated-total").text == "351 VTE"
+    regions = browser.find_element(By.CSS_SELECTOR, "table.regions").text
+    for province in ("Antwerpen", "Limburg", "Oost-Vlaanderen", "Vlaams-Brabant", "West-Vlaanderen"):
+        assert province in regions
+    assert browser.find_elements(By.CSS_SELECTOR, "figure svg rect")
+    shoot(browser, "simulate")
+
+
+def test_comparing_2018_with_2019_lists_the_changed_workshops(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["policy-owner"])
+    browser.get(process.url + "/compare")
+    Select(browser.find_element(By.ID, "old")).select_by_value("sheltered-workshops@2018.1")
+    Select(browser.find_element(By.ID, "new")).select_by_value("sheltered-workshops@2019.1")
+    Select(browser.find_element(By.ID, "example")).select_by_value("sheltered-workshops-2018.yaml")
+    browser.execute_script("document.getElementById('as_of').value = '2019-04-01'")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/compare'] button[type=submit]").click()
+    wait_for(browser, "table.changed, pre.error")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.changed tbody tr")
+    assert len(rows) == 31 and rows[0].text.startswith("BW-")  # as `rules diff` says on this example
+    shoot(browser, "compare")
+
+
+def test_an_auditor_reads_a_motivation_replays_and_verifies(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["auditor"])
+    browser.find_element(By.LINK_TEXT, "Beslissingen").click()
+    shoot(browser, "decisions")
+    browser.find_element(By.LINK_TEXT, "1").click()
+    browser.find_element(By.LINK_TEXT, "BW-008").click()
+    motivation = wait_for(browser, "#motivation").text
+    assert "Er ontbreekt: 2017Q1." in motivation and "Komt u in aanmerking?" in motivation
+    shoot(browser, "decision")
+    browser.find_element(By.XPATH, "//button[text()='Opnieuw berekenen']").click()
+    assert "Identiek" in wait_for(browser, "#replay-result").text
+    browser.find_element(By.LINK_TEXT, "Integriteit").click()
+    head = browser.find_element(By.ID, "head").text
+    browser.find_element(By.ID, "head-given").send_keys(head)
+    browser.find_element(By.XPATH, "//button[text()='Nakijken']").click()
+    assert "In orde: 1 records" in wait_for(browser, "#verify-result").text
+    shoot(browser, "integrity")
+
+
+def test_a_policy_owner_is_refused_the_decisions(server, browser):
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens["policy-owner"])
+    browser.get(process.url + "/decisions")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Geen toegang"
+    shoot(browser, "forbidden")
