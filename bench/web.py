@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,7 +70,7 @@ def main() -> None:
                  "log list, first page": "/decisions",
                  f"log list, after record {RECORDS - 60:,}": f"/decisions?after={RECORDS - 60}",
                  "log list, filtered by ruleset and period": "/decisions?ruleset=lde&since=2000-01-01&until=2100-01-01"}
-        print(f"| page | median ms | p95 ms | hand-written baseline ms |\n|---|---|---|---|")
+        print("| page | median ms | p95 ms | hand-written baseline ms |\n|---|---|---|---|")
         for name, path in pages.items():
             times = sorted(timed(client, path))
             rows = 226 if "decision" in name else 50
