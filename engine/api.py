@@ -4,6 +4,8 @@ Nothing here prints or exits; errors are raised as ``engine.errors`` types.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
@@ -280,6 +282,27 @@ def check_text(text: str, label: str = "<rule text>") -> TextCheck:
     except InputError as exc:
         return TextCheck(exc.problems, [], None)
     return TextCheck([], lint_ruleset(ruleset), ruleset)
+
+
+def run_draft_tests(text: str, tests_text: str) -> list:
+    """Run test cases (the text of a tests/*.yaml file) against a draft rule text, as `rules test` would
+    if both were files of a ruleset folder. Nothing is kept: they live in a temporary folder meanwhile."""
+    import tempfile
+
+    from .testing import run_file
+
+    ruleset = compile_text(text, "<draft>")
+    with tempfile.TemporaryDirectory(prefix="rules-draft-") as folder:
+        rules = Path(folder) / "rules"
+        (rules / ruleset.id / "tests").mkdir(parents=True)
+        (rules / ruleset.id / "draft.yaml").write_text(text, encoding="utf-8")
+        cases = rules / ruleset.id / "tests" / "cases.yaml"
+        cases.write_text(tests_text, encoding="utf-8")
+        try:
+            return run_file(cases, rules)
+        except InputError as exc:  # name the pasted cases, not the temporary file
+            raise InputError([dataclasses.replace(p, location=dataclasses.replace(p.location, file="<tests>"))
+                              for p in exc.problems]) from None
 
 
 def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lang: str = "nl",

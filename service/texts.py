@@ -46,7 +46,10 @@ TEXTS = {
         "not_verified": "Niet in orde", "forbidden": "Geen toegang", "not_found": "Niet gevonden", "conflict": "Het register klopt niet",
         "forbidden_text": "Uw rol laat deze pagina niet toe.", "back": "Terug naar de start",
         "kind_official": "officieel", "kind_simulation": "simulatie", "no_facts": "upload a facts file or pick an example",
-        "timeline": "Tijdlijn", "rule_link": "regel", "lines": "regels", "skip": "Naar de inhoud",
+        "tests_text": "Testgevallen (optioneel, zoals in rules/<id>/tests/)",
+        "tests_help": "Ze worden op het ontwerp uitgevoerd zoals 'rules test' dat doet.",
+        "tests": "Testgevallen", "case_ok": "geslaagd", "case_failed": "mislukt",
+        "cited": "De regels en hun beleidstekst", "timeline": "Tijdlijn", "rule_link": "regel", "lines": "regels", "skip": "Naar de inhoud",
     },
     "en": {
         "app": "Rules — allocation of contingents", "home": "Home", "signin": "Sign in", "signout": "Sign out",
@@ -92,6 +95,9 @@ TEXTS = {
         "not_verified": "Not all right", "forbidden": "Forbidden", "not_found": "Not found", "conflict": "The log does not check out",
         "forbidden_text": "Your role does not allow this page.", "back": "Back to the start",
         "kind_official": "official", "kind_simulation": "simulation", "no_facts": "upload a facts file or pick an example",
-        "timeline": "Timeline", "rule_link": "rule", "lines": "lines", "skip": "Skip to content",
+        "tests_text": "Test cases (optional, as in rules/<id>/tests/)",
+        "tests_help": "They are run on the draft as 'rules test' runs them.",
+        "tests": "Test cases", "case_ok": "passed", "case_failed": "failed",
+        "cited": "The rules and their policy text", "timeline": "Timeline", "rule_link": "rule", "lines": "lines", "skip": "Skip to content",
     },
 }

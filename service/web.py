@@ -179,16 +179,21 @@ class Pages:
 
     async def check_form(self, request: Request):
         user = self.need(request, "policy")
-        return self.render(request, "check.html", user, text="", result=None)
+        return self.render(request, "check.html", user, text="", tests_text="", result=None, cases=[], tests_error="")
 
     async def check(self, request: Request):
         user = self.need(request, "policy")
         form = await self.form(request, user)
         text = await _text_field(form, "rule_text", "rule_file", self.settings.max_body)
-        result = _check_text(text)
+        tests_text = str(form.get("tests_text", ""))
+        result = await _threaded(self.settings, _check_text, text)
+        cases, tests_error = [], ""
+        if result["valid"] and tests_text.strip():
+            cases, tests_error = await _threaded(self.settings, _run_tests, text, tests_text)
         marks = {p["line"] for p in result["problems"] + result["findings"]}
-        return self.render(request, "check.html", user, text=text, result=result, lines=text.splitlines(),
-                           marks=marks, download="data:text/yaml;charset=utf-8," + quote(text))
+        return self.render(request, "check.html", user, text=text, tests_text=tests_text, result=result,
+                           lines=text.splitlines(), marks=marks, cases=cases, tests_error=tests_error,
+                           download="data:text/yaml;charset=utf-8," + quote(text))
 
     # --- simulate and compare ------------------------------------------------------------
 
@@ -386,6 +391,19 @@ def _check_text(text: str) -> dict:
     findings = [{"line": f.location.line, "col": f.location.col, "field": f.code, "message": f.message}
                 for f in result.findings]
     return {"problems": problems, "findings": findings, "valid": not problems, "empty": False}
+
+
+def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:
+    """The draft's own test cases, as `rules test` runs them: ([{name, passed, failures}], error)."""
+    from rules_engine.explain import show
+
+    try:
+        results = api.run_draft_tests(text, tests_text)
+    except RulesError as exc:
+        return [], str(exc)
+    return [{"name": r.name, "passed": r.passed,
+             "failures": [f"{f.location.line}: {f.subject}.{f.key}: expected {show(f.expected)}, got {show(f.actual)}"
+                          for f in r.failures]} for r in results], ""
 
 
 def _day(text: str) -> dt.date:

@@ -196,3 +196,26 @@ def test_pages_forbid_framing_and_foreign_content(site):
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
     assert response.headers["x-frame-options"] == "DENY"
     assert "http://" not in response.text and "https://" not in response.text  # no CDN, nothing fetched elsewhere
+
+
+def test_a_draft_runs_its_own_test_cases(site):
+    app, tokens, _log = site
+    client = signed_in(app, tokens["policy-owner"])
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    cases = (RULES / "lde" / "tests" / "lde-2018.yaml").read_text(encoding="utf-8")
+    token = csrf(client.get("/check").text)
+    page = client.post("/check", data={"csrf": token, "rule_text": text, "tests_text": cases}).text
+    assert page.count("geslaagd") == 2 and "mislukt" not in page
+    wrong = cases.replace("D: {eligible: true, tier: 3, rank: 3, allocated_fte: 5}",
+                          "D: {eligible: true, tier: 3, rank: 3, allocated_fte: 6}")
+    page = client.post("/check", data={"csrf": token, "rule_text": text, "tests_text": wrong}).text
+    assert "mislukt" in page and "D.allocated_fte: expected 6, got 5" in page
+    broken = client.post("/check", data={"csrf": token, "rule_text": text, "tests_text": "cases: 3"}).text
+    assert "&lt;tests&gt;:1:8: cases: must be" in broken
+
+
+def test_a_motivation_links_to_the_rules_it_cites(site):
+    app, tokens, _log = site
+    page = signed_in(app, tokens["auditor"]).get("/decisions/1?applicant=BW-008").text
+    assert 'href="/rules/sheltered-workshops/2018.1#rule-complete_reference_period"' in page
+    assert "Er ontbreekt: 2017Q1." in page
