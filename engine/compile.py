@@ -164,6 +164,7 @@ class Ruleset:
     facts_schema_file: str = ""  # the schema file read from disk, if the schema was named (not stored or inline)
     status: str = "published"  # or "draft": never used for an official decision
     budget_expr: Any = None  # the budget's expression, when it is one (over parameters)
+    budget_from_call: bool = False  # the budget reads the applicants (sum(applicants, ...)): computed per decision
 
     @property
     def params(self) -> dict:
@@ -230,6 +231,7 @@ class _Context:
         self.dated: dict = {}  # parameter name -> ((date, value), ...)
         self.budget: Any = None
         self.budget_expr: Any = None
+        self.budget_from_call = False
         self.step_fte: dict = {}  # step index -> FTE of a reserve or minimum step
         self.step_fte_expr: dict = {}  # step index -> its expression, if it is one
 
@@ -587,9 +589,36 @@ MAX_BUDGET = 1_000_000
 
 
 def _budget(ctx: _Context) -> Decimal | None:
-    """The budget in FTE: a number, or an expression over parameters (so --set can change it), 0 to 1,000,000."""
+    """The budget in FTE: a number, an expression over parameters (so --set can change it), 0 to 1,000,000,
+    or an aggregate over the call's eligible applicants (``sum(applicants, reduction_fte)``), computed
+    when the call is decided."""
+    spec = ctx.data["budget"]["fte"]
+    if isinstance(spec, str) and re.search(r"\bapplicants\b", spec):
+        return _call_budget(ctx, spec)
     ctx.budget, ctx.budget_expr = _constant_fte(ctx, ("budget", "fte"), "the budget")
     return ctx.budget
+
+
+def _call_budget(ctx: _Context, spec: str) -> None:
+    path = ("budget", "fte")
+    fields = dict(applicant_schema(ctx.facts_schema).get("properties", {}))
+    derived = {name: KIND_SCHEMAS[kind.name] for name, kind in ctx.derived_kinds.items() if kind.name in KIND_SCHEMAS}
+    item = {"type": "object", "properties": {**fields, **derived}}
+    scope = Scope(ctx.facts_schema, {}, {}, ctx.params, extras={"applicants": Kind("list", item)})
+    try:
+        tree, kind = check(E.parse(spec), scope)
+        if kind.name not in ("number", "error"):
+            raise ExpressionError(f"the budget must be a number, this gives {describe(kind)}", 0)
+    except ExpressionError as exc:
+        ctx.problems.append(Problem(expression_location(ctx.doc, path, spec, exc.offset), exc.message, "budget.fte",
+                                    "expression"))
+        return None
+    ctx.budget, ctx.budget_expr, ctx.budget_from_call = Decimal(0), tree, True
+    return None
+
+
+KIND_SCHEMAS = {"number": {"type": "number"}, "string": {"type": "string"}, "boolean": {"type": "boolean"},
+                "date": {"type": "string", "format": "date"}}
 
 
 def _constant_fte(ctx: _Context, path: tuple, what: str) -> tuple[Any, Any]:
@@ -846,6 +875,7 @@ def _build(ctx: _Context) -> Ruleset:
         facts_schema_file=str(ctx.schema_file or ""),
         status=data.get("status", "published"),
         budget_expr=ctx.budget_expr,
+        budget_from_call=ctx.budget_from_call,
     )
 
 

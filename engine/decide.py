@@ -8,6 +8,7 @@ the same bytes, and ``decision_id`` is a hash of exactly those inputs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -156,6 +157,8 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     """
     with batch():
         assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of)
+        if ruleset.budget_from_call:
+            ruleset = dataclasses.replace(ruleset, budget_fte=call_budget(ruleset, assessments))
         if ruleset.allocation.steps:
             outcome = allocate_steps(ruleset, assessments, facts)
             record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
@@ -182,6 +185,29 @@ def _with_kind(record: dict, kind: str | None, approvals: Sequence[dict]) -> dic
         return record
     head = dict(list(record.items())[:list(record).index("as_of") + 1])
     return {**head, "kind": kind, "approvals": list(approvals), **record}
+
+
+def call_budget(ruleset: Ruleset, assessments: Sequence[Assessment]) -> Decimal:
+    """A budget over the call's eligible applicants (``sum(applicants, reduction_fte)``), rounded down to
+    whole units; from 0 to 1,000,000 FTE."""
+    import decimal
+
+    from .compile import MAX_BUDGET
+    from .errors import EvaluationError
+    from .pyeval import CONTEXT, HELPERS, _Writer
+
+    constants: dict = {}
+    code = _Writer(constants, ruleset.params).write(ruleset.budget_expr)
+    namespace = {"__builtins__": {"len": len}, **HELPERS, **constants,
+                 "_applicants": [a.env for a in assessments if a.eligible]}
+    with decimal.localcontext(CONTEXT):
+        value = eval(compile(code, "<budget>", "eval"), namespace)  # noqa: S307 - code written from our own tree
+    if value is None or not 0 <= value <= MAX_BUDGET:
+        raise EvaluationError(f"the budget of {ruleset.id} {ruleset.version} comes to "
+                              f"{'nothing' if value is None else exact(Fraction(value))} FTE for this call: it must be "
+                              f"from 0 to {MAX_BUDGET:,} FTE")
+    units = math.floor(Fraction(value) / Fraction(ruleset.unit_fte))
+    return units * ruleset.unit_fte
 
 
 def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Result:

@@ -212,6 +212,8 @@ class _Writer:
             return "tier"
         if binding == "as_of":
             return f"e.get({AS_OF!r})"
+        if binding == "applicants":  # the call's eligible applicants, in a budget computed per decision
+            return "_applicants"
         if binding == "env" and node.dotted in self.bound:
             return self.bound[node.dotted]
         source = "e" if binding == "env" else f"_i{binding.split(':')[1]}"

@@ -99,7 +99,7 @@ def _ruleset_for(case: dict, doc: Document, where: tuple, ruleset_id: str, rules
     overrides = {k: _text(v) for k, v in (case.get("set") or {}).items()}
     ruleset = compile_file(chosen[-1].label, overrides) if overrides else chosen[-1]
     if "budget_fte" in case:
-        ruleset = dataclasses.replace(ruleset, budget_fte=Decimal(case["budget_fte"]))
+        ruleset = dataclasses.replace(ruleset, budget_fte=Decimal(case["budget_fte"]), budget_from_call=False)
     return ruleset
 
 

@@ -150,3 +150,53 @@ def test_a_minimum_tops_up_what_earlier_steps_gave():
     outcome = run(5, members, plans)
     # the reserve gives b 1; the minimum of 2 then gives a 2, b 1 more (to 2), c the last 1
     assert outcome.granted == {"a": 2, "b": 2, "c": 1}
+
+
+def _maatwerk_variant(tmp_path, budget: str, steps: str) -> Path:
+    text = (ROOT / "rules" / "maatwerk-redistribution" / "maatwerk-redistribution-2020.yaml").read_text("utf-8")
+    text = text.replace("budget:\n  fte: 0\n", f"budget:\n  fte: {budget}\n")
+    text = text[:text.index("  steps:\n")] + "  steps:\n" + steps
+    folder = tmp_path / "rules" / "maatwerk-redistribution"
+    folder.mkdir(parents=True)
+    (folder / "variant.yaml").write_text(text, encoding="utf-8")
+    return folder / "variant.yaml"
+
+
+def _first_case_facts(tmp_path) -> Path:
+    from rules_engine.load import load_yaml_document
+
+    path = ROOT / "rules" / "maatwerk-redistribution" / "tests" / "maatwerk-redistribution-2020.yaml"
+    case = load_yaml_document(path.read_text("utf-8"), str(path)).data["cases"][0]
+    facts = tmp_path / "facts.json"
+    facts.write_bytes(to_json({"regions": case["regions"], "applicants": case["applicants"]}).encode())
+    return facts
+
+
+def test_a_budget_summed_over_the_call(tmp_path):
+    """The hand-computed redistribution case, with its budget written as sum(applicants, reduction_fte) and no
+    reduce step: the eligible reductions are 10 (r1) and 4 (r2; x1 is not eligible): 14 FTE, of which the
+    recipients g1 and g2 take 3 and 2."""
+    rules = _maatwerk_variant(tmp_path, '"sum(applicants, reduction_fte)"',
+                              "    - {step: round-robin, for: fill_rate > params.recipient_threshold}\n")
+    record = evaluate(str(rules), _first_case_facts(tmp_path), dt.date(2020, 3, 1), ROOT / "rules",
+                      asking=Asking(logging=False))[1]
+    assert record["budget_fte"] == 14 and record["allocated_fte"] == 5 and record["unallocated_fte"] == 9
+    grants = {d["id"]: d["allocated_fte"] for d in record["decisions"]}
+    assert grants["g1"] == 3 and grants["g2"] == 2 and grants["r1"] == 0
+
+
+def test_a_budget_over_the_call_is_rounded_down_to_whole_units(tmp_path):
+    # contingents of the eligible: 100 + 24 + 50 + 18 + 40 * 4 = 352; / 100 = 3.52: 3 whole FTE
+    rules = _maatwerk_variant(tmp_path, '"sum(applicants, contingent_fte) / 100"', "    - {step: greedy}\n")
+    record = evaluate(str(rules), _first_case_facts(tmp_path), dt.date(2020, 3, 1), ROOT / "rules",
+                      asking=Asking(logging=False))[1]
+    assert record["budget_fte"] == 3 and record["allocated_fte"] == 3
+
+
+def test_a_budget_over_the_call_is_type_checked_at_its_position(tmp_path):
+    from rules_engine.api import validate_paths
+
+    rules = _maatwerk_variant(tmp_path, '"sum(applicants, name)"', "    - {step: greedy}\n")
+    problems = [str(p) for p in validate_paths([rules]).problems]
+    assert len(problems) == 1 and "budget.fte: sum() needs numbers" in problems[0]
+    assert problems[0].startswith(f"{rules}:21:9:")  # budget: is line 20 of the shipped file, fte: line 21
