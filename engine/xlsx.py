@@ -410,12 +410,12 @@ def _fraction_text(value: Any) -> str:
 
 
 def _rounded(value: Any) -> Any:
-    if isinstance(value, Fraction) or _inexact(value):
-        numerator, denominator = (value.numerator, value.denominator) if isinstance(value, Fraction) else \
-            map(int, value.split("/"))
-        return float(Fraction(numerator, denominator))
+    """A fraction as the nearest float Excel can hold (its exact form goes in the ``_exact`` column)."""
     if isinstance(value, Fraction):
         return float(value)
+    if _inexact(value):
+        numerator, denominator = map(int, value.split("/"))
+        return float(Fraction(numerator, denominator))
     return value
 
 

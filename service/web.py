@@ -215,7 +215,7 @@ class Pages:
             facts, label = await self._facts(form, values)
             record = await _threaded(self.settings, self._simulate, values, facts, label)
         except RulesError as exc:
-            return self.render(request, "simulate.html", user, result=None, error=_error_text(exc), form=values,
+            return self.render(request, "simulate.html", user, result=None, error=str(exc), form=values,
                                status=422, **self._choices())
         if form.get("download") == "json":
             from rules_engine.decide import to_json_bytes
@@ -248,7 +248,7 @@ class Pages:
     def _simulate(self, values: dict, facts: bytes, label: str) -> dict:
         day = _day(values["as_of"])
         overrides = _overrides(values["overrides"])
-        spec = _draft_or_spec(values, self.settings, day)
+        spec = _draft_or_spec(values)
         if isinstance(spec, str):
             return api.evaluate(spec, facts, day, self.settings.rules_dir, overrides=overrides, label=label,
                                 asking=api.Asking(simulate=True, logging=False))[1]
@@ -270,7 +270,7 @@ class Pages:
             facts, label = await self._facts(form, values)
             result = await _threaded(self.settings, self._compare, values, facts, label)
         except RulesError as exc:
-            return self.render(request, "compare.html", user, result=None, error=_error_text(exc), form=values,
+            return self.render(request, "compare.html", user, result=None, error=str(exc), form=values,
                                status=422, **self._choices())
         return self.render(request, "compare.html", user, result=result, error="", form=values,
                            bars=_shift_chart(result, TEXTS[self.lang(request)]), **self._choices())
@@ -430,7 +430,8 @@ def _spec(value: str) -> str:
     return check_spec(value)
 
 
-def _draft_or_spec(values: dict, settings, day: dt.date):
+def _draft_or_spec(values: dict) -> str | None:
+    """The ruleset spec picked, or None for the pasted draft (which must then be there)."""
     if values["spec"] == "draft":
         if not values["draft"].strip():
             raise InputError.at(Location("draft"), "paste the draft rule text, or pick a version")
@@ -441,10 +442,6 @@ def _draft_or_spec(values: dict, settings, day: dt.date):
 def _examples_dir(settings) -> Path | None:
     folder = Path(settings.rules_dir).resolve().parent / "examples"
     return folder if folder.is_dir() else None
-
-
-def _error_text(exc: RulesError) -> str:
-    return str(exc)
 
 
 def _with_log(settings, action):
