@@ -265,6 +265,7 @@ def _flatten(record: dict, prefix: str = "") -> dict:
 def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True) -> bytes:
     """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text."""
     from openpyxl import Workbook
+    from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)
@@ -274,7 +275,7 @@ def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool
         for row in rows:
             sheet.append([_cell(v) for v in row])
         for cell in sheet[1]:
-            cell.font = cell.font.copy(bold=True)
+            cell.font = Font(bold=True)
         for row in sheet.iter_rows(min_row=2):
             for cell in row:
                 if isinstance(cell.value, dt.date):
