@@ -109,19 +109,21 @@ def run(budget: int, members: Sequence[Member], plans: Sequence[Plan]) -> Outcom
     return Outcome(state.granted, state.reduced, traces, state.shares, state.total_left(), caps, capped)
 
 
-def _room(state: _State, plan: Plan, member: Member) -> int:
-    """What the step may still give the member: its cap less what it holds, within the step's own cap."""
+def _room(state: _State, plan: Plan, member: Member, step_given: Mapping[str, int]) -> int:
+    """What the step may still give the member: its cap less what it holds, within what is left of the
+    step's own cap (a pool gives in rounds: its cap holds over all of them)."""
     room = max(0, member.cap) - state.granted[member.id]
     if plan.caps is not None:
-        room = min(room, max(0, plan.caps.get(member.id, 0)))
+        room = min(room, max(0, plan.caps.get(member.id, 0)) - step_given.get(member.id, 0))
     if plan.kind == "minimum":
         room = min(room, (plan.units or 0) - state.granted[member.id])
     return max(0, room)
 
 
-def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
+def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member],
+              step_given: Mapping[str, int] = {}) -> tuple[dict, dict]:  # noqa: B006 (read only)
     """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
-    claims = [Claim(m.id, _room(state, plan, m), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
+    claims = [Claim(m.id, _room(state, plan, m, step_given), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
               for m in members if plan.selected is None or m.id in plan.selected]
     grants = WITHIN[method](budget, claims)
     given = {g.id: g.units for g in grants.values() if g.units}
@@ -172,7 +174,7 @@ def _step_pool(state: _State, plan: Plan) -> StepTrace:
     state.left, state.pots = state.total_left(), None
     budget, given, rounds = state.left, {}, []
     while state.left > 0:  # a round gives all it can; another only helps if a weight was 0 and caps freed
-        round_given, _turns = _hand_out(state, plan, plan.method or "greedy", state.left, state.members)
+        round_given, _turns = _hand_out(state, plan, plan.method or "greedy", state.left, state.members, given)
         if not round_given:
             break
         for member_id, units in round_given.items():
