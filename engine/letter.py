@@ -40,11 +40,36 @@ WORDS = {
         "allocation": "{number}. Wat u krijgt",
         "granted": "U krijgt {allocated} VTE bij, van de {requested} VTE die u vroeg.",
         "nothing": "U krijgt geen bijkomende VTE.",
-        "nothing_left": "Het budget was op voor de aanvragers die voor u gerangschikt waren.",
+        "cap": "U kreeg het maximum waarop u volgens de regels recht had: {cap} VTE.",
+        "budget_left": "Bij uw beurt in de rangschikking bleef er van het budget{pot} nog {left} VTE over.",
+        "budget_empty": "Het budget{pot} was al op bij uw beurt: de aanvragers die voor u gerangschikt waren, "
+                        "kregen het volledig.",
+        "budget_zero": "Er was geen budget{pot} te verdelen.",
+        "pot": " van {region}",
+        "share": "Het budget{pot} volstond niet voor alle aanvragen en werd {how} verdeeld: uw aandeel was "
+                 "{ideal} VTE, {pct} van wat u vroeg.",
+        "proportionally": "in verhouding", "proportionally_to": "in verhouding tot {weight}", "equally": "gelijk",
+        "floor": "Dat aandeel werd afgerond naar {floor} VTE in volledige eenheden van {unit} VTE.",
+        "remainder": "Van wat na het afronden overbleef, kreeg u nog {unit} VTE: u stond op plaats {turn} in de "
+                     "volgorde van de grootste resten.",
+        "rounds": "Het budget{pot} werd om beurten verdeeld, {unit} VTE per aanvrager per ronde, in volgorde van "
+                  "de rangschikking; het volstond voor {rounds} volledige ronde(s).",
+        "last_round": "In de laatste, onvolledige ronde kreeg u nog {unit} VTE: u had beurt {turn}.",
+        "region": "{region} kreeg {share} VTE van het budget van {budget} VTE, naar {weight} "
+                  "({pct} van het totaal).",
+        "pooled": "Wat andere regio's niet konden gebruiken, werd nadien samengelegd; daaruit kreeg u {pooled} VTE.",
+        "step": "Stap {number} ({kind}) gaf u {fte} VTE.",
+        "step_turn": "Stap {number} ({kind}) gaf u {fte} VTE (beurt {turn} in de laatste ronde).",
+        "steps_none": "Geen enkele stap van de verdeling gaf u VTE.",
+        "steps_spent": "Na de laatste stap was het budget volledig verdeeld.",
+        "steps_left": "Na de laatste stap bleef {left} VTE onverdeeld: de stappen lieten niet toe u meer te geven.",
+        "kinds": {"reserve": "voorbehouden deel", "split": "verdeling over regio's", "minimum": "minimum",
+                  "greedy": "in volgorde van rangschikking", "equal": "gelijke verdeling",
+                  "proportional": "verdeling in verhouding", "round-robin": "om beurten", "pool": "samenleggen",
+                  "reduce": "vermindering"},
         "reduced": "Uw contingent wordt verminderd met {reduced} VTE; samen met wat u krijgt, verandert het met "
                    "{change} VTE.",
         "method": "Hoe verdeeld werd: {description}",
-        "capped": "U kreeg het maximum waarop u recht had ({cap} VTE).",
         "high_first": "hoogste eerst", "low_first": "laagste eerst",
         "closing": "Deze beslissing is vastgelegd in het beslissingsregister en kan op elk moment opnieuw "
                    "berekend en nagekeken worden.",
@@ -70,10 +95,33 @@ WORDS = {
         "allocation": "{number}. What you receive",
         "granted": "You receive {allocated} FTE more, of the {requested} FTE you asked for.",
         "nothing": "You receive no additional FTE.",
-        "nothing_left": "The budget was used up by the applicants ranked before you.",
+        "cap": "You received the maximum the rules entitled you to: {cap} FTE.",
+        "budget_left": "At your turn in the ranking, {left} FTE of the budget{pot} was left.",
+        "budget_empty": "The budget{pot} was used up at your turn: the applicants ranked before you received all "
+                        "of it.",
+        "budget_zero": "There was no budget{pot} to share.",
+        "pot": " of {region}",
+        "share": "The budget{pot} did not cover every request and was shared {how}: your share was {ideal} FTE, "
+                 "{pct} of what you asked for.",
+        "proportionally": "proportionally", "proportionally_to": "in proportion to {weight}", "equally": "equally",
+        "floor": "That share was rounded down to {floor} FTE in whole units of {unit} FTE.",
+        "remainder": "Of what was left after rounding, you received {unit} FTE more: you were number {turn} in the "
+                     "order of largest remainders.",
+        "rounds": "The budget{pot} was handed out in turns, {unit} FTE per applicant per round, in ranking order; "
+                  "it covered {rounds} full round(s).",
+        "last_round": "In the last, incomplete round you received {unit} FTE more: you had turn {turn}.",
+        "region": "{region} received {share} FTE of the budget of {budget} FTE, by {weight} ({pct} of the total).",
+        "pooled": "What other regions could not use was pooled afterwards; you received {pooled} FTE from it.",
+        "step": "Step {number} ({kind}) gave you {fte} FTE.",
+        "step_turn": "Step {number} ({kind}) gave you {fte} FTE (turn {turn} in the last round).",
+        "steps_none": "No step of the allocation gave you FTE.",
+        "steps_spent": "After the last step the whole budget was handed out.",
+        "steps_left": "After the last step {left} FTE remained unallocated: the steps did not allow giving you more.",
+        "kinds": {"reserve": "reserve", "split": "split over regions", "minimum": "minimum", "greedy": "in ranking order",
+                  "equal": "equal shares", "proportional": "proportional shares", "round-robin": "in turns",
+                  "pool": "pooling", "reduce": "reduction"},
         "reduced": "Your contingent is reduced by {reduced} FTE; with what you receive, it changes by {change} FTE.",
         "method": "How it was shared: {description}",
-        "capped": "You received the maximum you were entitled to ({cap} FTE).",
         "high_first": "highest first", "low_first": "lowest first",
         "closing": "This decision is kept in the decision log and can be recomputed and checked at any time.",
         "tier_word": "priority group", "lottery": "lottery", "id": "file number",
@@ -93,7 +141,7 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
     sections = [{"title": w["title"], "lines": head}, _eligibility(decision, ruleset, fmt, w, facts)]
     number = 2
     if decision["eligible"]:
-        sections += [_priority(decision, ruleset, w), _ranking(record, decision, ruleset, w)]
+        sections += [_priority(decision, ruleset, w), _ranking(record, decision, ruleset, w, lang)]
         number = 4
     sections.append(_allocation(record, decision, ruleset, fmt, w, number))
     sections.append({"title": "", "lines": [w["closing"]]})
@@ -105,6 +153,7 @@ class Formatter:
     """Numbers, rates and dates as a reader of ``lang`` writes them."""
 
     def __init__(self, lang: str, ruleset: Ruleset):
+        self.lang = lang
         self.locale = LOCALES[lang]
         self.ruleset = ruleset
 
@@ -142,8 +191,10 @@ class Formatter:
                 return value
         if name.endswith("_rate") and _exact(value) is not None:
             return self.rate(value)
-        if isinstance(value, (int, Decimal, Fraction, dict)) or _is_fraction_text(value):
+        if isinstance(value, (int, Decimal, Fraction)) or _exact(value) is not None:
             return self.number(value)
+        if isinstance(value, dict):  # an item of a list (a quarter): named by its first plain value
+            return next((self.value(key, v) for key, v in value.items() if isinstance(v, str)), str(len(value)))
         if isinstance(value, list):
             return ", ".join(self.value(name, v) for v in value)
         return str(value)
@@ -166,17 +217,24 @@ def _exact(value: Any) -> Any:
     return None
 
 
-def label(ruleset: Ruleset, name: str) -> str:
-    """What a value is called for the reader: a derived value's description, a field's title, else its name."""
+def label(ruleset: Ruleset, name: str, lang: str = "nl") -> str:
+    """What a value is called for the reader: a derived value's description, a field's label in the reader's
+    language (``x-label`` in the facts schema), else its name. A schema's ``description`` is written for the
+    people who fill in the facts (in English), never quoted in a letter."""
     for derived in ruleset.derived:
         if derived.name == name:
             return _first_clause(derived.description)
-    schema: Any = {"properties": ruleset.applicant_fields}
-    for part in name.split("."):
+    found = _schema_label({"properties": ruleset.applicant_fields}, name.split("."), lang)
+    return found or name.split(".")[-1].replace("_", " ")
+
+
+def _schema_label(schema: Any, path: list[str], lang: str) -> str | None:
+    for part in path:
         schema = (schema.get("properties") or {}).get(part) if isinstance(schema, dict) else None
-    if isinstance(schema, dict) and (schema.get("title") or schema.get("description")):
-        return _first_clause(schema.get("title") or schema["description"])
-    return name.split(".")[-1].replace("_", " ")
+    labels = schema.get("x-label") if isinstance(schema, dict) else None
+    if isinstance(labels, dict) and isinstance(labels.get(lang), str):
+        return _first_clause(labels[lang])
+    return None
 
 
 def _first_clause(text: str) -> str:
@@ -185,7 +243,7 @@ def _first_clause(text: str) -> str:
 
 
 def _figures(check: dict, ruleset: Ruleset, fmt: Formatter) -> list[str]:
-    return [f"{label(ruleset, name)}: {fmt.value(name, value)}" for name, value in check["values"].items()
+    return [f"{label(ruleset, name, fmt.lang)}: {fmt.value(name, value)}" for name, value in check["values"].items()
             if not name.startswith("params.") and name != "as_of"]
 
 
@@ -238,7 +296,7 @@ def _priority(decision: dict, ruleset: Ruleset, w: dict) -> dict:
     return {"title": w["priority"], "lines": lines}
 
 
-def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict) -> dict:
+def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict, lang: str) -> dict:
     keys = []
     for key in ruleset.ranking:
         name = key.text
@@ -249,7 +307,7 @@ def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict) -> dict:
         elif name == "id":
             words = w["id"]
         else:
-            words = label(ruleset, name)
+            words = label(ruleset, name, lang)
         order = w["high_first"] if key.descending else w["low_first"]
         keys.append(f"{words} ({order})" if name not in ("id",) and not name.startswith("lottery(") else words)
     return {"title": w["ranking"], "lines": [w["rank"].format(rank=decision["rank"], count=record["eligible"],
@@ -263,17 +321,119 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, 
         lines.append(w["granted"].format(allocated=fmt.number(allocated), requested=fmt.number(decision["requested_fte"])))
     else:
         lines.append(w["nothing"])
-        if decision["eligible"] and not decision.get("reduced_fte") and record["unallocated_fte"] == 0:
-            lines.append(w["nothing_left"])
     if decision.get("reduced_fte"):
         lines.append(w["reduced"].format(reduced=fmt.number(decision["reduced_fte"]), change=fmt.number(decision["change_fte"])))
-    trace = decision.get("allocation") or {}
-    if trace.get("capped") and allocated and trace.get("cap_fte") is not None \
-            and Decimal(str(trace["cap_fte"])) != Decimal(str(decision["requested_fte"])):
-        lines.append(w["capped"].format(cap=fmt.number(trace["cap_fte"])))
+    constraint, why = shortfall(record, decision, ruleset, fmt, w)
+    lines += why
     if decision["eligible"] and ruleset.allocation.description:
         lines.append(w["method"].format(description=" ".join(ruleset.allocation.description.split())))
-    return {"title": w["allocation"].format(number=number), "lines": lines}
+    return {"title": w["allocation"].format(number=number), "lines": lines, "constraint": constraint}
+
+
+def _num(value: Any) -> Fraction:
+    exact = _exact(value)
+    return Fraction(exact) if exact is not None else Fraction(0)
+
+
+def shortfall(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict) -> tuple[str | None, list[str]]:
+    """Why an eligible applicant got less than it asked: the constraint that bound it, read from its own trace.
+
+    Returns the constraint's name (cap, budget, share, rounds, steps; None when nothing bound) and the
+    sentences that say it. Nothing here assumes the usual case: each sentence states a number of the trace.
+    """
+    trace = decision.get("allocation")
+    if not decision["eligible"] or trace is None or decision.get("reduced_fte"):
+        return None, []
+    if _num(decision["allocated_fte"]) >= _num(decision["requested_fte"]):
+        return None, []
+    if trace.get("cap_fte") is not None and _num(trace["cap_fte"]) == _num(decision["allocated_fte"]):
+        # what it got is its cap ('capped' says so too, except for a cap of 0 under equal or proportional)
+        return "cap", [w["cap"].format(cap=fmt.number(trace["cap_fte"]))]
+    if "steps" in trace:
+        return "steps", _steps(record, trace, fmt, w)
+    return _method_shortfall(record, decision, ruleset, trace, fmt, w)
+
+
+def _method_shortfall(record: dict, decision: dict, ruleset: Ruleset, trace: dict, fmt: Formatter,
+                      w: dict) -> tuple[str, list[str]]:
+    unit = fmt.number(record["unit_fte"])
+    region = decision.get("region") if trace.get("region_budget_fte") is not None else None
+    pot = w["pot"].format(region=region) if region else ""
+    lines = _region(record, region, ruleset, fmt, w) if region else []
+    method = ruleset.allocation.method
+    if method == "greedy":
+        constraint, own = "budget", _greedy(record, decision, trace, pot, fmt, w)
+    elif method == "round-robin":
+        constraint = "rounds"
+        own = [w["rounds"].format(pot=pot, unit=unit, rounds=fmt.number(_num(trace["floor_fte"]) / _num(record["unit_fte"])))]
+        if trace.get("remainder_turn"):
+            own.append(w["last_round"].format(unit=unit, turn=trace["remainder_turn"]))
+    else:
+        constraint, own = "share", _share(decision, trace, pot, ruleset, unit, fmt, w)
+    if _num(trace.get("pooled_fte")):
+        own.append(w["pooled"].format(pooled=fmt.number(trace["pooled_fte"])))
+    return constraint, lines + own
+
+
+def _greedy(record: dict, decision: dict, trace: dict, pot: str, fmt: Formatter, w: dict) -> list[str]:
+    left = _num(trace["floor_fte"])
+    if left:
+        return [w["budget_left"].format(pot=pot, left=fmt.number(trace["floor_fte"]))]
+    before = [d for d in record["decisions"] if d["eligible"] and d["rank"] < decision["rank"]
+              and d.get("region") == decision.get("region") and _num(d["allocated_fte"])]
+    return [w["budget_empty" if before else "budget_zero"].format(pot=pot)]
+
+
+def _share(decision: dict, trace: dict, pot: str, ruleset: Ruleset, unit: str, fmt: Formatter, w: dict) -> list[str]:
+    ideal = _num(trace["ideal_fte"])
+    weight = ruleset.allocation.weight_text
+    if ruleset.allocation.method != "proportional":
+        how = w["equally"]
+    elif weight.replace("_", "").replace(".", "").isalnum():  # a field or derived value, not a formula
+        how = w["proportionally_to"].format(weight=label(ruleset, weight, fmt.lang))
+    else:
+        how = w["proportionally"]
+    lines = [w["share"].format(pot=pot, how=how, ideal=fmt.number(ideal),
+                               pct=fmt.rate(ideal / _num(decision["requested_fte"])))]
+    if ideal != _num(trace["floor_fte"]):
+        lines.append(w["floor"].format(floor=fmt.number(trace["floor_fte"]), unit=unit))
+    if trace.get("remainder_turn"):
+        lines.append(w["remainder"].format(unit=unit, turn=trace["remainder_turn"]))
+    return lines
+
+
+def _region(record: dict, region: str, ruleset: Ruleset, fmt: Formatter, w: dict) -> list[str]:
+    share = (record.get("regions") or {}).get(region)
+    split = ruleset.allocation.split
+    if not share or split is None:
+        return []
+    total = sum((_num(r["weight"]) for r in record["regions"].values()), Fraction(0))
+    pct = fmt.rate(_num(share["weight"]) / total) if total else fmt.rate(0)
+    return [w["region"].format(region=region, share=fmt.number(share["budget_fte"]), budget=fmt.number(record["budget_fte"]),
+                               weight=label_region(ruleset, split.weight, fmt.lang), pct=pct)]
+
+
+def label_region(ruleset: Ruleset, weight: str, lang: str) -> str:
+    """What a region's weight is called: its label in the reader's language in the regions' schema."""
+    from .checker import region_schema
+
+    return _schema_label(region_schema(ruleset.facts_schema), [weight], lang) or weight.replace("_", " ")
+
+
+def _steps(record: dict, trace: dict, fmt: Formatter, w: dict) -> list[str]:
+    lines = []
+    for step in trace["steps"]:
+        if "fte" not in step:
+            continue
+        kind = w["kinds"].get(step["kind"], step["kind"])
+        key = "step_turn" if step.get("turn") else "step"
+        lines.append(w[key].format(number=step["step"], kind=kind, fte=fmt.number(step["fte"]), turn=step.get("turn")))
+    if not lines:
+        lines.append(w["steps_none"])
+    steps = record.get("steps") or []
+    left = steps[-1]["left_fte"] if steps else record["unallocated_fte"]
+    lines.append(w["steps_left"].format(left=fmt.number(left)) if _num(left) else w["steps_spent"])
+    return lines
 
 
 def as_letter_text(result: dict, width: int = 80) -> str:

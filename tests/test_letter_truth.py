@@ -1,0 +1,196 @@
+"""Letters that are true: the reason a letter gives for getting less than asked is the constraint that bound.
+
+The check in ``binding_is_true`` reads the decision's own trace (caps, budgets, shares, steps) and
+verifies the claim the letter makes; it shares no code with ``rules_engine.letter``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from rules_engine.api import Asking, evaluate
+from rules_engine.letter import as_letter_text, letter
+
+from conftest import EXAMPLES, RULES
+
+ROUNDS = [
+    ("sheltered-workshops", "sheltered-workshops-2018.yaml", dt.date(2018, 6, 20), False),
+    ("sheltered-workshops@2019.1", "sheltered-workshops-2018.yaml", dt.date(2019, 6, 20), True),
+    ("lde", "lde-2018.yaml", dt.date(2018, 6, 20), False),
+    ("lde@2019.1", "lde-2018.yaml", dt.date(2019, 6, 20), True),
+    ("social-workshops", "social-workshops-2018.yaml", dt.date(2018, 6, 20), False),
+    ("social-workshops", "social-workshops-2018.yaml", dt.date(2019, 6, 20), False),
+    ("maatwerk-redistribution", "maatwerk-2020.yaml", dt.date(2020, 3, 1), False),
+]
+ENGLISH = re.compile(r"\b(the|and|share|rate|granted|filled|FTE|ranked|you)\b")
+
+
+def num(value) -> Fraction:
+    if isinstance(value, dict):
+        return Fraction(int(value["numerator"]), int(value["denominator"]))
+    return Fraction(str(value)) if value is not None else Fraction(0)
+
+
+def binding_is_true(record: dict, decision: dict, constraint: str, method: str) -> bool:
+    """Does the trace bear out the constraint the letter names?"""
+    trace, allocated, requested = decision["allocation"], num(decision["allocated_fte"]), num(decision["requested_fte"])
+    at_cap = trace.get("cap_fte") is not None and num(trace["cap_fte"]) == allocated
+    if constraint == "cap":
+        return at_cap and allocated < requested
+    if at_cap:
+        return False  # the cap bound, yet the letter named something else
+    if constraint == "steps":
+        return "steps" in trace
+    own = num(trace["floor_fte"])
+    if constraint == "budget":  # greedy: what was left at its turn, all of it, and no more
+        pot = num(trace["region_budget_fte"]) if trace["region_budget_fte"] is not None else num(record["budget_fte"])
+        before = sum(num(d["allocation"]["floor_fte"]) for d in record["decisions"]
+                     if d["eligible"] and d["rank"] < decision["rank"] and d.get("region") == decision.get("region"))
+        return method == "greedy" and before + own == pot
+    if constraint == "share":
+        unit = num(record["unit_fte"])
+        ideal = num(trace["ideal_fte"])
+        return method in ("equal", "proportional") and ideal < requested and own <= ideal < own + unit
+    if constraint == "rounds":
+        return method == "round-robin"
+    return False
+
+
+def letters_of(spec, facts, as_of, simulate, engine):
+    ruleset, record, _ = evaluate(spec, EXAMPLES / facts, as_of, RULES, engine=engine,
+                                  asking=Asking(simulate=simulate, logging=False))
+    for decision in record["decisions"]:
+        yield ruleset, record, decision, letter(record, ruleset, decision["id"], "nl")
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+@pytest.mark.parametrize("spec, facts, as_of, simulate", ROUNDS)
+def test_every_letter_names_the_constraint_that_bound(spec, facts, as_of, simulate, engine):
+    short = 0
+    for ruleset, record, decision, result in letters_of(spec, facts, as_of, simulate, engine):
+        section = result["sections"][-2]
+        constraint = section.get("constraint")
+        text = as_letter_text(result)
+        less = decision["eligible"] and num(decision["allocated_fte"]) < num(decision["requested_fte"]) \
+            and not decision.get("reduced_fte")
+        if less:
+            short += 1
+            assert constraint is not None, decision["id"]
+            assert binding_is_true(record, decision, constraint, ruleset.allocation.method), (decision["id"], constraint)
+        else:
+            assert constraint is None, decision["id"]
+        if "gerangschikt waren" in text:  # 'the applicants ranked before you had it all': someone was, and got FTE
+            assert any(d["eligible"] and d["rank"] < decision["rank"] and d.get("region") == decision.get("region")
+                       and num(d["allocated_fte"]) for d in record["decisions"]), decision["id"]
+        assert not ENGLISH.search(text), (decision["id"], ENGLISH.search(text).group(0))
+    assert short, "no applicant got less than it asked: the round tests nothing"
+
+
+def test_the_first_ranked_applicant_with_a_cap_of_0_is_told_its_cap():
+    """The 2019 LDE draft on the shipped example: LDE-031 is ranked first, with a contingent of 4.3 and
+    a request of 2, so its cap is max(0, min(2, floor(5 - 4.3))) = floor(0.7) = 0."""
+    for _ruleset, _record, decision, result in letters_of("lde@2019.1", "lde-2018.yaml", dt.date(2019, 6, 20), True,
+                                                          "python"):
+        if decision["id"] == "LDE-031":
+            text = " ".join(as_letter_text(result).split())
+            assert decision["rank"] == 1 and decision["allocated_fte"] == 0
+            assert "U kreeg het maximum waarop u volgens de regels recht had: 0 VTE." in text
+            assert "gerangschikt" not in text.split("4. Wat u krijgt")[1]
+            return
+    pytest.fail("LDE-031 not in the call")
+
+
+LDE = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+
+
+def _variant(tmp_path, allocation: str, budget: int = 4):
+    text = LDE.replace("  fte: 155\n", f"  fte: {budget}\n")
+    text = text[:text.index("\nallocation:\n")] + "\nallocation:\n" + allocation + text[text.index("\nlint:\n"):]
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lde-2018.yaml").write_text(text, encoding="utf-8")
+    return folder / "lde-2018.yaml"
+
+
+def _applicant(id_, score_each, rate):
+    return {"id": id_, "name": f"Initiatief {id_}", "province": "Limburg", "contingent_fte": 10, "requested_fte": 3,
+            "realisation_rate": rate, "merged_on": None,
+            "assessment": {k: score_each for k in ("guidance_actions", "transition_vision", "realised_transition",
+                                                   "regular_cooperation")}}
+
+
+# all eligible (every score >= 1, sums 12, 8, 8 >= 6, rates >= 0.90), ranked A, B, C by score, then rate
+FACTS = {"applicants": [_applicant("C", 2, 0.92), _applicant("A", 3, 0.95), _applicant("B", 2, 0.95)]}
+
+
+def _letters(tmp_path, allocation: str, lang: str = "nl") -> dict:
+    path = _variant(tmp_path, allocation)
+    ruleset, record, _ = evaluate(str(path), FACTS, dt.date(2018, 6, 20), tmp_path / "rules",
+                                  asking=Asking(simulate=True, logging=False))
+    return {d["id"]: (d, " ".join(as_letter_text(letter(record, ruleset, d["id"], lang)).split()))
+            for d in record["decisions"]}
+
+
+@pytest.mark.parametrize("method, grants", [
+    # budget 4, requests 3 each, A's cap 0. greedy: A 0, B 3, C the 1 left; equal: B and C 2 each (4 / 2);
+    # proportional to the request (3 and 3): the same 2 and 2.
+    ("greedy", {"A": 0, "B": 3, "C": 1}),
+    ("equal", {"A": 0, "B": 2, "C": 2}),
+    ("proportional\n  weight: requested_fte", {"A": 0, "B": 2, "C": 2}),
+])
+def test_a_cap_of_0_is_the_reason_whatever_the_method(tmp_path, method, grants):
+    letters = _letters(tmp_path, f"  method: {method}\n  cap: 'if id == \"A\" then 0 else requested_fte'\n")
+    assert {k: d["allocated_fte"] for k, (d, _) in letters.items()} == grants
+    decision, text = letters["A"]
+    assert decision["rank"] == 1
+    assert "U krijgt geen bijkomende VTE. U kreeg het maximum waarop u volgens de regels recht had: 0 VTE." in text
+    assert "gerangschikt waren" not in text and "budget" not in text.split("4. Wat u krijgt")[1].split("Hoe")[0]
+
+
+def test_greedy_names_the_budget_left_at_the_turn(tmp_path):
+    letters = _letters(tmp_path, "  method: greedy\n  cap: 'if id == \"A\" then 0 else requested_fte'\n")
+    assert "Bij uw beurt in de rangschikking bleef er van het budget nog 1 VTE over." in letters["C"][1]
+    english = _letters(tmp_path, "  method: greedy\n  cap: requested_fte\n", "en")
+    # A 3, B the 1 left, C nothing: the applicants ranked before C had it all
+    assert "At your turn in the ranking, 1 FTE of the budget was left." in english["B"][1]
+    assert "The budget was used up at your turn: the applicants ranked before you received all of it." in english["C"][1]
+
+
+def test_a_proportional_share_gives_its_percentage_and_rounding(tmp_path):
+    # budget 4 in proportion to the requests 3, 3, 3: each 4/3 = 1.3333 FTE, 44.44 % of 3; floors 1, 1, 1;
+    # the 1 unit left goes to the first in the remainder queue (equal remainders: rank order): A
+    letters = _letters(tmp_path, "  method: proportional\n  weight: requested_fte\n  cap: requested_fte\n")
+    assert [letters[k][0]["allocated_fte"] for k in "ABC"] == [2, 1, 1]
+    text = letters["B"][1]
+    assert "uw aandeel was 1,3333 VTE, 44,44 % van wat u vroeg" in text
+    assert "in verhouding tot gevraagde bijkomende VTE" in text
+    assert "Dat aandeel werd afgerond naar 1 VTE in volledige eenheden van 1 VTE." in text
+    assert "u stond op plaats 1 in de volgorde van de grootste resten" in letters["A"][1]
+    assert "grootste resten" not in text
+
+
+def test_round_robin_names_its_rounds_and_the_turn(tmp_path):
+    # budget 4, 3 applicants: one full round (3), then 1 unit in a second round to the first in rank: A
+    letters = _letters(tmp_path, "  method: round-robin\n  cap: requested_fte\n")
+    assert [letters[k][0]["allocated_fte"] for k in "ABC"] == [2, 1, 1]
+    assert "het volstond voor 1 volledige ronde(s)" in letters["B"][1]
+    assert "u had beurt 1" in letters["A"][1] and "beurt" not in letters["B"][1].split("ronde(s).")[1]
+
+
+def test_a_condition_that_counts_a_list_of_objects_does_not_break_the_letter(tmp_path):
+    text = (RULES / "social-workshops" / "social-workshops-2018.yaml").read_text(encoding="utf-8")
+    text = text.replace("when: reference_quarters_reported == count(params.reference_quarters)",
+                        "when: count(quarters) >= count(params.reference_quarters) - 1")
+    folder = tmp_path / "rules" / "social-workshops"
+    folder.mkdir(parents=True)
+    (folder / "social-workshops-2018.yaml").write_text(text, encoding="utf-8")
+    ruleset, record, _ = evaluate(str(folder / "social-workshops-2018.yaml"), EXAMPLES / "social-workshops-2018.yaml",
+                                  dt.date(2018, 6, 20), tmp_path / "rules", asking=Asking(simulate=True, logging=False))
+    first = record["decisions"][0]
+    body = as_letter_text(letter(record, ruleset, first["id"], "nl"))
+    assert "kwartalen: 2016Q3" in " ".join(body.split())  # the quarters named by their own name, never a crash
+    assert Decimal(0) <= first["allocated_fte"]
