@@ -50,6 +50,7 @@ class Rule:
     reads: tuple  # dotted names the condition reads, in order of appearance
     location: Location
     reason: str = ""
+    note: str = ""  # the policy owner's note on the reading of the source: for auditors, never in a letter
 
 
 @dataclass(frozen=True)
@@ -738,7 +739,7 @@ def _check_steps(ctx: _Context, alloc: dict) -> None:
 def _check_step_keys(ctx: _Context, path: tuple, step: dict) -> None:
     kind = step["step"]
     required, optional = STEP_KEYS[kind]
-    for key in sorted(set(step) - required - optional - {"step", "description", "source"}):
+    for key in sorted(set(step) - required - optional - {"step", "description", "source", "note"}):
         takers = sorted(k for k, (req, opt) in STEP_KEYS.items() if key in req | opt)
         ctx.problem(path + (key,), f"'{key}' does not apply to a {kind} step (it does to: {', '.join(takers)})",
                     key=True)
@@ -829,7 +830,7 @@ def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None, a
 def _rule(ctx: _Context, path: tuple, spec: dict) -> Rule:
     tree = E.normalize(ctx.parsed[path + ("when",)]) if "when" in spec else E.Literal(True)
     return Rule(spec["id"], spec["description"], spec.get("source", ""), spec.get("when", "true"), tree,
-                reads(tree), ctx.doc.loc(path), spec.get("reason", ""))
+                reads(tree), ctx.doc.loc(path), spec.get("reason", ""), spec.get("note", ""))
 
 
 def _build(ctx: _Context) -> Ruleset:

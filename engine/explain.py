@@ -27,6 +27,7 @@ PHRASES = {
         "condition": "Voorwaarde: {text}",
         "values": "Vastgestelde waarden: {values}.",
         "source": "Grondslag: {source}",
+        "note": "Toelichting van de beleidsmaker: {note}",
         "reason": "Waarom niet: {reason}",
         "eligible": "Besluit: de aanvrager komt in aanmerking.",
         "ineligible": "Besluit: de aanvrager komt niet in aanmerking, omdat niet voldaan is aan: {rules}.",
@@ -81,6 +82,7 @@ PHRASES = {
         "condition": "Condition: {text}",
         "values": "Values found: {values}.",
         "source": "Legal basis: {source}",
+        "note": "The policy owner's note: {note}",
         "reason": "Why not: {reason}",
         "eligible": "Finding: the applicant is eligible.",
         "ineligible": "Finding: the applicant is not eligible, because these rules are not met: {rules}.",
@@ -183,6 +185,8 @@ def _rule_lines(rule, check: dict, p: dict) -> list:
              "   " + p["values"].format(values=_values(check["values"]))]
     if rule.source:
         lines.append("   " + p["source"].format(source=rule.source))
+    if rule.note:
+        lines.append("   " + p["note"].format(note=" ".join(rule.note.split())))
     if rule.reason and not check["passed"]:  # the policy owner's own words for the applicant who fails it
         lines.append("   " + p["reason"].format(reason=" ".join(rule.reason.split())))
     return lines

@@ -194,3 +194,19 @@ def test_a_condition_that_counts_a_list_of_objects_does_not_break_the_letter(tmp
     body = as_letter_text(letter(record, ruleset, first["id"], "nl"))
     assert "kwartalen: 2016Q3" in " ".join(body.split())  # the quarters named by their own name, never a crash
     assert Decimal(0) <= first["allocated_fte"]
+
+
+def test_the_policy_owners_note_is_for_auditors_never_in_a_letter():
+    from rules_engine.explain import as_text, explain_applicant
+
+    failing = 0
+    for ruleset, record, decision, result in letters_of("sheltered-workshops", "sheltered-workshops-2018.yaml",
+                                                        dt.date(2018, 6, 20), False, "python"):
+        text = " ".join(as_letter_text(result).split())
+        assert "de oproep is gevolgd" not in text
+        if any(c["rule"] == "min_fill_rate" and not c["passed"] for c in decision["reasons"]):
+            failing += 1
+            assert "ingevuld contingent van 95% of meer" in text  # the quoted source stays
+            auditor = " ".join(as_text(explain_applicant(record, ruleset, decision["id"], "nl")).split())
+            assert "Toelichting van de beleidsmaker: De tekst zegt verderop 'meer dan 95%'; de oproep is gevolgd" in auditor
+    assert failing
