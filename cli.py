@@ -164,8 +164,8 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
     if record["kind"] == "simulation":
         period = "" if compiled.in_force(as_of) else f"; {compiled.version} is not in force on {as_of.isoformat()}"
-        click.echo(f"a simulation, not an official decision ({_simulation_because(compiled, sets, simulate)}{period})",
-                   err=True)
+        because = _simulation_because(compiled, sets, simulate, ruleset)
+        click.echo(f"a simulation, not an official decision ({because}{period})", err=True)
     _write_output(target, output, shown, entry, log_path)
 
 
@@ -182,7 +182,11 @@ def _shown(record: dict, data: bytes, fmt: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _simulation_because(compiled, sets, simulate) -> str:
+def _simulation_because(compiled, sets, simulate, spec: str) -> str:
+    from rules_engine.api import named_by_path
+
+    if named_by_path(spec) and not simulate:
+        return f"named by its path: only '{compiled.id}' or '{compiled.id}@{compiled.version}' from the rules folder decides"
     if compiled.status == "draft":
         return f"{compiled.version} is a draft"
     return "parameters overridden" if sets else "asked with --simulate"

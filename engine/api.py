@@ -93,7 +93,18 @@ def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
         raise LookupFailure(f"no ruleset '{ruleset_id}' in {rules_dir}{did_you_mean(ruleset_id, known)}"
                             + (f"; known: {', '.join(known)}" if known else ""))
     versions = [compile_file(p) for p in find_rule_files([folder])]
+    _refuse_twins(versions)
     return sorted(versions, key=lambda r: (r.effective_from, r.version))
+
+
+def _refuse_twins(versions: Iterable[Ruleset]) -> None:
+    """Two files that claim the same id@version: neither decides, whichever a server would find first."""
+    seen: dict[tuple, Ruleset] = {}
+    for r in versions:
+        twin = seen.setdefault((r.id, r.version), r)
+        if twin is not r:
+            raise GovernanceError(f"{r.id}@{r.version} is claimed by two files, {twin.label} and {r.label}: "
+                                  "neither decides until one is removed or renumbered")
 
 
 def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None,
@@ -103,15 +114,21 @@ def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping
     For an ``official`` decision only a published version in force on ``as_of`` will do: a bare id
     looks among the published versions only, and a draft or a version out of its period is refused.
     """
-    path = Path(spec)
-    if path.suffix in RULE_SUFFIXES or path.is_file():
-        chosen = compile_file(path)
+    if named_by_path(spec):
+        chosen = compile_file(Path(spec))
     else:
         chosen = _pick(spec, rules_dir, as_of, official)
     if official:
         _check_official(chosen, spec, as_of)
     dated = any(p.values for p in chosen.parameters.values())  # their value depends on the decision date
     return compile_file(chosen.label, overrides, as_of if dated else None) if overrides or dated else chosen
+
+
+def named_by_path(spec: str) -> bool:
+    """Is ``spec`` a rule file's path rather than ``id`` or ``id@version``? A path never decides officially:
+    any copy of a file can claim any version, so only what the rules folder holds under its id is reviewed."""
+    path = Path(spec)
+    return path.suffix in RULE_SUFFIXES or path.is_file()
 
 
 def _pick(spec: str, rules_dir: str | Path, as_of: dt.date, official: bool) -> Ruleset:
@@ -182,9 +199,10 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
         from .decide import to_json_bytes
 
         facts, fmt = to_json_bytes(dict(facts), indent=None), "json"
-    official = asking.logging and not asking.simulate and not overrides
+    by_path = named_by_path(spec)
+    official = asking.logging and not asking.simulate and not overrides and not by_path
     ruleset = resolve(spec, rules_dir, as_of, overrides, official=official)
-    kind = "simulation" if asking.simulate or overrides or ruleset.status == "draft" else "official"
+    kind = "simulation" if asking.simulate or overrides or by_path or ruleset.status == "draft" else "official"
     relied_on = approvals_for(log, ruleset, exclude=asking.who) if log is not None else []
     if kind == "official" and asking.logging and len(relied_on) < asking.require_approvals:
         raise GovernanceError(f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s) of its exact text "

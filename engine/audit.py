@@ -282,7 +282,9 @@ class DecisionLog:
             if exists and not self.path.is_file():
                 raise LogError(f"{self.path}: not a regular file, so not a decision log")
             if create:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _private_folder(self.path.parent)
+                if not exists:  # SQLite gives its -wal and -shm files the mode of the database
+                    os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise LogError(f"{self.path}: cannot use this path for the decision log: {exc.strerror or exc}") from None
 
@@ -526,6 +528,7 @@ class DecisionLog:
                 continue
             if record_hash(entry.hashed_fields()) != entry.hash:
                 raise AuditFailure(f"record {entry.seq}: an approval that does not match its hash: it was changed")
+            self._linked(entry)
             found[entry.requested_by] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
         return list(found.values())
 
@@ -534,6 +537,7 @@ class DecisionLog:
 
         What ``show``, ``explain`` and ``replay`` use; AuditFailure says what does not match.
         """
+        _outside_chain(entry)
         if entry.seq == 1:
             previous = GENESIS
         else:
@@ -544,6 +548,13 @@ class DecisionLog:
         _check_entry(entry, previous, entry.seq)
         self._check_texts(entry)
         return entry
+
+    def _linked(self, entry: Entry) -> None:
+        """``entry`` is in the chain: its number is one the chain has, and the record before it is its link."""
+        _outside_chain(entry)
+        before = next(self._select("seq = ?", entry.seq - 1), None) if entry.seq > 1 else None
+        if entry.prev_hash != (before.hash if before is not None else GENESIS):
+            raise AuditFailure(f"record {entry.seq}: does not follow record {entry.seq - 1}: it was inserted or changed")
 
     def _check_texts(self, entry: Entry) -> None:
         for digest, what in ((entry.ruleset_sha256, "rule text"), (entry.schema_sha256, "facts schema"),
@@ -576,7 +587,8 @@ class DecisionLog:
         self._check_format(self._objects())
         self.integrity()
         prev, expected_seq = GENESIS, 1
-        for entry in self.entries():
+        for entry in self._select("1 = 1"):  # every row, also those a chain read by seq > 0 would pass over
+            _outside_chain(entry)
             _check_entry(entry, prev, expected_seq)
             self._check_texts(entry)
             if head and entry.seq == head[0] and entry.hash != head[1]:
@@ -586,7 +598,17 @@ class DecisionLog:
         if head and head[0] >= expected_seq:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
+        rows = self._count_rows()
+        if rows != expected_seq - 1:
+            raise AuditFailure(f"the records table holds {rows} rows, but the chain has {expected_seq - 1}: rows outside "
+                               "the chain were planted")
         return expected_seq - 1
+
+    def _count_rows(self) -> int:
+        try:
+            return int(self.db.execute("SELECT count(*) FROM records").fetchone()[0])
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
 
 
 ROLES = ("evaluator", "policy-owner", "approver", "auditor", "admin")
@@ -686,6 +708,17 @@ def copy_log(source: DecisionLog, target: DecisionLog) -> int:
     return target.verify()
 
 
+def _private_folder(folder: Path) -> None:
+    """Make ``folder`` (and any missing parent) readable by its owner only; a folder that exists is left as it is."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # made by another process meanwhile: it is theirs
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
 def can_write(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
 
@@ -717,6 +750,12 @@ def _entry(row: tuple) -> Entry:
     if not isinstance(values["seq"], int) or not isinstance(values["extra"], str):
         raise AuditFailure(f"record {printable(str(values['seq']))}: a field has the wrong type: the record was changed")
     return Entry(**values)
+
+
+def _outside_chain(entry: Entry) -> None:
+    if entry.seq < 1:
+        raise AuditFailure(f"a record numbered {entry.seq} is outside the chain (records are numbered from 1): it was "
+                           "planted in the database")
 
 
 def _check_entry(entry: Entry, prev: str, expected_seq: int) -> None:

@@ -35,6 +35,11 @@ ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
                   trim_blocks=True, lstrip_blocks=True)
 
 
+# every HTML page, /docs included: nothing from elsewhere, never in a frame
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
+
+
 class Denied(Exception):
     """A page the caller may not see (403), or must sign in for (redirect)."""
 
@@ -115,9 +120,7 @@ class Pages:
         lang = self.lang(request)
         html = ENV.get_template(template).render(t=TEXTS[lang], lang=lang, user=user, csrf=self.csrf(user),
                                                  path=request.url.path, **context)
-        return HTMLResponse(html, status, headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:",
-                                                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-                                                   "X-Frame-Options": "DENY"})
+        return HTMLResponse(html, status, headers=PAGE_HEADERS)
 
     # --- sign in ---------------------------------------------------------------------
 
@@ -289,8 +292,9 @@ class Pages:
 
     async def decisions(self, request: Request, ruleset: str = "", since: str = "", until: str = "", after: int = 0):
         user = self.need(request, "audit")
-        bounds = [_day(v).isoformat() if v else None for v in (since, until)]
-        entries = await _threaded(self.settings, _entries, self.settings, ruleset or None, *bounds, max(0, after))
+        bounds = [_filter_day(name, v) for name, v in (("since", since), ("until", until))]
+        after = min(max(0, after), 1 << 62)  # a number beyond the log's is simply past its end
+        entries = await _threaded(self.settings, _entries, self.settings, ruleset or None, *bounds, after)
         more = len(entries) > PAGE_SIZE
         entries = entries[:PAGE_SIZE]
         query = {"ruleset": ruleset, "since": since, "until": until}
@@ -404,6 +408,16 @@ def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:
     return [{"name": r.name, "passed": r.passed,
              "failures": [f"{f.location.line}: {f.subject}.{f.key}: expected {show(f.expected)}, got {show(f.actual)}"
                           for f in r.failures]} for r in results], ""
+
+
+def _filter_day(name: str, text: str) -> str | None:
+    """A date filter of a page, or 400 naming the parameter (never an error page of the server)."""
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise Denied(400, f"{name}={text[:40]}") from None
 
 
 def _day(text: str) -> dt.date:

@@ -1,0 +1,127 @@
+"""Issue 18: the second attack on the log, the governance and the service, each finding from its recipe."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+
+from click.testing import CliRunner
+
+from rules_cli.cli import main
+from rules_engine.audit import COLUMNS, record_hash
+
+from conftest import AS_OF, RULES, example
+
+
+def rules(*args, log=None):
+    extra = ["--log", str(log)] if log is not None else []
+    return CliRunner().invoke(main, [str(a) for a in args] + extra)
+
+
+def _plant_copy(log, seq: int, new_seq: int, **changes) -> None:
+    """The database owner copies record ``seq`` to ``new_seq`` with ``changes`` in its extra fields, and
+    recomputes its hash so that the row is consistent in itself."""
+    db = sqlite3.connect(str(log), isolation_level=None)
+    names = COLUMNS + ("extra",)
+    row = dict(zip(names, db.execute(f"SELECT {', '.join(names)} FROM records WHERE seq = ?", (seq,)).fetchone()))
+    extra = json.loads(row["extra"])
+    extra.update(changes)
+    row.update(seq=new_seq, extra=json.dumps(extra, sort_keys=True, separators=(",", ":")))
+    fields = {name: row[name] for name in COLUMNS if name not in ("output_encoding", "output", "hash")}
+    row["hash"] = record_hash({**fields, **extra})
+    db.execute(f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+               [row[n] for n in names])
+    db.close()
+
+
+def test_a_planted_row_below_the_chain_is_seen_by_verify_and_never_counts_as_an_approval(tmp_path):
+    log = tmp_path / "log.sqlite"
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    head = rules("audit", "head", log=log).stdout.strip()
+    _plant_copy(log, 1, 0, requested_by="bob")  # a second approver nobody saw
+    verify = rules("audit", "verify", "--head", head, log=log)
+    assert verify.exit_code == 1 and "outside the chain" in verify.output, verify.output
+    assert rules("audit", "verify", log=log).exit_code == 1
+    decided = rules("evaluate", "sheltered-workshops", example("sheltered-workshops"), "--as-of", AS_OF,
+                    "--rules-dir", RULES, "--as", "carol", "--require-approvals", "2", log=log)
+    assert decided.exit_code == 1 and "internal error" not in decided.output
+    for command in (("show", "0"), ("replay", "0"), ("explain", "0")):
+        result = rules(*command, log=log)
+        assert result.exit_code == 1 and "internal error" not in result.output, (command, result.output)
+
+
+def test_a_planted_row_far_above_the_chain_is_seen(tmp_path):
+    log = tmp_path / "log.sqlite"
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    _plant_copy(log, 1, -7, requested_by="bob")
+    verify = rules("audit", "verify", log=log)
+    assert verify.exit_code == 1 and "outside the chain" in verify.output
+
+
+def test_a_new_log_and_its_folder_are_private(tmp_path):
+    log = tmp_path / "private" / "log.sqlite"
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(log.parent).st_mode) == 0o700
+
+
+def test_a_copied_file_never_decides_officially(tmp_path):
+    """Finding 3: a copy of the 2019 LDE draft that says 'published', evaluated by its path."""
+    copy = tmp_path / "lde-2019.yaml"
+    copy.write_text((RULES / "lde" / "lde-2019.yaml").read_text(encoding="utf-8")
+                    .replace("status: draft", "status: published"), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    result = rules("evaluate", copy, example("lde"), "--as-of", "2019-06-20", "--rules-dir", RULES, "--format", "json",
+                   log=log)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["kind"] == "simulation"
+    assert "named by its path" in result.stderr
+    assert "official" not in rules("log", log=log).stdout.split("\n", 2)[-1]
+
+
+def test_two_files_claiming_one_version_decide_nothing(tmp_path):
+    """Finding 3: a second file that also says lde 2018.1, with one parameter changed."""
+    folder = tmp_path / "rules"
+    (folder / "lde").mkdir(parents=True)
+    original = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    (folder / "lde" / "lde-2018.yaml").write_text(original, encoding="utf-8")
+    (folder / "lde" / "zz-lde-2018.yaml").write_text(original.replace("value: 0.90", "value: 0.80"), encoding="utf-8")
+    result = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", folder, log=tmp_path / "l.sqlite")
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "lde@2018.1 is claimed by two files" in result.output and "zz-lde-2018.yaml" in result.output
+    assert not (tmp_path / "l.sqlite").exists() or "official" not in rules("log", log=tmp_path / "l.sqlite").stdout
+
+
+def _site(tmp_path):
+    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        token = TokenStore(opened).add("audit-office", "auditor")
+    return create_app(Settings(rules_dir=str(RULES), log=str(log))), token
+
+
+def test_docs_cannot_be_framed(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app, _ = _site(tmp_path)
+    response = TestClient(app).get("/docs")
+    assert response.status_code == 200
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_bad_filters_on_the_decisions_page_are_400(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app, token = _site(tmp_path)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False).status_code == 303
+    for query in ("since=x", "until=2018-13-01"):
+        page = client.get(f"/decisions?{query}")
+        assert page.status_code == 400, query
+        assert "Ongeldige vraag" in page.text and query.split("=")[1] in page.text
+    assert client.get("/decisions?after=100000000000000000000").status_code in (200, 422)
+    assert client.get("/decisions?after=4611686018427387905").status_code == 200
