@@ -142,11 +142,17 @@ def validate(paths, strict):
 @click.option("--reason", help="Why the decision is asked for; kept in the log.")
 @click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
               show_default=True, help="An official decision needs this many approvals of the exact rule text.")
+@click.option("--idempotency-key", "key", metavar="KEY",
+              help="Decide once: run again with the same KEY (and the same request), it prints the record logged "
+                   "the first time and logs nothing.")
 @log_option
 def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, simulate, who, reason,
-             require_approvals, log_path):
+             require_approvals, key, log_path):
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
-    from rules_engine.api import Asking, evaluate as run, record_decision
+    import decimal
+    import json
+
+    from rules_engine.api import Asking, Once, earlier, evaluate as run, record_decision
     from rules_engine.decide import to_json_bytes
 
     as_of = as_of or dt.date.today()
@@ -155,11 +161,21 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals)
     with _log_for(log_path, no_log) as log:
         compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
-        data = to_json_bytes(record) + b"\n"
+        once = None if no_log else Once.of(asking.who, key, {"spec": ruleset, "facts_sha256": loaded.sha256,
+                                                              "as_of": as_of, "engine": engine_name, "sets": sets,
+                                                              "simulate": simulate, "reason": reason})
+        first = earlier(log, once)
+        if first is not None:  # decided and logged before with this key: that record is the answer
+            record = json.loads(first.text, parse_float=decimal.Decimal)
+        data = first.text if first is not None else to_json_bytes(record) + b"\n"
         shown = _shown(record, data, fmt)
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
-        entry = record_decision(log, compiled, record, data, loaded, asking.who, reason) if not no_log else None
-    if entry:
+        entry = first or (record_decision(log, compiled, record, data, loaded, asking.who, reason, once)
+                          if not no_log else None)
+    if first:
+        click.echo(f"already logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)} with this "
+                   "idempotency key: nothing new was logged", err=True)
+    elif entry:
         click.echo(f"logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)}", err=True)
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
     if record["kind"] == "simulation":

@@ -223,7 +223,36 @@ def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None
     return log.approvals(ruleset.sha256, schema_sha, exclude=exclude, before=before)
 
 
-def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None) -> Entry:
+@dataclass(frozen=True)
+class Once:
+    """An Idempotency-Key with what it was sent with: the same key and request append one record, once."""
+
+    key: str  # as stored: the caller's name and its key, so that two callers' keys never meet
+    request_sha256: str
+
+    @classmethod
+    def of(cls, who: str | None, key: str | None, request: Mapping) -> "Once | None":
+        """``key`` from ``who`` for ``request`` (what was asked, as JSON-able data); None without a key."""
+        import hashlib
+        import json
+
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+            raise InputError.at(Location("Idempotency-Key"), "an idempotency key is 1 to 255 printable ASCII "
+                                "characters (for example a UUID)")
+        digest = hashlib.sha256(json.dumps(dict(request), sort_keys=True, default=str).encode("utf-8")).hexdigest()
+        return cls(f"{who or ''}:{key}", digest)
+
+
+def earlier(log: DecisionLog | None, once: Once | None) -> Entry | None:
+    """The record an idempotency key already appended (the first answer, to give again), or None."""
+    if log is None or once is None:
+        return None
+    return log.idempotent(once.key, once.request_sha256)
+
+
+def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None, once: Once | None = None) -> Entry:
     """Append an approval of the exact text of ``ruleset`` (and its facts schema) by ``who`` to the chain."""
     import hashlib
     import json
@@ -241,7 +270,8 @@ def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = Non
         decision_id=hashlib.sha256(output).hexdigest(), engine_version=__version__, evaluator="-",
         ruleset_id=ruleset.id, ruleset_version=ruleset.version, rule_text=rule_text, schema_text=schema_text,
         facts=b"", as_of=dt.date.today().isoformat(), overrides={}, applicants=0, allocated_fte="0", output=output,
-        requested_by=who, kind="approval", reason=note))
+        requested_by=who, kind="approval", reason=note, idempotency_key=once and once.key,
+        request_sha256=once and once.request_sha256))
 
 
 def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requested_by: str | None = None,
@@ -257,12 +287,16 @@ def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requ
 
 
 def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts,
-                    requested_by: str | None = None, reason: str | None = None) -> Entry:
+                    requested_by: str | None = None, reason: str | None = None, once: Once | None = None) -> Entry:
     """Append a decision to the log; returns the committed record (read back, its hash checked).
 
-    Who asked and why are part of the chained record, not of the decision id.
+    Who asked and why are part of the chained record, not of the decision id. With ``once``, a key that
+    appended a record already returns that record, and nothing is appended.
     """
-    return log.append(submission(ruleset, record, output, facts, requested_by, reason))
+    sub = submission(ruleset, record, output, facts, requested_by, reason)
+    if once is not None:
+        sub = dataclasses.replace(sub, idempotency_key=once.key, request_sha256=once.request_sha256)
+    return log.append(sub)
 
 
 def list_rulesets(rules_dir: str | Path) -> dict[str, list[Ruleset]]:

@@ -32,10 +32,10 @@ from typing import Iterator
 from urllib.parse import quote
 
 from .audit_pg import PostgresConnection, display, is_postgres
-from .errors import AuditFailure, LogError, LookupFailure, RulesError, printable
+from .errors import AuditFailure, KeyReused, LogError, LookupFailure, RulesError, printable
 
 FORMAT = "rules-decision-log"
-FORMAT_VERSION = 2  # 2 adds the column ``extra``: further hashed fields of a record, as canonical JSON
+FORMAT_VERSION = 3  # 2 adds the column ``extra`` (further hashed fields, canonical JSON); 3 the idempotency keys
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 60_000
 MAX_STORED_BYTES = 1 << 30  # a stored text that unpacks to more is not one this engine wrote
@@ -75,12 +75,20 @@ UPGRADE_TO_2 = (
     "created_at TEXT NOT NULL, revoked_at TEXT)",
 )
 
+# Format 3: the Idempotency-Key of each request that appended a record, so that a retry answers the first
+# response again. The record itself holds its key too (a hashed field), so a row here that points at a record
+# without that key is seen by verify.
+UPGRADE_TO_3 = (
+    "CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "created_at TEXT NOT NULL)",
+)
+
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
 # the fields ``extra`` may hold; each is hashed like the others
-EXTRA_KEYS = ("facts_format", "requested_by", "kind", "reason")
+EXTRA_KEYS = ("facts_format", "requested_by", "kind", "reason", "idempotency_key")
 KINDS = ("official", "simulation", "approval")
 
 
@@ -88,15 +96,14 @@ def _layout(version: int) -> frozenset:
     """What sqlite_master holds in a log of this format: (type, name, table, sql) of every object."""
     db = sqlite3.connect(":memory:")
     db.executescript(SCHEMA)
-    if version >= 2:
-        for statement in UPGRADE_TO_2:
-            db.execute(statement)
+    for statement in (UPGRADE_TO_2 if version >= 2 else ()) + (UPGRADE_TO_3 if version >= 3 else ()):
+        db.execute(statement)
     rows = frozenset(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
     db.close()
     return rows
 
 
-LAYOUTS = {1: _layout(1), 2: _layout(2)}
+LAYOUTS = {1: _layout(1), 2: _layout(2), 3: _layout(3)}
 
 
 def default_path() -> str | Path:
@@ -132,6 +139,15 @@ class Entry:
     output: bytes  # as stored (see ``output_encoding``); ``text`` is the decision itself
     hash: str
     extra: str = "{}"  # canonical JSON of the further hashed fields (format 2); "{}" in format 1 records
+
+    @property
+    def record_id(self) -> str:
+        """The record's own public id: its number and the start of its chain hash (``17-3fa2c9d1e0b4``).
+
+        Two records of the same decision (the same ``decision_id``, the content hash) have two ids; the
+        id is derived, so records logged before it existed have one too.
+        """
+        return f"{self.seq}-{self.hash[:12]}"
 
     def head(self, size: int = 64) -> bytes:
         """The first bytes of the stored output (enough to read its format), without unpacking all of it."""
@@ -245,6 +261,8 @@ class Submission:
     requested_by: str | None = None  # who asked (the service's token name); in the chain, not in decision_id
     kind: str | None = None  # official, simulation or approval
     reason: str | None = None  # why (or an approval's note), in the asker's words
+    idempotency_key: str | None = None  # the caller's key: a second append with it answers the first record
+    request_sha256: str | None = None  # what was asked with that key: the same key for another request is refused
 
 
 class DecisionLog:
@@ -353,7 +371,8 @@ class DecisionLog:
             if not self._objects():  # another process may have made it meanwhile
                 if self.pg:
                     self.db.create()
-                for statement in [] if self.pg else [*filter(str.strip, SCHEMA.split(";")), *UPGRADE_TO_2]:
+                for statement in [] if self.pg else [*filter(str.strip, SCHEMA.split(";")), *UPGRADE_TO_2,
+                                                     *UPGRADE_TO_3]:
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)", (FORMAT, str(FORMAT_VERSION)))
             self.db.execute("COMMIT")
@@ -363,14 +382,16 @@ class DecisionLog:
         self._check_format(self._objects())
 
     def _upgrade(self) -> None:
-        """Format 1 to 2: one column more; records already written keep their bytes and hashes."""
+        """Format 1 to 2: one column more; 2 to 3: the table of idempotency keys. Records already written keep
+        their bytes and hashes."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self._check_format(self._objects())
-            if self.version < 2:
-                for statement in UPGRADE_TO_2:
+            if self.version < FORMAT_VERSION:
+                statements = (UPGRADE_TO_2 if self.version < 2 else ()) + (UPGRADE_TO_3 if self.version < 3 else ())
+                for statement in (self.db.upgrade_statements(self.version) if self.pg else statements):
                     self.db.execute(statement)
-                self.db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FORMAT_VERSION),))
             self.db.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -394,7 +415,7 @@ class DecisionLog:
         self._check_layout(objects)
 
     def _check_layout(self, objects: frozenset) -> None:
-        expected = self.db.expected_layout() if self.pg else LAYOUTS.get(self.version)
+        expected = self.db.expected_layout(self.version) if self.pg else LAYOUTS.get(self.version)
         if expected is None:
             raise AuditFailure(f"{self.path}: unknown decision log format {self.version}")
         foreign = sorted(objects - expected, key=lambda row: (row[0], row[1]))
@@ -406,12 +427,39 @@ class DecisionLog:
 
     def append(self, sub: Submission, now: dt.datetime | None = None) -> Entry:
         """Append one record; returns once it is committed and read back with the same hash."""
+        return self.append_once(sub, now)[0]
+
+    def append_once(self, sub: Submission, now: dt.datetime | None = None) -> tuple[Entry, bool]:
+        """Append one record, unless ``sub.idempotency_key`` appended one already: (the record, whether it is new).
+
+        The key is looked up under the chain's write lock, so two servers that get one key at the same moment
+        append one record. The same key for another request (``request_sha256``) is a ``KeyReused``.
+        """
         if self.readonly:
             raise LogError(f"{self.path}: opened for reading only")
         try:
             return _retry_when_busy(lambda: self._append(sub, now))
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
+
+    def idempotent(self, key: str, request_sha256: str) -> Entry | None:
+        """The record a key appended (checked: hash and link), None if it appended none; ``KeyReused`` if the
+        key was used for another request."""
+        if self.version < 3:
+            return None
+        try:
+            row = self.db.execute("SELECT request_sha256, seq FROM idempotency WHERE key = ?", (key,)).fetchone()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+        if row is None:
+            return None
+        if row[0] != request_sha256:
+            raise KeyReused("this Idempotency-Key was used for another request; use a new key for a new request")
+        entry = next(self._select("seq = ?", int(row[1])), None)
+        if entry is None or entry.extras.get("idempotency_key") != key:
+            raise AuditFailure(f"{self.path}: the idempotency key of record {row[1]} does not match the record: "
+                               "the table of keys was changed")
+        return self.checked(entry)
 
     def _rollback(self) -> None:
         if self.db.in_transaction:  # SQLite may have rolled back already (a full disk does)
@@ -423,10 +471,16 @@ class DecisionLog:
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
         encoding, packed_output = pack(sub.output)
         extra = {key: value for key, value in (("facts_format", sub.facts_format), ("requested_by", sub.requested_by),
-                                               ("kind", sub.kind), ("reason", sub.reason)) if value}
+                                               ("kind", sub.kind), ("reason", sub.reason),
+                                               ("idempotency_key", sub.idempotency_key)) if value}
         self.db.execute("BEGIN IMMEDIATE")  # the write lock, before reading the previous hash
         try:
             self._check_format(self._objects())  # what another process may have done since we opened
+            if sub.idempotency_key:
+                earlier = self.idempotent(sub.idempotency_key, sub.request_sha256 or "")
+                if earlier is not None:
+                    self.db.execute("COMMIT")
+                    return earlier, False
             last, prev = self._last()
             seq = last + 1
             fields = {"seq": seq, "decision_id": sub.decision_id, "recorded_at": recorded_at,
@@ -442,12 +496,15 @@ class DecisionLog:
             columns = COLUMNS + ("extra",)
             self.db.execute(f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                             [fields[f] for f in FIELDS] + [encoding, packed_output, digest, _canonical(extra)])
+            if sub.idempotency_key:
+                self.db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?)",
+                                (sub.idempotency_key, sub.request_sha256 or "", seq, recorded_at))
             entry = self._read_back(seq, digest)
             self.db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        return entry
+        return entry, True
 
     def _read_back(self, seq: int, digest: str) -> Entry:
         """The record just inserted, from the table: it must be there, with the hash it was given."""
@@ -475,18 +532,23 @@ class DecisionLog:
         return self._select(" AND ".join(where), *args, limit=limit)
 
     def get(self, ref: str) -> Entry:
-        """A record by sequence number or (a unique prefix of) its decision id; the latest if repeated."""
+        """A record by its id (``17-3fa2c9d1e0b4``), its number, or a prefix of its decision id that names one
+        record only (a decision logged twice has two records: the error lists their ids)."""
         ref = str(ref).strip()
-        if ref.isdigit() and len(ref) < 12:
+        number, dash, digest = ref.partition("-")
+        if dash and number.isdigit() and len(number) < 19 and 6 <= len(digest) <= 64 and _hex(digest):
+            rows = [r for r in self._select("seq = ?", int(number)) if r.hash.startswith(digest.lower())]
+        elif ref.isdigit() and len(ref) < 12:
             rows = list(self._select("seq = ?", int(ref)))
-        elif len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref.lower()):
+        elif len(ref) >= 6 and _hex(ref):
             prefix = ref.lower()
             rows = list(self._select("substr(decision_id, 1, ?) = ?", len(prefix), prefix))
-            if len({r.decision_id for r in rows}) > 1:
-                raise LookupFailure(f"'{ref}' matches {len({r.decision_id for r in rows})} decisions; give more of the id")
+            if len(rows) > 1:
+                ids = ", ".join(r.record_id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+                raise LookupFailure(f"'{ref}' matches {len(rows)} records: {ids}; name one by its record id")
         else:
-            raise LookupFailure(f"'{printable(ref)}': give a sequence number or at least 6 hexadecimal characters "
-                                "of a decision id")
+            raise LookupFailure(f"'{printable(ref)}': give a record id (such as 17-3fa2c9d1e0b4), a sequence number "
+                                "or at least 6 hexadecimal characters of a decision id")
         if not rows:
             raise LookupFailure(f"no record '{printable(ref)}' in {self.path}")
         return rows[-1]
@@ -586,10 +648,12 @@ class DecisionLog:
         """
         self._check_format(self._objects())
         self.integrity()
-        prev, expected_seq = GENESIS, 1
+        prev, expected_seq, keys = GENESIS, 1, {}
         for entry in self._select("1 = 1"):  # every row, also those a chain read by seq > 0 would pass over
             _outside_chain(entry)
             _check_entry(entry, prev, expected_seq)
+            if entry.extras.get("idempotency_key"):
+                keys[entry.extras["idempotency_key"]] = entry.seq
             self._check_texts(entry)
             if head and entry.seq == head[0] and entry.hash != head[1]:
                 raise AuditFailure(f"record {entry.seq}: hash {entry.hash[:16]}... differs from the head written "
@@ -598,11 +662,25 @@ class DecisionLog:
         if head and head[0] >= expected_seq:
             raise AuditFailure(f"the log has {expected_seq - 1} records, fewer than the {head[0]} of the head written "
                                "down: records were removed")
+        self._check_keys(keys)
         rows = self._count_rows()
         if rows != expected_seq - 1:
             raise AuditFailure(f"the records table holds {rows} rows, but the chain has {expected_seq - 1}: rows outside "
                                "the chain were planted")
         return expected_seq - 1
+
+    def _check_keys(self, keys: dict) -> None:
+        """Every idempotency key points at the record that holds it, and every key a record holds is there."""
+        if self.version < 3:
+            return
+        try:
+            rows = dict(self.db.execute("SELECT key, seq FROM idempotency").fetchall())
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+        if rows != keys:
+            wrong = sorted(set(rows.items()) ^ set(keys.items()), key=str)[0]
+            raise AuditFailure(f"the idempotency key of record {wrong[1]} does not match the chain: the table of keys "
+                               "was changed")
 
     def _count_rows(self) -> int:
         try:
@@ -698,6 +776,9 @@ def copy_log(source: DecisionLog, target: DecisionLog) -> int:
                               values)
         for token in TokenStore(source)._rows("SELECT name, role, sha256, created_at, revoked_at FROM tokens"):
             target.db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, ?)", tuple(token))
+        if source.version >= 3:
+            for row in source.db.execute("SELECT key, request_sha256, seq, created_at FROM idempotency ORDER BY key"):
+                target.db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?)", tuple(row))
         target.db.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         target._rollback()
@@ -750,6 +831,10 @@ def _entry(row: tuple) -> Entry:
     if not isinstance(values["seq"], int) or not isinstance(values["extra"], str):
         raise AuditFailure(f"record {printable(str(values['seq']))}: a field has the wrong type: the record was changed")
     return Entry(**values)
+
+
+def _hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text.lower())
 
 
 def _outside_chain(entry: Entry) -> None:

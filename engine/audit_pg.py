@@ -28,6 +28,9 @@ SCHEMA = (
     "CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, "
     "created_at TEXT NOT NULL, revoked_at TEXT)",
 )
+# format 3: the idempotency keys (see ``audit.UPGRADE_TO_3``)
+UPGRADE_TO_3 = ("CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 TEXT NOT NULL, seq BIGINT NOT NULL, "
+                "created_at TEXT NOT NULL)",)
 
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
@@ -55,10 +58,13 @@ _COLUMNS = {
         ("applicants", "bigint"), ("allocated_fte", "text"), ("output_sha256", "text"), ("output_encoding", "text"),
         ("output", "bytea"), ("prev_hash", "text"), ("hash", "text"), ("extra", "text"))),
     "tokens": "name text not null, role text not null, sha256 text not null, created_at text not null, revoked_at text",
+    "idempotency": "key text not null, request_sha256 text not null, seq bigint not null, created_at text not null",
 }
 _INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "blobs", "sha256"),
             "records_pkey": ("UNIQUE ", "records", "seq"), "records_decision": ("", "records", "decision_id"),
-            "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256")}
+            "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256"),
+            "idempotency_pkey": ("UNIQUE ", "idempotency", "key")}
+_SINCE = {"idempotency": 3, "idempotency_pkey": 3}  # objects a log of an earlier format does not have
 
 
 def is_postgres(target: str) -> bool:
@@ -121,16 +127,20 @@ class PostgresConnection:
     def schema_objects(self) -> frozenset:
         return frozenset(tuple(row) for row in self._run(_OBJECTS))
 
-    def expected_layout(self) -> frozenset:
+    def expected_layout(self, version: int) -> frozenset:
         schema = self._run("SELECT current_schema()").fetchone()[0]
-        tables = {("table", name, columns) for name, columns in _COLUMNS.items()}
+        tables = {("table", name, columns) for name, columns in _COLUMNS.items() if _SINCE.get(name, 2) <= version}
         indexes = {("index", name, f"CREATE {unique}INDEX {name} ON {schema}.{table} USING btree ({column})")
-                   for name, (unique, table, column) in _INDEXES.items()}
+                   for name, (unique, table, column) in _INDEXES.items() if _SINCE.get(name, 2) <= version}
         return frozenset(tables | indexes)
 
     def create(self) -> None:
-        for statement in SCHEMA:
+        for statement in SCHEMA + UPGRADE_TO_3:
             self._run(statement)
+
+    def upgrade_statements(self, version: int) -> tuple:
+        """What turns a log of ``version`` into the current format (PostgreSQL logs start at format 2)."""
+        return UPGRADE_TO_3 if version < 3 else ()
 
     def close(self) -> None:
         self.conn.close()

@@ -87,6 +87,10 @@ class LookupFailure(RulesError):
     """A ruleset, version, decision or applicant that was asked for does not exist."""
 
 
+class KeyReused(RulesError):
+    """An idempotency key sent again with another request."""
+
+
 class LogError(RulesError):
     """The decision log is unusable: not a log, a newer format, locked, corrupt."""
 

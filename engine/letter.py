@@ -449,3 +449,36 @@ def as_letter_text(result: dict, width: int = 80) -> str:
                                  break_on_hyphens=False) or [""]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+LETTER_STYLE = """body{font-family:"DejaVu Serif",Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
+h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.4rem}ul{padding-left:1.2rem}p.sub{margin:.1rem 0 .1rem 1.2rem}
+@media print{body{margin:0;max-width:none;font-size:11pt}@page{size:A4;margin:2.5cm 2cm}}"""
+
+
+def as_letter_html(result: dict) -> str:
+    """The letter as a page to read or print (A4): the same sentences as the text, nothing loaded from elsewhere."""
+    from html import escape
+
+    sections = result["sections"]
+    out = [f'<!DOCTYPE html><html lang="{escape(result["language"])}"><head><meta charset="utf-8">'
+           f"<title>{escape(sections[0]['title'])}</title><style>{LETTER_STYLE}</style></head><body>"]
+    for number, section in enumerate(sections):
+        if section["title"]:
+            tag = "h1" if number == 0 else "h2"
+            out.append(f"<{tag}>{escape(section['title'])}</{tag}>")
+        items = []
+        for line in section["lines"]:
+            if line.startswith("- "):
+                items.append(f"<li>{escape(line[2:])}")
+            elif line.startswith("  ") and items:
+                items[-1] += f'<p class="sub">{escape(line.strip())}</p>'
+            else:
+                out += _close(items) + [f"<p>{escape(line)}</p>"]
+                items = []
+        out += _close(items)
+    return "".join(out) + "</body></html>\n"
+
+
+def _close(items: list[str]) -> list[str]:
+    return ["<ul>" + "".join(f"{item}</li>" for item in items) + "</ul>"] if items else []

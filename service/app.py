@@ -8,6 +8,7 @@ that takes too long is stopped and answered 503 while the server goes on serving
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -48,6 +49,7 @@ ALLOWED = {
     "dry-run": {"evaluator", "policy-owner", "admin"},
     "policy": {"policy-owner", "admin"},
     "audit": {"auditor", "admin"},
+    "read-own": {"evaluator", "auditor", "admin"},  # an evaluator reads the records it asked for, and only those
 }
 
 
@@ -345,7 +347,8 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         caller = _caller(request, settings, "approve")
         _spec(f"{ruleset_id}@{version}")
         note = payload.note if payload else None
-        entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note)
+        once = _once(request, caller, {"note": note})
+        entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note, once)
         return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
                 "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
 
@@ -369,34 +372,66 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         body = await _body(request, settings)
         day, overrides = _date(as_of), _overrides(set_)
         asking = api.Asking(simulate, not dry_run, caller.name, None, settings.require_approvals)
-        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides, asking,
+        once = None if dry_run else _once(request, caller, {"body_sha256": hashlib.sha256(body).hexdigest(),
+                                                            "content_type": _media(request)})
+        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides, asking, once,
                                 json_body=fmt == "json")
         if seq is None:
             return Response(data, 200, media_type="application/json")
         return Response(data, 201, headers={"Location": f"/v1/decisions/{seq}"}, media_type="application/json")
 
 
+def _own(caller: "Caller", log: DecisionLog, ref: str):
+    """The checked record ``ref``, if the caller may read it: auditors every one, an evaluator its own."""
+    entry = log.checked(log.get(ref))
+    if caller.role not in ALLOWED["audit"] and entry.requested_by != caller.name:
+        raise ProblemError(403, "Forbidden", f"record {entry.record_id} was not asked for by '{caller.name}': an "
+                           f"evaluator reads the records it asked for (all records: {', '.join(sorted(ALLOWED['audit']))})")
+    return entry
+
+
+def _once(request: Request, caller: "Caller", body: dict) -> "api.Once | None":
+    """The request's Idempotency-Key, bound to who sends it and to what it asks (method, path, query, body)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    asked = {"method": request.method, "path": request.url.path, "query": sorted(request.query_params.multi_items()),
+             **body}
+    try:
+        return api.Once.of(caller.name, key.strip('"'), asked)
+    except InputError as exc:
+        raise ProblemError(400, "Bad Idempotency-Key", exc.problems[0].message) from None
+
+
 def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
-            asking: "api.Asking") -> tuple[bytes, int | None]:
-    """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number)."""
+            asking: "api.Asking", once: "api.Once | None" = None) -> tuple[bytes, int | None]:
+    """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number).
+
+    With an idempotency key that appended a record already, that record's answer, decided and logged once."""
     if not asking.logging and not _readable_log(settings):  # a dry run needs no log, only its approvals if any
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking)
         return to_json_bytes(record) + b"\n", None
     with DecisionLog(settings.log_path, create=asking.logging) as log:
+        first = api.earlier(log, once)
+        if first is not None:
+            return first.text, first.record_id
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking, log)
         data = to_json_bytes(record) + b"\n"
         if not asking.logging:
             return data, None
-        entry = api.record_decision(log, ruleset, record, data, facts, asking.who)
-    return data, entry.seq
+        entry = api.record_decision(log, ruleset, record, data, facts, asking.who, once=once)
+    return entry.text, entry.record_id
 
 
-def _approve(settings: Settings, spec: str, who: str, note: str | None):
-    ruleset = api.resolve(spec, settings.rules_dir, dt.date.today())
+def _approve(settings: Settings, spec: str, who: str, note: str | None, once: "api.Once | None" = None):
     with DecisionLog(settings.log_path, create=True) as log:
-        return api.approve(log, ruleset, who, note)
+        first = api.earlier(log, once)
+        if first is not None:
+            return first
+        ruleset = api.resolve(spec, settings.rules_dir, dt.date.today())
+        return api.approve(log, ruleset, who, note, once)
 
 
 def _readable_log(settings: Settings) -> bool:
@@ -472,10 +507,27 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
                                                      "content": {"application/json": {"schema": {"type": "object"}}}},
                                                **documented(401, 403, 404, 409)}, tags=["decisions"])
     async def decision(ref: str, request: Request):
-        """One logged decision, byte for byte what `rules show` prints."""
-        _caller(request, settings, "audit")
-        text = await _work(settings, _with_log, settings, lambda log: log.checked(log.get(ref)).text)
+        """One logged decision, byte for byte what `rules show` prints (an evaluator: the ones it asked for)."""
+        caller = _caller(request, settings, "read-own")
+        text = await _work(settings, _with_log, settings, lambda log: _own(caller, log, ref).text)
         return Response(text, 200, media_type="application/json")
+
+    @app.get("/v1/decisions/{ref}/letter/{applicant}", tags=["decisions"],
+             responses={200: {"description": "The letter to the applicant: the statement of reasons in its words",
+                              "content": {"text/plain": {"schema": {"type": "string"}},
+                                          "text/html": {"schema": {"type": "string"}}}},
+                        **documented(401, 403, 404, 406, 409)})
+    async def letter(ref: str, applicant: str, request: Request, lang: Literal["nl", "en"] = "nl"):
+        """The letter to one applicant (Dutch by default), as text or as a page to print (``Accept``)."""
+        caller = _caller(request, settings, "read-own")
+        media = _letter_media(request.headers.get("accept", "text/plain"))
+        result = await _work(settings, _with_log, settings, lambda log: api.explain_record(
+            log, _own(caller, log, ref).record_id, applicant, lang, audience="applicant"))
+        from rules_engine.letter import as_letter_html, as_letter_text
+
+        if media == "text/html":
+            return HTMLResponse(as_letter_html(result), headers=LETTER_HEADERS)
+        return Response(as_letter_text(result), 200, media_type="text/plain; charset=utf-8")
 
     async def explanation(ref: str, applicant: str | None, request: Request, lang: str, fmt: str):
         _caller(request, settings, "audit")
@@ -510,6 +562,28 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         _caller(request, settings, "audit")
         result = await _work(settings, _with_log, settings, lambda log: api.replay_record(log, ref))
         return M.replay_result(result, __version__)
+
+
+LETTER_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                  "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
+
+
+def _letter_media(accept: str) -> str:
+    """text/plain or text/html, whichever the Accept header prefers (a plain */* takes text); else 406."""
+    offered = []
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        quality = next((p.split("=", 1)[1] for p in params.split(";") if p.strip().startswith("q=")), "1")
+        try:
+            offered.append((float(quality), media.strip().lower()))
+        except ValueError:
+            continue
+    for _quality, media in sorted(offered, key=lambda x: -x[0]):
+        if media in ("text/plain", "text/*", "*/*"):
+            return "text/plain"
+        if media == "text/html":
+            return "text/html"
+    raise ProblemError(406, "Not acceptable", "a letter is text/plain or text/html")
 
 
 def _with_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rules_engine.errors import (AuditFailure, EvaluationError, GovernanceError, InputError, LogError, LookupFailure,
-                                 Problem, RulesError, escape_text)
+from rules_engine.errors import (AuditFailure, EvaluationError, GovernanceError, InputError, KeyReused, LogError,
+                                 LookupFailure, Problem, RulesError, escape_text)
 from rules_engine.limits import TimeLimitExceeded
 
 MEDIA_TYPE = "application/problem+json"
@@ -76,6 +76,8 @@ def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
                             problem_items(exc.problems, json_body), kind="invalid-input")
     if isinstance(exc, GovernanceError):
         return ProblemError(422, "Refused by governance", str(exc), kind="refused-by-governance")
+    if isinstance(exc, KeyReused):
+        return ProblemError(422, "Idempotency key reused", str(exc), kind="idempotency-key-reused")
     if isinstance(exc, TimeLimitExceeded):
         return ProblemError(503, "Time limit exceeded", str(exc), headers={"Retry-After": "60"})
     if isinstance(exc, LookupFailure):
@@ -100,6 +102,6 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WORDS = {400: "Bad request", 401: "No, unknown or revoked token", 403: "The token's role may not do this",
-          404: "Not found", 409: "The decision log does not verify", 413: "Body too large",
+          404: "Not found", 406: "Not acceptable: a media type this answer does not come in", 409: "The decision log does not verify", 413: "Body too large",
           415: "Unsupported media type", 422: "Invalid input: the problems, with their positions",
           500: "Unexpected error: an error id, no details", 503: "Time limit exceeded, or the log is unavailable"}

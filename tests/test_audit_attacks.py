@@ -226,11 +226,11 @@ def test_existing_format_1_log_verifies_replays_and_grows(tmp_path):
     assert rules("audit", "verify", "--head", head, log=log).exit_code == 0
     assert "3 identical, 0 different, 0 failed" in rules("replay", "--all", log=log).stdout
     assert log.read_bytes() == (FIXTURES / "format1.sqlite").read_bytes()  # readers changed nothing
-    make_log(log, 1)  # the next append upgrades the file to format 2
+    make_log(log, 1)  # the next append upgrades the file to the present format
     assert rules("audit", "verify", "--head", head, log=log).exit_code == 0
     assert "4 identical" in rules("replay", "--all", log=log).stdout
     with DecisionLog(log, create=False) as opened:
-        assert opened.version == 2 and [e.facts_format for e in opened.entries()] == [None, None, None, "yaml"]
+        assert opened.version == audit.FORMAT_VERSION and [e.facts_format for e in opened.entries()] == [None, None, None, "yaml"]
 
 
 def _submission(output: bytes) -> Submission:

@@ -98,6 +98,8 @@ def _requests(tokens_fixture) -> dict:
         "decision": (("get", "/v1/decisions/1", {}), {"auditor", "admin"}),
         "explain": (("get", "/v1/decisions/1/explain", {}), {"auditor", "admin"}),
         "explain-one": (("get", "/v1/decisions/1/explain/LDE-001?lang=en&format=json", {}), {"auditor", "admin"}),
+        # record 1 is the admin's: an evaluator reads only the records it asked for
+        "letter": (("get", "/v1/decisions/1/letter/LDE-001", {}), {"auditor", "admin"}),
         "replay": (("post", "/v1/decisions/1/replay", {}), {"auditor", "admin"}),
         "head": (("get", "/v1/audit/head", {}), {"auditor", "admin"}),
         "verify": (("post", "/v1/audit/verify", {"json": {}}), {"auditor", "admin"}),

@@ -53,7 +53,7 @@ def run_clients(base: str, secret: str, clients: int, each: int, stop: threading
 
 def acknowledged(results: list) -> dict:
     """seq -> sha256 of the body, for every 201."""
-    return {int(loc.rsplit("/", 1)[1]): digest for status, loc, digest in results if status == 201}
+    return {int(loc.rsplit("/", 1)[1].split("-")[0]): digest for status, loc, digest in results if status == 201}
 
 
 def check_log(log, acks: dict) -> None:
