@@ -109,21 +109,19 @@ def run(budget: int, members: Sequence[Member], plans: Sequence[Plan]) -> Outcom
     return Outcome(state.granted, state.reduced, traces, state.shares, state.total_left(), caps, capped)
 
 
-def _room(state: _State, plan: Plan, member: Member, step_given: Mapping[str, int]) -> int:
-    """What the step may still give the member: its cap less what it holds, within what is left of the
-    step's own cap (a pool gives in rounds: its cap holds over all of them)."""
+def _room(state: _State, plan: Plan, member: Member) -> int:
+    """What the step may still give the member: its cap less what it holds, within the step's own cap."""
     room = max(0, member.cap) - state.granted[member.id]
     if plan.caps is not None:
-        room = min(room, max(0, plan.caps.get(member.id, 0)) - step_given.get(member.id, 0))
+        room = min(room, max(0, plan.caps.get(member.id, 0)))
     if plan.kind == "minimum":
         room = min(room, (plan.units or 0) - state.granted[member.id])
     return max(0, room)
 
 
-def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member],
-              step_given: Mapping[str, int] = {}) -> tuple[dict, dict]:  # noqa: B006 (read only)
+def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
     """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
-    claims = [Claim(m.id, _room(state, plan, m, step_given), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
+    claims = [Claim(m.id, _room(state, plan, m), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
               for m in members if plan.selected is None or m.id in plan.selected]
     grants = WITHIN[method](budget, claims)
     given = {g.id: g.units for g in grants.values() if g.units}
@@ -171,17 +169,13 @@ def _step_split(state: _State, plan: Plan) -> StepTrace:
 
 
 def _step_pool(state: _State, plan: Plan) -> StepTrace:
+    """One round over all applicants: every method gives the whole budget or fills every room it can fill, so a
+    second round would give nothing (and must not: it would apply the step's own cap again)."""
     state.left, state.pots = state.total_left(), None
-    budget, given, rounds = state.left, {}, []
-    while state.left > 0:  # a round gives all it can; another only helps if a weight was 0 and caps freed
-        round_given, _turns = _hand_out(state, plan, plan.method or "greedy", state.left, state.members, given)
-        if not round_given:
-            break
-        for member_id, units in round_given.items():
-            given[member_id] = given.get(member_id, 0) + units
-        rounds.append(sum(round_given.values()))
-        state.left -= rounds[-1]
-    return StepTrace("pool", budget, given, state.left, rounds=rounds)
+    budget = state.left
+    given, _turns = _hand_out(state, plan, plan.method or "greedy", budget, state.members)
+    state.left -= sum(given.values())
+    return StepTrace("pool", budget, given, state.left, rounds=[sum(given.values())] if given else [])
 
 
 def _step_reduce(state: _State, plan: Plan) -> StepTrace:

@@ -285,3 +285,9 @@ def test_a_minimum_after_a_reserve_never_takes_a_unit_back():
 def test_a_fully_granted_applicant_is_capped():
     outcome = run(3, [Member("a", 3, 1), Member("b", 3, 2)], [Plan("greedy")])
     assert outcome.capped == {"a"}
+
+
+def test_a_reduction_takes_nothing_from_whom_it_names_no_amount():
+    members = [Member("a", 5, 1), Member("b", 5, 2)]
+    outcome = run(0, members, [Plan("reduce", amounts={"a": 2})])
+    assert outcome.reduced == {"a": 2, "b": 0} and outcome.unallocated == 2
