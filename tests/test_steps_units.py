@@ -1,0 +1,115 @@
+"""Issue 26: what the record says of an allocation, in units other than 1 FTE, computed by hand.
+
+A small LDE round of three initiatives (A, B and C, ranked in that order, each asking 3 FTE) under
+allocations written for each case; every expected number is worked out in the comment beside it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+from rules_engine.api import Asking, evaluate
+
+from conftest import EXAMPLES, RULES
+
+LDE = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+
+
+def _applicant(id_, score_each, rate, province="Limburg"):
+    return {"id": id_, "name": f"Initiatief {id_}", "province": province, "contingent_fte": 10, "requested_fte": 3,
+            "realisation_rate": rate, "merged_on": None,
+            "assessment": {k: score_each for k in ("guidance_actions", "transition_vision", "realised_transition",
+                                                   "regular_cooperation")}}
+
+
+FACTS = {"applicants": [_applicant("C", 2, 0.92), _applicant("A", 3, 0.95), _applicant("B", 2, 0.95)]}  # A, B, C
+
+
+def decide(tmp_path, budget: str, allocation: str) -> dict:
+    text = LDE.replace("budget:\n  fte: 155\n  unit: 1\n", f"budget:\n{budget}")
+    assert text != LDE
+    text = text[:text.index("\nallocation:\n")] + "\nallocation:\n" + allocation + text[text.index("\nlint:\n"):]
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lde-2018.yaml").write_text(text, encoding="utf-8")
+    _ruleset, record, _ = evaluate(str(folder / "lde-2018.yaml"), FACTS, dt.date(2018, 6, 20), tmp_path / "rules",
+                                   asking=Asking(simulate=True, logging=False))
+    return record
+
+
+def by_id(record: dict) -> dict:
+    return {d["id"]: d for d in record["decisions"]}
+
+
+def test_a_cap_is_rounded_down_to_whole_units(tmp_path):
+    # unit 0.5: a cap of 1.25 FTE is 2.5 units, so 2 units = 1 FTE each (never 3 = 1.5); 4 FTE = 8 units:
+    # A, B and C take 2 units each, 2 units (1 FTE) stay
+    record = decide(tmp_path, "  fte: 4\n  unit: 0.5\n", "  cap: '1.25'\n  steps:\n    - step: greedy\n")
+    got = by_id(record)
+    assert [got[k]["allocated_fte"] for k in "ABC"] == [1, 1, 1]
+    assert all(got[k]["allocation"]["cap_fte"] == 1 and got[k]["allocation"]["capped"] for k in "ABC")
+    assert record["unallocated_fte"] == 1 and record["steps"][0]["left_fte"] == 1
+    assert record["steps"][0] == {"step": 1, "kind": "greedy", "budget_fte": 4, "allocated_fte": 3, "left_fte": 1}
+
+
+def test_round_robin_in_half_fte_names_each_turn(tmp_path):
+    # 4 FTE = 8 half units over 3 applicants with caps of 6 units: two full rounds (6 units), then the last
+    # 2 units go to A (turn 1) and B (turn 2): A 3 units = 1.5 FTE, B 1.5, C 1
+    record = decide(tmp_path, "  fte: 4\n  unit: 0.5\n", "  cap: requested_fte\n  steps:\n    - step: round-robin\n")
+    got = by_id(record)
+    assert [got[k]["allocated_fte"] for k in "ABC"] == [Decimal("1.5"), Decimal("1.5"), 1]
+    assert got["A"]["allocation"]["steps"] == [{"step": 1, "kind": "round-robin", "fte": Decimal("1.5"), "turn": 1}]
+    assert got["B"]["allocation"]["steps"] == [{"step": 1, "kind": "round-robin", "fte": Decimal("1.5"), "turn": 2}]
+    assert got["C"]["allocation"]["steps"] == [{"step": 1, "kind": "round-robin", "fte": 1}]
+    assert not any(got[k]["allocation"]["capped"] for k in "ABC")
+    assert record["steps"][0]["left_fte"] == 0 and record["unallocated_fte"] == 0
+
+
+def test_a_reduction_in_half_fte(tmp_path):
+    # C gives up 0.5 FTE (1 unit); the budget of 1 FTE plus that unit is 3 units; greedy with caps of 1 FTE
+    # (2 units): A 2 units (1 FTE), B the last unit (0.5 FTE), C nothing: its change is -0.5
+    record = decide(tmp_path, "  fte: 1\n  unit: 0.5\n",
+                    "  cap: '1'\n  steps:\n    - {step: reduce, amount: '0.5', for: id == \"C\"}\n    - step: greedy\n")
+    got = by_id(record)
+    assert record["reduced_fte"] == Decimal("0.5")
+    assert got["C"]["reduced_fte"] == Decimal("0.5") and got["C"]["change_fte"] == Decimal("-0.5")
+    assert got["A"]["reduced_fte"] == 0 and got["A"]["change_fte"] == 1
+    assert [got[k]["allocated_fte"] for k in "ABC"] == [1, Decimal("0.5"), 0]
+    assert record["steps"][0] == {"step": 1, "kind": "reduce", "budget_fte": Decimal("0.5"),
+                                  "reduced_fte": Decimal("0.5"), "left_fte": Decimal("1.5")}
+    assert record["steps"][1]["left_fte"] == 0
+
+
+def test_a_proportional_ideal_is_in_fte_not_units(tmp_path):
+    # 2.5 FTE = 5 half units over three equal weights: each ideal 5/3 units = 5/6 FTE; floors 1 unit each,
+    # the 2 left by largest remainder (equal: rank order) to A and B
+    record = decide(tmp_path, "  fte: 2.5\n  unit: 0.5\n", "  method: proportional\n  weight: '1'\n  cap: requested_fte\n")
+    got = by_id(record)
+    assert all(got[k]["allocation"]["ideal_fte"] == Fraction(5, 6) for k in "ABC")
+    assert [got[k]["allocated_fte"] for k in "ABC"] == [1, 1, Decimal("0.5")]
+    assert got["A"]["allocation"]["floor_fte"] == Decimal("0.5") and got["A"]["allocation"]["remainder_turn"] == 1
+
+
+def test_a_weight_of_0_gets_nothing(tmp_path):
+    # weights 0, 1, 1 (A has none): 4 FTE shared by B and C, 2 each; A 0 (never the 4/3 of a weight read as 1)
+    record = decide(tmp_path, "  fte: 4\n  unit: 1\n",
+                    "  method: proportional\n  weight: 'if id == \"A\" then 0 else 1'\n  cap: requested_fte\n")
+    assert [by_id(record)[k]["allocated_fte"] for k in "ABC"] == [0, 2, 2]
+
+
+def test_a_budget_from_the_call_that_comes_to_0_decides_nothing_without_refusing(tmp_path):
+    record = decide(tmp_path, "  fte: 'sum(applicants, contingent_fte) - sum(applicants, contingent_fte)'\n  unit: 1\n",
+                    "  method: greedy\n  cap: requested_fte\n")
+    assert record["budget_fte"] == 0 and record["allocated_fte"] == 0 and record["eligible"] == 3
+
+
+def test_region_totals_are_the_sums_of_their_applicants():
+    _ruleset, record, _ = evaluate("social-workshops", EXAMPLES / "social-workshops-2018.yaml", dt.date(2019, 6, 20),
+                                   RULES, asking=Asking(logging=False))
+    assert len(record["regions"]) == 5
+    for name, region in record["regions"].items():
+        mine = [d for d in record["decisions"] if d["region"] == name]
+        assert region["allocated_fte"] == sum((d["allocated_fte"] for d in mine), Decimal(0)), name
+        assert region["applicants"] == len(mine) and region["eligible"] == sum(d["eligible"] for d in mine)
+    assert sum(Fraction(r["allocated_fte"]) for r in record["regions"].values()) == Fraction(record["allocated_fte"])
