@@ -350,7 +350,8 @@ def shortfall(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, w:
         # what it got is its cap ('capped' says so too, except for a cap of 0 under equal or proportional)
         return "cap", [w["cap"].format(cap=fmt.number(trace["cap_fte"]))]
     if "steps" in trace:
-        return "steps", _steps(record, trace, fmt, w)
+        region = decision.get("region") if decision.get("region") in (record.get("regions") or {}) else None
+        return "steps", (_region(record, region, ruleset, fmt, w) if region else []) + _steps(record, trace, fmt, w)
     return _method_shortfall(record, decision, ruleset, trace, fmt, w)
 
 
