@@ -25,13 +25,15 @@ INELIGIBLE = {"applicants": [*FACTS["applicants"], {**FACTS["applicants"][0], "i
 
 SMALL = {  # name: (allocation, facts)
     "greedy": ("  method: greedy\n" + CAP_A_0, FACTS),
+    "greedy-plain": ("  method: greedy\n  cap: requested_fte\n", FACTS),  # A 3, B the 1 left, C nothing
     "proportional": ("  method: proportional\n  weight: requested_fte\n  cap: requested_fte\n", FACTS),
     "round-robin": ("  method: round-robin\n  cap: requested_fte\n", FACTS),
     "ineligible": ("  method: greedy\n  cap: requested_fte\n", INELIGIBLE),
 }
 CASES = [  # (file, round, applicant, language)
     ("greedy-cap-0.nl.txt", "greedy", "A", "nl"), ("greedy-cap-0.en.txt", "greedy", "A", "en"),
-    ("greedy-budget-left.nl.txt", "greedy", "C", "nl"), ("greedy-budget-left.en.txt", "greedy", "C", "en"),
+    ("greedy-budget-left.nl.txt", "greedy", "C", "nl"),
+    ("greedy-budget-empty.nl.txt", "greedy-plain", "C", "nl"), ("greedy-budget-left.en.txt", "greedy", "C", "en"),
     ("proportional-remainder.nl.txt", "proportional", "A", "nl"),
     ("proportional-rounded.en.txt", "proportional", "B", "en"),
     ("round-robin-turn.nl.txt", "round-robin", "A", "nl"), ("round-robin-turn.en.txt", "round-robin", "A", "en"),
