@@ -485,16 +485,27 @@ def log_cmd(ruleset, since, until, everything, fmt, log_path):
 @main.command()
 @click.argument("spec", metavar="RULESET@VERSION")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
-@click.option("--as", "who", metavar="NAME", help="Who approves (default: the operating-system user).")
+@click.option("--token", "secret", envvar="RULES_TOKEN", metavar="TOKEN",
+              help="The approver's token (from 'rules token add NAME --role approver'; or set RULES_TOKEN): the "
+                   "approval is made in the token's name.")
+@click.option("--as", "who", metavar="NAME", hidden=True)
 @click.option("--note", help="A note kept with the approval.")
+@click.option("--idempotency-key", "key", metavar="KEY", help="Approve once: the same KEY again logs nothing new.")
 @log_option
-def approve(spec, rules_dir, who, note, log_path):
-    """Approve the exact text of a version (and its facts schema): a record in the log's chain."""
-    from rules_engine.api import approve as run, resolve
+def approve(spec, rules_dir, secret, who, note, key, log_path):
+    """Approve the exact text of a version (and its facts schema) as the holder of an approver token."""
+    from rules_engine.api import Once, approve as run, approver, earlier, resolve
 
+    if who is not None:
+        raise click.UsageError("an approval is made by the holder of an approver token, never by a typed name: "
+                               "pass --token (or set RULES_TOKEN); the record takes the token's name")
+    if not secret:
+        raise click.UsageError("an approval needs the approver's token: --token TOKEN or RULES_TOKEN")
     ruleset = resolve(spec, rules_dir, dt.date.today())
     with open_log(log_path, create=True) as log:
-        entry = run(log, ruleset, who or _os_user(), note)
+        name = approver(log, secret)
+        once = Once.of(name, key, {"spec": spec, "ruleset_sha256": ruleset.sha256, "note": note})
+        entry = earlier(log, once) or run(log, ruleset, name, note, once)
     click.echo(f"approved {ruleset.id} {ruleset.version} (rule text {ruleset.sha256[:16]}...) as {entry.requested_by}: "
                f"record {entry.seq} in {_log_name(log_path)}")
 

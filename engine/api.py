@@ -223,6 +223,13 @@ def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None
     return log.approvals(ruleset.sha256, schema_sha, exclude=exclude, before=before)
 
 
+def same_person(a: str, b: str) -> bool:
+    """Two names of one person: compared after Unicode NFKC, case folding and trimming ('Ann ' is 'ann')."""
+    from .audit import person
+
+    return person(a) == person(b)
+
+
 @dataclass(frozen=True)
 class Once:
     """An Idempotency-Key with what it was sent with: the same key and request append one record, once."""
@@ -252,15 +259,35 @@ def earlier(log: DecisionLog | None, once: Once | None) -> Entry | None:
     return log.idempotent(once.key, once.request_sha256)
 
 
+def approver(log: DecisionLog, secret: str) -> str:
+    """The name of the active approver (or admin) token ``secret``, from the log's token table."""
+    from .audit import TokenStore
+
+    token = TokenStore(log).find(secret.strip())
+    if token is None:
+        raise GovernanceError("unknown or revoked token: an approval needs an active token of the log "
+                              "('rules token add NAME --role approver')")
+    if token.role not in ("approver", "admin"):
+        raise GovernanceError(f"the token '{token.name}' has the role '{token.role}': only an approver (or admin) "
+                              "approves")
+    return token.name
+
+
 def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None, once: Once | None = None) -> Entry:
-    """Append an approval of the exact text of ``ruleset`` (and its facts schema) by ``who`` to the chain."""
+    """Append an approval of the exact text of ``ruleset`` (and its facts schema) by ``who`` to the chain.
+
+    ``who`` is an authenticated name (a token's); the text's own author (``author:`` in the rule file) never
+    approves it."""
     import hashlib
     import json
 
     from . import __version__
 
     if not who:
-        raise GovernanceError("an approval needs the name of who approves (--as NAME)")
+        raise GovernanceError("an approval needs the name of who approves (a token's)")
+    if ruleset.author and same_person(ruleset.author, who):
+        raise GovernanceError(f"{who} wrote {ruleset.id} {ruleset.version} (author: {ruleset.author}): an author "
+                              "never approves their own text")
     rule_text, schema_text = ruleset.text.encode("utf-8"), ruleset.facts_schema_text.encode("utf-8")
     approval = {"approval": {"ruleset": ruleset.id, "version": ruleset.version, "status": ruleset.status,
                              "ruleset_sha256": hashlib.sha256(rule_text).hexdigest(),

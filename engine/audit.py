@@ -584,14 +584,18 @@ class DecisionLog:
         """The first approval by each person of this exact rule text and schema (not ``exclude``'s),
         among the records before seq ``before``; each approval's own hash is checked first."""
         found: dict[str, dict] = {}
+        excluded = person(exclude) if exclude is not None else None
         for entry in self._select("ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ?", ruleset_sha256,
                                   schema_sha256, before if before is not None else 1 << 62):
-            if entry.kind != "approval" or entry.requested_by in (None, exclude) or entry.requested_by in found:
+            if entry.kind != "approval" or entry.requested_by is None:
+                continue
+            who = person(entry.requested_by)  # 'Ann', 'ann ' and 'ann' are one person
+            if who in (excluded, "") or who in found:
                 continue
             if record_hash(entry.hashed_fields()) != entry.hash:
                 raise AuditFailure(f"record {entry.seq}: an approval that does not match its hash: it was changed")
             self._linked(entry)
-            found[entry.requested_by] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+            found[who] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
         return list(found.values())
 
     def checked(self, entry: Entry) -> Entry:
@@ -831,6 +835,13 @@ def _entry(row: tuple) -> Entry:
     if not isinstance(values["seq"], int) or not isinstance(values["extra"], str):
         raise AuditFailure(f"record {printable(str(values['seq']))}: a field has the wrong type: the record was changed")
     return Entry(**values)
+
+
+def person(name: str) -> str:
+    """A name as it identifies a person: Unicode NFKC, case folded, inner spaces single, trimmed."""
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _hex(text: str) -> bool:

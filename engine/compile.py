@@ -166,6 +166,7 @@ class Ruleset:
     status: str = "published"  # or "draft": never used for an official decision
     budget_expr: Any = None  # the budget's expression, when it is one (over parameters)
     budget_from_call: bool = False  # the budget reads the applicants (sum(applicants, ...)): computed per decision
+    author: str = ""  # who wrote it; never one of its approvers
 
     @property
     def params(self) -> dict:
@@ -877,6 +878,7 @@ def _build(ctx: _Context) -> Ruleset:
         status=data.get("status", "published"),
         budget_expr=ctx.budget_expr,
         budget_from_call=ctx.budget_from_call,
+        author=data.get("author", ""),
     )
 
 

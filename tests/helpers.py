@@ -30,3 +30,15 @@ def write_facts(path: Path, applicants: list, regions: dict | None = None) -> Pa
         data["regions"] = regions
     path.write_text(to_json(data), encoding="utf-8")
     return path
+
+
+def approver(log, name: str, role: str = "approver") -> str:
+    """An approver's token in ``log`` (made once per name): approvals are made by token holders only."""
+    from rules_engine.audit import DecisionLog, TokenStore
+
+    with DecisionLog(log) as opened:
+        store = TokenStore(opened)
+        known = {t.name for t in store.all()}
+        if name in known:
+            raise ValueError(f"token {name} exists; keep the secret the first call returned")
+        return store.add(name, role)

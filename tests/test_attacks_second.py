@@ -12,6 +12,7 @@ from rules_cli.cli import main
 from rules_engine.audit import COLUMNS, record_hash
 
 from conftest import AS_OF, RULES, example
+from helpers import approver
 
 
 def rules(*args, log=None):
@@ -37,7 +38,7 @@ def _plant_copy(log, seq: int, new_seq: int, **changes) -> None:
 
 def test_a_planted_row_below_the_chain_is_seen_by_verify_and_never_counts_as_an_approval(tmp_path):
     log = tmp_path / "log.sqlite"
-    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), log=log).exit_code == 0
     head = rules("audit", "head", log=log).stdout.strip()
     _plant_copy(log, 1, 0, requested_by="bob")  # a second approver nobody saw
     verify = rules("audit", "verify", "--head", head, log=log)
@@ -53,7 +54,7 @@ def test_a_planted_row_below_the_chain_is_seen_by_verify_and_never_counts_as_an_
 
 def test_a_planted_row_far_above_the_chain_is_seen(tmp_path):
     log = tmp_path / "log.sqlite"
-    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), log=log).exit_code == 0
     _plant_copy(log, 1, -7, requested_by="bob")
     verify = rules("audit", "verify", log=log)
     assert verify.exit_code == 1 and "outside the chain" in verify.output
@@ -61,7 +62,7 @@ def test_a_planted_row_far_above_the_chain_is_seen(tmp_path):
 
 def test_a_new_log_and_its_folder_are_private(tmp_path):
     log = tmp_path / "private" / "log.sqlite"
-    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--as", "alice", log=log).exit_code == 0
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), log=log).exit_code == 0
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(log.parent).st_mode) == 0o700
 
@@ -125,3 +126,56 @@ def test_bad_filters_on_the_decisions_page_are_400(tmp_path):
         assert "Ongeldige vraag" in page.text and query.split("=")[1] in page.text
     assert client.get("/decisions?after=100000000000000000000").status_code in (200, 422)
     assert client.get("/decisions?after=4611686018427387905").status_code == 200
+
+
+def test_an_approval_is_made_by_a_token_never_a_typed_name(tmp_path):
+    """Finding 2: 'Ann', 'ann ' and 'ann' were three approvers; --as took any name."""
+    log = tmp_path / "log.sqlite"
+    typed = rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--as", "ann", log=log)
+    assert typed.exit_code == 2 and "token" in typed.output
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--token", "rules_nope",
+                 log=log).exit_code == 1
+    evaluator = approver(log, "eve", role="evaluator")
+    refused = rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--token", evaluator, log=log)
+    assert refused.exit_code == 1 and "only an approver" in refused.output
+    ann = approver(log, "ann")
+    done = rules("approve", "sheltered-workshops@2018.1", "--rules-dir", RULES, "--token", ann, log=log)
+    assert done.exit_code == 0 and "as ann" in done.output
+
+
+def test_look_alike_names_are_one_approver(tmp_path):
+    """Approvals logged before tokens decided (typed names) count once per person: NFKC, case, spaces."""
+    from rules_engine.api import approve, resolve
+
+    log = tmp_path / "log.sqlite"
+    ruleset = resolve("sheltered-workshops@2018.1", RULES, AS_OF)
+    from rules_engine.audit import DecisionLog
+
+    with DecisionLog(log) as opened:
+        for name in ("Ann", "ann ", "ann", "\uff41nn"):  # the last with a fullwidth a
+            approve(opened, ruleset, name)
+        assert len(opened.approvals(ruleset.sha256, _schema_sha(ruleset))) == 1
+        assert opened.approvals(ruleset.sha256, _schema_sha(ruleset), exclude="ANN") == []
+    decided = rules("evaluate", "sheltered-workshops", example("sheltered-workshops"), "--as-of", AS_OF,
+                    "--rules-dir", RULES, "--as", "carol", "--require-approvals", "2", log=log)
+    assert decided.exit_code == 1 and "has 1 approval(s)" in decided.output
+
+
+def _schema_sha(ruleset) -> str:
+    import hashlib
+
+    return hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
+
+
+def test_the_author_never_approves_their_own_text(tmp_path):
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True)
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    (folder / "lde-2018.yaml").write_text(text.replace("status: published\n", "status: published\nauthor: Policy-Team\n"),
+                                          encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    own = rules("approve", "lde@2018.1", "--rules-dir", tmp_path / "rules", "--token", approver(log, "policy-team"),
+                log=log)
+    assert own.exit_code == 1 and "never approves their own text" in own.output
+    other = rules("approve", "lde@2018.1", "--rules-dir", tmp_path / "rules", "--token", approver(log, "bob"), log=log)
+    assert other.exit_code == 0, other.output

@@ -13,6 +13,7 @@ from rules_cli.cli import main
 from rules_engine.audit import DecisionLog
 
 from conftest import AS_OF, RULES, example
+from helpers import approver
 
 SHELTERED = example("sheltered-workshops")
 
@@ -78,13 +79,14 @@ def test_overrides_make_a_simulation_and_explain_names_the_published_value(tmp_p
 
 def test_four_eyes_approval_of_the_exact_text(tmp_path, rules_dir):
     log = tmp_path / "log.sqlite"
+    alice, bob = approver(log, "alice"), approver(log, "bob")
     need = ("--require-approvals", "2", "--as-of", AS_OF, "--as", "carol")
-    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--as", "alice", "--log", log).exit_code == 0
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--token", alice, "--log", log).exit_code == 0
     refused = evaluate(log, *need, rules_dir=rules_dir)
     assert refused.exit_code == 1 and "has 1 approval(s)" in refused.stderr and "needs 2" in refused.stderr
-    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--as", "alice", "--log", log).exit_code == 0
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--token", alice, "--log", log).exit_code == 0
     assert evaluate(log, *need, rules_dir=rules_dir).exit_code == 1  # the same person twice counts once
-    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--as", "bob", "--note", "ok",
+    assert rules("approve", "sheltered-workshops@2018.1", "--rules-dir", rules_dir, "--token", bob, "--note", "ok",
                  "--log", log).exit_code == 0
     asked_by_bob = evaluate(log, "--require-approvals", "2", "--as-of", AS_OF, "--as", "bob", rules_dir=rules_dir)
     assert asked_by_bob.exit_code == 1  # never counting the one who asks
@@ -105,7 +107,7 @@ def test_four_eyes_approval_of_the_exact_text(tmp_path, rules_dir):
 
 def test_an_edited_approval_is_caught(tmp_path):
     log = tmp_path / "log.sqlite"
-    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--as", "alice", "--log", log).exit_code == 0
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), "--log", log).exit_code == 0
     head = rules("audit", "head", "--log", log).stdout.strip()
     db = sqlite3.connect(str(log))
     db.execute("""UPDATE records SET extra = replace(extra, '"alice"', '"mallory"') WHERE seq = 1""")

@@ -18,7 +18,9 @@ def log(runner, tmp_path):
                  ["maatwerk-redistribution", EX / "maatwerk-2020.yaml", "--as-of", "2020-03-01"],
                  ["lde", EX / "lde-2018.yaml", "--as-of", "2019-06-20", "--simulate", "--reason", "ontwerp"]):
         assert run(runner, "evaluate", *args, "--rules-dir", RULES, "--log", path).exit_code == 0
-    assert run(runner, "approve", "social-workshops@2019.1", "--rules-dir", RULES, "--as", "alice", "--note",
+    from helpers import approver
+
+    assert run(runner, "approve", "social-workshops@2019.1", "--rules-dir", RULES, "--token", approver(path, "alice"), "--note",
                "nagekeken met de provincies en de adviescommissie", "--log", path).exit_code == 0
     return path
 
