@@ -4,8 +4,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import os
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import Phase, settings
+
+# A mutation run (mutation/README.md) only needs to know that a test fails, not its smallest example:
+# no shrinking, no example database.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
+if os.environ.get("RULES_MUTATION"):
+    settings.load_profile("mutation")
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
