@@ -310,9 +310,9 @@ class DecisionLog:
         if self.pg:
             return PostgresConnection(self.target, self.readonly)
         if self.readonly:
+            # Never immutable=1: SQLite would then ignore the -wal file, and with it every record committed since
+            # the last checkpoint. A reader that cannot use the -wal and -shm files is told so (``_error``).
             uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-            if not can_write(self.path.parent):  # no -shm can be made beside it: nobody writes it either
-                uri += "&immutable=1"
             db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         else:
             db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -329,6 +329,11 @@ class DecisionLog:
             return LogError(f"{self.path}: the disk (or the database) is full: {text}; nothing was logged")
         if "readonly" in text or "read-only" in text:
             return LogError(f"{self.path}: the decision log cannot be written here ({text})")
+        if "unable to open" in text and self.readonly and not self.pg and not can_write(self.path.parent):
+            return LogError(f"{self.path}: cannot read the log's latest records: they may still be in its write-ahead "
+                            f"file ({self.path.name}-wal), which SQLite can only read with a {self.path.name}-shm file "
+                            "beside it, and this folder cannot be written. Ask for write access to the folder, or "
+                            "read a copy made with 'rules audit copy'")
         if "unable to open" in text:
             return LogError(f"{self.path}: the decision log cannot be opened ({text})")
         if "not a database" in text:

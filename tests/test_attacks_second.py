@@ -179,3 +179,28 @@ def test_the_author_never_approves_their_own_text(tmp_path):
     assert own.exit_code == 1 and "never approves their own text" in own.output
     other = rules("approve", "lde@2018.1", "--rules-dir", tmp_path / "rules", "--token", approver(log, "bob"), log=log)
     assert other.exit_code == 0, other.output
+
+
+def test_a_read_only_reader_sees_what_is_committed_in_the_wal(tmp_path, monkeypatch):
+    """Finding 4: with a writer's connection open, records live in the -wal file; an auditor who cannot write the
+    folder read 1 record of 3 (immutable=1 ignores the -wal)."""
+    from rules_engine import audit
+    from rules_engine.audit import DecisionLog
+
+    log = tmp_path / "log.sqlite"
+    writer = DecisionLog(log)  # held open: SQLite does not checkpoint the -wal while it is
+    try:
+        for name in ("alice", "bob", "carol"):
+            approver(log, name)
+        db = sqlite3.connect(str(log))
+        db.execute("PRAGMA wal_autocheckpoint = 0")
+        db.close()
+        for name in ("a1", "a2", "a3"):
+            assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, name),
+                         log=log).exit_code == 0
+        assert (tmp_path / "log.sqlite-wal").stat().st_size > 0
+        monkeypatch.setattr(audit, "can_write", lambda folder: False)
+        verify = rules("audit", "verify", log=log)
+        assert verify.exit_code == 0 and "ok: 3 records" in verify.output, verify.output
+    finally:
+        writer.close()

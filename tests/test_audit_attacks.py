@@ -266,7 +266,7 @@ def test_flow_style_yaml_facts_replay_identical(tmp_path):
 
 
 def test_a_log_in_a_folder_nobody_may_write_is_still_read(tmp_path, monkeypatch):
-    """No -shm file can be made beside it: the log is opened immutable (nobody can be writing it)."""
+    """Read only, never immutable (issue 18, finding 4)."""
     log = tmp_path / "log.sqlite"
     head = make_log(log, 1)
     (tmp_path / "log.sqlite-shm").unlink(missing_ok=True)
