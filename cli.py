@@ -178,6 +178,11 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     elif entry:
         click.echo(f"logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)}", err=True)
     click.echo(f"ruleset {compiled.id} {compiled.version} ({compiled.label}), as of {as_of.isoformat()}", err=True)
+    if record["kind"] == "dry-run":
+        dry = record["dry_run"]
+        verdict = "allowed" if dry["allowed"] else f"refused: {dry['because']}"
+        click.echo(f"a dry run, not logged; logged, it would be {'an' if dry['would_be'] == 'official' else 'a'} "
+                   f"{dry['would_be']} decision ({verdict})", err=True)
     if record["kind"] == "simulation":
         period = "" if compiled.in_force(as_of) else f"; {compiled.version} is not in force on {as_of.isoformat()}"
         because = _simulation_because(compiled, sets, simulate, ruleset)

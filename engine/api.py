@@ -204,14 +204,38 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
     ruleset = resolve(spec, rules_dir, as_of, overrides, official=official)
     kind = "simulation" if asking.simulate or overrides or by_path or ruleset.status == "draft" else "official"
     relied_on = approvals_for(log, ruleset, exclude=asking.who) if log is not None else []
-    if kind == "official" and asking.logging and len(relied_on) < asking.require_approvals:
-        raise GovernanceError(f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s) of its exact text "
-                              f"by people other than {asking.who or 'the one asking'}; an official decision needs "
-                              f"{asking.require_approvals} ('rules approve {ruleset.id}@{ruleset.version}')")
+    refusal = _refusal(ruleset, spec, as_of, asking, relied_on) if kind == "official" else None
+    if asking.logging and refusal:
+        raise GovernanceError(refusal)
     with batch():
         loaded = parse_facts(facts, label, ruleset, fmt) if isinstance(facts, bytes) else load_facts(facts, ruleset)
         record = decide(ruleset, loaded, as_of, engine, kind, relied_on)
+    if not asking.logging:
+        record = _dry_run(record, kind, refusal)
     return ruleset, record, loaded
+
+
+def _refusal(ruleset: Ruleset, spec: str, as_of: dt.date, asking: Asking, relied_on: list) -> str | None:
+    """Why governance would refuse this as an official decision, or None."""
+    try:
+        _check_official(ruleset, spec, as_of)
+    except GovernanceError as exc:
+        return str(exc)
+    if len(relied_on) < asking.require_approvals:
+        return (f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s) of its exact text by people other "
+                f"than {asking.who or 'the one asking'}; an official decision needs {asking.require_approvals} "
+                f"('rules approve {ruleset.id}@{ruleset.version}')")
+    return None
+
+
+def _dry_run(record: dict, would_be: str, refusal: str | None) -> dict:
+    """A decision that is not logged says so (kind dry-run), and what it would have been."""
+    out = {}
+    for key, value in record.items():
+        out[key] = "dry-run" if key == "kind" else value
+        if key == "kind":
+            out["dry_run"] = {"would_be": would_be, "allowed": refusal is None, "because": refusal}
+    return out
 
 
 def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None, before: int | None = None) -> list:

@@ -204,3 +204,33 @@ def test_a_read_only_reader_sees_what_is_committed_in_the_wal(tmp_path, monkeypa
         assert verify.exit_code == 0 and "ok: 3 records" in verify.output, verify.output
     finally:
         writer.close()
+
+
+def test_a_dry_run_never_looks_official(tmp_path):
+    """Finding 6: --no-log and dry_run=true answered "kind": "official", also out of period and without approvals."""
+    out_of_period = rules("evaluate", "lde@2018.1", example("lde"), "--as-of", "2020-01-01", "--rules-dir", RULES,
+                          "--no-log", "--format", "json")
+    assert out_of_period.exit_code == 0, out_of_period.output
+    record = json.loads(out_of_period.stdout)
+    assert record["kind"] == "dry-run"
+    assert record["dry_run"]["would_be"] == "official" and record["dry_run"]["allowed"] is False
+    assert "not in force on 2020-01-01" in record["dry_run"]["because"]
+    assert "a dry run, not logged" in out_of_period.stderr and "refused" in out_of_period.stderr
+    fine = json.loads(rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--no-log",
+                            "--format", "json").stdout)
+    assert fine["dry_run"] == {"would_be": "official", "allowed": True, "because": None}
+
+    from fastapi.testclient import TestClient
+
+    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        secret = TokenStore(opened).add("case-system", "evaluator")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), require_approvals=2)))
+    dry = client.post("/v1/rulesets/lde/evaluate?as_of=2018-06-20&dry_run=true", content=example("lde").read_bytes(),
+                      headers={"Authorization": f"Bearer {secret}", "content-type": "application/yaml"})
+    assert dry.status_code == 200 and "location" not in dry.headers
+    body = dry.json()
+    assert body["kind"] == "dry-run" and body["dry_run"]["allowed"] is False and "needs 2" in body["dry_run"]["because"]

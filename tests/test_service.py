@@ -50,7 +50,7 @@ def test_evaluate_over_http_is_the_cli_json_byte_for_byte_and_replays(service, r
     response = post_facts(client, tokens["evaluator"], ruleset, example(ruleset).read_bytes())
     assert response.status_code == 201, response.text
     cli = CliRunner().invoke(main, ["evaluate", ruleset, str(example(ruleset)), "--as-of", str(AS_OF),
-                                    "--rules-dir", str(RULES), "--format", "json", "--no-log"])
+                                    "--rules-dir", str(RULES), "--format", "json", "--log", str(log) + ".cli"])
     assert response.content == cli.stdout_bytes
     seq = response.headers["location"].rsplit("/", 1)[1]
     replay = CliRunner().invoke(main, ["replay", seq, "--log", str(log)])
