@@ -81,6 +81,7 @@ def _open(raw: bytes, label: str) -> dict[str, list[tuple]]:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
                 raise InputError.at(Location(label), f"the workbook unpacks to more than {MAX_UNPACKED // 2**20} MiB")
+            _no_doctype(archive, label)
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except InputError:
         raise
@@ -88,14 +89,41 @@ def _open(raw: bytes, label: str) -> dict[str, list[tuple]]:
         raise InputError.at(Location(label), f"not a readable XLSX workbook ({printable(str(exc), 120)})") from None
     sheets = {}
     for sheet in book.worksheets:
-        rows = []
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if number > MAX_ROWS + 1:
-                raise InputError.at(Location(label, cell=f"{sheet.title}!A{number}"), f"more than {MAX_ROWS:,} rows")
-            rows.append(tuple(_value(v) for v in row))
-        sheets[sheet.title] = rows
+        sheets[sheet.title] = _rows(sheet, label)
     book.close()
     return sheets
+
+
+def _rows(sheet: Any, label: str) -> list[tuple]:
+    """A sheet's rows of values; a cell openpyxl cannot read (a malformed value or formula) is a message at its row."""
+    rows: list[tuple] = []
+    cells = sheet.iter_rows(values_only=True)
+    while True:
+        number = len(rows) + 1
+        try:
+            row = next(cells, None)
+        except Exception as exc:  # noqa: BLE001 - openpyxl parses each row as it is read
+            raise InputError.at(Location(label, cell=f"{sheet.title}!A{number}"),
+                                f"a cell of row {number} cannot be read ({printable(str(exc), 80)})") from None
+        if row is None:
+            return rows
+        if number > MAX_ROWS + 1:
+            raise InputError.at(Location(label, cell=f"{sheet.title}!A{number}"), f"more than {MAX_ROWS:,} rows")
+        rows.append(tuple(_value(v) for v in row))
+
+
+def _no_doctype(archive: zipfile.ZipFile, label: str) -> None:
+    """No part of a workbook has a DOCTYPE or an entity declaration; one that does is an attack (external
+    entities, entity expansion) and is refused before any XML parser sees it."""
+    for info in archive.infolist():
+        with archive.open(info) as part:
+            tail = b""
+            while chunk := part.read(1 << 16):
+                window = tail + chunk
+                if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                    raise InputError.at(Location(label), f"part {printable(info.filename, 60)} of the workbook declares a "
+                                        "DOCTYPE or an entity, which no workbook needs: refused")
+                tail = window[-16:]
 
 
 def _value(value: Any) -> Any:

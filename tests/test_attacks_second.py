@@ -5,6 +5,9 @@ import json
 import os
 import sqlite3
 import stat
+from pathlib import Path
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -234,3 +237,52 @@ def test_a_dry_run_never_looks_official(tmp_path):
     assert dry.status_code == 200 and "location" not in dry.headers
     body = dry.json()
     assert body["kind"] == "dry-run" and body["dry_run"]["allowed"] is False and "needs 2" in body["dry_run"]["because"]
+
+
+def _hostile_workbook(tmp_path, name: str, change) -> Path:
+    """The LDE example as a workbook, with its first sheet's XML changed by ``change``."""
+    import zipfile
+
+    plain = tmp_path / "plain.xlsx"
+    assert rules("facts", "convert", example("lde"), plain).exit_code == 0
+    out = tmp_path / name
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, change(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return out
+
+
+BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>')
+HOSTILE_WORKBOOKS = {
+    "entities.xlsx": lambda xml: BOMB + xml.replace(b"<t>LDE-001</t>", b"<t>&lol2;</t>", 1),
+    "external.xlsx": lambda xml: b'<!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + xml.replace(
+        b"<t>LDE-001</t>", b"<t>&x;</t>", 1),
+    "bad-number.xlsx": lambda xml: xml.replace(b'<c r="E2" t="n"><v>3</v></c>', b'<c r="E2" t="n"><v>3+</v></c>', 1),
+    "bad-formula.xlsx": lambda xml: xml.replace(b'<c r="E2" t="n"><v>3</v></c>',
+                                                b'<c r="E2" t="e"><f>SUM(</f><v>#NAME?</v></c>', 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_WORKBOOKS))
+def test_hostile_workbooks_are_refused_with_a_message(tmp_path, name):
+    """Finding 8: a DOCTYPE (entities, external entities) or a malformed cell ended in 'internal error' and a 500."""
+    path = _hostile_workbook(tmp_path, name, HOSTILE_WORKBOOKS[name])
+    result = rules("evaluate", "lde", path, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    assert name in result.output and "root:" not in result.output
+    from fastapi.testclient import TestClient
+
+    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        secret = TokenStore(opened).add("policy-team", "policy-owner")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
+    assert client.post("/login", data={"token": secret, "next": "/"}, follow_redirects=False).status_code == 303
+    form = client.get("/simulate").text
+    csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    page = client.post("/simulate", data={"csrf": csrf, "spec": "lde@2018.1", "as_of": "2018-06-20"},
+                       files={"facts_file": (name, path.read_bytes())})
+    assert 400 <= page.status_code < 500 and "root:" not in page.text, page.status_code
