@@ -255,21 +255,77 @@ def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bo
 
 
 def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = None) -> None:
+    """Applicant ids are unique as a reader sees them: no invisible or control character in one, and no two that
+    look alike (Unicode NFKC and the confusables of Unicode TR39: 'LDE-001' and 'LDE‑001' with U+2011)."""
     seen: dict = {}
-    duplicates = []
+    problems = []
     for index, applicant in enumerate(data.get("applicants", [])):
         key = applicant.get("id")
-        if key in seen:
-            duplicates.append((index, key, seen[key]))
-        seen.setdefault(key, index)
-    if not duplicates:
+        hidden = _hidden_character(key) if isinstance(key, str) else None
+        if hidden:
+            problems.append((index, f"applicant id {ascii(key)} contains {hidden}: an id is what people read and "
+                                    "type, so it may hold no invisible or control character", "id-character"))
+            continue
+        look = skeleton(key) if isinstance(key, str) else key
+        if look in seen:
+            first = seen[look]
+            same = data["applicants"][first].get("id") == key
+            what = f"duplicate applicant id '{key}'" if same else \
+                f"applicant id {ascii(key)} looks the same as {ascii(data['applicants'][first].get('id'))}"
+            problems.append((index, f"{what} (first at applicants[{first}])", "duplicate-id"))
+        seen.setdefault(look, index)
+    if not problems:
         return
     doc = doc or load_positions(text, label)
-    raise InputError(
-        Problem(doc.loc(("applicants", index, "id")), f"duplicate applicant id '{key}' (first at applicants[{first}])",
-                f"applicants[{index}].id", "duplicate-id")
-        for index, key, first in duplicates
-    )
+    raise InputError(Problem(doc.loc(("applicants", index, "id")), message, f"applicants[{index}].id", code)
+                     for index, message, code in problems)
+
+
+def _hidden_character(text: str) -> str | None:
+    """The first control or format character (Unicode Cc, Cf: NUL, zero-width, bidi overrides) in ``text``."""
+    import unicodedata
+
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            name = unicodedata.name(char, "a control character")
+            return f"U+{ord(char):04X} ({name})"
+    return None
+
+
+def skeleton(text: str) -> str:
+    """What ``text`` looks like: NFKC, then each character replaced by its prototype among its Unicode
+    confusables (TR39), so that two ids with the same skeleton cannot be told apart by eye."""
+    import unicodedata
+
+    if text.isascii() and not text.translate(_ascii_drop()):
+        return text  # nothing an ASCII id holds maps to anything else: most ids, and fast
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).translate(_prototypes()))
+
+
+@functools.lru_cache(maxsize=1)
+def _prototypes() -> dict:
+    """Character -> the one that stands for all that look like it: the confusables data pairs each character
+    with the one it maps to; every such pair is joined, and a group is written as its lowest character."""
+    from confusable_homoglyphs import confusables
+
+    parent: dict = {}
+
+    def root(char: str) -> str:
+        while parent.get(char, char) != char:
+            char = parent[char]
+        return char
+    for char, mapped in confusables.confusables_data.items():
+        if len(char) == 1 and len(mapped) == 1 and len(mapped[0]["c"]) == 1:
+            a, b = root(char), root(mapped[0]["c"])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {ord(char): root(char) for char in parent if root(char) != char}
+
+
+@functools.lru_cache(maxsize=1)
+def _ascii_drop() -> dict:
+    """A translation that deletes every ASCII character that stands for itself (what is left needs mapping)."""
+    return str.maketrans("", "", "".join(chr(c) for c in range(128) if c not in _prototypes()))
 
 
 def _best(error):

@@ -286,3 +286,25 @@ def test_hostile_workbooks_are_refused_with_a_message(tmp_path, name):
     page = client.post("/simulate", data={"csrf": csrf, "spec": "lde@2018.1", "as_of": "2018-06-20"},
                        files={"facts_file": (name, path.read_bytes())})
     assert 400 <= page.status_code < 500 and "root:" not in page.text, page.status_code
+
+
+@pytest.mark.parametrize("other, words", [
+    ("LDE\u2011001", "looks the same as 'LDE-001'"),  # a non-breaking hyphen
+    ("\uff2cDE-001", "looks the same as 'LDE-001'"),  # a fullwidth L
+    ("LDE-0O1", "looks the same as 'LDE-001'"),  # a letter O for a zero
+    ("LDE-001\u200b", "U+200B (ZERO WIDTH SPACE)"),
+    ("LDE\u202e-001", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("LDE-\u0000001", "U+0000"),
+])
+def test_look_alike_and_hidden_ids_are_refused_at_their_position(tmp_path, other, words):
+    """Finding 10: four ids that read as LDE-001 were four applicants, each granted FTE."""
+    text = example("lde").read_text(encoding="utf-8")
+    data = json.loads(rules("facts", "convert", example("lde"), tmp_path / "call.json").output and
+                      (tmp_path / "call.json").read_text(encoding="utf-8"))
+    data["applicants"][5]["id"] = other
+    facts = tmp_path / "look-alike.json"
+    facts.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    result = rules("evaluate", "lde", facts, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert words in result.output and "applicants[5].id" in result.output, result.output
+    assert text  # the example itself is untouched
