@@ -81,6 +81,9 @@ UPGRADE_TO_2 = (
 UPGRADE_TO_3 = (
     "CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 TEXT NOT NULL, seq INTEGER NOT NULL, "
     "created_at TEXT NOT NULL)",
+    # the web pages' sign-in sessions: the sha256 of a random session id, never a token
+    "CREATE TABLE sessions (sha256 TEXT PRIMARY KEY, token TEXT NOT NULL, created_at TEXT NOT NULL, "
+    "seen_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
 )
 
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
@@ -748,6 +751,12 @@ class TokenStore:
         if cursor.rowcount != 1:
             raise LookupFailure(f"no active token named '{printable(name)}'")
 
+    def named(self, name: str) -> Token | None:
+        """The active token of this name, or None."""
+        rows = self._rows("SELECT name, role, created_at, revoked_at FROM tokens WHERE name = ? AND revoked_at IS NULL",
+                          name)
+        return Token(*rows[0]) if rows else None
+
     def find(self, secret: str) -> Token | None:
         """The active token with this secret, or None. The digests are compared in constant time."""
         digest = sha256(secret.encode("utf-8", "replace"))
@@ -764,6 +773,63 @@ class TokenStore:
             return list(self.log.db.execute(sql, args))
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self.log._error(exc) from None
+
+
+SESSION_HOURS = 8  # a sign-in lasts at most this long
+SESSION_IDLE_MINUTES = 30  # and ends after this long without a request
+
+
+class Sessions:
+    """Sign-in sessions of the web pages, in the log's database: a random id in the browser's cookie, its sha256
+    here, with the token's name, an absolute expiry and an idle timeout. Signing out, or revoking the token, ends it."""
+
+    def __init__(self, log: DecisionLog):
+        self.log = log
+
+    def start(self, token: str, now: dt.datetime | None = None) -> str:
+        """A new session of the token named ``token``; returns the id for the cookie (never stored)."""
+        now = now or _now()
+        session = secrets.token_urlsafe(32)
+        self._run("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", sha256(session.encode()), token, _stamp(now),
+                  _stamp(now), _stamp(now + dt.timedelta(hours=SESSION_HOURS)))
+        self._run("DELETE FROM sessions WHERE expires_at < ?", _stamp(now))  # the ones that ended, while here
+        return session
+
+    def token(self, session: str, now: dt.datetime | None = None) -> Token | None:
+        """The active token of a live session, or None (ended, expired, idle too long, or its token revoked)."""
+        now = now or _now()
+        digest = sha256(session.encode("utf-8", "replace"))
+        rows = self._run("SELECT sha256, token, seen_at, expires_at FROM sessions WHERE sha256 = ?", digest)
+        if not rows or not hmac.compare_digest(rows[0][0], digest):
+            return None
+        _digest, name, seen, expires = rows[0]
+        if _stamp(now) >= expires or _stamp(now - dt.timedelta(minutes=SESSION_IDLE_MINUTES)) >= seen:
+            self.end(session)
+            return None
+        if _stamp(now - dt.timedelta(minutes=1)) >= seen and not self.log.readonly:
+            self._run("UPDATE sessions SET seen_at = ? WHERE sha256 = ?", _stamp(now), digest)
+        return TokenStore(self.log).named(name)
+
+    def end(self, session: str) -> None:
+        if not self.log.readonly:
+            self._run("DELETE FROM sessions WHERE sha256 = ?", sha256(session.encode("utf-8", "replace")))
+
+    def _run(self, sql: str, *args) -> list:
+        if self.log.version < 3:
+            raise LogError(f"{self.log.path}: a log of format {self.log.version}; signing in needs format 3 "
+                           "(open it once with a command that writes, such as 'rules token list')")
+        try:
+            return list(self.log.db.execute(sql, args))
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self.log._error(exc) from None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def copy_log(source: DecisionLog, target: DecisionLog) -> int:

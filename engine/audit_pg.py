@@ -30,7 +30,9 @@ SCHEMA = (
 )
 # format 3: the idempotency keys (see ``audit.UPGRADE_TO_3``)
 UPGRADE_TO_3 = ("CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 TEXT NOT NULL, seq BIGINT NOT NULL, "
-                "created_at TEXT NOT NULL)",)
+                "created_at TEXT NOT NULL)",
+                "CREATE TABLE sessions (sha256 TEXT PRIMARY KEY, token TEXT NOT NULL, created_at TEXT NOT NULL, "
+                "seen_at TEXT NOT NULL, expires_at TEXT NOT NULL)")
 
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
@@ -59,12 +61,14 @@ _COLUMNS = {
         ("output", "bytea"), ("prev_hash", "text"), ("hash", "text"), ("extra", "text"))),
     "tokens": "name text not null, role text not null, sha256 text not null, created_at text not null, revoked_at text",
     "idempotency": "key text not null, request_sha256 text not null, seq bigint not null, created_at text not null",
+    "sessions": "sha256 text not null, token text not null, created_at text not null, seen_at text not null, "
+                "expires_at text not null",
 }
 _INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "blobs", "sha256"),
             "records_pkey": ("UNIQUE ", "records", "seq"), "records_decision": ("", "records", "decision_id"),
             "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256"),
-            "idempotency_pkey": ("UNIQUE ", "idempotency", "key")}
-_SINCE = {"idempotency": 3, "idempotency_pkey": 3}  # objects a log of an earlier format does not have
+            "idempotency_pkey": ("UNIQUE ", "idempotency", "key"), "sessions_pkey": ("UNIQUE ", "sessions", "sha256")}
+_SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3}  # objects a log of an earlier format does not have
 
 
 def is_postgres(target: str) -> bool:

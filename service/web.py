@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,13 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rules_engine import api
-from rules_engine.audit import DecisionLog, parse_head
+from rules_engine.audit import SESSION_HOURS, DecisionLog, Sessions, parse_head
 from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError
 
 from .texts import TEXTS
 
 HERE = Path(__file__).resolve().parent
-COOKIE, LANG_COOKIE = "rules_session", "rules_lang"
+COOKIE, LANG_COOKIE, LOGIN_COOKIE = "rules_session", "rules_lang", "rules_login"
 PAGE_SIZE = 50
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
@@ -82,16 +83,19 @@ class Pages:
     # --- sessions, roles, rendering -------------------------------------------------
 
     def user(self, request: Request) -> tuple[str, str, str] | None:
-        """(name, role, secret) of the signed-in token, or None."""
-        from .app import _find_token
-
+        """(name, role, session id) of the signed-in session, or None. The cookie holds a session id, never a
+        token: it does not open the API, and signing out or revoking the token ends it."""
         if self.settings.no_auth:
             return ("local", "admin", "local")
-        secret = request.cookies.get(COOKIE, "")
-        if not secret:
+        session = request.cookies.get(COOKIE, "")
+        if not session or len(session) > 100 or not self.settings.log_exists():
             return None
-        token = _find_token(self.settings, secret)
-        return (token.name, token.role, secret) if token else None
+        try:
+            with DecisionLog(self.settings.log_path) as log:
+                token = Sessions(log).token(session)
+        except RulesError:
+            return None
+        return (token.name, token.role, session) if token else None
 
     def need(self, request: Request, action: str) -> tuple[str, str, str]:
         from .app import ALLOWED
@@ -134,25 +138,44 @@ class Pages:
         return self.render(request, "home.html", user, may=may)
 
     async def login_form(self, request: Request, next: str = "/"):  # noqa: A002 - the query parameter's name
-        return self.render(request, "login.html", None, next=_local(next), error="")
+        return self._login_page(request, _local(next), "", 200)
+
+    def _login_page(self, request: Request, next_path: str, error: str, status: int) -> HTMLResponse:
+        """The sign-in form with a fresh CSRF value, also in a cookie (the form's post must carry both)."""
+        value = secrets.token_urlsafe(24)
+        response = self.render(request, "login.html", None, status=status, next=next_path, error=error,
+                               login_csrf=value)
+        response.set_cookie(LOGIN_COOKIE, value, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            path="/login", max_age=3600)
+        return response
 
     async def login(self, request: Request):
         from .app import _find_token
 
+        _same_origin(request)
         form = await request.form()
+        sent, kept = str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
+        if not sent or not hmac.compare_digest(sent, kept):
+            raise Denied(403, "csrf")
         secret = str(form.get("token", "")).strip()
         token = _find_token(self.settings, secret) if secret else None
+        next_path = _local(str(form.get("next", "/")))
         if token is None:
-            return self.render(request, "login.html", None, status=401, next=_local(str(form.get("next", "/"))),
-                               error=TEXTS[self.lang(request)]["login_failed"])
-        response = RedirectResponse(_local(str(form.get("next", "/"))), 303)
-        response.set_cookie(COOKIE, secret, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                            path="/", max_age=8 * 3600)
+            return self._login_page(request, next_path, TEXTS[self.lang(request)]["login_failed"], 401)
+        with DecisionLog(self.settings.log_path) as log:
+            session = Sessions(log).start(token.name)
+        response = RedirectResponse(next_path, 303)
+        response.set_cookie(COOKIE, session, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            path="/", max_age=SESSION_HOURS * 3600)
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
         return response
 
     async def logout(self, request: Request):
         user = self.need(request, "read")
         await self.form(request, user)
+        if not self.settings.no_auth:
+            with DecisionLog(self.settings.log_path) as log:
+                Sessions(log).end(user[2])
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -408,6 +431,16 @@ def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:
     return [{"name": r.name, "passed": r.passed,
              "failures": [f"{f.location.line}: {f.subject}.{f.key}: expected {show(f.expected)}, got {show(f.actual)}"
                           for f in r.failures]} for r in results], ""
+
+
+def _same_origin(request: Request) -> None:
+    """A form posted from another site is refused (login CSRF): its Origin, when the browser sends one, is ours."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser's cross-site post (browsers send Origin on every form post)
+        return
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin != own:
+        raise Denied(403, "origin")
 
 
 def _filter_day(name: str, text: str) -> str | None:

@@ -16,6 +16,7 @@ from rules_engine.audit import COLUMNS, record_hash
 
 from conftest import AS_OF, RULES, example
 from helpers import approver
+from test_web import sign_in
 
 
 def rules(*args, log=None):
@@ -122,7 +123,7 @@ def test_bad_filters_on_the_decisions_page_are_400(tmp_path):
 
     app, token = _site(tmp_path)
     client = TestClient(app, raise_server_exceptions=False)
-    assert client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False).status_code == 303
+    assert sign_in(client, token).status_code == 303
     for query in ("since=x", "until=2018-13-01"):
         page = client.get(f"/decisions?{query}")
         assert page.status_code == 400, query
@@ -280,7 +281,7 @@ def test_hostile_workbooks_are_refused_with_a_message(tmp_path, name):
     with DecisionLog(log) as opened:
         secret = TokenStore(opened).add("policy-team", "policy-owner")
     client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
-    assert client.post("/login", data={"token": secret, "next": "/"}, follow_redirects=False).status_code == 303
+    assert sign_in(client, secret).status_code == 303
     form = client.get("/simulate").text
     csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
     page = client.post("/simulate", data={"csrf": csrf, "spec": "lde@2018.1", "as_of": "2018-06-20"},
@@ -308,3 +309,66 @@ def test_look_alike_and_hidden_ids_are_refused_at_their_position(tmp_path, other
     assert result.exit_code == 1 and "internal error" not in result.output
     assert words in result.output and "applicants[5].id" in result.output, result.output
     assert text  # the example itself is untouched
+
+
+def test_the_web_session_is_not_the_token_and_ends(tmp_path):
+    """Finding 7: the cookie held the bearer token; after signing out it still opened the pages and the API."""
+    from fastapi.testclient import TestClient
+
+    from rules_engine.audit import DecisionLog, TokenStore
+
+    app, token = _site(tmp_path)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert sign_in(client, token).status_code == 303
+    session = client.cookies.get("rules_session")
+    assert session and token not in session
+    assert client.get("/decisions").status_code == 200
+    as_bearer = TestClient(app).get("/v1/decisions", headers={"Authorization": f"Bearer {session}"})
+    assert as_bearer.status_code == 401  # the session id is no token
+    page = client.get("/decisions").text
+    form_csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/logout", data={"csrf": form_csrf}, follow_redirects=False).status_code == 303
+    replayed = TestClient(app, cookies={"rules_session": session}).get("/decisions", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"].startswith("/login")
+    again = TestClient(app, raise_server_exceptions=False)
+    assert sign_in(again, token).status_code == 303 and again.get("/decisions").status_code == 200
+    with DecisionLog(tmp_path / "log.sqlite") as log:
+        TokenStore(log).revoke("audit-office")
+    assert again.get("/decisions", follow_redirects=False).status_code == 303  # a revoked token's session ends
+
+
+def test_signing_in_needs_the_forms_csrf_value_and_our_origin(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app, token = _site(tmp_path)
+    client = TestClient(app, raise_server_exceptions=False)
+    forged = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+    assert forged.status_code == 403  # a post from a page that never showed our form
+    form = client.get("/login").text
+    value = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    elsewhere = client.post("/login", data={"token": token, "next": "/", "csrf": value},
+                            headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert elsewhere.status_code == 403
+    ours = client.post("/login", data={"token": token, "next": "/", "csrf": value},
+                       headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert ours.status_code == 303
+
+
+def test_an_idle_session_ends(tmp_path):
+    import datetime as dt
+
+    from rules_engine.audit import DecisionLog, Sessions, TokenStore
+
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log) as opened:
+        TokenStore(opened).add("alice", "auditor")
+        sessions = Sessions(opened)
+        start = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.timezone.utc)
+        session = sessions.start("alice", start)
+        assert sessions.token(session, start + dt.timedelta(minutes=29)).name == "alice"  # and it is touched
+        assert sessions.token(session, start + dt.timedelta(minutes=58)).name == "alice"
+        assert sessions.token(session, start + dt.timedelta(minutes=89)) is None  # 31 minutes idle
+        late = sessions.start("alice", start)
+        for minutes in range(20, 8 * 60, 20):  # busy all day: it still ends after 8 hours
+            assert sessions.token(late, start + dt.timedelta(minutes=minutes)) is not None
+        assert sessions.token(late, start + dt.timedelta(hours=8)) is None

@@ -33,9 +33,16 @@ def site(tmp_path, runner):
     return app, tokens, log
 
 
+def sign_in(client: TestClient, token: str, next_path: str = "/"):
+    """Sign in as a browser does: the form first (its CSRF value, also in a cookie), then the post."""
+    form = client.get("/login")
+    return client.post("/login", data={"token": token, "next": next_path, "csrf": csrf(form.text)},
+                       follow_redirects=False)
+
+
 def signed_in(app, token: str) -> TestClient:
     client = TestClient(app, raise_server_exceptions=False)
-    response = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+    response = sign_in(client, token)
     assert response.status_code == 303
     return client
 
@@ -47,12 +54,12 @@ def csrf(page: str) -> str:
 def test_signing_in_sets_a_strict_httponly_cookie(site):
     app, tokens, _log = site
     client = TestClient(app)
-    response = client.post("/login", data={"token": tokens["auditor"], "next": "/decisions"}, follow_redirects=False)
+    response = sign_in(client, tokens["auditor"], "/decisions")
     assert response.status_code == 303 and response.headers["location"] == "/decisions"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
     assert "secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
-    wrong = client.post("/login", data={"token": "nope"})
+    wrong = sign_in(client, "nope")
     assert wrong.status_code == 401 and "onbekend of ingetrokken" in wrong.text
 
 
@@ -67,8 +74,7 @@ def test_without_a_session_every_page_sends_you_to_sign_in(site):
 def test_no_open_redirect_after_signing_in(site):
     app, tokens, _log = site
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        response = TestClient(app).post("/login", data={"token": tokens["admin"], "next": target},
-                                        follow_redirects=False)
+        response = sign_in(TestClient(app), tokens["admin"], target)
         assert response.headers["location"] == "/"
 
 
