@@ -337,7 +337,8 @@ def test_the_budget_may_be_a_parameter_an_expression_or_zero(tmp_path):
     plain = run()  # 1.5 * 2 = 3 FTE: A 2, B 1
     assert plain["budget_fte"] == 3 and [d["allocated_fte"] for d in plain["decisions"]] == [2, 1]
     nothing = run("--set", "budget=0")  # a round where nothing is freed
-    assert nothing["budget_fte"] == 0 and nothing["allocated_fte"] == 0 and nothing["kind"] == "simulation"
+    assert nothing["budget_fte"] == 0 and nothing["allocated_fte"] == 0 and nothing["kind"] == "dry-run"
+    assert nothing["dry_run"]["would_be"] == "simulation"
     for bad, words in (("requested_fte", "unknown field 'requested_fte'"), ("0 - params.budget", "from 0 to 1,000,000"),
                        ("params.budget", "not a whole number of units")):
         Path(rules).write_text(text.replace("'params.budget * 2'", f"'{bad}'"), encoding="utf-8")
