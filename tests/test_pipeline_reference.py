@@ -291,3 +291,30 @@ def test_a_reduction_takes_nothing_from_whom_it_names_no_amount():
     members = [Member("a", 5, 1), Member("b", 5, 2)]
     outcome = run(0, members, [Plan("reduce", amounts={"a": 2})])
     assert outcome.reduced == {"a": 2, "b": 0} and outcome.unallocated == 2
+
+
+def test_a_large_cap_fully_granted_is_capped():
+    outcome = run(1000, [Member("a", 1000, 1), Member("b", 1000, 2)], [Plan("greedy")])
+    assert outcome.capped == {"a"} and outcome.granted == {"a": 1000, "b": 0}
+
+
+def test_a_step_cap_that_names_no_one_gives_them_nothing():
+    members = [Member("a", 5, 1), Member("b", 5, 2)]
+    outcome = run(6, members, [Plan("greedy", caps={"a": 2})])  # b has no cap in this step: 0, not 1
+    assert outcome.granted == {"a": 2, "b": 0} and outcome.unallocated == 4
+
+
+def test_a_weight_that_is_not_given_is_1():
+    members = [Member("a", 10, 1), Member("b", 10, 2), Member("c", 10, 3)]
+    outcome = run(6, members, [Plan("proportional", weights={"a": Fraction(1), "b": Fraction(1)})])
+    assert outcome.granted == {"a": 2, "b": 2, "c": 2}  # c's weight is 1 as well: 6 / 3 each
+
+
+def test_plans_and_members_are_frozen():
+    import dataclasses
+
+    import pytest
+
+    for value, name in ((Member("a", 1, 1), "cap"), (Plan("greedy"), "kind")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
