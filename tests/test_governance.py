@@ -44,7 +44,8 @@ def test_a_draft_never_makes_an_official_decision(tmp_path):
     assert simulated.exit_code == 0 and json.loads(simulated.stdout)["kind"] == "simulation"
     assert "2019.1 is a draft" in simulated.stderr
     dry = evaluate(log, "--as-of", "2026-11-27", "--no-log")
-    assert dry.exit_code == 0 and json.loads(dry.stdout)["kind"] == "simulation"
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["kind"] == "dry-run"
+    assert json.loads(dry.stdout)["dry_run"]["would_be"] == "simulation"  # a draft
     official = evaluate(log, "--as-of", str(AS_OF))
     assert official.exit_code == 0 and json.loads(official.stdout)["kind"] == "official"
     listing = rules("log", "--log", log).stdout
