@@ -318,3 +318,13 @@ def test_plans_and_members_are_frozen():
     for value, name in ((Member("a", 1, 1), "cap"), (Plan("greedy"), "kind")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, name, None)
+
+
+def test_regions_are_matched_by_name_not_by_object():
+    # the applicants' region names come from the facts, the split's from the regions table: equal texts,
+    # not always the same string objects
+    built = "".join(["Lim", "burg"])
+    assert built == "Limburg" and built is not "Limburg"  # noqa: F632 - two objects, one text
+    members = [Member("a", 5, 1, built), Member("b", 5, 2, "".join(["Lim", "burg"]))]
+    outcome = run(4, members, [Plan("split", "hamilton", region_weights={"Limburg": Fraction(1)}), Plan("greedy")])
+    assert outcome.granted == {"a": 4, "b": 0} and outcome.unallocated == 0
