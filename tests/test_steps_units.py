@@ -113,3 +113,45 @@ def test_region_totals_are_the_sums_of_their_applicants():
         assert region["allocated_fte"] == sum((d["allocated_fte"] for d in mine), Decimal(0)), name
         assert region["applicants"] == len(mine) and region["eligible"] == sum(d["eligible"] for d in mine)
     assert sum(Fraction(r["allocated_fte"]) for r in record["regions"].values()) == Fraction(record["allocated_fte"])
+
+
+def test_a_pool_in_half_fte_records_its_round(tmp_path):
+    """The 2019 social-workshops steps in half FTE: 2.5 FTE = 5 units; D'Hondt over Antwerpen (weight 1) and
+    Limburg (weight 0) gives Antwerpen all 5. A (Antwerpen, asking 1 FTE = 2 units) gets its minimum of 2 units;
+    Limburg has nothing. The pool of the 3 units left goes round-robin to B and C (Limburg), ranked B (99%) before
+    C (97%): B, C, B: B 1 FTE, C 0.5 FTE, in one round of the pool of 1.5 FTE."""
+    from helpers import workshop, write_facts
+
+    text = (RULES / "social-workshops" / "social-workshops-2019.yaml").read_text(encoding="utf-8")
+    text = text.replace("  fte: 149\n  unit: 1\n", "  fte: 2.5\n  unit: 0.5\n")
+    folder = tmp_path / "rules" / "social-workshops"
+    folder.mkdir(parents=True)
+    (folder / "social-workshops-2019.yaml").write_text(text, encoding="utf-8")
+    facts = write_facts(tmp_path / "facts.json",
+                        [workshop("A", "Antwerpen", 10, 1, "0.98"), workshop("B", "Limburg", 10, 3, "0.99"),
+                         workshop("C", "Limburg", 10, 3, "0.97")],
+                        {"Antwerpen": {"nwwz": 1}, "Limburg": {"nwwz": 0}})
+    _ruleset, record, _ = evaluate(str(folder / "social-workshops-2019.yaml"), facts, dt.date(2019, 6, 20),
+                                   tmp_path / "rules", asking=Asking(simulate=True, logging=False))
+    got = by_id(record)
+    assert [got[k]["allocated_fte"] for k in "ABC"] == [1, 1, Decimal("0.5")]
+    assert record["steps"][-1] == {"step": 4, "kind": "pool", "budget_fte": Decimal("1.5"),
+                                   "allocated_fte": Decimal("1.5"), "left_fte": 0, "rounds_fte": [Decimal("1.5")]}
+    assert record["pool"] == {"rounds_fte": [Decimal("1.5")], "pooled_fte": Decimal("1.5")}
+    assert record["regions"]["Antwerpen"]["allocated_fte"] == 1 and record["regions"]["Limburg"]["allocated_fte"] == Decimal("1.5")
+
+
+def test_a_step_weight_of_0_gets_nothing(tmp_path):
+    record = decide(tmp_path, "  fte: 4\n  unit: 1\n",
+                    "  cap: requested_fte\n  steps:\n    - {step: proportional, weight: 'if id == \"A\" then 0 else 1'}\n")
+    assert [by_id(record)[k]["allocated_fte"] for k in "ABC"] == [0, 2, 2]
+
+
+def test_the_reduction_stands_before_what_is_allocated(tmp_path):
+    record = decide(tmp_path, "  fte: 1\n  unit: 0.5\n",
+                    "  cap: '1'\n  steps:\n    - {step: reduce, amount: '0.5', for: id == \"C\"}\n    - step: greedy\n")
+    keys = list(record)
+    assert keys.index("reduced_fte") + 1 == keys.index("allocated_fte")  # the record's bytes, as replay expects
+    decision = list(by_id(record)["C"])
+    assert decision.index("allocated_fte") + 1 == decision.index("reduced_fte")
+    assert decision.index("reduced_fte") + 1 == decision.index("change_fte")
