@@ -622,6 +622,24 @@ def explain(ref, applicant, lang, fmt, audience, log_path):
         click.echo(as_text(result), nl=False)
 
 
+@main.command()
+@click.argument("ref")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The PDF to write.")
+@click.option("--applicant", "applicants", multiple=True, metavar="ID", help="Only this applicant (repeatable).")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@log_option
+def letters(ref, output, applicants, lang, log_path):
+    """The letters of a logged decision as one PDF to print or send, one letter from a new page: sender,
+    addressee, date, reference, the statement of reasons, the legal basis and the appeal route."""
+    from rules_engine.api import letters_pdf
+
+    with open_log(log_path) as log:
+        pdf = letters_pdf(log, ref, lang, applicants)
+    target = _open_output(output)
+    _write_output(target, output, pdf, None, log_path)
+    click.echo(f"wrote {output}", err=True)
+
+
 @main.group()
 def audit():
     """Tamper evidence of the decision log."""

@@ -434,20 +434,45 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     return with_governance(result, record, entry.requested_by, entry.reason, published)
 
 
-def _letter(log: DecisionLog, entry, record: dict, applicant: str, lang: str) -> dict:
+def _letter(log: DecisionLog, entry, record: dict, applicant: str, lang: str, facts: dict | None = None,
+            ruleset: Ruleset | None = None) -> dict:
     from .explain import GOVERNANCE
-    from .facts import load_data
-    from .letter import letter
-    from .replay import legacy_format, stored_ruleset
+    from .letter import for_sending, letter
+    from .replay import stored_ruleset
 
-    raw = log.blob(entry.facts_sha256)
-    data = load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw))[0]
+    data = facts if facts is not None else _stored_facts(log, entry)
     own = next((a for a in data.get("applicants") or [] if str(a.get("id")) == applicant), None)
-    result = letter(record, stored_ruleset(log, entry), applicant, lang, own)
+    ruleset = ruleset or stored_ruleset(log, entry)
+    result = letter(record, ruleset, applicant, lang, own)
     if record.get("kind") == "simulation":  # a letter about a simulation must say so first
         first = result["sections"][0]
         result["sections"][0] = dict(first, lines=[GOVERNANCE[lang]["simulation"], *first["lines"]])
-    return result
+    return for_sending(result, ruleset, lang, own, entry.record_id, entry.recorded_at)
+
+
+def _stored_facts(log: DecisionLog, entry) -> dict:
+    from .facts import load_data
+    from .replay import legacy_format
+
+    raw = log.blob(entry.facts_sha256)
+    return load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw))[0]
+
+
+def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterable[str] = ()) -> bytes:
+    """The letters of a logged decision as one PDF, one letter a page: to ``applicants``, or to every applicant."""
+    import json
+    from decimal import Decimal
+
+    from .letter import as_letters_pdf
+    from .replay import stored_ruleset
+
+    entry = log.checked(log.get(ref))
+    if entry.kind == "approval":
+        raise LookupFailure(f"record {entry.seq} is an approval, not a decision")
+    record = json.loads(entry.text, parse_float=Decimal)
+    facts, ruleset = _stored_facts(log, entry), stored_ruleset(log, entry)
+    wanted = list(applicants) or [d["id"] for d in record["decisions"]]
+    return as_letters_pdf([_letter(log, entry, record, a, lang, facts, ruleset) for a in wanted])
 
 
 def replay_record(log: DecisionLog, ref: str):

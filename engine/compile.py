@@ -167,6 +167,7 @@ class Ruleset:
     budget_expr: Any = None  # the budget's expression, when it is one (over parameters)
     budget_from_call: bool = False  # the budget reads the applicants (sum(applicants, ...)): computed per decision
     author: str = ""  # who wrote it; never one of its approvers
+    letter: dict = field(default_factory=dict, compare=False, repr=False)  # sender, appeal route, signature
 
     @property
     def params(self) -> dict:
@@ -879,7 +880,15 @@ def _build(ctx: _Context) -> Ruleset:
         budget_expr=ctx.budget_expr,
         budget_from_call=ctx.budget_from_call,
         author=data.get("author", ""),
+        letter=_plain(data.get("letter") or {}),
     )
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's mappings and texts as plain dicts and strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value) if isinstance(value, str) else value
 
 
 def _step(ctx: _Context, index: int, spec: dict) -> Step:

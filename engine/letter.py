@@ -440,6 +440,9 @@ def _steps(record: dict, trace: dict, fmt: Formatter, w: dict) -> list[str]:
 def as_letter_text(result: dict, width: int = 80) -> str:
     """The letter as wrapped text; list items keep their hanging indent."""
     out = []
+    head = result.get("head")
+    if head:
+        out += head["sender"] + [""] + head["addressee"] + ["", head["date"], head["reference"], ""]
     for section in result["sections"]:
         if section["title"]:
             out += [section["title"], ""]
@@ -454,6 +457,8 @@ def as_letter_text(result: dict, width: int = 80) -> str:
 
 LETTER_STYLE = """body{font-family:"DejaVu Serif",Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
 h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.4rem}ul{padding-left:1.2rem}p.sub{margin:.1rem 0 .1rem 1.2rem}
+header{display:flex;flex-wrap:wrap;justify-content:space-between;margin-bottom:1.5rem}header p{margin:0 0 1rem 0}
+.to{min-width:16rem}.ref{width:100%}
 @media print{body{margin:0;max-width:none;font-size:11pt}@page{size:A4;margin:2.5cm 2cm}}"""
 
 
@@ -463,7 +468,8 @@ def as_letter_html(result: dict) -> str:
 
     sections = result["sections"]
     out = [f'<!DOCTYPE html><html lang="{escape(result["language"])}"><head><meta charset="utf-8">'
-           f"<title>{escape(sections[0]['title'])}</title><style>{LETTER_STYLE}</style></head><body>"]
+           f"<title>{escape(sections[0]['title'])}</title><style>{LETTER_STYLE}</style></head><body>",
+           _html_head(result.get("head"))]
     for number, section in enumerate(sections):
         if section["title"]:
             tag = "h1" if number == 0 else "h2"
@@ -481,5 +487,89 @@ def as_letter_html(result: dict) -> str:
     return "".join(out) + "</body></html>\n"
 
 
+def _html_head(head: dict | None) -> str:
+    from html import escape
+
+    if not head:
+        return ""
+    lines = lambda items: "<br>".join(escape(item) for item in items)  # noqa: E731
+    return (f'<header><p class="sender">{lines(head["sender"])}</p><p class="to">{lines(head["addressee"])}</p>'
+            f'<p class="ref">{escape(head["date"])}<br>{escape(head["reference"])}</p></header>')
+
+
+def as_letters_pdf(letters: list[dict]) -> bytes:
+    """Letters as one PDF, one letter from a new page (WeasyPrint: A4, the fonts of the machine, nothing fetched)."""
+    from weasyprint import HTML
+
+    pages = [as_letter_html(result) for result in letters]
+    bodies = [page.split("<body>", 1)[1].rsplit("</body>", 1)[0] for page in pages]
+    lang = letters[0]["language"] if letters else "nl"
+    html = (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><style>{LETTER_STYLE}'
+            "section.letter{break-before:page}section.letter:first-child{break-before:auto}</style></head><body>"
+            + "".join(f'<section class="letter">{body}</section>' for body in bodies) + "</body></html>")
+    return HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+
+
+def _no_fetch(url: str, *args, **kwargs):
+    raise ValueError(f"a letter loads nothing from elsewhere ({url[:60]})")
+
+
 def _close(items: list[str]) -> list[str]:
     return ["<ul>" + "".join(f"{item}</li>" for item in items) + "</ul>"] if items else []
+
+
+SENDING = {
+    "nl": {"reference": "Ons kenmerk: {reference}", "date": "Datum: {date}", "basis_title": "Rechtsgrond",
+           "basis": "Deze beslissing berust op: {basis}.", "appeal_title": "Beroep", "contact": "Contact: {contact}",
+           "to": "Aan"},
+    "en": {"reference": "Our reference: {reference}", "date": "Date: {date}", "basis_title": "Legal basis",
+           "basis": "This decision rests on: {basis}.", "appeal_title": "Appeal", "contact": "Contact: {contact}",
+           "to": "To"},
+}
+ADDRESS_FIELDS = ("address", "street", "postcode", "postal_code", "city", "municipality")
+
+
+def for_sending(result: dict, ruleset: Ruleset, lang: str, facts: dict | None, record_id: str,
+                recorded_at: str) -> dict:
+    """The letter as an administration sends it: sender, addressee, date, file reference, legal basis, appeal
+    route and signature, from the rule file's ``letter:`` section and the applicant's own facts. Without such a
+    section the letter stays as it is."""
+    spec = ruleset.letter
+    if not spec:
+        return result
+    w = SENDING[lang]
+    fmt = Formatter(lang, ruleset)
+    sender = spec.get("sender", {})
+    head = {"sender": [text for key in ("administration", "department", "address")
+                       if (text := _in(sender.get(key), lang))],
+            "addressee": _addressee(facts, result["applicant"]),
+            "date": w["date"].format(date=fmt.date(dt.date.fromisoformat(recorded_at[:10]))),
+            "reference": w["reference"].format(reference=f"{record_id} / {result['applicant']}")}
+    if _in(sender.get("contact"), lang):
+        head["sender"].append(w["contact"].format(contact=_in(sender["contact"], lang)))
+    source = ruleset.source
+    basis = str(source.get("title", ""))
+    closing = [{"title": w["basis_title"], "lines": [w["basis"].format(basis=basis)]},
+               {"title": w["appeal_title"], "lines": [" ".join(_in(spec.get("appeal"), lang).split())]}]
+    if _in(spec.get("signature"), lang):
+        closing.append({"title": "", "lines": [_in(spec["signature"], lang)]})
+    sections = result["sections"][:-1] + closing + result["sections"][-1:]
+    return {**result, "head": head, "sections": sections}
+
+
+def _in(text: Any, lang: str) -> str:
+    """A text of the rule file in the reader's language: a plain text, or {nl: ..., en: ...} (Dutch if no other)."""
+    if isinstance(text, dict):
+        return str(text.get(lang) or text.get("nl") or "")
+    return str(text or "")
+
+
+def _addressee(facts: dict | None, applicant: str) -> list[str]:
+    """The applicant's name and address, as its facts hold them."""
+    facts = facts or {}
+    lines = [str(facts.get("name") or applicant)]
+    for key in ADDRESS_FIELDS:
+        value = facts.get(key)
+        if isinstance(value, str) and value.strip():
+            lines.append(value.strip())
+    return lines

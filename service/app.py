@@ -515,7 +515,8 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/v1/decisions/{ref}/letter/{applicant}", tags=["decisions"],
              responses={200: {"description": "The letter to the applicant: the statement of reasons in its words",
                               "content": {"text/plain": {"schema": {"type": "string"}},
-                                          "text/html": {"schema": {"type": "string"}}}},
+                                          "text/html": {"schema": {"type": "string"}},
+                                          "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
                         **documented(401, 403, 404, 406, 409)})
     async def letter(ref: str, applicant: str, request: Request, lang: Literal["nl", "en"] = "nl"):
         """The letter to one applicant (Dutch by default), as text or as a page to print (``Accept``)."""
@@ -523,11 +524,27 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         media = _letter_media(request.headers.get("accept", "text/plain"))
         result = await _work(settings, _with_log, settings, lambda log: api.explain_record(
             log, _own(caller, log, ref).record_id, applicant, lang, audience="applicant"))
-        from rules_engine.letter import as_letter_html, as_letter_text
+        from rules_engine.letter import as_letter_html, as_letter_text, as_letters_pdf
 
         if media == "text/html":
             return HTMLResponse(as_letter_html(result), headers=LETTER_HEADERS)
+        if media == "application/pdf":
+            pdf = await _work(settings, as_letters_pdf, [result])
+            return Response(pdf, 200, media_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="letter-{applicant[:40]}.pdf"'})
         return Response(as_letter_text(result), 200, media_type="text/plain; charset=utf-8")
+
+    @app.get("/v1/decisions/{ref}/letters", tags=["decisions"],
+             responses={200: {"description": "Every applicant's letter as one PDF, one letter from a new page",
+                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                        **documented(401, 403, 404, 409)})
+    async def letters(ref: str, request: Request, lang: Literal["nl", "en"] = "nl"):
+        """The letters of a decision as one PDF to print or send."""
+        caller = _caller(request, settings, "read-own")
+        pdf = await _work(settings, _with_log, settings, lambda log: api.letters_pdf(
+            log, _own(caller, log, ref).record_id, lang))
+        return Response(pdf, 200, media_type="application/pdf",
+                        headers={"Content-Disposition": 'attachment; filename="letters.pdf"'})
 
     async def explanation(ref: str, applicant: str | None, request: Request, lang: str, fmt: str):
         _caller(request, settings, "audit")
@@ -569,7 +586,7 @@ LETTER_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'uns
 
 
 def _letter_media(accept: str) -> str:
-    """text/plain or text/html, whichever the Accept header prefers (a plain */* takes text); else 406."""
+    """text/plain, text/html or application/pdf, whichever Accept prefers (a plain */* takes text); else 406."""
     offered = []
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
@@ -581,9 +598,9 @@ def _letter_media(accept: str) -> str:
     for _quality, media in sorted(offered, key=lambda x: -x[0]):
         if media in ("text/plain", "text/*", "*/*"):
             return "text/plain"
-        if media == "text/html":
-            return "text/html"
-    raise ProblemError(406, "Not acceptable", "a letter is text/plain or text/html")
+        if media in ("text/html", "application/pdf"):
+            return media
+    raise ProblemError(406, "Not acceptable", "a letter is text/plain, text/html or application/pdf")
 
 
 def _with_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:

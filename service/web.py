@@ -77,7 +77,8 @@ class Pages:
                 ("/simulate", "GET", self.simulate_form), ("/simulate", "POST", self.simulate),
                 ("/compare", "GET", self.compare_form), ("/compare", "POST", self.compare),
                 ("/decisions", "GET", self.decisions), ("/decisions/{seq}", "GET", self.decision),
-                ("/decisions/{seq}/record.json", "GET", self.record), ("/decisions/{seq}/replay", "POST", self.replay),
+                ("/decisions/{seq}/record.json", "GET", self.record),
+                ("/decisions/{seq}/letters.pdf", "GET", self.letters), ("/decisions/{seq}/replay", "POST", self.replay),
                 ("/integrity", "GET", self.integrity), ("/integrity", "POST", self.verify)]
 
     # --- sessions, roles, rendering -------------------------------------------------
@@ -340,6 +341,15 @@ class Pages:
         entry, _record = await _threaded(self.settings, _stored, self.settings, seq)
         return Response(entry.text, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="decision-{seq}.json"'})
+
+    async def letters(self, request: Request, seq: int):
+        """Every applicant's letter as one PDF, in the page's language."""
+        self.need(request, "audit")
+        lang = self.lang(request)
+        pdf = await _threaded(self.settings, lambda: _with_log(self.settings,
+                                                                lambda log: api.letters_pdf(log, str(seq), lang)))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="letters-{seq}.pdf"'})
 
     async def replay(self, request: Request, seq: int):
         user = self.need(request, "audit")
