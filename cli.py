@@ -81,7 +81,19 @@ def log_option(f):
 def open_log(log_path, create: bool = False):
     from rules_engine.audit import DecisionLog, default_path
 
+    _warn_password(str(log_path or default_path()))
     return DecisionLog(log_path or default_path(), create=create)
+
+
+def _warn_password(target: str) -> None:
+    """A password in a postgresql:// URL is seen by every user of the machine (ps, the shell's history)."""
+    from urllib.parse import urlsplit
+
+    from rules_engine.audit_pg import is_postgres
+
+    if is_postgres(target) and urlsplit(target).password:
+        click.echo("warning: the log's URL holds a password, which every user of this machine can read (ps); "
+                   "leave it out and use PGPASSWORD, a PGPASSFILE (~/.pgpass) or a service file (PGSERVICE)", err=True)
 
 
 @click.group(cls=Rules, context_settings={"help_option_names": ["-h", "--help"]})
@@ -710,6 +722,13 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
     from rules_engine.audit_pg import is_postgres
 
     target = str(log_path or default_path())
+    _warn_password(target)
+    from rules_engine.api import list_rulesets
+
+    try:
+        list_rulesets(rules_dir)
+    except RulesError as exc:  # the server starts, and says so in /readyz; that ruleset decides nothing
+        click.echo(f"warning: {exc}; /readyz answers 503 until it is fixed", err=True)
     os.environ.update({"RULES_SERVE_RULES_DIR": str(Path(rules_dir).resolve()),
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),

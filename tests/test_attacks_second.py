@@ -372,3 +372,25 @@ def test_an_idle_session_ends(tmp_path):
         for minutes in range(20, 8 * 60, 20):  # busy all day: it still ends after 8 hours
             assert sessions.token(late, start + dt.timedelta(minutes=minutes)) is not None
         assert sessions.token(late, start + dt.timedelta(hours=8)) is None
+
+
+def test_a_password_in_the_log_url_is_warned_about(tmp_path):
+    """Finding 12: '--log postgresql://user:PASSWORD@...' shows the password in ps."""
+    result = rules("log", log="postgresql://rules:hunter2@127.0.0.1:1/decisions")
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "holds a password" in result.output and "PGPASSFILE" in result.output
+    assert "hunter2" not in result.output  # and the messages never repeat it
+
+
+def test_a_server_says_at_its_start_which_files_claim_one_version(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rules_service.app import Settings, create_app
+
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True)
+    original = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    (folder / "lde-2018.yaml").write_text(original, encoding="utf-8")
+    (folder / "zz-lde-2018.yaml").write_text(original.replace("value: 0.90", "value: 0.80"), encoding="utf-8")
+    ready = TestClient(create_app(Settings(rules_dir=str(tmp_path / "rules"), log=str(tmp_path / "l.sqlite")))).get("/readyz")
+    assert ready.status_code == 503 and "zz-lde-2018.yaml" in ready.text
