@@ -708,8 +708,15 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option("--no-auth", is_flag=True, help="Every request is an admin: for local experiments on a loopback host only.")
 @click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
               show_default=True, help="An official decision needs this many approvals of the exact rule text.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 300),
+              help="Seconds a connection has to send a whole request head; then it is closed.")
+@click.option("--keep-alive", default=5, show_default=True, type=click.IntRange(1, 300),
+              help="Seconds an idle connection is kept open after a response.")
+@click.option("--max-connections", default=2000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Open connections per worker beyond which requests are answered 503.")
 @log_option
-def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, log_path):
+def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, header_timeout,
+          keep_alive, max_connections, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
     import uvicorn
 
@@ -732,10 +739,25 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
     os.environ.update({"RULES_SERVE_RULES_DIR": str(Path(rules_dir).resolve()),
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
-                       "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals)})
+                       "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals),
+                       "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout)})
     _no_delay_on_listening_sockets(uvicorn)
+    _more_open_files(max_connections * workers + 256)
+    from rules_service.protocol import HeaderDeadline
+
     uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", timeout_graceful_shutdown=5)
+                log_level="info", timeout_graceful_shutdown=5, http=HeaderDeadline, timeout_keep_alive=keep_alive,
+                limit_concurrency=max_connections)
+
+
+def _more_open_files(wanted: int) -> None:
+    """Raise the soft limit of open files towards ``wanted`` (within the hard limit): each connection is one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _no_delay_on_listening_sockets(uvicorn) -> None:

@@ -137,3 +137,37 @@ def _length(data: bytes) -> int:
         if line.lower().startswith(b"content-length:"):
             return int(line.split(b":", 1)[1])
     return 0
+
+
+def test_a_thousand_idle_connections_are_closed_and_the_server_keeps_answering(tmp_path):
+    """Issue 18, finding 11: idle connections without a request stayed open (1,024 open files is the server)."""
+    import resource
+    import socket
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or (soft < 4096 and hard == resource.RLIM_INFINITY):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    log = tmp_path / "log.sqlite"
+    token(log, "auditor")
+    idle = []
+    with Server(log, workers=1, extra=("--header-timeout", "2")) as server:
+        try:
+            for _ in range(1000):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+                idle.append(sock)
+            started = time.monotonic()
+            assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200  # still answering
+            assert time.monotonic() - started < 5
+            closed = 0
+            for sock in idle:  # each is closed by the server once its 2 s are up
+                sock.settimeout(max(0.1, 15 - (time.monotonic() - started)))
+                try:
+                    closed += sock.recv(1) == b""
+                except (socket.timeout, ConnectionResetError):
+                    closed += 0
+            assert closed == 1000
+            assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()
