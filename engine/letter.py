@@ -165,6 +165,18 @@ class Formatter:
             exact = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.0001"))
         return format_decimal(exact, format="#,##0.##########", locale=self.locale)
 
+    @staticmethod
+    def number_in(lang: str, value: Any) -> str:
+        """``value`` as a reader of ``lang`` writes a number; a text that is no number stays as it is."""
+        from babel.numbers import format_decimal
+
+        exact = _exact(value) if not isinstance(value, str) or _is_fraction_text(value) else _decimal_text(value)
+        if exact is None:
+            return str(value)
+        if isinstance(exact, Fraction):
+            exact = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.0001"))
+        return format_decimal(exact, format="#,##0.##########", locale=LOCALES[lang])
+
     def rate(self, value: Any) -> str:
         from babel.numbers import format_percent
 
@@ -198,6 +210,14 @@ class Formatter:
         if isinstance(value, list):
             return ", ".join(self.value(name, v) for v in value)
         return str(value)
+
+
+def _decimal_text(value: str) -> Decimal | None:
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
 
 
 def _is_fraction_text(value: Any) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from decimal import Decimal
+from fractions import Fraction
 import hmac
 import json
 import secrets
@@ -21,7 +23,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from rules_engine import api
 from rules_engine.audit import SESSION_HOURS, DecisionLog, Sessions, parse_head
@@ -34,6 +36,31 @@ COOKIE, LANG_COOKIE, LOGIN_COOKIE = "rules_session", "rules_lang", "rules_login"
 PAGE_SIZE = 50
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
+
+
+@pass_context
+def _number(context, value: Any, signed: bool = False) -> str:
+    """A number as the page's reader writes it (Babel): 17 not 17.0, 1.234,5 in Dutch; a fraction to 4 decimals."""
+    from rules_engine.letter import Formatter
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, Fraction, dict, str)):
+        return str(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    text = Formatter.number_in(context.get("lang", "nl"), value)
+    return ("+" + text) if signed and not text.startswith(("-", "0")) else text
+
+
+@pass_context
+def _value(context, value: Any) -> str:
+    """A value of the engine (official, draft, a step's kind) in the page's language."""
+    return context["t"].get("values", {}).get(value, value) if isinstance(value, str) else value
+
+
+ENV.filters["num"] = _number
+ENV.filters["v"] = _value
 
 
 # every HTML page, /docs included: nothing from elsewhere, never in a frame

@@ -225,3 +225,22 @@ def test_a_motivation_links_to_the_rules_it_cites(site):
     page = signed_in(app, tokens["auditor"]).get("/decisions/1?applicant=BW-008").text
     assert 'href="/rules/sheltered-workshops/2018.1#rule-complete_reference_period"' in page
     assert "Er ontbreekt: 2017Q1." in page
+
+
+def test_pages_speak_dutch_values_and_numbers(site):
+    """Issue 19, item 5: no 'official' or '17.0' on a Dutch page; what changed, with its Δ."""
+    app, tokens, _log = site
+    auditor = signed_in(app, tokens["auditor"])
+    listing = auditor.get("/decisions").text
+    assert "<td>officieel</td>" in listing and "<td>official</td>" not in listing
+    owner = signed_in(app, tokens["policy-owner"])
+    rules_page = owner.get("/rules").text
+    assert "ontwerp" in rules_page and "gepubliceerd" in rules_page and ">draft<" not in rules_page
+    form = owner.get("/compare").text
+    page = owner.post("/compare", data={"csrf": csrf(form), "old": "sheltered-workshops@2018.1",
+                                        "new": "sheltered-workshops@2019.1", "example": "sheltered-workshops-2018.yaml",
+                                        "as_of": "2019-04-01"})
+    assert page.status_code == 200, page.text[:500]
+    assert "Δ VTE" in page.text and "Δ plaats" in page.text
+    assert re.search(r"\d,5 VTE", page.text)  # the 2019 draft hands out half FTE, written the Dutch way
+    assert not re.search(r"\d\.\d+ VTE", page.text) and ".0 VTE" not in page.text
