@@ -714,9 +714,12 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
               help="Seconds an idle connection is kept open after a response.")
 @click.option("--max-connections", default=2000, show_default=True, type=click.IntRange(1, 100_000),
               help="Open connections per worker beyond which requests are answered 503.")
+@click.option("--heavy-requests", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Calls of 1 MB or more decided at once per worker, each in a process the time limit stops; "
+                   "one more is answered 503 with Retry-After.")
 @log_option
 def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, header_timeout,
-          keep_alive, max_connections, log_path):
+          keep_alive, max_connections, heavy_requests, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
     import uvicorn
 
@@ -740,7 +743,7 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
                        "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals),
-                       "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout)})
+                       "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout), "RULES_SERVE_HEAVY": str(heavy_requests)})
     _no_delay_on_listening_sockets(uvicorn)
     _more_open_files(max_connections * workers + 256)
     from rules_service.protocol import HeaderDeadline

@@ -61,6 +61,9 @@ class InputError(RulesError):
         self.problems: list[Problem] = sorted(set(problems), key=Problem.sort_key)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # it crosses a process boundary (the service's heavy requests) as itself
+        return type(self), (self.problems,)
+
     @classmethod
     def at(cls, location: Location, message: str, path: str = "", code: str = "invalid") -> "InputError":
         return cls([Problem(location, message, path, code)])
@@ -73,6 +76,9 @@ class ExpressionError(RulesError):
         self.message = message
         self.offset = offset
         super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.message, self.offset)
 
 
 class EvaluationError(RulesError):

@@ -7,7 +7,10 @@ that takes too long is stopped and answered 503 while the server goes on serving
 """
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -61,6 +64,7 @@ class Settings:
     max_body: int = MAX_BODY
     no_auth: bool = False
     require_approvals: int = 0
+    heavy_requests: int = 2  # large bodies decided at once per worker (each in a child process)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,7 +72,8 @@ class Settings:
         env = os.environ
         return cls(env.get("RULES_SERVE_RULES_DIR", "rules"), env.get("RULES_LOG", ""),
                    float(env.get("RULES_SERVE_TIME_LIMIT", "30")), int(env.get("RULES_SERVE_MAX_BODY", str(MAX_BODY))),
-                   env.get("RULES_SERVE_NO_AUTH") == "1", int(env.get("RULES_REQUIRE_APPROVALS", "0") or 0))
+                   env.get("RULES_SERVE_NO_AUTH") == "1", int(env.get("RULES_REQUIRE_APPROVALS", "0") or 0),
+                   int(env.get("RULES_SERVE_HEAVY", "2")))
 
     @property
     def log_path(self) -> str:
@@ -212,18 +217,25 @@ def _find_token(settings: Settings, secret: str):
 
 
 async def _body(request: Request, settings: Settings) -> bytes:
-    """The request body, refused (413) past the limit without reading more than that."""
+    """The request body, refused (413) past the limit without reading more than that, within the time limit."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.max_body:
         raise ProblemError(413, "Payload too large", f"the body is {int(length):,} bytes; the limit is "
                            f"{settings.max_body:,} (send large calls from the command line)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > settings.max_body:
-            raise ProblemError(413, "Payload too large", f"the body is over the limit of {settings.max_body:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body:
+                raise ProblemError(413, "Payload too large", f"the body is over the limit of {settings.max_body:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    try:
+        return await asyncio.wait_for(read(), settings.time_limit)
+    except asyncio.TimeoutError:
+        raise ProblemError(503, "Time limit exceeded", "the body did not arrive within the time limit",
+                           headers={"Retry-After": "60"}) from None
 
 
 def _media(request: Request) -> str:
@@ -276,6 +288,30 @@ async def _work(settings: Settings, function: Callable, *args, json_body: bool =
         return await run_in_threadpool(run)
     except RulesError as exc:
         raise from_engine(exc, json_body) from None
+
+
+async def _stoppable(settings: Settings, size: int, function: Callable, *args, json_body: bool = False) -> Any:
+    """Pure engine work on a body of ``size`` bytes: a large one in a child process the time limit can stop,
+    within this worker's heavy slots (503 with Retry-After when they are all taken); a small one as ``_work``."""
+    from .heavy import HEAVY_BYTES, Busy, run_stoppable
+
+    if size < HEAVY_BYTES:
+        return await _work(settings, function, *args, json_body=json_body)
+    try:
+        with _slots(settings):
+            return await run_in_threadpool(run_stoppable, function, args, settings.time_limit)
+    except Busy:
+        raise ProblemError(503, "Busy", f"this server decides {settings.heavy_requests} large call(s) at a time; "
+                           "send it again shortly", headers={"Retry-After": "5"}) from None
+    except RulesError as exc:
+        raise from_engine(exc, json_body) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _slots(settings: Settings):
+    from .heavy import Slots
+
+    return Slots(settings.heavy_requests)
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -374,8 +410,13 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         asking = api.Asking(simulate, not dry_run, caller.name, None, settings.require_approvals)
         once = None if dry_run else _once(request, caller, {"body_sha256": hashlib.sha256(body).hexdigest(),
                                                             "content_type": _media(request)})
-        data, seq = await _work(settings, _decide, settings, spec, body, fmt, day, engine, overrides, asking, once,
-                                json_body=fmt == "json")
+        first = await _work(settings, _earlier, settings, once) if once else None
+        if first is not None:
+            data, seq = first
+        else:
+            decided = await _stoppable(settings, len(body), _decided, settings, spec, body, fmt, day, engine, overrides,
+                                       asking, json_body=fmt == "json")
+            data, seq = await _work(settings, _record_it, settings, decided, once)
         if seq is None:
             return Response(data, 200, media_type="application/json")
         return Response(data, 201, headers={"Location": f"/v1/decisions/{seq}"}, media_type="application/json")
@@ -403,25 +444,41 @@ def _once(request: Request, caller: "Caller", body: dict) -> "api.Once | None":
         raise ProblemError(400, "Bad Idempotency-Key", exc.problems[0].message) from None
 
 
-def _decide(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
-            asking: "api.Asking", once: "api.Once | None" = None) -> tuple[bytes, int | None]:
-    """Evaluate, and log unless it is a dry run: (the JSON of ``rules evaluate``, the record's number).
+def _earlier(settings: Settings, once: "api.Once") -> tuple[bytes, str] | None:
+    """The answer an idempotency key was given already, if any."""
+    if not settings.log_exists():
+        return None
+    with DecisionLog(settings.log_path) as log:
+        first = api.earlier(log, once)
+    return (first.text, first.record_id) if first is not None else None
 
-    With an idempotency key that appended a record already, that record's answer, decided and logged once."""
+
+def _decided(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date, engine: str, overrides: dict,
+             asking: "api.Asking") -> tuple[bytes, Any]:
+    """Parse, validate and decide, writing nothing: (the JSON of ``rules evaluate``, what the log would store,
+    or None for a dry run). Governance (approvals) is read from the log as it stands."""
     if not asking.logging and not _readable_log(settings):  # a dry run needs no log, only its approvals if any
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking)
         return to_json_bytes(record) + b"\n", None
-    with DecisionLog(settings.log_path, create=asking.logging) as log:
-        first = api.earlier(log, once)
-        if first is not None:
-            return first.text, first.record_id
+    if asking.logging:
+        DecisionLog(settings.log_path, create=True).close()  # made (or upgraded) before it is read
+    with DecisionLog(settings.log_path, create=False) as log:
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking, log)
-        data = to_json_bytes(record) + b"\n"
-        if not asking.logging:
-            return data, None
-        entry = api.record_decision(log, ruleset, record, data, facts, asking.who, once=once)
+    data = to_json_bytes(record) + b"\n"
+    return data, api.submission(ruleset, record, data, facts, asking.who) if asking.logging else None
+
+
+def _record_it(settings: Settings, decided: tuple, once: "api.Once | None") -> tuple[bytes, str | None]:
+    """Append what was decided (unless a dry run): the answer is the record as stored, and its id."""
+    data, submission = decided
+    if submission is None:
+        return data, None
+    if once is not None:
+        submission = dataclasses.replace(submission, idempotency_key=once.key, request_sha256=once.request_sha256)
+    with DecisionLog(settings.log_path, create=True) as log:
+        entry = log.append(submission)
     return entry.text, entry.record_id
 
 
@@ -454,7 +511,7 @@ def _policy_routes(app: FastAPI, settings: Settings) -> None:
         if _media(request) not in RULE_TEXT_TYPES:
             raise ProblemError(415, "Unsupported media type", "send the rule text as application/yaml or text/plain")
         body = await _body(request, settings)
-        return await _work(settings, _check, body)
+        return await _stoppable(settings, len(body), _check, body)
 
     @app.post("/v1/diff", responses={200: {"description": "The JSON of `rules diff`",
                                            "content": {"application/json": {"schema": {"type": "object"}}}},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -171,3 +172,87 @@ def test_a_thousand_idle_connections_are_closed_and_the_server_keeps_answering(t
         finally:
             for sock in idle:
                 sock.close()
+
+
+def _big_yaml_call(path, size: int = 9_800_000) -> bytes:
+    """An LDE call of about ``size`` bytes of YAML (flow mappings, one applicant a line), made up."""
+    lines, total, i = ["applicants:"], 12, 0
+    while total < size:
+        i += 1
+        line = (f"  - {{id: LDE-{i:07d}, name: Initiatief {i}, province: Limburg, contingent_fte: {1 + i % 29}.5, "
+                f"requested_fte: {1 + i % 7}, realisation_rate: 0.9{i % 10}, merged_on: null, assessment: "
+                f"{{guidance_actions: 2, transition_vision: 3, realised_transition: 2, regular_cooperation: 3}}}}")
+        lines.append(line)
+        total += len(line) + 1
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(data)
+    return data
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (from /proc)."""
+    children: dict = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            with open(f"/proc/{current}/statm") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            continue
+    return total
+
+
+def test_twelve_large_calls_end_within_the_time_limit_and_small_ones_keep_going(tmp_path):
+    """Issue 18, finding 5: with --time-limit 2, large YAML calls took a minute and gigabytes; the worker that
+    held them was killed. Now each ends within twice the limit, memory stays bounded, small calls answer."""
+    log = tmp_path / "log.sqlite"
+    secret = token(log, "evaluator")
+    body = _big_yaml_call(tmp_path / "big.yaml")
+    headers = {"Authorization": f"Bearer {secret}", "content-type": "application/yaml"}
+    url = "/v1/rulesets/lde/evaluate?as_of=2018-06-20&dry_run=true"
+    ceiling = 4 * 2**30  # 2 workers x 2 heavy slots, each child well under 1 GiB
+    with Server(log, workers=2, extra=("--time-limit", "2", "--heavy-requests", "2")) as server:
+        results, peak, stop = [], [0], threading.Event()
+
+        def big() -> None:
+            started = time.monotonic()
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                response = client.post(url, content=body, headers=headers)
+            results.append((response.status_code, time.monotonic() - started, response.headers.get("retry-after")))
+
+        def watch() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _tree_rss(server.process.pid))
+                time.sleep(0.2)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        threads = [threading.Thread(target=big) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        small = []
+        for _ in range(5):  # while the large ones run
+            started = time.monotonic()
+            response = httpx.post(server.url + url, content=example("lde").read_bytes(), headers=headers, timeout=30)
+            small.append((response.status_code, time.monotonic() - started))
+        for thread in threads:
+            thread.join(timeout=120)
+        stop.set()
+        watcher.join()
+        assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+    assert len(results) == 12
+    for status, seconds, retry in results:
+        assert status == 503 and seconds <= 2 * 2 + 3, (status, seconds)  # sending ~10 MB takes a moment too
+        assert retry is not None
+    assert all(status == 200 and seconds < 3 for status, seconds in small), small
+    assert peak[0] < ceiling, f"{peak[0] / 2**30:.2f} GiB"
