@@ -37,6 +37,8 @@ WORDS = {
         "ranking": "3. Uw plaats in de rangschikking",
         "rank": "U staat op plaats {rank} van de {count} aanvragers die in aanmerking komen. De volgorde is "
                 "bepaald door: {keys}.",
+        "tie": "U stond gelijk met {others} op: {keys}. Daarna besliste {last} ({order}): {draws}.",
+        "draw": "{id} {value}", "draw_lottery": "de loting", "draw_id": "het dossiernummer", "and_more": "en {n} andere",
         "allocation": "{number}. Wat u krijgt",
         "granted": "U krijgt {allocated} VTE bij, van de {requested} VTE die u vroeg.",
         "nothing": "U krijgt geen bijkomende VTE.",
@@ -92,6 +94,8 @@ WORDS = {
         "tier": "You are in priority group {tier}: {description}.",
         "ranking": "3. Your place in the ranking",
         "rank": "You are ranked {rank} of the {count} eligible applicants. The order is set by: {keys}.",
+        "tie": "You tied with {others} on: {keys}. Then {last} decided ({order}): {draws}.",
+        "draw": "{id} {value}", "draw_lottery": "the lottery", "draw_id": "the file number", "and_more": "and {n} others",
         "allocation": "{number}. What you receive",
         "granted": "You receive {allocated} FTE more, of the {requested} FTE you asked for.",
         "nothing": "You receive no additional FTE.",
@@ -330,8 +334,31 @@ def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict, lang: str)
             words = label(ruleset, name, lang)
         order = w["high_first"] if key.descending else w["low_first"]
         keys.append(f"{words} ({order})" if name not in ("id",) and not name.startswith("lottery(") else words)
-    return {"title": w["ranking"], "lines": [w["rank"].format(rank=decision["rank"], count=record["eligible"],
-                                                              keys="; ".join(keys))]}
+    lines = [w["rank"].format(rank=decision["rank"], count=record["eligible"], keys="; ".join(keys))]
+    return {"title": w["ranking"], "lines": lines + _tie(record, decision, ruleset, w, keys[:-1])}
+
+
+def _tie(record: dict, decision: dict, ruleset: Ruleset, w: dict, before: list[str]) -> list[str]:
+    """Who the applicant tied with on every ranking key but the last, and the last key's values that decided."""
+    names = list(decision.get("rank_keys") or {})
+    if len(names) < 2 or not ruleset.ranking:
+        return []
+    same = [decision["rank_keys"][n] for n in names[:-1]]
+    tied = [d for d in record["decisions"] if d["eligible"] and d["id"] != decision["id"]
+            and [(d.get("rank_keys") or {}).get(n) for n in names[:-1]] == same]
+    if not tied:
+        return []
+    group = sorted([decision, *tied], key=lambda d: d["rank"])
+    shown = group[:6]
+    last = names[-1]
+    value = (lambda d: str(d["rank_keys"][last])[:12]) if last.startswith("lottery(") else (lambda d: "")
+    draws = "; ".join(w["draw"].format(id=d["id"], value=value(d)).strip() for d in shown)
+    if len(group) > len(shown):
+        draws += "; " + w["and_more"].format(n=len(group) - len(shown))
+    others = ", ".join(d["id"] for d in tied[:5]) + (" " + w["and_more"].format(n=len(tied) - 5) if len(tied) > 5 else "")
+    order = w["high_first"] if ruleset.ranking[-1].descending else w["low_first"]
+    words = w["draw_lottery"] if last.startswith("lottery(") else w["draw_id"] if last == "id" else label(ruleset, last)
+    return [w["tie"].format(others=others, keys="; ".join(before), last=words, order=order, draws=draws)]
 
 
 def _allocation(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict, number: int) -> dict:

@@ -210,3 +210,24 @@ def test_the_policy_owners_note_is_for_auditors_never_in_a_letter():
             auditor = " ".join(as_text(explain_applicant(record, ruleset, decision["id"], "nl")).split())
             assert "Toelichting van de beleidsmaker: De tekst zegt verderop 'meer dan 95%'; de oproep is gevolgd" in auditor
     assert failing
+
+
+def test_a_tie_names_who_tied_and_the_draw_that_decided():
+    """The 2019 LDE draft on the shipped example: four initiatives share tier 3, a score of 7 and a rate of 93.9%;
+    the published lottery (sha256 of 'seed:id', lowest first) decides their order."""
+    import hashlib
+
+    ruleset, record, _ = evaluate("lde@2019.1", EXAMPLES / "lde-2018.yaml", dt.date(2019, 6, 20), RULES,
+                                  asking=Asking(simulate=True, logging=False))
+    seed = ruleset.params["lottery_seed"]
+    group = [d for d in record["decisions"] if d["eligible"] and d["tier"] == 3
+             and d["derived"]["assessment_sum"] == 7 and str(d["rank_keys"]["realisation_rate"]) == "0.939"]
+    assert len(group) == 4
+    draws = {d["id"]: hashlib.sha256(f"{seed}:{d['id']}".encode()).hexdigest() for d in group}
+    by_draw = sorted(draws, key=draws.get)
+    assert by_draw == [d["id"] for d in sorted(group, key=lambda d: d["rank"])]  # the draw set the order
+    for d in group:
+        text = " ".join(as_letter_text(letter(record, ruleset, d["id"], "nl")).split())
+        others = [i for i in by_draw if i != d["id"]]
+        assert f"U stond gelijk met {', '.join(others)} op:" in text
+        assert "Daarna besliste de loting (laagste eerst): " + "; ".join(f"{i} {draws[i][:12]}" for i in by_draw) in text
