@@ -168,6 +168,7 @@ class Ruleset:
     budget_from_call: bool = False  # the budget reads the applicants (sum(applicants, ...)): computed per decision
     author: str = ""  # who wrote it; never one of its approvers
     letter: dict = field(default_factory=dict, compare=False, repr=False)  # sender, appeal route, signature
+    translations: dict = field(default_factory=dict, compare=False, repr=False)  # Dutch text -> {lang: text}
 
     @property
     def params(self) -> dict:
@@ -235,6 +236,7 @@ class _Context:
         self.budget: Any = None
         self.budget_expr: Any = None
         self.budget_from_call = False
+        self.translations: dict = {}  # a Dutch text of the rule file -> {language: its translation}
         self.step_fte: dict = {}  # step index -> FTE of a reserve or minimum step
         self.step_fte_expr: dict = {}  # step index -> its expression, if it is one
 
@@ -831,26 +833,38 @@ def compile_file(path: str | Path, overrides: Mapping[str, str] | None = None, a
 
 def _rule(ctx: _Context, path: tuple, spec: dict) -> Rule:
     tree = E.normalize(ctx.parsed[path + ("when",)]) if "when" in spec else E.Literal(True)
-    return Rule(spec["id"], spec["description"], spec.get("source", ""), spec.get("when", "true"), tree,
-                reads(tree), ctx.doc.loc(path), spec.get("reason", ""), spec.get("note", ""))
+    return Rule(spec["id"], _say(ctx, spec["description"]), spec.get("source", ""), spec.get("when", "true"), tree,
+                reads(tree), ctx.doc.loc(path), _say(ctx, spec.get("reason", "")), spec.get("note", ""))
+
+
+def _say(ctx: _Context, value: Any) -> str:
+    """A text of the policy owner: the Dutch one; its other languages ({nl: ..., en: ...}) kept as translations."""
+    if isinstance(value, dict):
+        dutch = str(value.get("nl", ""))
+        for lang, text in value.items():
+            if lang != "nl":
+                ctx.translations.setdefault(dutch, {})[str(lang)] = str(text)
+        return dutch
+    return "" if value is None else str(value)
 
 
 def _build(ctx: _Context) -> Ruleset:
     data = ctx.data
     doc = ctx.doc
     declared = data.get("parameters") or {}
-    params = {name: Parameter(name, ctx.params[name], spec["description"], spec.get("source", ""),
+    params = {name: Parameter(name, ctx.params[name], _say(ctx, spec["description"]), spec.get("source", ""),
                               doc.loc(("parameters", name), key=True), ctx.dated.get(name, ()))
               for name, spec in declared.items()}
     derived = tuple(
-        Derived(name, spec["description"], spec.get("source", ""), spec["expr"], ctx.parsed[("derived", name, "expr")],
+        Derived(name, _say(ctx, spec["description"]), spec.get("source", ""), spec["expr"], ctx.parsed[("derived", name, "expr")],
                 ctx.derived_kinds.get(name, ANY).name, doc.loc(("derived", name), key=True))
         for name, spec in (data.get("derived") or {}).items()
     )
     eligibility = tuple(_rule(ctx, ("eligibility", i), spec) for i, spec in enumerate(data["eligibility"]))
     tiers = tuple(_rule(ctx, ("priority", "tiers", i), spec) for i, spec in enumerate(data["priority"]["tiers"]))
     default = _rule(ctx, ("priority", "default"), data["priority"]["default"])
-    ranking = tuple(RankKey(k["by"], ctx.parsed[("ranking", i, "by")], k["order"] == "desc", k.get("description", ""))
+    ranking = tuple(RankKey(k["by"], ctx.parsed[("ranking", i, "by")], k["order"] == "desc",
+                            _say(ctx, k.get("description", "")))
                     for i, k in enumerate(data["ranking"]))
     alloc = data["allocation"]
     regions = alloc.get("regions")
@@ -858,7 +872,7 @@ def _build(ctx: _Context) -> Ruleset:
         alloc.get("method", "steps"), ctx.parsed[("allocation", "cap")], alloc["cap"],
         ctx.parsed.get(("allocation", "weight")), alloc.get("weight", ""), bool(alloc.get("pooling", False)),
         RegionSplit(regions["field"], regions["weight"], regions["method"]) if regions else None,
-        alloc.get("description", ""), alloc.get("source", ""),
+        _say(ctx, alloc.get("description", "")), alloc.get("source", ""),
         tuple(_step(ctx, index, spec) for index, spec in enumerate(alloc.get("steps") or [])),
     )
     effective = data["effective"]
@@ -881,6 +895,7 @@ def _build(ctx: _Context) -> Ruleset:
         budget_from_call=ctx.budget_from_call,
         author=data.get("author", ""),
         letter=_plain(data.get("letter") or {}),
+        translations=ctx.translations,
     )
 
 
@@ -898,7 +913,7 @@ def _step(ctx: _Context, index: int, spec: dict) -> Step:
     return Step(spec["step"], spec.get("method", ""), ctx.step_fte.get(index), ctx.step_fte_expr.get(index),
                 E.normalize(parsed["for"]) if parsed["for"] is not None else None, spec.get("for", ""),
                 parsed["cap"], spec.get("cap", ""), parsed["weight"], spec.get("weight", ""),
-                parsed["amount"], spec.get("amount", ""), regions, spec.get("description", ""),
+                parsed["amount"], spec.get("amount", ""), regions, _say(ctx, spec.get("description", "")),
                 spec.get("source", ""), ctx.doc.loc(path))
 
 

@@ -145,7 +145,7 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
     sections = [{"title": w["title"], "lines": head}, _eligibility(decision, ruleset, fmt, w, facts)]
     number = 2
     if decision["eligible"]:
-        sections += [_priority(decision, ruleset, w), _ranking(record, decision, ruleset, w, lang)]
+        sections += [_priority(decision, ruleset, w, lang), _ranking(record, decision, ruleset, w, lang)]
         number = 4
     sections.append(_allocation(record, decision, ruleset, fmt, w, number))
     sections.append({"title": "", "lines": [w["closing"]]})
@@ -247,7 +247,7 @@ def label(ruleset: Ruleset, name: str, lang: str = "nl") -> str:
     people who fill in the facts (in English), never quoted in a letter."""
     for derived in ruleset.derived:
         if derived.name == name:
-            return _first_clause(derived.description)
+            return _first_clause(say(ruleset, derived.description, lang))
     found = _schema_label({"properties": ruleset.applicant_fields}, name.split("."), lang)
     return found or name.split(".")[-1].replace("_", " ")
 
@@ -259,6 +259,11 @@ def _schema_label(schema: Any, path: list[str], lang: str) -> str | None:
     if isinstance(labels, dict) and isinstance(labels.get(lang), str):
         return _first_clause(labels[lang])
     return None
+
+
+def say(ruleset: Ruleset, text: str, lang: str) -> str:
+    """A text of the rule file in the reader's language: its translation, if the rule file gives one."""
+    return ruleset.translations.get(text, {}).get(lang, text) if lang != "nl" else text
 
 
 def _first_clause(text: str) -> str:
@@ -297,7 +302,8 @@ def _eligibility(decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict, fact
         rule = ruleset.rule(check["rule"])
         if rule is None:
             continue
-        lines.append(f"- {rule.description.rstrip('.')}: {w['met'] if check['passed'] else w['not_met']}.")
+        lines.append(f"- {say(ruleset, rule.description, fmt.lang).rstrip('.')}: "
+                     f"{w['met'] if check['passed'] else w['not_met']}.")
         figures = _figures(check, ruleset, fmt)
         if figures:
             lines.append("  " + w["figures"].format(figures="; ".join(figures)))
@@ -305,15 +311,15 @@ def _eligibility(decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict, fact
         if missing:
             lines.append("  " + w["missing"].format(items=", ".join(missing)))
         if not check["passed"] and rule.reason:
-            lines.append("  " + w["reason"].format(reason=" ".join(rule.reason.split())))
+            lines.append("  " + w["reason"].format(reason=" ".join(say(ruleset, rule.reason, fmt.lang).split())))
         if rule.source and not check["passed"]:
             lines.append("  " + w["quote"].format(source=" ".join(rule.source.split())))
     return {"title": w["eligibility"], "lines": lines}
 
 
-def _priority(decision: dict, ruleset: Ruleset, w: dict) -> dict:
+def _priority(decision: dict, ruleset: Ruleset, w: dict, lang: str) -> dict:
     rule = ruleset.rule(decision["tier_rule"]) if decision.get("tier_rule") else None
-    description = rule.description.rstrip(".") if rule else ""
+    description = say(ruleset, rule.description, lang).rstrip(".") if rule else ""
     lines = [w["tier"].format(tier=decision["tier"], description=description[:1].lower() + description[1:])]
     if rule is not None and rule.source:
         lines.append(w["quote"].format(source=" ".join(rule.source.split())))
@@ -373,7 +379,8 @@ def _allocation(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, 
     constraint, why = shortfall(record, decision, ruleset, fmt, w)
     lines += why
     if decision["eligible"] and ruleset.allocation.description:
-        lines.append(w["method"].format(description=" ".join(ruleset.allocation.description.split())))
+        text = say(ruleset, ruleset.allocation.description, fmt.lang)
+        lines.append(w["method"].format(description=" ".join(text.split())))
     return {"title": w["allocation"].format(number=number), "lines": lines, "constraint": constraint}
 
 

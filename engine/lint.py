@@ -267,6 +267,7 @@ def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | 
                                         f"first by tier '{earlier.id}'"))
                 break
     findings += _unused(ruleset)
+    findings += _untranslated(ruleset)
     findings += _negative_caps(ruleset)
     findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
     ignored = set(ruleset.lint_ignore)
@@ -283,6 +284,23 @@ def _unused(ruleset: Ruleset) -> list[Finding]:
         if name not in ("id", "name") and not any(r == name or r.startswith(name + ".") for r in reads):
             findings.append(Finding(ruleset.locations["facts"], "unused-field", name,
                                     f"field '{name}' of the facts schema is read by no rule"))
+    return findings
+
+
+def _untranslated(ruleset: Ruleset) -> list[Finding]:
+    """A ruleset that gives some texts in English should give all that a letter quotes: otherwise an English
+    letter quotes Dutch (and a Dutch letter never shows English)."""
+    languages = {lang for texts in ruleset.translations.values() for lang in texts}
+    texts = [(rule.location, rule.id, rule.description) for rule in ruleset.eligibility + ruleset.tiers]
+    texts += [(rule.location, rule.id, rule.reason) for rule in ruleset.eligibility if rule.reason]
+    texts += [(d.location, d.name, d.description) for d in ruleset.derived]
+    findings = []
+    for lang in sorted(languages):
+        for location, subject, text in texts:
+            if lang not in ruleset.translations.get(text, {}):
+                findings.append(Finding(location, "missing-translation", subject,
+                                        f"'{subject}' has no {lang} text, though others do: an {lang} letter would "
+                                        "quote it in Dutch ({nl: ..., " + lang + ": ...})"))
     return findings
 
 

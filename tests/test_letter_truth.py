@@ -231,3 +231,27 @@ def test_a_tie_names_who_tied_and_the_draw_that_decided():
         others = [i for i in by_draw if i != d["id"]]
         assert f"U stond gelijk met {', '.join(others)} op:" in text
         assert "Daarna besliste de loting (laagste eerst): " + "; ".join(f"{i} {draws[i][:12]}" for i in by_draw) in text
+
+
+def test_a_rule_text_per_language_and_a_missing_translation_is_a_lint_finding(tmp_path):
+    from rules_engine.api import compile_file
+    from rules_engine.lint import lint_ruleset
+
+    text = LDE.replace("    description: Het project heeft voldoende draagkracht om nieuwe trajecten op te vangen "
+                       "(realisatiegraad)\n",
+                       "    description:\n      nl: Het project heeft voldoende draagkracht om nieuwe trajecten op te "
+                       "vangen (realisatiegraad)\n      en: The project can take on new trajectories (realisation rate)\n")
+    assert text != LDE
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True)
+    (folder / "lde-2018.yaml").write_text(text, encoding="utf-8")
+    ruleset, record, _ = evaluate(str(folder / "lde-2018.yaml"), FACTS, dt.date(2018, 6, 20), tmp_path / "rules",
+                                  asking=Asking(simulate=True, logging=False))
+    english = " ".join(as_letter_text(letter(record, ruleset, "A", "en")).split())
+    dutch = " ".join(as_letter_text(letter(record, ruleset, "A", "nl")).split())
+    assert "- The project can take on new trajectories (realisation rate): met." in english
+    assert "- Het project heeft voldoende draagkracht om nieuwe trajecten op te vangen (realisatiegraad): voldaan." in dutch
+    assert "The project can take on" not in dutch
+    missing = [f for f in lint_ruleset(compile_file(folder / "lde-2018.yaml")) if f.code == "missing-translation"]
+    assert {f.subject for f in missing} == {"every_aspect_scored", "sufficient_guidance", "small_with_guidance",
+                                            "small_after_merger", "assessment_sum"}
