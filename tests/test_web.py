@@ -233,6 +233,10 @@ def test_pages_speak_dutch_values_and_numbers(site):
     auditor = signed_in(app, tokens["auditor"])
     listing = auditor.get("/decisions").text
     assert "<td>officieel</td>" in listing and "<td>official</td>" not in listing
+    with DecisionLog(_log, create=False) as opened:
+        record_id = next(iter(opened.entries())).record_id
+    assert f"<code>{record_id}</code>" in listing  # each record by its own id
+    assert f"<code>{record_id}</code>" in auditor.get("/decisions/1").text
     owner = signed_in(app, tokens["policy-owner"])
     rules_page = owner.get("/rules").text
     assert "ontwerp" in rules_page and "gepubliceerd" in rules_page and ">draft<" not in rules_page
