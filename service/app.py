@@ -36,6 +36,7 @@ from rules_engine.limits import deadline
 
 from . import models as M
 from .docs import docs_page
+from .auth import ALLOWED, check_spec as _spec, find_token as _find_token
 from .problems import MEDIA_TYPE, ProblemDetails, ProblemError, documented, from_engine
 
 LOG = logging.getLogger("rules.service")
@@ -44,16 +45,6 @@ FACTS_TYPES = {"application/json": "json", "application/yaml": "yaml", "applicat
                "text/yaml": "yaml", "text/x-yaml": "yaml"}
 RULE_TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
-# which roles may do what
-ALLOWED = {
-    "read": {"evaluator", "policy-owner", "approver", "auditor", "admin"},
-    "approve": {"approver", "admin"},
-    "evaluate": {"evaluator", "admin"},
-    "dry-run": {"evaluator", "policy-owner", "admin"},
-    "policy": {"policy-owner", "admin"},
-    "audit": {"auditor", "admin"},
-    "read-own": {"evaluator", "auditor", "admin"},  # an evaluator reads the records it asked for, and only those
-}
 
 
 @dataclass(frozen=True)
@@ -203,16 +194,6 @@ def _caller(request: Request, settings: Settings, action: str) -> Caller:
     return Caller(token.name, token.role)
 
 
-def _find_token(settings: Settings, secret: str):
-    if not settings.log_exists():
-        return None
-    try:
-        with DecisionLog(settings.log_path, create=False) as log:
-            return TokenStore(log).find(secret)
-    except RulesError as exc:
-        raise from_engine(exc) from None
-
-
 # --- bodies and parameters ------------------------------------------------------------
 
 
@@ -259,14 +240,6 @@ def _date(value: str | None, name: str = "as_of") -> dt.date:
         raise ProblemError(400, "Bad request", f"{name} must be a date YYYY-MM-DD, not '{value[:40]}'") from None
 
 
-SPEC = re.compile(r"[a-z][a-z0-9-]*(@[0-9A-Za-z][0-9A-Za-z._-]*)?")
-
-
-def _spec(value: str) -> str:
-    """A ruleset id or id@version: never a path, so no request can make the server read a file of its choice."""
-    if not SPEC.fullmatch(value):
-        raise ProblemError(400, "Bad request", f"'{value[:60]}' is not a ruleset id or id@version")
-    return value
 
 
 def _overrides(values: list[str]) -> dict:

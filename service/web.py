@@ -126,7 +126,7 @@ class Pages:
         return (token.name, token.role, session) if token else None
 
     def need(self, request: Request, action: str) -> tuple[str, str, str]:
-        from .app import ALLOWED
+        from .auth import ALLOWED
 
         user = self.user(request)
         if user is None:
@@ -160,7 +160,7 @@ class Pages:
         user = self.user(request)
         if user is None:
             return RedirectResponse("/login", 303)
-        from .app import ALLOWED
+        from .auth import ALLOWED
 
         may = {action: user[1] in roles for action, roles in ALLOWED.items()}
         return self.render(request, "home.html", user, may=may)
@@ -178,7 +178,7 @@ class Pages:
         return response
 
     async def login(self, request: Request):
-        from .app import _find_token
+        from .auth import find_token as _find_token
 
         _same_origin(request)
         form = await request.form()
@@ -509,7 +509,7 @@ def _overrides(text: str) -> dict:
 
 
 def _spec(value: str) -> str:
-    from .app import _spec as check_spec
+    from .auth import check_spec
 
     return check_spec(value)
 
