@@ -180,10 +180,10 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         if first is not None:  # decided and logged before with this key: that record is the answer
             record = json.loads(first.text, parse_float=decimal.Decimal)
         data = first.text if first is not None else to_json_bytes(record) + b"\n"
-        shown = _shown(record, data, fmt)
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
         entry = first or (record_decision(log, compiled, record, data, loaded, asking.who, reason, once)
                           if not no_log else None)
+        shown = _shown(record, data, fmt, entry.record_id if entry else None)
     if first:
         click.echo(f"already logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)} with this "
                    "idempotency key: nothing new was logged", err=True)
@@ -202,7 +202,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     _write_output(target, output, shown, entry, log_path)
 
 
-def _shown(record: dict, data: bytes, fmt: str) -> bytes:
+def _shown(record: dict, data: bytes, fmt: str, record_id: str | None = None) -> bytes:
     from rules_engine.render import decision_csv, decision_table
 
     if fmt == "json":
@@ -210,8 +210,8 @@ def _shown(record: dict, data: bytes, fmt: str) -> bytes:
     if fmt == "xlsx":
         from rules_engine.xlsx import decision_workbook
 
-        return decision_workbook(record)
-    text = decision_table(record) if fmt == "table" else decision_csv(record, excel=fmt == "csv-excel")
+        return decision_workbook(record, record_id)
+    text = decision_table(record) if fmt == "table" else decision_csv(record, fmt == "csv-excel", record_id)
     return text.encode("utf-8")
 
 

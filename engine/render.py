@@ -188,8 +188,8 @@ def _totals(record: dict) -> str:
             + f"; {record['eligible']} of {record['applicants']} applicants eligible")
 
 
-def decision_csv(record: dict, excel: bool = False) -> str:
-    """The decisions, one row each, with the decision they belong to.
+def decision_csv(record: dict, excel: bool = False, record_id: str | None = None) -> str:
+    """The decisions, one row each, with the decision they belong to (and, once logged, its record's id).
 
     Plain CSV (RFC 4180: ``,``, ``.`` decimals, LF) for tools; with ``excel``, what a Flemish
     (Dutch-locale) Excel opens as it is: ``;``, decimal commas, a UTF-8 byte-order mark, CRLF.
@@ -200,9 +200,9 @@ def decision_csv(record: dict, excel: bool = False) -> str:
     reduces = "reduced_fte" in record  # a redistribution: what each applicant gave up, and its net change
     writer.writerow(["rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte",
                      *(["reduced_fte", "change_fte"] if reduces else []),
-                     "failed_rules", "decision_id", "ruleset", "version", "as_of"])
+                     "failed_rules", "decision_id", "ruleset", "version", "as_of", *(["record_id"] if record_id else [])])
     context = [record["decision_id"], text_cell(record["ruleset"]["id"]), text_cell(record["ruleset"]["version"]),
-               record["as_of"]]
+               record["as_of"], *([record_id] if record_id else [])]
     for d in record["decisions"]:
         failed = ";".join(r["rule"] for r in d["reasons"] if not r["passed"])
         writer.writerow([cell(d["rank"]) if d["rank"] else "", text_cell(d["id"]), text_cell(d["name"]),

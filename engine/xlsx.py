@@ -356,13 +356,16 @@ def _strip_dates(core: bytes) -> bytes:
 RANKING = ("rank", "id", "name", "region", "eligible", "tier", "tier_rule", "requested_fte", "allocated_fte")
 
 
-def decision_workbook(record: dict) -> bytes:
+def decision_workbook(record: dict, record_id: str | None = None) -> bytes:
     """A decision record as a workbook: decision, ranking, regions, reasons (and steps, if any).
 
     Column headers are the record's JSON keys. A value Excel cannot hold exactly (a fraction that
     does not terminate) is written rounded, with its exact form in a column ``<key>_exact`` beside it.
     """
-    sheets = {"decision": _decision_sheet(record), "ranking": _ranking_sheet(record)}
+    header, rows = _decision_sheet(record)
+    if record_id:  # the record the log keeps of it, by its own id
+        rows = [["record_id", record_id], *rows]
+    sheets = {"decision": (header, rows), "ranking": _ranking_sheet(record)}
     if record["regions"]:
         sheets["regions"] = _with_exact(["region", "weight", "quota_fte", "budget_fte", "allocated_fte", "applicants",
                                          "eligible"],

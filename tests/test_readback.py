@@ -84,3 +84,27 @@ def test_the_letter_over_http_as_text_and_as_a_page(tmp_path):
     assert refused.status_code == 406
     missing = client.get(location + "/letter/NOPE", headers=_auth(evaluator))
     assert missing.status_code == 404
+
+
+def test_the_csv_and_the_workbook_of_a_logged_decision_name_its_record(tmp_path):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    log = tmp_path / "log.sqlite"
+    base = ["evaluate", "lde", str(example("lde")), "--as-of", "2018-06-20", "--rules-dir", str(RULES)]
+    logged = CliRunner().invoke(main, [*base, "--log", str(log), "--format", "csv"])
+    assert logged.exit_code == 0, logged.output
+    with DecisionLog(log, create=False) as opened:
+        record_id = next(iter(opened.entries())).record_id
+    rows = list(csv.DictReader(io.StringIO(logged.stdout)))
+    assert rows and all(row["record_id"] == record_id for row in rows)
+    dry = CliRunner().invoke(main, [*base, "--no-log", "--format", "csv"])
+    assert "record_id" not in dry.stdout.splitlines()[0]  # nothing was logged: no record to name
+    book = tmp_path / "decision.xlsx"
+    assert CliRunner().invoke(main, [*base, "--log", str(log), "--format", "xlsx", "-o", str(book)]).exit_code == 0
+    with DecisionLog(log, create=False) as opened:
+        second = list(opened.entries())[1].record_id
+    sheet = load_workbook(book, read_only=True)["decision"]
+    assert [c for c in next(sheet.iter_rows(min_row=2, max_row=2, values_only=True))][:2] == ["record_id", second]
