@@ -12,7 +12,7 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .checker import deref, kind_of_schema
 from .compile import Ruleset
@@ -161,17 +161,26 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
 
 
 def date_paths(ruleset: Ruleset) -> tuple:
-    """Paths (one or two keys deep) of the applicant fields declared as dates."""
-    paths = []
-    for name, schema in ruleset.applicant_fields.items():
-        kind = kind_of_schema(schema, ruleset.facts_schema)
+    """Paths of the applicant fields declared as dates, wherever they sit: in objects, and in the items of
+    lists (``*``), nested too: ``("quarters", "*", "settled_on")``."""
+    return tuple(_date_paths(ruleset.applicant_fields, ruleset.facts_schema, ()))
+
+
+def _date_paths(properties: dict, root: dict, prefix: tuple) -> Iterable[tuple]:
+    if len(prefix) > 8:  # the facts' own nesting is limited long before this
+        return
+    for name, schema in properties.items():
+        kind = kind_of_schema(schema, root)
         if kind.name == "date":
-            paths.append((name,))
+            yield prefix + (name,)
         elif kind.name == "object":
-            for sub, sub_schema in kind.schema.get("properties", {}).items():
-                if kind_of_schema(sub_schema, ruleset.facts_schema).name == "date":
-                    paths.append((name, sub))
-    return tuple(paths)
+            yield from _date_paths(kind.schema.get("properties", {}), root, prefix + (name,))
+        elif kind.name == "list":
+            item = kind_of_schema(kind.schema, root)
+            if item.name == "date":
+                yield prefix + (name, "*")
+            elif item.name == "object":
+                yield from _date_paths(item.schema.get("properties", {}), root, prefix + (name, "*"))
 
 
 def coerce_all(applicants: list, paths: tuple, text: str, label: str) -> list:
@@ -183,24 +192,38 @@ def coerce_all(applicants: list, paths: tuple, text: str, label: str) -> list:
     if bad:
         doc = load_positions(text, label)
         raise InputError(Problem(doc.loc(("applicants", i) + path), "not a date this engine can use (YYYY-MM-DD, "
-                                 "years 0001 to 9999)", f"applicants[{i}].{'.'.join(path)}", "format")
+                                 "years 0001 to 9999)", f"applicants[{i}]{_dotted(path)}", "format")
                          for i, path in bad)
     return applicants
 
 
 def coerce_dates(applicant: dict, paths: tuple) -> list:
-    """Turn the date texts at ``paths`` into dates, in place; returns the paths that are no valid date."""
-    bad = []
+    """Turn the date texts at ``paths`` into dates, in place (``*``: every item of a list); returns the
+    places (with the items' indices) that hold no valid date."""
+    bad: list = []
     for path in paths:
-        holder = applicant
-        for part in path[:-1]:
-            holder = holder.get(part) if isinstance(holder, dict) else None
-        if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
-            try:
-                holder[path[-1]] = dt.date.fromisoformat(holder[path[-1]])
-            except ValueError:
-                bad.append(path)
+        _coerce(applicant, path, (), bad)
     return bad
+
+
+def _coerce(holder: Any, path: tuple, done: tuple, bad: list) -> None:
+    key, rest = path[0], path[1:]
+    if key == "*":
+        places = list(enumerate(holder)) if isinstance(holder, list) else []
+    else:
+        places = [(key, holder[key])] if isinstance(holder, dict) and key in holder else []
+    for place, value in places:
+        if rest:
+            _coerce(value, rest, done + (place,), bad)
+        elif isinstance(value, str):
+            try:
+                holder[place] = dt.date.fromisoformat(value)
+            except ValueError:
+                bad.append(done + (place,))
+
+
+def _dotted(path: tuple) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
 def check_regions(ruleset: Ruleset, applicants: list, regions: Any, text: str, label: str) -> None:

@@ -403,3 +403,31 @@ def test_a_failed_rule_is_explained_with_its_reason(tmp_path):
     passed = CliRunner().invoke(main, ["explain", "1", "B", "--log", str(log)]).stdout
     assert "Waarom niet: Het project vangt nog geen trajecten op." in failed
     assert "Waarom niet" not in passed
+
+
+EVENTS = {"events": {"type": "array", "items": {"type": "object", "properties": {
+    "kind": {"type": "string"}, "date": {"type": "string", "format": "date"}}}}}
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_a_date_inside_a_list_given_as_text_is_a_date(tmp_path, engine):
+    """Issue 20, finding 1: a date in a list item, arriving as text (JSON, quoted YAML, XLSX), ended in
+    'internal error: TypeError' in both evaluators. A counts 2 events from 2018 on, B 1, C none."""
+    rules = write(tmp_path, EVENTS, when="count(events where date >= 2018-01-01) >= 2")
+    applicants = [{"id": "A", "requested_fte": 1, "events": [{"kind": "x", "date": "2018-01-01"},
+                                                             {"kind": "y", "date": "2019-05-31"}]},
+                  {"id": "B", "requested_fte": 1, "events": [{"kind": "x", "date": "2017-12-31"},
+                                                             {"kind": "y", "date": "2018-02-01"}]},
+                  {"id": "C", "requested_fte": 1, "events": []}]
+    decided = decide(rules, applicants, tmp_path, engine)
+    assert {k: d["eligible"] for k, d in decided.items()} == {"A": True, "B": False, "C": False}
+
+
+def test_a_date_inside_a_list_that_is_no_date_is_refused_at_its_place(tmp_path):
+    rules = write(tmp_path, EVENTS, when="count(events where date >= 2018-01-01) >= 1")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"applicants": [{"id": "A", "requested_fte": 1, "events": [
+        {"kind": "x", "date": "2018-01-01"}, {"kind": "y", "date": "2018-02-30"}]}]}, indent=1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--no-log"])
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "events[1].date: must be a date" in result.output and "facts.json:13:14" in result.output
