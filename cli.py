@@ -378,7 +378,10 @@ def test_cmd(paths, rules_dir, with_coverage, min_coverage):
         sys.exit(1)
     results = [result for path in files for result in run_file(path, Path(rules_dir))]
     for result in results:
-        click.echo(wrap(f"{result.file}: {result.name} [{result.ruleset}] ... {'ok' if result.passed else 'FAILED'}"))
+        verdict = "ok" if result.passed else "ERROR" if result.error else "FAILED"
+        click.echo(wrap(f"{result.file}: {result.name} [{result.ruleset}] ... {verdict}"))
+        for line in result.error.splitlines():
+            click.echo(wrap(f"  {line}"))
         for failure in result.failures:
             click.echo(wrap(f"  {failure.location}: {failure.subject}.{failure.key}: expected {_show(failure.expected)}, "
                             f"got {_show(failure.actual)}"))

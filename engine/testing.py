@@ -18,7 +18,7 @@ from typing import Any
 from .api import list_versions
 from .compile import Ruleset, compile_file
 from .decide import decide
-from .errors import InputError, Location
+from .errors import RulesError, InputError, Location
 from .explain import show
 from .facts import Facts, check_regions, coerce_dates, date_paths
 from .load import Document, load_yaml_document, read_text
@@ -45,10 +45,11 @@ class CaseResult:
     ruleset: str
     failures: list
     exercised: dict  # rule id -> set of outcomes seen (True/False)
+    error: str = ""  # the case (or its file) could not be run: why, with its position
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.error
 
 
 def find_test_files(paths: list[Path]) -> list[Path]:
@@ -65,13 +66,25 @@ def find_test_files(paths: list[Path]) -> list[Path]:
 
 
 def run_file(path: Path, rules_dir: Path) -> list[CaseResult]:
-    """Run every case of one test file."""
-    doc = load_yaml_document(read_text(path), str(path))
-    problems = validate_document(doc, shipped_schema("testcase.schema.json"))
-    if problems:
-        raise InputError(problems)
+    """Run every case of one test file; a case that cannot be run is an error of that case, and the rest run."""
     ruleset_id = path.parent.parent.name
-    return [_run_case(doc, index, ruleset_id, rules_dir) for index in range(len(doc.data["cases"]))]
+    try:
+        doc = load_yaml_document(read_text(path), str(path))
+        problems = validate_document(doc, shipped_schema("testcase.schema.json"))
+        if problems:
+            raise InputError(problems)
+    except RulesError as exc:
+        return [CaseResult(str(path), "(the file)", ruleset_id, [], {}, str(exc))]
+    return [_run_guarded(doc, index, ruleset_id, rules_dir) for index in range(len(doc.data["cases"]))]
+
+
+def _run_guarded(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:
+    try:
+        return _run_case(doc, index, ruleset_id, rules_dir)
+    except RulesError as exc:
+        case = doc.data["cases"][index]
+        name = str(case.get("name", f"case {index + 1}")) if isinstance(case, dict) else f"case {index + 1}"
+        return CaseResult(doc.file, name, ruleset_id, [], {}, str(exc))
 
 
 def _sub(doc: Document, prefix: tuple) -> Document:

@@ -7,6 +7,7 @@ import zlib
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 
 from rules_cli.cli import main
 
@@ -191,3 +192,21 @@ def test_log_as_json_has_full_ids_and_numbers(runner, log_path):
     entries = json.loads(invoke(runner, "log", "--format", "json").stdout)
     assert len(entries[0]["decision_id"]) == 64 and entries[0]["allocated_fte"] == 155
     assert entries[0]["kind"] == "official"
+
+
+def test_a_broken_test_case_is_reported_and_the_rest_still_run(tmp_path):
+    """Issue 20, finding 2: a case that could not be run stopped 'rules test' for all cases, exit 3."""
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(RULES / "lde", rules_dir / "lde")
+    path = rules_dir / "lde" / "tests" / "lde-2018.yaml"
+    text = path.read_text(encoding="utf-8")
+    broken = ("  - name: a case for a version that does not exist\n    version: '1999.9'\n    applicants: []\n"
+              "    expect: {totals: {allocated_fte: 0}}\n")
+    path.write_text(text.replace("cases:\n", "cases:\n" + broken, 1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", "--rules-dir", str(rules_dir)])
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "a case for a version that does not exist [lde] ... ERROR" in result.output
+    assert "has no version 1999.9" in result.output
+    counted = result.output.strip().splitlines()[-1]
+    total = int(counted.split()[0]) + int(counted.split()[2])
+    assert counted.endswith("1 failed") and total > 3  # every other case ran
