@@ -111,11 +111,13 @@ def main():
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Also run the publish-gate checks of `rules lint`.")
-def validate(paths, strict):
-    """Check rule files (default: rules/) without evaluating anything."""
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path(),
+              help="The rules folder to check when no PATH is given.")
+def validate(paths, strict, rules_dir):
+    """Check rule files (default: the rules folder) without evaluating anything."""
     from rules_engine.api import validate_paths
 
-    result = validate_paths(paths or ["rules"])
+    result = validate_paths(paths or [rules_dir])
     for problem in result.problems:
         click.echo(str(problem), err=True)
     findings = []

@@ -187,7 +187,9 @@ def _lookup(head: str, node: E.Name, scope: Scope) -> tuple[str, Kind]:
         return "as_of", Kind("date")
     if head.lower() in DATE_WORDS:
         raise ExpressionError(f"unknown field '{head}' (the date of the decision is 'as_of')", node.offset)
-    raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())}", node.offset)
+    readable = "the applicant's fields, the derived values, params.NAME, tier and as_of"
+    raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())} (readable here: {readable})",
+                          node.offset)
 
 
 # Names people reach for when they mean the decision date.

@@ -252,6 +252,11 @@ class _Context:
 
 
 def _stage_structure(ctx: _Context) -> None:
+    data = ctx.data
+    if isinstance(data, dict) and "applicants" in data and "ruleset" not in data:  # one message, not fifteen
+        ctx.problems.append(Problem(ctx.doc.loc((), key=False), "this is a facts file (it lists 'applicants'), not a "
+                                    "rule file: decide it with 'rules evaluate RULESET FILE --no-log'", "", "facts-file"))
+        return
     ctx.problems.extend(validate_document(ctx.doc, shipped_schema("ruleset.schema.json")))
     if "status" not in ctx.data and ctx.schema_text is None:  # texts stored before 'status' existed were in force
         ctx.problems.append(Problem(ctx.doc.loc(()), "missing required key 'status' (draft or published)", "",

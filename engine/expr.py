@@ -160,13 +160,27 @@ Node = Union[Literal, ListLit, Name, Neg, Arith, Compare, In, IsNull, BoolOp, No
 # --- tokenizer and parser -------------------------------------------------
 
 
+def _fraction_of(percent: str) -> str:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return format(Decimal(percent).scaleb(-2).normalize(), "f")
+    except InvalidOperation:
+        return "0.95"
+
+
 def tokenize(text: str) -> list[Token]:
     """Split expression text into tokens; raise ExpressionError at the first bad character."""
     tokens, pos = [], 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise ExpressionError(f"unexpected character {text[pos]!r}", pos)
+            hint = ""
+            if text[pos] == "%":  # 95% is how people write a rate; the language writes it as a fraction
+                number = re.match(r"[0-9.]*", text[pos - 1::-1] if pos else "").group()[::-1]
+                hint = f" (write a percentage as a fraction: {_fraction_of(number)} for {number}%)" if number else \
+                    " (write a percentage as a fraction: 0.95 for 95%)"
+            raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos)
         kind = match.lastgroup
         if kind != "ws":
             value = match.group()

@@ -12,7 +12,7 @@ from rules_engine.compile import compile_file
 from rules_engine.errors import InputError
 from rules_engine.facts import load_facts
 
-from conftest import RULES, rule_file
+from conftest import EXAMPLES, RULES, rule_file
 
 BROKEN = Path(__file__).parent / "broken"
 CORPUS = sorted((BROKEN / "rules").glob("*.yaml")) + sorted((BROKEN / "facts").glob("*.yaml"))
@@ -164,3 +164,24 @@ def test_the_rule_file_schema_describes_every_key_and_its_examples_are_valid():
     for name, definition in schema["$defs"].items():
         visit(definition, f"#{name}")
     assert seen > 50
+
+
+def test_messages_that_say_what_would_help(tmp_path):
+    """Issue 20, finding 5: a facts file given to validate, 95%, an unknown name, --rules-dir."""
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+
+    facts = CliRunner().invoke(main, ["validate", str(EXAMPLES / "lde-2018.yaml")])
+    assert facts.exit_code == 1 and "this is a facts file" in facts.output and facts.output.count("\n") == 2
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True)
+    (folder / "lde-2018.yaml").write_text(text.replace("when: realisation_rate >= params.min_realisation_rate",
+                                                       "when: realisation_rate >= 90%"), encoding="utf-8")
+    rate = CliRunner().invoke(main, ["validate", "--rules-dir", str(tmp_path / "rules")])
+    assert rate.exit_code == 1 and "write a percentage as a fraction: 0.9 for 90%" in rate.output
+    (folder / "lde-2018.yaml").write_text(text.replace("when: realisation_rate >= params.min_realisation_rate",
+                                                       "when: budget_fte > 0"), encoding="utf-8")
+    unknown = CliRunner().invoke(main, ["validate", "--rules-dir", str(tmp_path / "rules")])
+    assert "unknown field 'budget_fte'" in unknown.output and "readable here:" in unknown.output
