@@ -50,7 +50,8 @@ def _number(context, value: Any, signed: bool = False) -> str:
     if isinstance(value, float):
         value = Decimal(repr(value))
     text = Formatter.number_in(context.get("lang", "nl"), value)
-    return ("+" + text) if signed and not text.startswith(("-", "0")) else text
+    positive = isinstance(value, (int, Decimal, Fraction)) and value > 0
+    return ("+" + text) if signed and positive else text
 
 
 @pass_context

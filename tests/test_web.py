@@ -247,4 +247,5 @@ def test_pages_speak_dutch_values_and_numbers(site):
     assert page.status_code == 200, page.text[:500]
     assert "Δ VTE" in page.text and "Δ plaats" in page.text
     assert re.search(r"\d,5 VTE", page.text)  # the 2019 draft hands out half FTE, written the Dutch way
+    assert '<td class="num">+0,5</td>' in page.text  # BW-020 gains half an FTE
     assert not re.search(r"\d\.\d+ VTE", page.text) and ".0 VTE" not in page.text
