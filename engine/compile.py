@@ -169,6 +169,7 @@ class Ruleset:
     author: str = ""  # who wrote it; never one of its approvers
     letter: dict = field(default_factory=dict, compare=False, repr=False)  # sender, appeal route, signature
     translations: dict = field(default_factory=dict, compare=False, repr=False)  # Dutch text -> {lang: text}
+    on_invalid: str = "refuse"  # or "exclude": a bad application is ineligible, the call decided for the rest
 
     @property
     def params(self) -> dict:
@@ -901,6 +902,7 @@ def _build(ctx: _Context) -> Ruleset:
         author=data.get("author", ""),
         letter=_plain(data.get("letter") or {}),
         translations=ctx.translations,
+        on_invalid=str(data["facts"].get("on_invalid", "refuse")),
     )
 
 

@@ -163,15 +163,48 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
             outcome = allocate_steps(ruleset, assessments, facts)
             record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
                                   outcome)
-            return _with_format(_with_kind(record, kind, approvals), kind, record_format)
+            return _with_format(_with_kind(_with_excluded(ruleset, record, facts), kind, approvals), kind, record_format)
         result = _allocate(ruleset, assessments, facts)
-        record = _record(ruleset, facts, as_of, engine, assessments, result)
+        record = _with_excluded(ruleset, _record(ruleset, facts, as_of, engine, assessments, result), facts)
     if kind is None:
         return record
     for decision in record["decisions"]:  # the cap each applicant had, which explanations name
         if decision["allocation"] is not None:
             decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
     return _with_format(_with_kind(record, kind, approvals), kind, record_format)
+
+
+def _with_excluded(ruleset: Ruleset, record: dict, facts: Facts) -> dict:
+    """The applications set aside for their problems (``on_invalid: exclude``): ineligible, each problem a
+    failed check of the facts, counted among the applicants, after the others."""
+    if not facts.excluded:
+        return record
+    reduces = ruleset.allocation.reduces
+    extra = [_excluded_decision(applicant, problems, reduces) for applicant, problems in facts.excluded]
+    return {**record, "applicants": record["applicants"] + len(extra), "decisions": record["decisions"] + extra}
+
+
+def _excluded_decision(applicant: Any, problems: Sequence, reduces: bool) -> dict:
+    held = applicant if isinstance(applicant, dict) else {}
+    requested = held.get("requested_fte")
+    decision = {
+        "id": str(held.get("id", "")), "name": held.get("name") if isinstance(held.get("name"), str) else None,
+        "region": None, "eligible": False, "tier": None, "tier_rule": None, "rank": None,
+        "requested_fte": requested if isinstance(requested, (int, Decimal)) and not isinstance(requested, bool) else None,
+        "allocated_fte": Decimal(0),
+        "reasons": [{"rule": "facts", "passed": False,
+                     "values": {"field": _field(p.path), "problem": p.message}} for p in problems],
+        "tier_checks": [], "rank_keys": {}, "derived": {}, "allocation": None,
+    }
+    if reduces:
+        decision = {**dict(list(decision.items())[:9]), "reduced_fte": Decimal(0), "change_fte": Decimal(0),
+                    **dict(list(decision.items())[9:])}
+    return decision
+
+
+def _field(path: str) -> str:
+    """The field of an applicant a problem is about: 'applicants[3] (id X).quarters[1].quarter' -> 'quarters[1].quarter'."""
+    return path.split(").", 1)[1] if ")." in path else path.split("].", 1)[-1]
 
 
 def _with_format(record: dict, kind: str | None, record_format: str | None) -> dict:

@@ -28,6 +28,7 @@ PHRASES = {
         "values": "Vastgestelde waarden: {values}.",
         "source": "Grondslag: {source}",
         "note": "Toelichting van de beleidsmaker: {note}",
+        "set_aside": "- De aanvraag werd terzijde gelegd om een fout in haar gegevens — {values}.",
         "reason": "Waarom niet: {reason}",
         "eligible": "Besluit: de aanvrager komt in aanmerking.",
         "ineligible": "Besluit: de aanvrager komt niet in aanmerking, omdat niet voldaan is aan: {rules}.",
@@ -83,6 +84,7 @@ PHRASES = {
         "values": "Values found: {values}.",
         "source": "Legal basis: {source}",
         "note": "The policy owner's note: {note}",
+        "set_aside": "- The application was set aside for a problem in its facts — {values}.",
         "reason": "Why not: {reason}",
         "eligible": "Finding: the applicant is eligible.",
         "ineligible": "Finding: the applicant is not eligible, because these rules are not met: {rules}.",
@@ -195,7 +197,11 @@ def _rule_lines(rule, check: dict, p: dict) -> list:
 def _eligibility(decision: dict, ruleset: Ruleset, p: dict) -> dict:
     lines: list = []
     for check in decision["reasons"]:
-        lines += _rule_lines(ruleset.rule(check["rule"]), check, p)
+        rule = ruleset.rule(check["rule"])
+        if rule is None:  # not a rule of the file: the application itself was set aside (on_invalid: exclude)
+            lines.append(p["set_aside"].format(values=_values(check["values"])))
+            continue
+        lines += _rule_lines(rule, check, p)
     failed = [c["rule"] for c in decision["reasons"] if not c["passed"]]
     lines.append(p["eligible"] if not failed else p["ineligible"].format(rules=", ".join(failed)))
     return {"title": p["eligibility"], "lines": lines}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class Facts:
     call: dict
     raw: bytes = field(default=b"", compare=False, repr=False)
     format: str = "json"  # the parser the bytes went through: "json" or "yaml"
+    excluded: tuple = ()  # (applicant as given, its problems) of the applications excluded (on_invalid: exclude)
 
 
 def format_of(label: str, head: bytes) -> str:
@@ -100,13 +102,39 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     if (fmt or format_of(label, raw[:SNIFF_BYTES])) == "xlsx":
         return parse_facts(workbook_json(raw, label, ruleset), label, ruleset, "json")
     data, text, fmt = load_data(raw, label, fmt)
-    validate_facts(data, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml")
-    check_unique_by(data["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label)
-    paths = date_paths(ruleset)
-    applicants = coerce_all(data["applicants"], paths, text, label) if paths else data["applicants"]
-    regions = data.get("regions")
-    check_regions(ruleset, applicants, regions, text, label)
-    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt)
+    excluded: list = []
+    exclude = ruleset.on_invalid == "exclude"
+    checks = [lambda d: validate_facts(d, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml"),
+              lambda d: check_unique_by(d["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label),
+              lambda d: coerce_all(d["applicants"], date_paths(ruleset), text, label),
+              lambda d: check_regions(ruleset, d["applicants"], d.get("regions"), text, label)]
+    for check in checks:
+        data = _excluding(check, data, excluded) if exclude else (check(data), data)[1]
+    applicants, regions = data["applicants"], data.get("regions")
+    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt,
+                 tuple(excluded))
+
+
+APPLICANT_PATH = re.compile(r"applicants\[(\d+)\]")
+
+
+def _excluding(check: Any, data: dict, excluded: list) -> dict:
+    """Run ``check``; the applications its problems are about are set aside (with them), the rest go on. A problem
+    of the call as a whole (not of one application) still refuses it."""
+    try:
+        check(data)
+        return data
+    except InputError as exc:
+        by_index: dict = {}
+        for problem in exc.problems:
+            found = APPLICANT_PATH.match(problem.path or "")
+            if not found or int(found.group(1)) >= len(data["applicants"]):
+                raise
+            by_index.setdefault(int(found.group(1)), []).append(problem)
+    excluded += [(data["applicants"][i], problems) for i, problems in sorted(by_index.items())]
+    rest = dict(data, applicants=[a for i, a in enumerate(data["applicants"]) if i not in by_index])
+    check(rest)  # what is left passes; if not, its problem is the call's
+    return rest
 
 
 def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None) -> bytes:

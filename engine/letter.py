@@ -28,6 +28,7 @@ WORDS = {
         "eligible": "Ja. U voldoet aan elke voorwaarde:",
         "ineligible": "Nee. U voldoet niet aan elke voorwaarde:",
         "met": "voldaan", "not_met": "niet voldaan",
+        "facts_problem": "Uw aanvraag kon niet beoordeeld worden: dit gegeven ontbreekt of is ongeldig: {field}.",
         "figures": "Uw gegevens: {figures}.",
         "missing": "Er ontbreekt: {items}.",
         "reason": "Waarom niet: {reason}",
@@ -86,6 +87,7 @@ WORDS = {
         "eligible": "Yes. You meet every condition:",
         "ineligible": "No. You do not meet every condition:",
         "met": "met", "not_met": "not met",
+        "facts_problem": "Your application could not be assessed: this figure is missing or invalid: {field}.",
         "figures": "Your figures: {figures}.",
         "missing": "Missing: {items}.",
         "reason": "Why not: {reason}",
@@ -299,6 +301,11 @@ def _missing(check: dict, ruleset: Ruleset, facts: dict | None) -> list[str]:
 def _eligibility(decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict, facts: dict | None) -> dict:
     lines = [w["eligible"] if decision["eligible"] else w["ineligible"]]
     for check in decision["reasons"]:
+        if check["rule"] == "facts" and not check["passed"]:  # an application set aside for its own problem
+            field = str(check["values"].get("field", ""))
+            lines.append("- " + w["facts_problem"].format(field=label(ruleset, field.split("[")[0].split(".")[0],
+                                                                            fmt.lang)))
+            continue
         rule = ruleset.rule(check["rule"])
         if rule is None:
             continue

@@ -431,3 +431,48 @@ def test_a_date_inside_a_list_that_is_no_date_is_refused_at_its_place(tmp_path):
     result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--no-log"])
     assert result.exit_code == 1 and "internal error" not in result.output
     assert "events[1].date: must be a date" in result.output and "facts.json:13:14" in result.output
+
+
+def test_one_bad_application_is_excluded_and_the_call_decided(tmp_path):
+    """Issue 20, finding 3: with facts: {on_invalid: exclude} a bad application is ineligible with its problem,
+    the rest are decided; without it the call is refused, as before."""
+    import datetime as dt
+
+    from ruamel.yaml import YAML
+
+    from rules_engine.api import Asking, evaluate
+    from rules_engine.letter import as_letter_text, letter
+
+    from conftest import RULES
+
+    AS_OF = dt.date(2018, 6, 20)
+
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    folder = tmp_path / "rules" / "lde"
+    folder.mkdir(parents=True)
+    rules = folder / "lde-2018.yaml"
+    rules.write_text(text.replace("  schema: lde.facts.schema.json\n",
+                                  "  schema: lde.facts.schema.json\n  on_invalid: exclude\n"), encoding="utf-8")
+    data = json.loads(json.dumps(YAML(typ="safe").load((RULES.parent / "examples" / "lde-2018.yaml").read_text(
+        encoding="utf-8")), default=str))
+    data["applicants"][3]["requested_fte"] = 0  # below the schema's minimum of 1
+    facts = tmp_path / "call.json"
+    facts.write_text(json.dumps(data), encoding="utf-8")
+    ruleset, record, _ = evaluate(str(rules), facts, AS_OF, tmp_path / "rules", asking=Asking(logging=False))
+    assert record["applicants"] == len(data["applicants"])
+    bad = record["decisions"][-1]
+    assert bad["id"] == data["applicants"][3]["id"] and bad["eligible"] is False and bad["allocated_fte"] == 0
+    assert bad["reasons"][0]["rule"] == "facts" and bad["reasons"][0]["values"]["field"] == "requested_fte"
+    assert record["allocated_fte"] == 155  # the others share the whole budget
+    words = " ".join(as_letter_text(letter(record, ruleset, bad["id"], "nl")).split())
+    assert "dit gegeven ontbreekt of is ongeldig: gevraagde bijkomende VTE." in words and "must be" not in words
+    refused = CliRunner().invoke(main, ["evaluate", "lde", str(facts), "--as-of", "2018-06-20", "--no-log",
+                                        "--rules-dir", str(RULES)])
+    assert refused.exit_code == 1 and "requested_fte" in refused.output  # the shipped rule file refuses the call
+    log = tmp_path / "log.sqlite"
+    logged = CliRunner().invoke(main, ["evaluate", str(rules), str(facts), "--as-of", "2018-06-20", "--log", str(log),
+                                       "--rules-dir", str(tmp_path / "rules")])
+    assert logged.exit_code == 0, logged.output
+    assert "1 identical" in CliRunner().invoke(main, ["replay", "--all", "--log", str(log)]).stdout
+    shown = CliRunner().invoke(main, ["explain", "1", bad["id"], "--for", "auditor", "--log", str(log)])
+    assert shown.exit_code == 0 and "internal error" not in shown.output
