@@ -139,6 +139,9 @@ def test_a_pool_in_half_fte_records_its_round(tmp_path):
                                    "allocated_fte": Decimal("1.5"), "left_fte": 0, "rounds_fte": [Decimal("1.5")]}
     assert record["pool"] == {"rounds_fte": [Decimal("1.5")], "pooled_fte": Decimal("1.5")}
     assert record["regions"]["Antwerpen"]["allocated_fte"] == 1 and record["regions"]["Limburg"]["allocated_fte"] == Decimal("1.5")
+    limburg = record["regions"]["Limburg"]  # a weight of 0 is 0, and so is its share of the budget
+    assert limburg["weight"] == 0 and limburg["quota_fte"] == 0 and limburg["budget_fte"] == 0
+    assert record["regions"]["Antwerpen"]["quota_fte"] == Decimal("2.5")
 
 
 def test_a_step_weight_of_0_gets_nothing(tmp_path):
@@ -155,3 +158,26 @@ def test_the_reduction_stands_before_what_is_allocated(tmp_path):
     decision = list(by_id(record)["C"])
     assert decision.index("allocated_fte") + 1 == decision.index("reduced_fte")
     assert decision.index("reduced_fte") + 1 == decision.index("change_fte")
+
+
+def test_step_totals_and_entries_are_named_by_what_the_step_did(tmp_path):
+    # round-robin as before: 4 FTE in half units, A 1.5, B 1.5, C 1; a step that gives says allocated_fte
+    record = decide(tmp_path, "  fte: 4\n  unit: 0.5\n", "  cap: requested_fte\n  steps:\n    - step: round-robin\n")
+    assert record["steps"] == [{"step": 1, "kind": "round-robin", "budget_fte": 4, "allocated_fte": 4, "left_fte": 0}]
+    # C gives up 1 FTE (2 units), A and B take it; the reduce step's entry for C says reduced_fte
+    reduced = decide(tmp_path, "  fte: 0\n  unit: 0.5\n",
+                     "  cap: '0.5'\n  steps:\n    - {step: reduce, amount: '1', for: id == \"C\"}\n    - step: greedy\n")
+    got = by_id(reduced)
+    assert got["C"]["allocation"]["steps"] == [{"step": 1, "kind": "reduce", "reduced_fte": 1}]
+    assert got["A"]["allocation"]["steps"] == [{"step": 2, "kind": "greedy", "fte": Decimal("0.5")}]
+    assert reduced["reduced_fte"] == 1 and got["C"]["reduced_fte"] == 1  # 2 units of 0.5
+    # the 2 units freed go to A and B, 1 each (cap 0.5 FTE); C, ranked last, gets none of them
+    assert reduced["steps"][0]["reduced_fte"] == 1 and reduced["steps"][1]["allocated_fte"] == 1
+    assert got["B"]["allocated_fte"] == Decimal("0.5") and got["C"]["allocated_fte"] == 0
+
+
+def test_an_ineligible_applicant_gives_up_nothing(tmp_path):
+    _ruleset, record, _ = evaluate("maatwerk-redistribution", EXAMPLES / "maatwerk-2020.yaml", dt.date(2020, 3, 1),
+                                   RULES, asking=Asking(logging=False))
+    out = [d for d in record["decisions"] if not d["eligible"]]
+    assert out and all(d["reduced_fte"] == 0 and d["change_fte"] == 0 and d["allocated_fte"] == 0 for d in out)
