@@ -593,8 +593,7 @@ class DecisionLog:
         among the records before seq ``before``; each approval's own hash is checked first."""
         found: dict[str, dict] = {}
         excluded = person(exclude) if exclude is not None else None
-        for entry in self._select("ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ?", ruleset_sha256,
-                                  schema_sha256, before if before is not None else 1 << 62):
+        for entry in self._approval_rows(ruleset_sha256, schema_sha256, before if before is not None else 1 << 62):
             if entry.kind != "approval" or entry.requested_by is None:
                 continue
             who = person(entry.requested_by)  # 'Ann', 'ann ' and 'ann' are one person
@@ -605,6 +604,19 @@ class DecisionLog:
             self._linked(entry)
             found[who] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
         return list(found.values())
+
+    def _approval_rows(self, ruleset_sha256: str, schema_sha256: str, before: int) -> Iterator[Entry]:
+        """The records that may be approvals of this text, read in full; found first by their numbers, from the
+        columns that come before the stored output (an approval has no applicants and no evaluator), so that the
+        decisions' outputs are never read to find them."""
+        try:
+            numbers = [row[0] for row in self.db.execute(
+                "SELECT seq FROM records NOT INDEXED WHERE ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ? "
+                "AND applicants = 0 AND evaluator = '-' ORDER BY seq", (ruleset_sha256, schema_sha256, before))]
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+        for number in numbers:
+            yield from self._select("seq = ?", number)
 
     def checked(self, entry: Entry) -> Entry:
         """``entry`` once its hash, its link to the record before it, its output and its stored texts check out.
