@@ -21,6 +21,7 @@ from .errors import InputError, Location, printable
 from .load import Document
 
 APPLICANTS, REGIONS, CALL = "applicants", "regions", "call"
+GUIDE = "guide"  # the template's sheet that explains the columns; never read as facts
 MAX_ROWS = 1_000_000
 MAX_UNPACKED = 512 * 1024 * 1024  # a workbook is a zip: refuse one that unpacks to more than this
 
@@ -62,7 +63,7 @@ def read_facts_workbook(raw: bytes, label: str) -> CellDocument:
     by_id = {str(a.get("id")): i for i, a in enumerate(applicants)}
     data: dict = {}
     for name, rows in sheets.items():
-        if name not in (APPLICANTS, REGIONS, CALL):
+        if name not in (APPLICANTS, REGIONS, CALL, GUIDE):
             _attach_list(name, rows, label, applicants, by_id, positions)
     if CALL in sheets:
         data[CALL] = {str(k): v for k, v in _pairs(sheets[CALL])}
@@ -226,7 +227,9 @@ def _pairs(rows: list[tuple]) -> list[tuple]:
 
 
 def template_workbook(schema: dict, applicant_schema: dict, region_fields: list[str]) -> bytes:
-    """An empty facts workbook for a facts schema: the sheets and their column headers."""
+    """An empty facts workbook for a facts schema: the sheets and their column headers (the schema's keys, which
+    is what is read back), each header with a note giving its Dutch name and what it holds, a drop-down where the
+    schema lists the allowed values, and a sheet 'guide' that explains every column."""
     from .checker import deref
 
     list_fields, columns = [], []
@@ -242,7 +245,46 @@ def template_workbook(schema: dict, applicant_schema: dict, region_fields: list[
     if region_fields:
         sheets[REGIONS] = (["region"] + region_fields, [])
     sheets[CALL] = (["key", "value"], [["name", None]])
-    return write_workbook(sheets)
+    guide = _guide(sheets, schema, applicant_schema)
+    sheets[GUIDE] = (["sheet", "column", "name (nl)", "required", "allowed values", "description"], guide)
+    return write_workbook(sheets, notes={(row[0], row[1]): row for row in guide})
+
+
+def _guide(sheets: dict, schema: dict, applicant_schema: dict) -> list[list]:
+    """Per sheet and column: its Dutch name, whether it is required, its allowed values, its description."""
+    rows = []
+    for sheet, (headers, _rows) in sheets.items():
+        for header in headers:
+            field, required = _field_of(sheet, header, schema, applicant_schema)
+            labels = field.get("x-label") if isinstance(field.get("x-label"), dict) else {}
+            rows.append([sheet, header, labels.get("nl", ""), "yes" if required else "no",
+                         ", ".join(str(v) for v in field.get("enum", [])), field.get("description", "")])
+    return rows
+
+
+def _field_of(sheet: str, header: str, schema: dict, applicant_schema: dict) -> tuple[dict, bool]:
+    """The schema of a column, and whether it is required."""
+    from .checker import deref
+
+    if sheet == APPLICANTS:
+        node, required = applicant_schema, True
+    elif sheet == REGIONS:
+        regions = deref(schema.get("properties", {}).get("regions", {}), schema)
+        node = deref(regions.get("additionalProperties", {}), schema) if isinstance(regions, dict) else {}
+        required = True
+        if header == "region":
+            return deref(regions.get("propertyNames", {}), schema) if isinstance(regions, dict) else {}, True
+    elif sheet in applicant_schema.get("properties", {}):
+        node = deref(deref(applicant_schema["properties"][sheet], schema).get("items", {}), schema)
+        required = True
+        if header == "applicant":
+            return {"description": "The id of the applicant this row belongs to"}, True
+    else:
+        return {}, False
+    for part in header.split("."):
+        required = required and part in (node.get("required") or [])
+        node = deref((node.get("properties") or {}).get(part, {}), schema) if isinstance(node, dict) else {}
+    return (node if isinstance(node, dict) else {}), required
 
 
 def _columns(field_schema: dict, root: dict, prefix: str = "") -> Iterable[str]:
@@ -290,8 +332,10 @@ def _flatten(record: dict, prefix: str = "") -> dict:
     return out
 
 
-def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True) -> bytes:
-    """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text."""
+def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True, notes: dict | None = None
+                   ) -> bytes:
+    """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text. ``notes``:
+    per (sheet, header) a guide row, which becomes the header's comment and, with allowed values, a drop-down."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -304,6 +348,8 @@ def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool
             sheet.append([_cell(v) for v in row])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+            if notes and (name, cell.value) in notes:
+                _annotate(sheet, cell, notes[(name, cell.value)])
         for row in sheet.iter_rows(min_row=2):
             for cell in row:
                 if isinstance(cell.value, dt.date):
@@ -318,6 +364,23 @@ def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool
     out = io.BytesIO()
     book.save(out)
     return _fixed_times(out.getvalue())
+
+
+def _annotate(sheet: Any, cell: Any, guide: list) -> None:
+    """A header's note (its Dutch name and description) and, for a column of allowed values, a drop-down."""
+    from openpyxl.comments import Comment
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    _sheet, _header, dutch, required, allowed, description = guide
+    text = "\n".join(part for part in (dutch, description, "required" if required == "yes" else "") if part)
+    if text:
+        cell.comment = Comment(text, "rules")
+    if allowed and len(allowed) < 250:  # Excel's limit on a list typed into the validation itself
+        check = DataValidation(type="list", formula1=f'"{allowed.replace(", ", ",")}"', allow_blank=True,
+                               showErrorMessage=True)
+        check.error, check.errorTitle = f"One of: {allowed}", "Not an allowed value"
+        sheet.add_data_validation(check)
+        check.add(f"{cell.column_letter}2:{cell.column_letter}100000")
 
 
 def _cell(value: Any) -> Any:

@@ -172,3 +172,29 @@ def test_a_workbook_with_no_applicants_sheet_says_how_to_get_one(runner, tmp_pat
     result = invoke(runner, "evaluate", "lde", tmp_path / "call.xlsx", "--as-of", "2018-06-20", "--rules-dir", RULES)
     assert result.exit_code == 1 and "needs a sheet 'applicants' (it has: Blad1)" in result.stderr
     assert "rules facts template" in result.stderr
+
+
+def test_the_template_explains_its_columns_and_offers_the_allowed_values(runner, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "call.xlsx"
+    invoke(runner, "facts", "template", "sheltered-workshops", "-o", out, "--rules-dir", RULES, "--as-of", "2018-06-20")
+    book = load_workbook(out)
+    assert book.sheetnames[-1] == "guide"
+    province = book["applicants"]["C1"]
+    assert province.value == "province" and "provincie" in province.comment.text and "required" in province.comment.text
+    lists = [v for v in book["applicants"].data_validations.dataValidation if "C2" in v.sqref]
+    assert lists and lists[0].formula1 == '"Antwerpen,Limburg,Oost-Vlaanderen,Vlaams-Brabant,West-Vlaanderen"'
+    guide = {(r[0], r[1]): r for r in book["guide"].iter_rows(min_row=2, values_only=True)}
+    assert guide[("applicants", "requested_fte")][2:4] == ("gevraagde bijkomende VTE", "yes")
+    assert guide[("regions", "nwwz")][3] == "no"
+    # filled in (a converted call in the template's layout), the guide sheet is never read as facts
+    invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "filled.xlsx")
+    filled = load_workbook(tmp_path / "filled.xlsx")
+    guide_sheet = filled.create_sheet("guide")
+    guide_sheet.append(["sheet", "column"])
+    guide_sheet.append(["applicants", "id"])
+    filled.save(tmp_path / "filled.xlsx")
+    result = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "filled.xlsx", "--as-of", "2018-06-20",
+                    "--rules-dir", RULES, "--no-log", "--format", "json")
+    assert result.exit_code == 0, result.output
