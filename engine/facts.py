@@ -146,6 +146,8 @@ def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None) -> byt
 
     doc = read_facts_workbook(raw, label)
     if ruleset is not None:
+        _drop_empty_optional(doc.data.get("applicants") or [], ruleset)
+        _drop_empty_regions(doc.data.get("regions") or {}, ruleset)
         problems = validate_document(doc, ruleset.facts_schema)
         if problems:
             raise InputError(problems)
@@ -186,6 +188,37 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
                                  f"'{printable(str(value))}' is given twice (first at {name}[{first}]): each {key} once",
                                  f"applicants[{i}] (id {printable(str(aid))}).{name}[{pos}].{key}", "duplicate")
                          for i, aid, name, pos, key, value, first in found)
+
+
+def _drop_empty_optional(applicants: list, ruleset: Ruleset) -> None:
+    """An empty cell of a column the schema does not require is no value at all (not null), in place: a column
+    left empty because it does not apply is how spreadsheets are filled in."""
+    from .checker import applicant_schema, deref
+
+    root = ruleset.facts_schema
+    schema = applicant_schema(root)
+    required = set(schema.get("required") or ())
+    items = {name: deref(deref(field, root).get("items", {}), root) for name, field in
+             (schema.get("properties") or {}).items() if isinstance(deref(field, root), dict)
+             and deref(field, root).get("type") == "array"}
+    for applicant in applicants:
+        for key in [k for k, v in applicant.items() if v is None and k not in required]:
+            del applicant[key]
+        for name, item_schema in items.items():
+            needed = set(item_schema.get("required") or ()) if isinstance(item_schema, dict) else set()
+            for item in applicant.get(name) or []:
+                for key in [k for k, v in item.items() if v is None and k not in needed]:
+                    del item[key]
+
+
+def _drop_empty_regions(regions: dict, ruleset: Ruleset) -> None:
+    from .checker import region_schema
+
+    needed = set(region_schema(ruleset.facts_schema).get("required") or ())
+    for values in regions.values():
+        if isinstance(values, dict):
+            for key in [k for k, v in values.items() if v is None and k not in needed]:
+                del values[key]
 
 
 def date_paths(ruleset: Ruleset) -> tuple:

@@ -54,7 +54,7 @@ def is_xlsx(label: str, head: bytes) -> bool:
 
 def read_facts_workbook(raw: bytes, label: str) -> CellDocument:
     """The facts in a workbook, as plain data with the cell of every value."""
-    sheets = _open(raw, label)
+    sheets = {name: _from_header(rows, name) for name, rows in _open(raw, label).items()}
     positions: dict = {}
     if APPLICANTS not in sheets:
         raise InputError.at(Location(label), f"a facts workbook needs a sheet '{APPLICANTS}' "
@@ -141,14 +141,39 @@ def _value(value: Any) -> Any:
     return value
 
 
+class Rows(list):
+    """A sheet's rows from its header row on; ``first`` is the header's row number in the sheet (title rows
+    above it, as people put them, are passed over)."""
+
+    first = 1
+
+
+KEY_COLUMNS = {APPLICANTS: "id", REGIONS: "region", CALL: "key"}  # a list sheet's is "applicant"
+
+
+def _from_header(rows: list[tuple], sheet: str) -> Rows:
+    """The rows from the header on: the first of the first 20 rows that has the sheet's key column (else row 1)."""
+    key = KEY_COLUMNS.get(sheet, "applicant")
+    at = next((i for i, row in enumerate(rows[:20]) if any(str(v).strip() == key for v in row if v is not None)), 0)
+    out = Rows(rows[at:])
+    out.first = at + 1
+    return out
+
+
+def _first(rows: list) -> int:
+    return getattr(rows, "first", 1)
+
+
 def _header(rows: list[tuple], sheet: str, label: str) -> list[str]:
+    top = _first(rows)
     if not rows or not any(rows[0]):
-        raise InputError.at(Location(label, 1, 1, f"{sheet}!A1"), f"sheet '{sheet}' needs a header row")
+        raise InputError.at(Location(label, top, 1, f"{sheet}!A{top}"), f"sheet '{sheet}' needs a header row")
     names = [str(h).strip() if h is not None else "" for h in rows[0]]
     seen: set = set()
     for col, name in enumerate(names, start=1):
-        if name in seen:
-            raise InputError.at(Location(label, 1, col, f"{sheet}!{column_letter(col)}1"), f"column '{name}' is there twice")
+        if name and name in seen:  # empty header cells (beside a merged title, say) are no columns
+            raise InputError.at(Location(label, top, col, f"{sheet}!{column_letter(col)}{top}"),
+                                f"column '{name}' is there twice")
         seen.add(name)
     return names
 
@@ -158,7 +183,7 @@ def _records(rows: list[tuple], sheet: str, label: str, positions: dict, base: t
     """Each non-empty row below the header as a nested mapping (dotted headers nest)."""
     names = _header(rows, sheet, label)
     out = []
-    for row_number, row in enumerate(rows[1:], start=2):
+    for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
         if not any(v is not None for v in row):
             continue
         index = len(out)
@@ -188,7 +213,8 @@ def _attach_list(name: str, rows: list[tuple], label: str, applicants: list, by_
         applicant.setdefault(name, [])
     scratch: dict = {}
     for item, (row_number, row) in zip(_records(rows, name, label, scratch, ("_",), skip=("applicant",)),
-                                       ((n, r) for n, r in enumerate(rows[1:], start=2) if any(v is not None for v in r))):
+                                       ((n, r) for n, r in enumerate(rows[1:], start=_first(rows) + 1)
+                                        if any(v is not None for v in r))):
         owner = by_id.get(str(row[owner_col]))
         if owner is None:
             raise InputError.at(Location(label, row_number, owner_col + 1, f"{name}!{column_letter(owner_col + 1)}{row_number}"),
@@ -206,7 +232,7 @@ def _regions(rows: list[tuple], label: str, positions: dict) -> dict:
     if "region" not in names:
         raise InputError.at(Location(label, 1, 1, f"{REGIONS}!A1"), "sheet 'regions' needs a column 'region'")
     out: dict = {}
-    for row_number, row in enumerate(rows[1:], start=2):
+    for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
         values = dict(zip(names, row))
         if values.get("region") is None:
             continue

@@ -198,3 +198,31 @@ def test_the_template_explains_its_columns_and_offers_the_allowed_values(runner,
     result = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "filled.xlsx", "--as-of", "2018-06-20",
                     "--rules-dir", RULES, "--no-log", "--format", "json")
     assert result.exit_code == 0, result.output
+
+
+def test_a_workbook_as_people_make_it(runner, tmp_path):
+    """Issue 20, finding 2: a title above the headers, an optional column left empty."""
+    from openpyxl import load_workbook
+
+    invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "call.xlsx")
+    book = load_workbook(tmp_path / "call.xlsx")
+    for sheet in book.worksheets:
+        sheet.insert_rows(1, 2)
+        sheet["A1"] = f"Oproep beschutte werkplaatsen 2018 — {sheet.title}"  # a title, then an empty row
+        sheet.merge_cells("A1:D1")
+    regions = book["regions"]
+    regions.cell(3, regions.max_column + 1).value = "nwwz"  # the optional count of job seekers, left empty
+    book.save(tmp_path / "people.xlsx")
+    made = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "people.xlsx", "--as-of", "2018-06-20",
+                  "--rules-dir", RULES, "--no-log", "--format", "json")
+    twin = invoke(runner, "evaluate", "sheltered-workshops", ROOT / "examples" / "sheltered-workshops-2018.yaml",
+                  "--as-of", "2018-06-20", "--rules-dir", RULES, "--no-log", "--format", "json")
+    assert made.exit_code == 0, made.output
+    mine, theirs = json.loads(made.stdout), json.loads(twin.stdout)
+    assert [(d["id"], d["allocated_fte"]) for d in mine["decisions"]] == [(d["id"], d["allocated_fte"]) for d in theirs["decisions"]]
+    book = load_workbook(tmp_path / "people.xlsx")
+    book["applicants"]["E5"] = 0  # requested_fte of the second applicant, below the minimum of 1
+    book.save(tmp_path / "bad.xlsx")
+    bad = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "bad.xlsx", "--as-of", "2018-06-20",
+                 "--rules-dir", RULES, "--no-log")
+    assert bad.exit_code == 1 and "applicants!E5" in bad.output  # the cell as the sheet numbers it
