@@ -255,3 +255,14 @@ def test_a_rule_text_per_language_and_a_missing_translation_is_a_lint_finding(tm
     missing = [f for f in lint_ruleset(compile_file(folder / "lde-2018.yaml")) if f.code == "missing-translation"]
     assert {f.subject for f in missing} == {"every_aspect_scored", "sufficient_guidance", "small_with_guidance",
                                             "small_after_merger", "assessment_sum"}
+
+
+def test_a_tie_of_many_names_five_and_counts_the_rest(tmp_path):
+    # eight initiatives alike in everything but their id: the file number decides (lowest first)
+    twins = {"applicants": [dict(_applicant(f"T{i}", 2, 0.95), name=f"Initiatief T{i}") for i in range(1, 9)]}
+    path = _variant(tmp_path, "  method: greedy\n  cap: requested_fte\n")
+    ruleset, record, _ = evaluate(str(path), twins, dt.date(2018, 6, 20), tmp_path / "rules",
+                                  asking=Asking(simulate=True, logging=False))
+    text = " ".join(as_letter_text(letter(record, ruleset, "T8", "nl")).split())
+    assert "U stond gelijk met T1, T2, T3, T4, T5 en 2 andere op:" in text
+    assert "Daarna besliste het dossiernummer (laagste eerst): T1; T2; T3; T4; T5; T6; en 2 andere." in text
