@@ -372,13 +372,13 @@ def test_cmd(paths, rules_dir, with_coverage, min_coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
     from rules_engine.explain import show as _show
     from rules_engine.render import wrap
-    from rules_engine.testing import find_test_files, run_file
+    from rules_engine.testing import find_test_files, run_files
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
     if not files and not with_coverage:
         click.echo(f"no test files found under {', '.join(paths) or rules_dir}", err=True)
         sys.exit(1)
-    results = [result for path in files for result in run_file(path, Path(rules_dir))]
+    results = run_files(files, Path(rules_dir))
     for result in results:
         verdict = "ok" if result.passed else "ERROR" if result.error else "FAILED"
         click.echo(wrap(f"{result.file}: {result.name} [{result.ruleset}] ... {verdict}"))

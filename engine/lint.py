@@ -425,7 +425,8 @@ def _failing_tests(ruleset: Ruleset) -> list[Finding]:
     failed = []
     for path in find_test_files([folder / "tests"]):
         try:
-            failed += [f"{r.file}: {r.name}" for r in run_file(path, folder.parent) if r.ruleset == key and not r.passed]
+            failed += [f"{r.file}: {r.name}" for r in run_file(path, folder.parent)
+                       if (r.ruleset == key or r.error) and not r.passed]  # a case that cannot run fails them all
         except RulesError as exc:
             failed.append(f"{path}: {str(exc).splitlines()[0]}")
     return [Finding(ruleset.locations["effective"], "published-tests-fail", ruleset.version,

@@ -66,16 +66,25 @@ def find_test_files(paths: list[Path]) -> list[Path]:
 
 
 def run_file(path: Path, rules_dir: Path) -> list[CaseResult]:
-    """Run every case of one test file; a case that cannot be run is an error of that case, and the rest run."""
+    """Run every case of one test file; a case that cannot be run is an error of that case, and the rest run.
+    A file that is no test file at all raises (``run_files`` makes it the error of that file)."""
+    doc = load_yaml_document(read_text(path), str(path))
+    problems = validate_document(doc, shipped_schema("testcase.schema.json"))
+    if problems:
+        raise InputError(problems)
     ruleset_id = path.parent.parent.name
-    try:
-        doc = load_yaml_document(read_text(path), str(path))
-        problems = validate_document(doc, shipped_schema("testcase.schema.json"))
-        if problems:
-            raise InputError(problems)
-    except RulesError as exc:
-        return [CaseResult(str(path), "(the file)", ruleset_id, [], {}, str(exc))]
     return [_run_guarded(doc, index, ruleset_id, rules_dir) for index in range(len(doc.data["cases"]))]
+
+
+def run_files(paths: list[Path], rules_dir: Path) -> list[CaseResult]:
+    """Every case of every file; a file that cannot be read is one error, and the other files still run."""
+    results = []
+    for path in paths:
+        try:
+            results += run_file(path, rules_dir)
+        except RulesError as exc:
+            results.append(CaseResult(str(path), "(the file)", path.parent.parent.name, [], {}, str(exc)))
+    return results
 
 
 def _run_guarded(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:
