@@ -175,6 +175,8 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals)
     with _log_for(log_path, no_log) as log:
         compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
+        for warning in loaded.warnings:
+            click.echo(f"warning: {warning}", err=True)
         once = None if no_log else Once.of(asking.who, key, {"spec": ruleset, "facts_sha256": loaded.sha256,
                                                               "as_of": as_of, "engine": engine_name, "sets": sets,
                                                               "simulate": simulate, "reason": reason})

@@ -7,11 +7,13 @@ positions, to report every problem at its line.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -40,6 +42,7 @@ class Facts:
     raw: bytes = field(default=b"", compare=False, repr=False)
     format: str = "json"  # the parser the bytes went through: "json" or "yaml"
     excluded: tuple = ()  # (applicant as given, its problems) of the applications excluded (on_invalid: exclude)
+    warnings: tuple = ()  # what was read other than as given (a number stored as text in a workbook), at its cell
 
 
 def format_of(label: str, head: bytes) -> str:
@@ -100,7 +103,9 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     A workbook is checked at its cells, then decided as its JSON twin: the JSON is what is logged.
     """
     if (fmt or format_of(label, raw[:SNIFF_BYTES])) == "xlsx":
-        return parse_facts(workbook_json(raw, label, ruleset), label, ruleset, "json")
+        warnings: list = []
+        facts = parse_facts(workbook_json(raw, label, ruleset, warnings), label, ruleset, "json")
+        return dataclasses.replace(facts, warnings=tuple(warnings))
     data, text, fmt = load_data(raw, label, fmt)
     excluded: list = []
     exclude = ruleset.on_invalid == "exclude"
@@ -137,8 +142,10 @@ def _excluding(check: Any, data: dict, excluded: list) -> dict:
     return rest
 
 
-def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None) -> bytes:
-    """The facts of a workbook as compact JSON, after checking them at their cells against the schema."""
+def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None, warnings: list | None = None) -> bytes:
+    """The facts of a workbook as compact JSON, after checking them at their cells against the schema. A number
+    stored as text ('6', '95,5') in a column the schema says is a number is read as that number, and ``warnings``
+    gets a line naming its cell."""
     import msgspec
 
     from .validate import json_view, validate_document
@@ -148,6 +155,9 @@ def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None) -> byt
     if ruleset is not None:
         _drop_empty_optional(doc.data.get("applicants") or [], ruleset)
         _drop_empty_regions(doc.data.get("regions") or {}, ruleset)
+        found = _numbers_from_text(doc, ruleset)
+        if warnings is not None:
+            warnings += found
         problems = validate_document(doc, ruleset.facts_schema)
         if problems:
             raise InputError(problems)
@@ -209,6 +219,36 @@ def _drop_empty_optional(applicants: list, ruleset: Ruleset) -> None:
             for item in applicant.get(name) or []:
                 for key in [k for k, v in item.items() if v is None and k not in needed]:
                     del item[key]
+
+
+NUMBER_TEXT = re.compile(r"\s*-?\d+(?:[.,]\d+)?\s*")
+
+
+def _numbers_from_text(doc: Any, ruleset: Ruleset) -> list[str]:
+    """Texts that are numbers, in number columns, as numbers (in place); a warning for each, at its cell."""
+    from .checker import applicant_schema, deref
+
+    root = ruleset.facts_schema
+    warnings = []
+
+    def visit(value: Any, schema: Any, path: tuple) -> Any:
+        schema = deref(schema, root) if isinstance(schema, dict) else {}
+        kinds = schema.get("type", [])
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if isinstance(value, dict):
+            for key in list(value):
+                value[key] = visit(value[key], (schema.get("properties") or {}).get(key, {}), path + (key,))
+        elif isinstance(value, list):
+            return [visit(item, schema.get("items", {}), path + (i,)) for i, item in enumerate(value)]
+        elif isinstance(value, str) and {"number", "integer"} & set(kinds) and NUMBER_TEXT.fullmatch(value):
+            number = Decimal(value.strip().replace(",", "."))
+            warnings.append(f"{doc.loc(path)}: '{value}' is text in a number column; read as {number}")
+            return int(number) if number == number.to_integral_value() and "integer" in kinds else number
+        return value
+    schema = applicant_schema(root)
+    for index, applicant in enumerate(doc.data.get("applicants") or []):
+        visit(applicant, schema, ("applicants", index))
+    return warnings
 
 
 def _drop_empty_regions(regions: dict, ruleset: Ruleset) -> None:

@@ -14,6 +14,8 @@ from rules_engine.convert import read_any
 from rules_engine.decide import to_json_bytes
 from rules_engine.validate import json_view
 
+from rules_engine.xlsx import column_letter
+
 from conftest import RULES
 
 ROOT = RULES.parent
@@ -226,3 +228,29 @@ def test_a_workbook_as_people_make_it(runner, tmp_path):
     bad = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "bad.xlsx", "--as-of", "2018-06-20",
                  "--rules-dir", RULES, "--no-log")
     assert bad.exit_code == 1 and "applicants!E5" in bad.output  # the cell as the sheet numbers it
+
+
+def test_numbers_stored_as_text_are_read_with_a_warning_at_their_cell(runner, tmp_path):
+    from openpyxl import load_workbook
+
+    invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "call.xlsx")
+    book = load_workbook(tmp_path / "call.xlsx")
+    applicants = book["applicants"]
+    column = [c.value for c in applicants[1]].index("requested_fte") + 1
+    requested = applicants.cell(2, column).value
+    applicants.cell(2, column).value = str(requested)  # '11' typed with an apostrophe
+    quarters = book["quarters"]
+    filled = [c.value for c in quarters[1]].index("filled_fte") + 1
+    value = quarters.cell(2, filled).value
+    quarters.cell(2, filled).value = str(value).replace(".", ",")  # a decimal comma, as text
+    book.save(tmp_path / "text.xlsx")
+    made = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "text.xlsx", "--as-of", "2018-06-20",
+                  "--rules-dir", RULES, "--no-log", "--format", "json")
+    twin = invoke(runner, "evaluate", "sheltered-workshops", ROOT / "examples" / "sheltered-workshops-2018.yaml",
+                  "--as-of", "2018-06-20", "--rules-dir", RULES, "--no-log", "--format", "json")
+    assert made.exit_code == 0, made.output
+    assert [d["allocated_fte"] for d in json.loads(made.stdout)["decisions"]] == \
+        [d["allocated_fte"] for d in json.loads(twin.stdout)["decisions"]]
+    letter = column_letter(column)
+    assert f"applicants!{letter}2: '{requested}' is text in a number column; read as {requested}" in made.stderr
+    assert f"quarters!{column_letter(filled)}2: '{str(value).replace('.', ',')}' is text in a number column" in made.stderr
