@@ -13,7 +13,6 @@ from rules_cli.cli import main
 from rules_engine.convert import read_any
 from rules_engine.decide import to_json_bytes
 from rules_engine.validate import json_view
-
 from rules_engine.xlsx import column_letter
 
 from conftest import RULES
