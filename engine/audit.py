@@ -877,14 +877,16 @@ def copy_log(source: DecisionLog, target: DecisionLog) -> int:
 
 
 def _private_folder(folder: Path) -> None:
-    """Make ``folder`` (and any missing parent) readable by its owner only; a folder that exists is left as it is."""
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:  # made by another process meanwhile: it is theirs
-            continue
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    """Make the log's folder readable by its owner only when this makes it; its parents are made as usual, and a
+    folder that exists is left as it is."""
+    if folder.exists():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:  # made by another process meanwhile: it is theirs
+        return
+    os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
 
 
 def can_write(folder: Path) -> bool:

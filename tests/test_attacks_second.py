@@ -394,3 +394,10 @@ def test_a_server_says_at_its_start_which_files_claim_one_version(tmp_path):
     (folder / "zz-lde-2018.yaml").write_text(original.replace("value: 0.90", "value: 0.80"), encoding="utf-8")
     ready = TestClient(create_app(Settings(rules_dir=str(tmp_path / "rules"), log=str(tmp_path / "l.sqlite")))).get("/readyz")
     assert ready.status_code == 503 and "zz-lde-2018.yaml" in ready.text
+
+
+def test_only_the_logs_own_folder_is_made_private(tmp_path):
+    log = tmp_path / "home" / ".local" / "share" / "rules" / "log.sqlite"
+    assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), log=log).exit_code == 0
+    assert stat.S_IMODE(os.stat(log.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "home" / ".local").st_mode) != 0o700  # its parents as any folder
