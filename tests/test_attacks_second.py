@@ -400,4 +400,6 @@ def test_only_the_logs_own_folder_is_made_private(tmp_path):
     log = tmp_path / "home" / ".local" / "share" / "rules" / "log.sqlite"
     assert rules("approve", "lde@2018.1", "--rules-dir", RULES, "--token", approver(log, "alice"), log=log).exit_code == 0
     assert stat.S_IMODE(os.stat(log.parent).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(tmp_path / "home" / ".local").st_mode) != 0o700  # its parents as any folder
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "home" / ".local").st_mode) == 0o777 & ~umask  # its parents as any folder
