@@ -212,13 +212,18 @@ def _drop_empty_optional(applicants: list, ruleset: Ruleset) -> None:
              (schema.get("properties") or {}).items() if isinstance(deref(field, root), dict)
              and deref(field, root).get("type") == "array"}
     for applicant in applicants:
-        for key in [k for k, v in applicant.items() if v is None and k not in required]:
-            del applicant[key]
+        _drop_none(applicant, required)
         for name, item_schema in items.items():
             needed = set(item_schema.get("required") or ()) if isinstance(item_schema, dict) else set()
             for item in applicant.get(name) or []:
-                for key in [k for k, v in item.items() if v is None and k not in needed]:
-                    del item[key]
+                _drop_none(item, needed)
+
+
+def _drop_none(mapping: Any, keep: set) -> None:
+    """Remove, in place, the keys of ``mapping`` whose value is None, except those in ``keep``."""
+    if isinstance(mapping, dict):
+        for key in [k for k, v in mapping.items() if v is None and k not in keep]:
+            del mapping[key]
 
 
 NUMBER_TEXT = re.compile(r"\s*-?\d+(?:[.,]\d+)?\s*")
@@ -256,9 +261,7 @@ def _drop_empty_regions(regions: dict, ruleset: Ruleset) -> None:
 
     needed = set(region_schema(ruleset.facts_schema).get("required") or ())
     for values in regions.values():
-        if isinstance(values, dict):
-            for key in [k for k, v in values.items() if v is None and k not in needed]:
-                del values[key]
+        _drop_none(values, needed)
 
 
 def date_paths(ruleset: Ruleset) -> tuple:

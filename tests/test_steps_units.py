@@ -9,6 +9,8 @@ import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
+
 from rules_engine.api import Asking, evaluate
 
 from conftest import EXAMPLES, RULES
@@ -91,10 +93,13 @@ def test_a_proportional_ideal_is_in_fte_not_units(tmp_path):
     assert got["A"]["allocation"]["floor_fte"] == Decimal("0.5") and got["A"]["allocation"]["remainder_turn"] == 1
 
 
-def test_a_weight_of_0_gets_nothing(tmp_path):
+@pytest.mark.parametrize("allocation", [
+    "  method: proportional\n  weight: 'if id == \"A\" then 0 else 1'\n  cap: requested_fte\n",
+    "  cap: requested_fte\n  steps:\n    - {step: proportional, weight: 'if id == \"A\" then 0 else 1'}\n",
+], ids=["method", "step"])
+def test_a_weight_of_0_gets_nothing(tmp_path, allocation):
     # weights 0, 1, 1 (A has none): 4 FTE shared by B and C, 2 each; A 0 (never the 4/3 of a weight read as 1)
-    record = decide(tmp_path, "  fte: 4\n  unit: 1\n",
-                    "  method: proportional\n  weight: 'if id == \"A\" then 0 else 1'\n  cap: requested_fte\n")
+    record = decide(tmp_path, "  fte: 4\n  unit: 1\n", allocation)
     assert [by_id(record)[k]["allocated_fte"] for k in "ABC"] == [0, 2, 2]
 
 
@@ -142,12 +147,6 @@ def test_a_pool_in_half_fte_records_its_round(tmp_path):
     limburg = record["regions"]["Limburg"]  # a weight of 0 is 0, and so is its share of the budget
     assert limburg["weight"] == 0 and limburg["quota_fte"] == 0 and limburg["budget_fte"] == 0
     assert record["regions"]["Antwerpen"]["quota_fte"] == Decimal("2.5")
-
-
-def test_a_step_weight_of_0_gets_nothing(tmp_path):
-    record = decide(tmp_path, "  fte: 4\n  unit: 1\n",
-                    "  cap: requested_fte\n  steps:\n    - {step: proportional, weight: 'if id == \"A\" then 0 else 1'}\n")
-    assert [by_id(record)[k]["allocated_fte"] for k in "ABC"] == [0, 2, 2]
 
 
 def test_the_reduction_stands_before_what_is_allocated(tmp_path):
