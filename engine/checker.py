@@ -215,9 +215,26 @@ def _check_neg(node: E.Neg, scope: Scope) -> tuple[Any, Kind]:
 def _check_arith(node: E.Arith, scope: Scope) -> tuple[Any, Kind]:
     left, left_kind = check(node.left, scope)
     right, right_kind = check(node.right, scope)
+    bound = replace(node, left=left, right=right)
+    if "date" in (left_kind.name, right_kind.name) and node.op in "+-":
+        return bound, _date_arith(node, left_kind.name, right_kind.name)
     expect_number(left_kind, node.offset, f"'{node.op}'")
     expect_number(right_kind, node.offset, f"'{node.op}'")
-    return replace(node, left=left, right=right), NUMBER
+    return bound, NUMBER
+
+
+def _date_arith(node: E.Arith, left: str, right: str) -> Kind:
+    """date + days, days + date and date - days give a date; date - date gives the days between."""
+    if node.op == "-" and left == right == "date":
+        return NUMBER
+    if node.op == "+" and {left, right} <= {"date", "number", "error"} and "date" in (left, right) and left != right:
+        return Kind("date", None, True)
+    if node.op == "-" and left == "date" and right in ("number", "error"):
+        return Kind("date", None, True)
+    if node.op == "+":
+        raise ExpressionError("'+' adds a number of days to a date: date + days", node.offset)
+    raise ExpressionError("'-' subtracts days from a date (date - days) or one date from another (date - date)",
+                          node.offset)
 
 
 def expect_number(kind: Kind, offset: int, what: str) -> None:
@@ -316,6 +333,8 @@ def _check_func(node: E.Func, scope: Scope) -> tuple[Any, Kind]:
             raise ExpressionError("lottery() needs a seed that is a text (a parameter such as params.lottery_seed)",
                                   node.offset)
         return replace(node, args=tuple(arg for arg, _kind in bound)), Kind("string")
+    if node.func in E.DATE_FUNCTIONS:
+        return replace(node, args=tuple(arg for arg, _kind in bound)), _date_function(node, bound)
     if node.func in ("min", "max"):
         if len(kinds) > 1 or (kinds and not kinds <= set(ORDERED)):
             raise ExpressionError(f"{node.func}() of values needs values of one kind that can be ordered, not "
@@ -326,6 +345,15 @@ def _check_func(node: E.Func, scope: Scope) -> tuple[Any, Kind]:
             expect_number(arg_kind, node.offset, f"{node.func}()")
         kind = Kind("number", None, True)
     return replace(node, args=tuple(arg for arg, _kind in bound)), kind
+
+
+def _date_function(node: E.Func, bound: list) -> Kind:
+    """days_between and year_fraction of two dates give a number; quarter_of a date gives a text (2018Q3)."""
+    for _arg, kind in bound:
+        if kind.name not in ("date", "error"):
+            needs = "a date" if len(bound) == 1 else "dates"
+            raise ExpressionError(f"{node.func}() needs {needs}, not {describe(kind)}", node.offset)
+    return Kind("string" if node.func == "quarter_of" else "number", None, True)
 
 
 def _check_if(node: E.If, scope: Scope) -> tuple[Any, Kind]:

@@ -24,8 +24,12 @@ from .load import bounded_decimal
 MAX_LENGTH = 10_000
 MAX_DEPTH = 60
 AGGREGATES = ("sum", "min", "max", "count", "mean")
-FUNCTIONS = ("min", "max", "floor", "ceil", "round", "lottery")  # of values; min and max of a list are aggregates
-ARITY = {"floor": 1, "ceil": 1, "round": 2, "lottery": 1}
+DATE_FUNCTIONS = ("days_between", "year_fraction", "quarter_of")
+FUNCTIONS = ("min", "max", "floor", "ceil", "round", "lottery") + DATE_FUNCTIONS  # min and max of a list: aggregates
+ARITY = {"floor": 1, "ceil": 1, "round": 2, "lottery": 1, "days_between": 2, "year_fraction": 2, "quarter_of": 1}
+SHAPES = {"floor": "floor(x)", "ceil": "ceil(x)", "round": "round(x, unit)", "lottery": "lottery(seed)",
+          "days_between": "days_between(from, to)", "year_fraction": "year_fraction(from, to)",
+          "quarter_of": "quarter_of(date)"}
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "where", "if", "then", "else"}
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -137,7 +141,8 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class Func:
-    """A function of values: min(a, b, ...), max(...), floor(x), ceil(x), round(x, unit)."""
+    """A function of values: min(a, b, ...), max(...), floor(x), ceil(x), round(x, unit), lottery(seed),
+    days_between(from, to), year_fraction(from, to), quarter_of(date)."""
 
     func: str
     args: tuple
@@ -401,8 +406,7 @@ class _Parser:
         self.depth -= 1
         if func.text in ARITY:
             if len(args) != ARITY[func.text] or where is not None:
-                shape = {"floor": "floor(x)", "ceil": "ceil(x)", "round": "round(x, unit)", "lottery": "lottery(seed)"}[func.text]
-                raise ExpressionError(f"{func.text}() takes {ARITY[func.text]} value(s): {shape}", func.offset)
+                raise ExpressionError(f"{func.text}() takes {ARITY[func.text]} value(s): {SHAPES[func.text]}", func.offset)
             return Func(func.text, tuple(args), func.offset)
         if func.text in ("min", "max") and len(args) > 2:
             if where is not None:

@@ -16,6 +16,7 @@ Semantics shared with the durable_rules evaluator (see ``durable``):
 """
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import hashlib
 import math
@@ -62,16 +63,30 @@ def _add(a, b):
     try:
         return a + b
     except (TypeError, decimal.Inexact):  # Decimal and Fraction do not mix, or 28 digits do not suffice
+        if isinstance(a, dt.date) or isinstance(b, dt.date):
+            return _shift(a, b) if isinstance(a, dt.date) else _shift(b, a)
         return exact(Fraction(a) + Fraction(b))
 
 
 def _sub(a, b):
     if a is None or b is None:
         return None
+    if isinstance(a, dt.date):
+        return (a - b).days if isinstance(b, dt.date) else _shift(a, -b)
     try:
         return a - b
     except (TypeError, decimal.Inexact):
         return exact(Fraction(a) - Fraction(b))
+
+
+def _shift(day: dt.date, days):
+    """``day`` moved by a whole number of days; null for part of a day or a date outside the calendar."""
+    if days != int(days):
+        return None
+    try:
+        return day + dt.timedelta(days=int(days))
+    except OverflowError:
+        return None
 
 
 def _mul(a, b):
@@ -158,6 +173,27 @@ def _lottery(seed, applicant_id):
     return hashlib.sha256(f"{seed}:{applicant_id}".encode("utf-8")).hexdigest()
 
 
+def _days_between(start, end):
+    """The days from ``start`` to ``end``: negative when ``end`` comes first."""
+    return None if start is None or end is None else (end - start).days
+
+
+def _year_fraction(start, end):
+    """The part of a year from ``start`` to ``end`` counted 30E/360: every month 30 days, a year 360, so that
+    1 July to 1 January is exactly one half."""
+    if start is None or end is None:
+        return None
+    days = (360 * (end.year - start.year) + 30 * (end.month - start.month)
+            + min(end.day, 30) - min(start.day, 30))
+    return exact(Fraction(days, 360))
+
+
+def _quarter_of(day):
+    """The quarter of a date as the facts write it: 2018Q3."""
+    return None if day is None else f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+HELPERS.update({"_days_between": _days_between, "_year_fraction": _year_fraction, "_quarter_of": _quarter_of})
 HELPERS.update({"_lottery": _lottery, "_min_of": _min_of, "_max_of": _max_of, "_floor": _floor, "_ceil": _ceil, "_round": _round})
 AS_OF = "\x00as_of"  # where the decision date sits in an applicant's values: no field can have this name
 

@@ -84,6 +84,9 @@ def expressions(kind: str, depth: int, scope: tuple = (), derived: bool = True):
             st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["floor", "ceil"]), sub("number")),
             st.builds(lambda a, u: f"round({a}, {u})", sub("number"), st.sampled_from(["0.5", "1", "0", "-1", "n"])),
             st.builds(lambda c, a, b: f"(if {c} then {a} else {b})", sub("boolean"), sub("number"), sub("number")),
+            st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["days_between", "year_fraction"]),
+                      sub("date"), sub("date")),
+            st.builds(lambda a, b: f"({a} - {b})", sub("date"), sub("date")),
         ]
         if scope == ("q",):
             branches.append(st.builds(lambda v: f"sum(w, {v})", sub("number", ("q", "w"))))
@@ -99,6 +102,11 @@ def expressions(kind: str, depth: int, scope: tuple = (), derived: bool = True):
             st.builds(lambda a, neg: f"{a} {'not in' if neg else 'in'} params.names", sub("string"), st.booleans()),
             st.builds(lambda a: f"{a} in [1, 2.5, -3]", sub("number")),
         )
+    if kind == "date":
+        return st.one_of(leaves, leaves, st.builds(lambda a, op, n: f"({a} {op} {n})", sub("date"), st.sampled_from("+-"),
+                                                   sub("number")))
+    if kind == "string":
+        return st.one_of(leaves, leaves, st.builds(lambda a: f"quarter_of({a})", sub("date")))
     return leaves
 
 
