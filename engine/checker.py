@@ -129,16 +129,20 @@ class Scope:
     params: dict  # parameter name -> value
     extras: dict = field(default_factory=dict)  # e.g. {"tier": NUMBER} in ranking
     items: tuple = ()  # the item fields of each enclosing aggregate, outermost first
+    named: tuple = ()  # per enclosing aggregate: (the item's name, its schema), or None where it has none
 
     def names(self) -> list[str]:
         inner = [name for props in reversed(self.items) for name in props]
+        inner += [entry[0] for entry in reversed(self.named) if entry]
         return inner + list(self.fields) + list(self.derived) + list(self.extras) + ["params", "as_of"]
 
-    def within(self, item_schema: Any) -> "Scope":
-        """The scope inside an aggregate over a list whose items have ``item_schema``."""
+    def within(self, item_schema: Any, name: str | None = None) -> "Scope":
+        """The scope inside an aggregate over a list whose items have ``item_schema``; a named item's fields
+        are read through its name only (``g.fte``), an unnamed item's by their own names (``fte``)."""
         item_schema = deref(item_schema, self.root)
-        props = item_schema.get("properties", {}) if isinstance(item_schema, dict) else {}
-        return replace(self, items=self.items + (dict(props),))
+        props = item_schema.get("properties", {}) if isinstance(item_schema, dict) and name is None else {}
+        entry = (name, item_schema if item_schema is not None else {}) if name else None
+        return replace(self, items=self.items + (dict(props),), named=self.named + (entry,))
 
 
 def check(node: Any, scope: Scope) -> tuple[Any, Kind]:
@@ -175,6 +179,9 @@ def _check_name(node: E.Name, scope: Scope) -> tuple[Any, Kind]:
 
 def _lookup(head: str, node: E.Name, scope: Scope) -> tuple[str, Kind]:
     for level in range(len(scope.items) - 1, -1, -1):
+        entry = scope.named[level] if level < len(scope.named) else None
+        if entry and entry[0] == head:
+            return f"named:{level}", kind_of_schema(entry[1], scope.root)
         if head in scope.items[level]:
             return f"item:{level}", kind_of_schema(scope.items[level][head], scope.root)
     if head in scope.extras:  # reserved names (tier) mean what the scope says, never a field
@@ -248,7 +255,7 @@ def describe(kind: Kind) -> str:
         return "a value of no declared type (give the field a 'type' in the facts schema)"
     if kind.name == "mixed":
         return "a value of several possible types (give the field one 'type' in the facts schema)"
-    return f"a {kind.name}"
+    return f"{'an' if kind.name[0] in 'aeiou' else 'a'} {kind.name}"
 
 
 def _check_compare(node: E.Compare, scope: Scope) -> tuple[Any, Kind]:
@@ -310,7 +317,10 @@ def _check_aggregate(node: E.Aggregate, scope: Scope) -> tuple[Any, Kind]:
         return _check_func(E.Func(node.func, (node.source, node.item), node.offset), scope)  # min(a, b) of values
     if source_kind.name != "list":
         raise ExpressionError(f"{node.func}() needs a list, not {describe(source_kind)}", node.offset)
-    inner = scope.within(source_kind.schema)  # a list of plain values has items without fields
+    if node.name and any(entry and entry[0] == node.name for entry in scope.named):
+        raise ExpressionError(f"'{node.name}' already names an item of an enclosing list: choose another name",
+                              node.offset)
+    inner = scope.within(source_kind.schema, node.name)  # a list of plain values has items without fields
     where = expect_condition(node.where, inner) if node.where is not None else None
     if node.func == "count":
         return replace(node, source=source, where=where), NUMBER

@@ -31,6 +31,7 @@ SHAPES = {"floor": "floor(x)", "ceil": "ceil(x)", "round": "round(x, unit)", "lo
           "days_between": "days_between(from, to)", "year_fraction": "year_fraction(from, to)",
           "quarter_of": "quarter_of(date)"}
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "where", "if", "then", "else"}
+RESERVED_NAMES = frozenset({"params", "as_of", "tier"})
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -73,7 +74,7 @@ class ListLit:
 class Name:
     path: tuple  # ("assessment", "guidance_actions"), ("params", "min_fill_rate")
     offset: int = 0
-    binding: str = ""  # what the name refers to, set by the checker: env, params, tier or item:N
+    binding: str = ""  # what the name refers to, set by the checker: env, params, tier, item:N or named:N
 
     @property
     def dotted(self) -> str:
@@ -132,11 +133,14 @@ class Not:
 
 @dataclass(frozen=True)
 class Aggregate:
+    """``func(list, item where condition)``; ``name`` is the item's handle in ``func(g in list, ...)``, if given."""
+
     func: str
     source: "Node"
     item: "Node | None" = None
     where: "Node | None" = None
     offset: int = 0
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -398,12 +402,18 @@ class _Parser:
         """An aggregate over a list, or a function of values: ``min(a, b)`` is settled by the checker."""
         self.take()  # (
         self.enter()
+        name = self._item_name() if func.text in AGGREGATES else None
         args = [self.parse_sum()]
         while self.accept(","):
             args.append(self.parse_sum())
         where = self.parse_or() if self.accept("where") else None
         self.expect(")", f"')' to close {func.text}(")
         self.depth -= 1
+        if name is not None:
+            if len(args) > 2:
+                raise ExpressionError(f"{func.text}() takes a list and a value: {func.text}({name.text} in list, "
+                                      f"value [where condition])", func.offset)
+            return self._aggregate(func, args[0], args[1] if len(args) > 1 else None, where, name.text)
         if func.text in ARITY:
             if len(args) != ARITY[func.text] or where is not None:
                 raise ExpressionError(f"{func.text}() takes {ARITY[func.text]} value(s): {SHAPES[func.text]}", func.offset)
@@ -417,14 +427,25 @@ class _Parser:
                                   func.offset)
         return self._aggregate(func, args[0], args[1] if len(args) > 1 else None, where)
 
-    def _aggregate(self, func: Token, source: Node, item: Node | None, where: Node | None) -> Node:
+    def _item_name(self) -> Token | None:
+        """``g`` of ``sum(g in grants, ...)``: a name followed by ``in`` opens an aggregate with a named item."""
+        if self.tok.kind != "name" or self.tok.text in KEYWORDS or self.tokens[self.pos + 1].text != "in":
+            return None
+        name = self.take()
+        if name.text in RESERVED_NAMES:
+            raise ExpressionError(f"'{name.text}' cannot name an item: it already means something", name.offset)
+        self.take()  # in
+        return name
+
+    def _aggregate(self, func: Token, source: Node, item: Node | None, where: Node | None,
+                   name: str | None = None) -> Node:
         if func.text != "count" and item is None:
             raise ExpressionError(
                 f"{func.text}() needs a value per item: {func.text}(list, value [where condition])", func.offset
             )
         if func.text == "count" and item is not None:
             raise ExpressionError("count() takes a list and an optional 'where' condition, no value", func.offset)
-        return Aggregate(func.text, source, item, where, func.offset)
+        return Aggregate(func.text, source, item, where, func.offset, name)
 
     def _group(self) -> Node:
         self.take()
@@ -563,7 +584,8 @@ def to_text(node: Node) -> str:
         return f"if {to_text(node.condition)} then {to_text(node.then)} else {to_text(node.otherwise)}"
     item = f", {to_text(node.item)}" if node.item is not None else ""
     where = f" where {to_text(node.where)}" if node.where is not None else ""
-    return f"{node.func}({to_text(node.source)}{item}{where})"
+    named = f"{node.name} in " if node.name else ""
+    return f"{node.func}({named}{to_text(node.source)}{item}{where})"
 
 
 def _wrap(node: Node) -> str:

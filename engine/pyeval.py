@@ -253,7 +253,10 @@ class _Writer:
         if binding == "env" and node.dotted in self.bound:
             return self.bound[node.dotted]
         source = "e" if binding == "env" else f"_i{binding.split(':')[1]}"
-        code = f"{source}.get({node.path[0]!r})"
+        if binding.startswith("named:"):  # the item itself, then its fields
+            code = source
+        else:
+            code = f"{source}.get({node.path[0]!r})"
         for part in node.path[1:]:
             code = f"_dig({code}, {part!r})"
         return code

@@ -138,7 +138,7 @@ def test_an_applicant_field_cannot_be_named_tier(tmp_path):
     ({"x": {"enum": ["a", 1]}}, "x == 1", "tier", ["several possible types"]),
     ({"x": {}}, "x + 1 > 2", "tier", ["no declared type"]),
     ({"x": {}}, "true", "x", ["ranking key", "no declared type"]),
-    ({"x": {"type": "object", "properties": {}}}, "true", "x", ["ranking key", "a object"]),
+    ({"x": {"type": "object", "properties": {}}}, "true", "x", ["ranking key", "an object"]),
     ({"x": {"type": "string"}}, "x", "tier", ["condition must be true or false", "a string"]),
 ])
 def test_untyped_and_union_typed_fields_are_refused_where_a_type_is_needed(tmp_path, fields, when, rank, words):

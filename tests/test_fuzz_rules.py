@@ -87,6 +87,10 @@ def expressions(kind: str, depth: int, scope: tuple = (), derived: bool = True):
             st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["days_between", "year_fraction"]),
                       sub("date"), sub("date")),
             st.builds(lambda a, b: f"({a} - {b})", sub("date"), sub("date")),
+            st.builds(lambda f, t: f"{f}(x in q, x.k where x.t == {t})", st.sampled_from(["sum", "mean", "min", "max"]),
+                      sub("string")),
+            st.builds(lambda n: f"count(x in q where x.k >= {n})", sub("number")),
+            st.builds(lambda n: f"sum(x in q, sum(y in x.w, y.z * x.k - {n}))", sub("number")),
         ]
         if scope == ("q",):
             branches.append(st.builds(lambda v: f"sum(w, {v})", sub("number", ("q", "w"))))
