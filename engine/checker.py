@@ -130,11 +130,13 @@ class Scope:
     extras: dict = field(default_factory=dict)  # e.g. {"tier": NUMBER} in ranking
     items: tuple = ()  # the item fields of each enclosing aggregate, outermost first
     named: tuple = ()  # per enclosing aggregate: (the item's name, its schema), or None where it has none
+    context: dict = field(default_factory=dict)  # call-level names (call, region) -> Kind, where they can be read
+    unreadable: dict = field(default_factory=dict)  # call-level names that cannot be read here -> why
 
     def names(self) -> list[str]:
         inner = [name for props in reversed(self.items) for name in props]
         inner += [entry[0] for entry in reversed(self.named) if entry]
-        return inner + list(self.fields) + list(self.derived) + list(self.extras) + ["params", "as_of"]
+        return inner + list(self.fields) + list(self.derived) + list(self.extras) + ["params", "as_of"] + list(self.context)
 
     def within(self, item_schema: Any, name: str | None = None) -> "Scope":
         """The scope inside an aggregate over a list whose items have ``item_schema``; a named item's fields
@@ -166,6 +168,8 @@ def _check_name(node: E.Name, scope: Scope) -> tuple[Any, Kind]:
     if head == "params":
         return replace(node, binding="params"), _check_param(node, scope)
     binding, kind = _lookup(head, node, scope)
+    if binding == "call" and rest[:1] == ("budget_fte",) and "call.budget_fte" in scope.unreadable:
+        raise ExpressionError(scope.unreadable["call.budget_fte"], node.offset)
     for depth, part in enumerate(rest, start=1):
         prefix = ".".join(node.path[:depth])
         if kind.name != "object":
@@ -192,9 +196,17 @@ def _lookup(head: str, node: E.Name, scope: Scope) -> tuple[str, Kind]:
         return "env", scope.derived[head]
     if head == "as_of":  # the decision date (a reserved name: no field or derived value is called so)
         return "as_of", Kind("date")
+    if head in scope.context:  # the call's data and the applicant's region, unless a field has the name
+        return head, scope.context[head]
+    if head in scope.unreadable:
+        raise ExpressionError(scope.unreadable[head], node.offset)
     if head.lower() in DATE_WORDS:
         raise ExpressionError(f"unknown field '{head}' (the date of the decision is 'as_of')", node.offset)
+    if head in ("budget_fte", "budget"):
+        raise ExpressionError(f"unknown field '{head}' (the budget of the call is 'call.budget_fte')", node.offset)
     readable = "the applicant's fields, the derived values, params.NAME, tier and as_of"
+    if scope.context:
+        readable += ", " + ", ".join(f"{name}.FIELD" for name in scope.context)
     raise ExpressionError(f"unknown field '{head}'{did_you_mean(head, scope.names())} (readable here: {readable})",
                           node.offset)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import expr as E
-from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, describe, kind_of_value, reads,
-                      region_schema)
+from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, deref, describe, kind_of_value,
+                      reads, region_schema)
 from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
 from .limits import check_deadline
 from .load import Document, bounded_decimal, load_yaml_document, read_text
@@ -336,17 +336,46 @@ def _extended(ctx: _Context, schema: dict, extension: dict) -> dict | None:
     if not isinstance(properties, dict):
         ctx.problem(("facts", "extend"), "the facts schema has no applicant fields to extend")
         return None
-    clashes = sorted(set(extension["fields"]) & set(properties))
+    fields = extension.get("fields", {})
+    clashes = sorted(set(fields) & set(properties))
     for name in clashes:
         ctx.problem(("facts", "extend", "fields", name), f"'{name}' is a field of the facts schema already", key=True)
     for name in extension.get("required", []):
-        if name not in extension["fields"] and name not in properties:
+        if name not in fields and name not in properties:
             ctx.problem(("facts", "extend", "required"), f"'{name}' is required but is not a field")
+    region_props = _extension_target(ctx, merged, "regions", extension)
+    call_props = _extension_target(ctx, merged, "call", extension)
     if len(ctx.problems) > before:
         return None
-    properties.update(json.loads(schema_json(extension["fields"]), parse_float=Decimal))
-    target["required"] = list(dict.fromkeys(list(target.get("required", [])) + list(extension.get("required", []))))
+    properties.update(json.loads(schema_json(fields), parse_float=Decimal))
+    if "required" in extension:
+        target["required"] = list(dict.fromkeys(list(target.get("required", [])) + list(extension["required"])))
+    for props, key in ((region_props, "regions"), (call_props, "call")):
+        if props is not None:
+            props.update(json.loads(schema_json(extension[key]["fields"]), parse_float=Decimal))
     return merged
+
+
+def _extension_target(ctx: _Context, merged: dict, key: str, extension: dict) -> dict | None:
+    """The properties that ``facts.extend.regions`` (each region's) or ``facts.extend.call`` add to; None
+    when the rule file extends neither."""
+    if key not in extension:
+        return None
+    top = merged.setdefault("properties", {})
+    if key == "call":
+        call = deref(top.setdefault("call", {"type": "object"}), merged)
+        target = call if isinstance(call, dict) else None
+    else:
+        regions = deref(top.get("regions"), merged)
+        target = deref(regions.get("additionalProperties"), merged) if isinstance(regions, dict) else None
+    if not isinstance(target, dict):
+        ctx.problem(("facts", "extend", key), f"the facts schema has no {key} to extend")
+        return None
+    props = target.setdefault("properties", {})
+    for name in sorted(set(extension[key]["fields"]) & set(props)):
+        ctx.problem(("facts", "extend", key, "fields", name), f"'{name}' is a field of the facts schema's {key} already",
+                    key=True)
+    return props
 
 
 def _schema_problem(ctx: _Context, spec: Any, schema: dict, text: str, path: tuple, message: str) -> None:
@@ -551,7 +580,7 @@ NEED_WORDS = {"when": "a condition must be true or false", "cap": "allocation ca
 def _stage_names(ctx: _Context) -> None:
     """Check every expression in its scope, bind every name once, and keep the bound trees."""
     fields = dict(applicant_schema(ctx.facts_schema).get("properties", {}))
-    scope = Scope(ctx.facts_schema, fields, {}, ctx.params)
+    scope = Scope(ctx.facts_schema, fields, {}, ctx.params, **_call_context(ctx))
     for name in ctx.data.get("derived") or {}:
         if name in fields or name in RESERVED_NAMES:
             what = "a field of the facts" if name in fields else "reserved (it has a meaning of its own)"
@@ -563,6 +592,34 @@ def _stage_names(ctx: _Context) -> None:
         if path[0] != "derived":
             extras = {"tier": NUMBER} if path[0] in ("ranking", "allocation") else {}
             _check_at(ctx, path, replace(scope, extras=extras))
+
+
+def region_field(allocation: dict) -> str | None:
+    """The applicant field that names its region: the one-method form's ``regions.field``, or a split step's."""
+    regions = allocation.get("regions") if isinstance(allocation, dict) else None
+    if isinstance(regions, dict) and isinstance(regions.get("field"), str):
+        return regions["field"]
+    steps = allocation.get("steps") if isinstance(allocation, dict) else None
+    for step in steps if isinstance(steps, list) else ():
+        if isinstance(step, dict) and step.get("step") == "split" and isinstance(step.get("field"), str):
+            return step["field"]
+    return None
+
+
+def _call_context(ctx: _Context) -> dict:
+    """What ``call.X`` and ``region.X`` read: the call's fields and budget, and the applicant's region."""
+    props = dict(deref(ctx.facts_schema.get("properties", {}).get("call"), ctx.facts_schema) or {}).get("properties", {})
+    call = {"type": "object", "properties": {**props, "budget_fte": {"type": "number"}}}
+    context, unreadable = {"call": Kind("object", call)}, {}
+    if isinstance(ctx.data["budget"]["fte"], str) and re.search(r"\bapplicants\b", ctx.data["budget"]["fte"]):
+        unreadable["call.budget_fte"] = ("call.budget_fte cannot be read here: the budget is computed from the "
+                                         "eligible applicants, after these rules have decided who they are")
+    if region_field(ctx.data.get("allocation")) is not None:
+        context["region"] = Kind("object", region_schema(ctx.facts_schema))
+    else:
+        unreadable["region"] = ("region.X reads the attributes of the applicant's region, but this ruleset splits by "
+                                "no region field (allocation.regions.field, or a split step's field, names it)")
+    return {"context": context, "unreadable": unreadable}
 
 
 def _check_at(ctx: _Context, path: tuple, scope: Scope) -> Kind:

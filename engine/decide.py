@@ -156,7 +156,7 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
     ``record_format`` names the format (first key); None rebuilds a record made before formats were named.
     """
     with batch():
-        assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of)
+        assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of, facts.call, facts.regions)
         if ruleset.budget_from_call:
             ruleset = dataclasses.replace(ruleset, budget_fte=call_budget(ruleset, assessments))
         if ruleset.allocation.steps:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from .compile import Ruleset
 from .limits import check_deadline
-from .pyeval import AS_OF, CONTEXT, Compiled, generate
+from .pyeval import AS_OF, CALL, CONTEXT, REGION, Compiled, generate
 
 
 @dataclass
@@ -46,12 +46,21 @@ def compiled(ruleset: Ruleset) -> Compiled:
     return _CACHE[key]
 
 
-def derive(ruleset: Ruleset, applicants: Sequence[dict], as_of: dt.date | None = None) -> list[dict]:
-    """Each applicant's facts plus its derived values (new dicts; the facts are not changed)."""
+def derive(ruleset: Ruleset, applicants: Sequence[dict], as_of: dt.date | None = None, call: dict | None = None,
+           regions: dict | None = None) -> list[dict]:
+    """Each applicant's facts plus its derived values (new dicts; the facts are not changed).
+
+    Beside the facts, each applicant's values hold (under names no field can have) the decision date, the
+    call's own data with the budget (``call.X``) and the attributes of its region (``region.X``).
+    """
     fn = compiled(ruleset).derive
     check_deadline()
+    hidden = {AS_OF: as_of, CALL: {**(call or {}), "budget_fte": ruleset.budget_fte}}
+    split = ruleset.allocation.split
     with decimal.localcontext(CONTEXT):
-        return [fn({**a, AS_OF: as_of}) for a in applicants]
+        if split is None or not regions:
+            return [fn({**a, **hidden}) for a in applicants]
+        return [fn({**a, **hidden, REGION: regions.get(a.get(split.field))}) for a in applicants]
 
 
 def python_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
@@ -76,13 +85,13 @@ Outcomes = Callable[[Ruleset, Sequence[dict]], list]
 
 
 def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = python_outcomes,
-           as_of: dt.date | None = None) -> list[Assessment]:
+           as_of: dt.date | None = None, call: dict | None = None, regions: dict | None = None) -> list[Assessment]:
     """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules.
 
     The Python evaluator's conditions run inside the generated ``assess_one``, which also writes
     the trace; another evaluator's outcomes are handed to it, and it only writes the trace.
     """
-    envs = derive(ruleset, applicants, as_of)
+    envs = derive(ruleset, applicants, as_of, call, regions)
     fns = compiled(ruleset)
     held = [None] * len(envs) if outcomes is python_outcomes else outcomes(ruleset, envs)
     one = fns.assess_one

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from .checker import deref, kind_of_schema
+from .checker import deref, kind_of_schema, region_schema
 from .compile import Ruleset
 from .errors import InputError, Location, Problem, printable
 from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
@@ -112,7 +112,8 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     checks = [lambda d: validate_facts(d, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml"),
               lambda d: check_unique_by(d["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label),
               lambda d: coerce_all(d["applicants"], date_paths(ruleset), text, label),
-              lambda d: check_regions(ruleset, d["applicants"], d.get("regions"), text, label)]
+              lambda d: check_regions(ruleset, d["applicants"], d.get("regions"), text, label),
+              lambda d: coerce_call_dates(d, ruleset, text, label)]
     for check in checks:
         data = _excluding(check, data, excluded) if exclude else (check(data), data)[1]
     applicants, regions = data["applicants"], data.get("regions")
@@ -299,6 +300,25 @@ def coerce_all(applicants: list, paths: tuple, text: str, label: str) -> list:
                                  "years 0001 to 9999)", f"applicants[{i}]{_dotted(path)}", "format")
                          for i, path in bad)
     return applicants
+
+
+def coerce_call_dates(data: dict, ruleset: Ruleset, text: str, label: str) -> dict:
+    """The date fields of the call's own data and of each region, given as text, become dates (as the
+    applicants' do), so that call.X and region.X compare as dates; one that is no date is reported at its place."""
+    root = ruleset.facts_schema
+    call_schema = deref(root.get("properties", {}).get("call"), root)
+    bad = []
+    if isinstance(data.get("call"), dict) and isinstance(call_schema, dict):
+        paths = tuple(_date_paths(call_schema.get("properties", {}), root, ()))
+        bad += [("call",) + path for path in coerce_dates(data["call"], paths)]
+    region_paths = tuple(_date_paths(region_schema(root).get("properties", {}), root, ()))
+    for name, region in (data.get("regions") or {}).items() if region_paths else ():
+        bad += [("regions", name) + path for path in coerce_dates(region, region_paths)]
+    if bad:
+        doc = load_positions(text, label)
+        raise InputError(Problem(doc.loc(path), "not a date this engine can use (YYYY-MM-DD, years 0001 to 9999)",
+                                 path[0] + _dotted(path[1:]), "format") for path in bad)
+    return data
 
 
 def coerce_dates(applicant: dict, paths: tuple) -> list:

@@ -196,6 +196,9 @@ def _quarter_of(day):
 HELPERS.update({"_days_between": _days_between, "_year_fraction": _year_fraction, "_quarter_of": _quarter_of})
 HELPERS.update({"_lottery": _lottery, "_min_of": _min_of, "_max_of": _max_of, "_floor": _floor, "_ceil": _ceil, "_round": _round})
 AS_OF = "\x00as_of"  # where the decision date sits in an applicant's values: no field can have this name
+CALL = "\x00call"  # the call's data and budget (call.X), likewise
+REGION = "\x00region"  # the attributes of the applicant's region (region.X), likewise
+HIDDEN = {"call": CALL, "region": REGION}
 
 
 def _dig(value, key):
@@ -250,6 +253,11 @@ class _Writer:
             return f"e.get({AS_OF!r})"
         if binding == "applicants":  # the call's eligible applicants, in a budget computed per decision
             return "_applicants"
+        if binding in HIDDEN:
+            code = f"e.get({HIDDEN[binding]!r})"
+            for part in node.path[1:]:
+                code = f"_dig({code}, {part!r})"
+            return code
         if binding == "env" and node.dotted in self.bound:
             return self.bound[node.dotted]
         source = "e" if binding == "env" else f"_i{binding.split(':')[1]}"
@@ -381,7 +389,7 @@ def _assess_one(writer: _Writer, ruleset) -> list[str]:
     lines = ["def assess_one(e, held):"]
     for name in dict.fromkeys(n for r in ruleset.eligibility + ruleset.tiers for n in r.reads):
         if not name.startswith("params."):
-            code = writer.write(_name(name))
+            code = writer.write(_name(name, ruleset))
             writer.bound[name] = f"n{len(writer.bound)}"
             lines.append(f"    {writer.bound[name]} = {code}")
     flags = []
@@ -410,9 +418,15 @@ def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
     path = tuple(dotted.split("."))
     if path[0] == "params":
         return writer.const(ruleset.params[path[1]], raw=True)
-    return writer.write(_name(dotted))
+    return writer.write(_name(dotted, ruleset))
 
 
-def _name(dotted: str) -> E.Name:
-    """A name a rule read at the top level: the applicant's (or the decision date)."""
-    return E.Name(tuple(dotted.split(".")), binding="as_of" if dotted == "as_of" else "env")
+def _name(dotted: str, ruleset) -> E.Name:
+    """A name a rule read at the top level: the applicant's, the decision date, or the call's (call.X, region.X,
+    where no field or derived value has that name)."""
+    path = tuple(dotted.split("."))
+    if dotted == "as_of":
+        return E.Name(path, binding="as_of")
+    if path[0] in HIDDEN and path[0] not in ruleset.applicant_fields and path[0] not in {d.name for d in ruleset.derived}:
+        return E.Name(path, binding=path[0])
+    return E.Name(path, binding="env")

@@ -10,6 +10,7 @@ failure points at the line of the expectation that failed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ from .compile import Ruleset, compile_file
 from .decide import decide
 from .errors import RulesError, InputError, Location
 from .explain import show
-from .facts import Facts, check_regions, coerce_dates, date_paths
+from .facts import Facts, check_regions, coerce_call_dates, coerce_dates, date_paths
 from .load import Document, load_yaml_document, read_text
 from .validate import shipped_schema, validate_document
 
@@ -111,6 +112,11 @@ def _ruleset_for(case: dict, doc: Document, where: tuple, ruleset_id: str, rules
     versions = list_versions(ruleset_id, rules_dir)
     if "version" not in case and "as_of" not in case:
         raise InputError.at(doc.loc(where), "a test case needs 'as_of' (a date) or 'version' to pick the rule file")
+    if isinstance(case.get("as_of"), str):  # quoted in YAML, or JSON: the schema says it is a date
+        try:
+            case["as_of"] = dt.date.fromisoformat(case["as_of"])
+        except ValueError:
+            raise InputError.at(doc.loc(where + ("as_of",)), f"'{case['as_of']}' is not a date (YYYY-MM-DD)") from None
     if "version" in case:
         chosen = [r for r in versions if r.version == str(case["version"])]
     else:
@@ -146,7 +152,9 @@ def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
         coerce_dates(applicant, paths)
     regions = case_doc.data.get("regions")
     check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
-    return Facts(case_doc.file, "", "0" * 64, applicants, regions, {})
+    call = case_doc.data.get("call") or {}
+    coerce_call_dates({"call": call, "regions": regions}, ruleset, case_doc.text, case_doc.file)
+    return Facts(case_doc.file, "", "0" * 64, applicants, regions, call)
 
 
 def _run_case(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:

@@ -51,7 +51,7 @@ SCHEMA = {"type": "object", "required": ["applicants"], "properties": {
 
 # atoms of each kind at the applicant level, inside q's items (item:0) and inside w's items (item:1)
 ATOMS = {
-    "number": ["n", "i", "m", "o.x", "requested_fte", "params.p", "3", "0.5", "-2", "count(q)", "dn"],
+    "number": ["n", "i", "m", "o.x", "requested_fte", "params.p", "3", "0.5", "-2", "count(q)", "dn", "call.budget_fte"],
     "string": ["s", "e", "o.y", '"a"', "id"],
     "date": ["d", "2018-06-20", "params.day", "as_of"],
     "boolean": ["b", "true", "false", "db"],

@@ -184,4 +184,4 @@ def test_messages_that_say_what_would_help(tmp_path):
     (folder / "lde-2018.yaml").write_text(text.replace("when: realisation_rate >= params.min_realisation_rate",
                                                        "when: budget_fte > 0"), encoding="utf-8")
     unknown = CliRunner().invoke(main, ["validate", "--rules-dir", str(tmp_path / "rules")])
-    assert "unknown field 'budget_fte'" in unknown.output and "readable here:" in unknown.output
+    assert "unknown field 'budget_fte'" in unknown.output and "(the budget of the call is 'call.budget_fte')" in unknown.output

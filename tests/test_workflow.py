@@ -177,3 +177,14 @@ def test_validation_sees_the_new_version_and_its_tests_are_not_rules():
 def test_lint_flags_a_cap_that_can_go_negative(cap, negative):
     text = rule_file("lde").read_text(encoding="utf-8").replace("  cap: requested_fte\n", f"  cap: {cap}\n")
     assert ("negative-cap:cap" in lint_codes(text)) is negative
+
+
+@pytest.mark.parametrize("as_of, outcome", [('"2018-06-20"', "4 passed, 0 failed"), ('"2018-13-01"', "cases[0].as_of: must be a date (YYYY-MM-DD), not '2018-13-01'")])
+def test_a_quoted_date_in_a_test_case_is_a_date(runner, tmp_path, as_of, outcome):
+    # A quoted as_of (as JSON writes it) picked the version by comparing a date with a text: exit 3.
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    path = rules / "lde" / "tests" / "lde-2018.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("as_of: 2018-06-20", f"as_of: {as_of}", 1), encoding="utf-8")
+    result = invoke(runner, "test", rules / "lde", "--rules-dir", rules)
+    assert outcome in " ".join(result.stdout.split()) and result.exit_code == (0 if "passed" in outcome else 1), result.output
