@@ -460,13 +460,15 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-def lint(paths):
-    """Publish-gate checks that need no facts (default: rules/)."""
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path(),
+              help="The rules folder to check when no PATH is given.")
+def lint(paths, rules_dir):
+    """Publish-gate checks that need no facts (default: the rules folder)."""
     from rules_engine.api import validate_paths
     from rules_engine.errors import InputError as _InputError
     from rules_engine.lint import lint_rulesets
 
-    result = validate_paths(paths or ["rules"])
+    result = validate_paths(paths or [rules_dir])
     if result.problems:
         raise _InputError(result.problems)
     findings = lint_rulesets(result.rulesets)

@@ -64,15 +64,28 @@ def overlaps(rulesets: Iterable[Ruleset]) -> list[Problem]:
     problems = []
     for versions in by_id.values():
         versions.sort(key=lambda r: (r.effective_from, r.version))
-        for before, after in zip(versions, versions[1:]):
-            if before.version == after.version:
-                problems.append(Problem(_loc(after), f"version {after.version} of '{after.id}' also in {before.label}"))
-            elif before.effective_to is None or before.effective_to >= after.effective_from:
-                end = before.effective_to.isoformat() if before.effective_to else "open-ended"
-                problems.append(Problem(_loc(after), f"effective period of {after.id} {after.version} (from "
-                                        f"{after.effective_from}) overlaps {before.version} in {before.label} "
-                                        f"(from {before.effective_from}, to {end})", "effective.from", "overlap"))
+        published = [r for r in versions if r.status != "draft"]
+        for before, after in zip(published, published[1:]):
+            problems += _clash(before, after)
+        # drafts are alternatives: they may share a version and a period with each other, never with a
+        # published version (whichever of them is published must fit between the published ones)
+        for draft in (r for r in versions if r.status == "draft"):
+            for other in published:
+                first, second = sorted((other, draft), key=lambda r: (r.effective_from, r.status != "draft"))
+                problems += _clash(first, second)[:1]
     return problems
+
+
+def _clash(before: Ruleset, after: Ruleset) -> list[Problem]:
+    """The repeated version, or the overlap, of two versions of one ruleset (``before`` starts first)."""
+    if before.version == after.version:
+        return [Problem(_loc(after), f"version {after.version} of '{after.id}' also in {before.label}")]
+    if before.effective_to is None or before.effective_to >= after.effective_from:
+        end = before.effective_to.isoformat() if before.effective_to else "open-ended"
+        return [Problem(_loc(after), f"effective period of {after.id} {after.version} (from "
+                        f"{after.effective_from}) overlaps {before.version} in {before.label} "
+                        f"(from {before.effective_from}, to {end})", "effective.from", "overlap")]
+    return []
 
 
 def _loc(r: Ruleset) -> Location:

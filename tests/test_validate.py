@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,22 @@ def test_messages_that_say_what_would_help(tmp_path):
                                                        "when: budget_fte > 0"), encoding="utf-8")
     unknown = CliRunner().invoke(main, ["validate", "--rules-dir", str(tmp_path / "rules")])
     assert "unknown field 'budget_fte'" in unknown.output and "(the budget of the call is 'call.budget_fte')" in unknown.output
+
+
+def test_draft_alternatives_of_one_version_validate_together(tmp_path):
+    # Two drafts of lde 2019.1 side by side (a policy owner's alternatives): both valid. A draft that repeats
+    # a published version is still refused, as is a draft whose period overlaps a published one; and a
+    # bare id refuses to pick between the twins (issue 18).
+    folder = tmp_path / "lde"
+    folder.mkdir()
+    shutil.copy(rule_file("lde"), folder / "lde-2018.yaml")
+    draft = (RULES / "lde" / "lde-2019.yaml").read_text(encoding="utf-8")
+    (folder / "lde-2019-a.yaml").write_text(draft, encoding="utf-8")
+    (folder / "lde-2019-b.yaml").write_text(draft.replace("value: 20\n", "value: 10\n", 1), encoding="utf-8")
+    assert validate_paths([tmp_path]).problems == []
+    (folder / "lde-2019-c.yaml").write_text(draft.replace('version: "2019.1"', 'version: "2018.1"'), encoding="utf-8")
+    problems = validate_paths([tmp_path]).problems
+    assert len(problems) == 1 and "version 2018.1 of 'lde' also in" in str(problems[0])
+    (folder / "lde-2019-c.yaml").write_text(draft.replace("from: 2019-01-01", "from: 2018-12-01"), encoding="utf-8")
+    problems = validate_paths([tmp_path]).problems
+    assert len(problems) == 1 and "overlaps 2018.1" in str(problems[0])

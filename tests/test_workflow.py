@@ -17,7 +17,7 @@ from rules_engine.errors import LookupFailure
 from rules_engine.facts import load_facts
 from rules_engine.lint import lint_ruleset
 
-from conftest import RULES, example, rule_file
+from conftest import EXAMPLES, RULES, example, rule_file
 
 
 def invoke(runner, *args):
@@ -188,3 +188,13 @@ def test_a_quoted_date_in_a_test_case_is_a_date(runner, tmp_path, as_of, outcome
     path.write_text(path.read_text(encoding="utf-8").replace("as_of: 2018-06-20", f"as_of: {as_of}", 1), encoding="utf-8")
     result = invoke(runner, "test", rules / "lde", "--rules-dir", rules)
     assert outcome in " ".join(result.stdout.split()) and result.exit_code == (0 if "passed" in outcome else 1), result.output
+
+
+def test_the_example_policies_in_the_new_constructs_pass_their_hand_worked_cases(runner):
+    # examples/policies: a pro-rata part of a year (dates), a province attribute in a score (region.X), a nested
+    # quarter match (named items); each case was computed by hand in its comments before the first run.
+    policies = EXAMPLES / "policies"
+    result = invoke(runner, "test", "--rules-dir", policies, "--coverage")
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "3 passed, 0 failed", result.stdout
+    result = invoke(runner, "lint", "--rules-dir", policies)
+    assert result.exit_code == 0 and result.stdout == "0 finding(s) in 3 rule file(s)\n", result.stdout
