@@ -313,6 +313,9 @@ def _yaml_problem(exc: MarkedYAMLError, label: str) -> InputError:
         col -= 2
     elif "duplicate key" in problem:
         problem = problem.replace("found duplicate key", "duplicate key").split(" with value")[0]
+    elif "mapping values are not allowed" in problem or "but got ':'" in problem:
+        problem += ("; a text that holds ': ' must be quoted, or YAML reads a new key there: "
+                    "description: \"hoogste eerst: laagste laatst\"")
     return InputError.at(Location(label, line, col), f"YAML syntax: {problem}", code="syntax")
 
 

@@ -205,3 +205,17 @@ def test_draft_alternatives_of_one_version_validate_together(tmp_path):
     (folder / "lde-2019-c.yaml").write_text(draft.replace("from: 2019-01-01", "from: 2018-12-01"), encoding="utf-8")
     problems = validate_paths([tmp_path]).problems
     assert len(problems) == 1 and "overlaps 2018.1" in str(problems[0])
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("    description: Het project heeft", "    description: Het project: heeft", "74:29"),
+    ("    description: Sterkere kwalitatieve begeleiding eerst",
+     "    description: {nl: Sterkere begeleiding (hoogste eerst: laagste laatst)}", "98:58"),
+])
+def test_an_unquoted_colon_in_a_text_suggests_quotes(tmp_path, old, new, where):
+    path = tmp_path / "lde.yaml"
+    path.write_text(rule_file("lde").read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        compile_file(path)
+    message = str(caught.value.problems[0])
+    assert message.startswith(f"{path}:{where}: YAML syntax") and "a text that holds ': ' must be quoted" in message
