@@ -408,7 +408,7 @@ def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
     rows = coverage(results, rulesets)
     click.echo(table(["ruleset", "version", "status", "rule", "held", "not held"],
                      [(c.ruleset.id, c.ruleset.version, c.ruleset.status, c.rule, "yes" if c.held else "NO",
-                       "yes" if c.not_held else "NO") for c in rows]))
+                       "yes" if c.not_held else "-" if c.kind in ("step", "derived") else "NO") for c in rows]))
     published = [c for c in rows if c.ruleset.status == "published"]
     share = 100 * sum(c.covered for c in published) / len(published) if published else 100.0
     missing = untested(results, rulesets)
@@ -416,10 +416,9 @@ def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
         click.echo(wrap(f"coverage: {ruleset.id} {ruleset.version} is published and has no test case ({ruleset.label})"))
     for c in published:
         if not c.covered:
-            click.echo(wrap(f"coverage: rule '{c.rule}' of {c.ruleset.id} {c.ruleset.version} is never "
-                            f"{' nor '.join(w for ok, w in ((c.held, 'held'), (c.not_held, 'not held')) if not ok)}"))
-    click.echo(wrap(f"coverage: {share:.1f}% of the rules of published versions seen holding and not holding "
-                    f"(at least {min_coverage:g}% required)"))
+            click.echo(wrap(f"coverage: {c.missing()}"))
+    click.echo(wrap(f"coverage: {share:.1f}% of the rules, caps, steps and derived values of published versions "
+                    f"reached both ways (steps and derived values: once) (at least {min_coverage:g}% required)"))
     return bool(missing) or share < min_coverage
 
 

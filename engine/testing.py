@@ -205,25 +205,53 @@ def _trace(decision: dict) -> list[str]:
 
 
 def _exercised(record: dict) -> dict:
+    """What one case reached: per rule id, the outcomes seen; per ``cap``, whether an eligible applicant got
+    its whole cap (True) or less (False); per ``step N``, whether it handed out or took anything; per
+    ``derived NAME``, whether it came to a value (True) or to null (False)."""
     seen: dict = {}
     for decision in record["decisions"]:
         for check in decision["reasons"] + decision["tier_checks"]:
             seen.setdefault(check["rule"], set()).add(check["passed"])
+        if decision["eligible"] and (decision.get("allocation") or {}).get("capped") is not None:
+            seen.setdefault(CAP, set()).add(decision["allocation"]["capped"])
+        for name, value in (decision.get("derived") or {}).items():
+            seen.setdefault(f"{DERIVED}{name}", set()).add(value is not None)
+    for step in record.get("steps") or ():
+        moved = step.get("allocated_fte", step.get("reduced_fte", 0))
+        seen.setdefault(f"{STEP}{step['step']}", set()).add(bool(moved))
     return seen
+
+
+CAP, STEP, DERIVED = "\x00cap", "\x00step ", "\x00derived "  # never a rule id (ids are plain names)
 
 
 @dataclass(frozen=True)
 class RuleCoverage:
-    """Whether the test cases saw one rule of one version holding, and not holding."""
+    """Whether the test cases saw one rule of one version holding, and not holding; or its cap binding and
+    not binding; or one of its steps handing out, or one of its derived values coming to a value."""
 
     ruleset: Ruleset
-    rule: str
+    rule: str  # the rule's id, or "cap", "step 2 (greedy)", "derived assessment_sum"
     held: bool
     not_held: bool
+    kind: str = "rule"  # rule, cap, step or derived
 
     @property
     def covered(self) -> bool:
-        return self.held and self.not_held
+        return self.held and (self.not_held or self.kind in ("step", "derived"))
+
+    def missing(self) -> str:
+        """What no test case reached, in words."""
+        where = f"of {self.ruleset.id} {self.ruleset.version}"
+        if self.kind == "cap":
+            return (f"the cap {where} never binds (no applicant gets its whole cap)" if not self.held else
+                    f"the cap {where} always binds (no case runs out of budget before an applicant's cap)")
+        if self.kind == "step":
+            return f"{self.rule} {where} never hands out or takes anything"
+        if self.kind == "derived":
+            return f"derived value '{self.rule.split(' ', 1)[1]}' {where} never comes to a value"
+        never = " nor ".join(w for ok, w in ((self.held, "held"), (self.not_held, "not held")) if not ok)
+        return f"rule '{self.rule}' {where} is never {never}"
 
 
 def coverage(results: list[CaseResult], rulesets: list[Ruleset]) -> list[RuleCoverage]:
@@ -238,7 +266,19 @@ def coverage(results: list[CaseResult], rulesets: list[Ruleset]) -> list[RuleCov
         for rule in ruleset.eligibility + ruleset.tiers:
             outcomes = seen.get((key, rule.id), set())
             out.append(RuleCoverage(ruleset, rule.id, True in outcomes, False in outcomes))
+        for name, label, kind in _reachable(ruleset):
+            outcomes = seen.get((key, name), set())
+            out.append(RuleCoverage(ruleset, label, True in outcomes, False in outcomes, kind))
     return out
+
+
+def _reachable(ruleset: Ruleset) -> list[tuple]:
+    """(key in what a case exercised, label, kind) of the cap, every step and every derived value."""
+    items = [(CAP, "cap", "cap")]
+    items += [(f"{STEP}{number}", f"step {number} ({step.kind})", "step")
+              for number, step in enumerate(ruleset.allocation.steps, start=1) if step.kind != "split"]
+    items += [(f"{DERIVED}{d.name}", f"derived {d.name}", "derived") for d in ruleset.derived]
+    return items
 
 
 def untested(results: list[CaseResult], rulesets: list[Ruleset]) -> list[Ruleset]:

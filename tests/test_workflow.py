@@ -28,7 +28,8 @@ def test_shipped_tests_pass_with_full_coverage(runner):
     result = invoke(runner, "test", "--rules-dir", RULES, "--coverage")
     assert result.exit_code == 0, result.stdout
     assert result.stdout.splitlines()[-1] == "13 passed, 0 failed"
-    assert "coverage: 100.0% of the rules of published versions seen holding and not holding" in result.stdout
+    assert ("coverage: 100.0% of the rules, caps, steps and derived values of published versions reached both ways"
+            in " ".join(result.stdout.split()))
 
 
 def test_a_wrong_expectation_fails_with_its_line_and_the_trace(runner, tmp_path):
@@ -198,3 +199,25 @@ def test_the_example_policies_in_the_new_constructs_pass_their_hand_worked_cases
     assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "3 passed, 0 failed", result.stdout
     result = invoke(runner, "lint", "--rules-dir", policies)
     assert result.exit_code == 0 and result.stdout == "0 finding(s) in 3 rule file(s)\n", result.stdout
+
+
+def test_coverage_lists_caps_steps_and_derived_values_no_case_reached(runner, tmp_path):
+    # regional-unemployment with a threshold no one meets: no one is eligible, so the greedy step hands out
+    # nothing and the cap is never reached either way. pro-rata with a budget of 100: every eligible applicant
+    # gets its whole cap (D 5, A 4, B 1.5, C 0), so the cap always binds.
+    policies = tmp_path / "policies"
+    shutil.copytree(EXAMPLES / "policies", policies)
+    case = policies / "regional-unemployment" / "tests" / "regional-unemployment-2018.yaml"
+    case.write_text(case.read_text(encoding="utf-8").replace("    as_of: 2018-06-20\n",
+                                                             "    as_of: 2018-06-20\n    set: {min_score: 100}\n"))
+    case = policies / "pro-rata" / "tests" / "pro-rata-2018.yaml"
+    case.write_text(case.read_text(encoding="utf-8").replace("    as_of: 2018-06-20\n",
+                                                             "    as_of: 2018-06-20\n    budget_fte: 100\n"))
+    result = invoke(runner, "test", "--rules-dir", policies, "--coverage")
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 1
+    assert "coverage: step 2 (greedy) of regional-unemployment 2018.1 never hands out or takes anything" in text
+    assert "coverage: the cap of regional-unemployment 2018.1 never binds (no applicant gets its whole cap)" in text
+    assert ("coverage: the cap of pro-rata 2018.1 always binds (no case runs out of budget before an applicant's cap)"
+            in text)
+    assert "derived value '" not in text  # every derived value came to a value somewhere
