@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from rules_engine import __version__
-from rules_engine.errors import InputError, RulesError
+from rules_engine.errors import InputError, Location, RulesError
 
 LOG_HELP = ("Decision log: an SQLite file or a postgresql:// URL. Default: $RULES_LOG, else "
             "~/.local/share/rules/decisions.sqlite.")
@@ -31,7 +31,7 @@ class Rules(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            from rules_engine.render import problem_lines
+            from rules_engine.tell.render import problem_lines
 
             for line in problem_lines(exc.problems):
                 click.echo(line, err=True)
@@ -79,7 +79,7 @@ def log_option(f):
 
 
 def open_log(log_path, create: bool = False):
-    from rules_engine.audit import DecisionLog, default_path
+    from rules_engine.record.audit import DecisionLog, default_path
 
     _warn_password(str(log_path or default_path()))
     return DecisionLog(log_path or default_path(), create=create)
@@ -89,7 +89,7 @@ def _warn_password(target: str) -> None:
     """A password in a postgresql:// URL is seen by every user of the machine (ps, the shell's history)."""
     from urllib.parse import urlsplit
 
-    from rules_engine.audit_pg import is_postgres
+    from rules_engine.record.audit_pg import is_postgres
 
     if is_postgres(target) and urlsplit(target).password:
         click.echo("warning: the log's URL holds a password, which every user of this machine can read (ps); "
@@ -122,7 +122,7 @@ def validate(paths, strict, rules_dir):
         click.echo(str(problem), err=True)
     findings = []
     if strict and not result.problems:
-        from rules_engine.lint import lint_rulesets
+        from rules_engine.policy.lint import lint_rulesets
 
         findings = lint_rulesets(result.rulesets)
         for finding in findings:
@@ -167,7 +167,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     import json
 
     from rules_engine.api import Asking, Once, earlier, evaluate as run, record_decision
-    from rules_engine.decide import to_json_bytes
+    from rules_engine.decide.decision import to_json_bytes
 
     as_of = as_of or dt.date.today()
     if fmt == "xlsx" and not output:
@@ -207,12 +207,12 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
 
 
 def _shown(record: dict, data: bytes, fmt: str, record_id: str | None = None) -> bytes:
-    from rules_engine.render import decision_csv, decision_table
+    from rules_engine.tell.render import decision_csv, decision_table
 
     if fmt == "json":
         return data
     if fmt == "xlsx":
-        from rules_engine.xlsx import decision_workbook
+        from rules_engine.rules.xlsx import decision_workbook
 
         return decision_workbook(record, record_id)
     text = decision_table(record) if fmt == "table" else decision_csv(record, fmt == "csv-excel", record_id)
@@ -231,8 +231,8 @@ def _simulation_because(compiled, sets, simulate, spec: str) -> str:
 
 def _log_for(log_path, no_log):
     """The log to read approvals from and to append to; with --no-log, only an existing one, read-only."""
-    from rules_engine.audit import default_path
-    from rules_engine.audit_pg import is_postgres
+    from rules_engine.record.audit import default_path
+    from rules_engine.record.audit_pg import is_postgres
 
     target = str(log_path or default_path())
     if no_log and not (is_postgres(target) or Path(target).exists()):
@@ -285,8 +285,8 @@ def _write_output(target, output, data: bytes, entry, log_path) -> None:
 
 
 def _log_name(log_path) -> str:
-    from rules_engine.audit import default_path
-    from rules_engine.audit_pg import display, is_postgres
+    from rules_engine.record.audit import default_path
+    from rules_engine.record.audit_pg import display, is_postgres
 
     name = str(log_path or default_path())
     return display(name) if is_postgres(name) else name
@@ -298,7 +298,7 @@ def _log_name(log_path) -> str:
 def versions(ruleset_id, rules_dir):
     """List the versions of a ruleset and their effective periods."""
     from rules_engine.api import list_versions
-    from rules_engine.render import table
+    from rules_engine.tell.render import table
 
     today = dt.date.today()
     rows = [(r.version, r.status, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
@@ -318,9 +318,9 @@ def report():
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def report_fill(facts, quarter, fmt):
     """Contingent, filled and vacant FTE and the fill rate for one quarter."""
-    from rules_engine.decide import to_json
-    from rules_engine.render import percent, table
-    from rules_engine.report import fill_report
+    from rules_engine.decide.decision import to_json
+    from rules_engine.tell.render import percent, table
+    from rules_engine.tell.report import fill_report
 
     result = fill_report(facts, quarter)
     if fmt == "json":
@@ -341,7 +341,7 @@ def facts():
 @click.argument("target", type=click.Path())
 def facts_convert(source, target):
     """Convert SOURCE to TARGET; the formats follow the extensions (.yaml, .json, .xlsx)."""
-    from rules_engine.convert import convert
+    from rules_engine.tell.convert import convert
 
     Path(target).write_bytes(convert(source, target))
     click.echo(f"wrote {target}", err=True)
@@ -355,7 +355,7 @@ def facts_convert(source, target):
 def facts_template(ruleset, as_of, rules_dir, output):
     """Write an empty facts workbook for RULESET: its sheets and column headers."""
     from rules_engine.api import resolve
-    from rules_engine.convert import template
+    from rules_engine.tell.convert import template
 
     compiled = resolve(ruleset, rules_dir, as_of or dt.date.today())
     Path(output).write_bytes(template(compiled))
@@ -372,9 +372,9 @@ def facts_template(ruleset, as_of, rules_dir, output):
               help="With --coverage: the share (%) of the published rules that must be seen both ways.")
 def test_cmd(paths, rules_dir, with_coverage, min_coverage):
     """Run the test cases in rules/<id>/tests/*.yaml (default: all under --rules-dir)."""
-    from rules_engine.explain import show as _show
-    from rules_engine.render import wrap
-    from rules_engine.testing import find_test_files, run_files
+    from rules_engine.tell.explain import show as _show
+    from rules_engine.tell.render import wrap
+    from rules_engine.policy.testing import find_test_files, run_files
 
     files = find_test_files([Path(p) for p in paths] or [Path(rules_dir)])
     if not files and not with_coverage:
@@ -400,8 +400,8 @@ def test_cmd(paths, rules_dir, with_coverage, min_coverage):
 def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
     """Print the coverage of every version in scope; True if the published ones fall short."""
     from rules_engine.api import validate_paths
-    from rules_engine.render import table, wrap
-    from rules_engine.testing import coverage, untested
+    from rules_engine.tell.render import table, wrap
+    from rules_engine.policy.testing import coverage, untested
 
     scope = [Path(p).parent.parent if Path(p).is_file() else Path(p) for p in paths] or [Path(rules_dir)]
     rulesets = validate_paths(scope).rulesets
@@ -437,9 +437,9 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
     OLD and NEW are rule files, ids (the version in force) or id@version.
     """
     from rules_engine.api import resolve
-    from rules_engine.decide import to_json
-    from rules_engine.diff import as_dict, impact
-    from rules_engine.render import diff_table
+    from rules_engine.decide.decision import to_json
+    from rules_engine.policy.diff import as_dict, impact
+    from rules_engine.tell.render import diff_table
 
     as_of = as_of or dt.date.today()
     if facts is None:
@@ -465,7 +465,7 @@ def lint(paths, rules_dir):
     """Publish-gate checks that need no facts (default: the rules folder)."""
     from rules_engine.api import validate_paths
     from rules_engine.errors import InputError as _InputError
-    from rules_engine.lint import lint_rulesets
+    from rules_engine.policy.lint import lint_rulesets
 
     result = validate_paths(paths or [rules_dir])
     if result.problems:
@@ -486,14 +486,14 @@ def lint(paths, rules_dir):
 @log_option
 def log_cmd(ruleset, since, until, everything, fmt, log_path):
     """List the official decisions of the log (--all: simulations and approvals too)."""
-    from rules_engine.render import table
+    from rules_engine.tell.render import table
 
     with open_log(log_path) as log:
         entries = [e for e in log.entries(ruleset, since and since.isoformat(), until and until.isoformat())
                    if everything or e.kind == "official"]
     if fmt == "json":
-        from rules_engine.decide import to_json
-        from rules_engine.replay import stored_format
+        from rules_engine.decide.decision import to_json
+        from rules_engine.policy.replay import stored_format
 
         click.echo(to_json([{"seq": e.seq, "recorded_at": e.recorded_at, "kind": e.kind, "ruleset": e.ruleset_id,
                              "version": e.ruleset_version, "as_of": e.as_of, "decision_id": e.decision_id,
@@ -540,7 +540,7 @@ def approve(spec, rules_dir, secret, who, note, key, log_path):
 @log_option
 def approvals(ruleset_id, log_path):
     """The approvals in the log: which exact text, by whom, when."""
-    from rules_engine.render import table
+    from rules_engine.tell.render import table
 
     with open_log(log_path) as log:
         rows = [(e.seq, e.recorded_at[:16].replace("T", " "), e.ruleset_id, e.ruleset_version, e.ruleset_sha256[:12],
@@ -570,7 +570,7 @@ def show(ref, log_path):
 @log_option
 def replay(ref, replay_all, fmt, log_path):
     """Recompute a logged decision from the stored texts and compare it byte for byte."""
-    from rules_engine.replay import replay_checked as run
+    from rules_engine.policy.replay import replay_checked as run
 
     if bool(ref) == replay_all:
         raise click.UsageError("give a decision id or sequence number, or --all")
@@ -627,10 +627,10 @@ def explain(ref, applicant, lang, fmt, audience, log_path):
     """Explain a logged decision in plain language: to one APPLICANT a letter (or, --for auditor, every
     condition, value and step), or the whole call."""
     from rules_engine.api import explain_record
-    from rules_engine.decide import to_json
-    from rules_engine.explain import as_text
-    from rules_engine.letter import as_letter_text
-    from rules_engine.render import terminal_width
+    from rules_engine.decide.decision import to_json
+    from rules_engine.tell.explain import as_text
+    from rules_engine.tell.letter import as_letter_text
+    from rules_engine.tell.render import terminal_width
 
     with open_log(log_path) as log:
         result = explain_record(log, ref, applicant, lang, audience)
@@ -670,7 +670,7 @@ def audit():
 @log_option
 def audit_verify(head, log_path):
     """Recompute the hash chain and every stored text; exit 1 at the first bad record."""
-    from rules_engine.audit import parse_head
+    from rules_engine.record.audit import parse_head
 
     expected = parse_head(head) if head else None
     with open_log(log_path) as log:
@@ -685,7 +685,7 @@ def audit_verify(head, log_path):
 @click.argument("target")
 def audit_copy(source, target):
     """Copy a whole log (SQLite file or postgresql:// URL) into a new, empty one; the copy is verified."""
-    from rules_engine.audit import DecisionLog, copy_log
+    from rules_engine.record.audit import DecisionLog, copy_log
 
     with DecisionLog(source, create=False) as src, DecisionLog(target, create=True) as dst:
         count = copy_log(src, dst)
@@ -735,9 +735,9 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
         raise click.UsageError("--no-auth is only allowed with a loopback --host (127.0.0.1, ::1, localhost)")
     if no_auth:
         click.echo("warning: --no-auth: every request is treated as an admin; never expose this server", err=True)
-    from rules_engine.audit import default_path
+    from rules_engine.record.audit import default_path
 
-    from rules_engine.audit_pg import is_postgres
+    from rules_engine.record.audit_pg import is_postgres
 
     target = str(log_path or default_path())
     _warn_password(target)
@@ -802,7 +802,7 @@ def token():
 @log_option
 def token_add(name, role, log_path):
     """Make a token: it is printed once, alone on a line; only its hash is kept."""
-    from rules_engine.audit import TokenStore
+    from rules_engine.record.audit import TokenStore
 
     with open_log(log_path, create=True) as log:
         secret = TokenStore(log).add(name, role)
@@ -814,8 +814,8 @@ def token_add(name, role, log_path):
 @log_option
 def token_list(log_path):
     """The tokens: name, role, created, revoked."""
-    from rules_engine.audit import TokenStore
-    from rules_engine.render import table
+    from rules_engine.record.audit import TokenStore
+    from rules_engine.tell.render import table
 
     with open_log(log_path) as log:
         rows = [(t.name, t.role, t.created_at, t.revoked_at or "") for t in TokenStore(log).all()]
@@ -827,7 +827,7 @@ def token_list(log_path):
 @log_option
 def token_revoke(name, log_path):
     """Revoke a token: requests with it get 401 from now on."""
-    from rules_engine.audit import TokenStore
+    from rules_engine.record.audit import TokenStore
 
     with open_log(log_path, create=True) as log:
         TokenStore(log).revoke(name)

@@ -33,12 +33,12 @@ STAGES = ("load", "validate", "evaluate", "allocate", "output", "log")
 CHILD = r"""
 import datetime as dt, json, sys, time
 sys.path.insert(0, {root!r})
-from rules_engine.decide import batch, _allocate, _record, outcomes_for, to_json_bytes
-from rules_engine.compile import compile_file
-from rules_engine.evaluate import assess
-from rules_engine.facts import check_regions, coerce_dates, date_paths
-from rules_engine.load import MAX_JSON_BYTES, decode, load_json_fast
-from rules_engine.validate import validate_facts
+from rules_engine.decide.decision import batch, _allocate, _record, outcomes_for, to_json_bytes
+from rules_engine.rules.compile import compile_file
+from rules_engine.decide.evaluate import assess
+from rules_engine.rules.facts import check_regions, coerce_dates, date_paths
+from rules_engine.rules.load import MAX_JSON_BYTES, decode, load_json_fast
+from rules_engine.rules.validate import validate_facts
 import hashlib
 kind, facts, engine, log = sys.argv[1:5]
 t = {{}}
@@ -54,7 +54,7 @@ with batch():
     for applicant in applicants:
         coerce_dates(applicant, paths)
     check_regions(ruleset, applicants, data.get("regions"), "", facts)
-    from rules_engine.facts import Facts
+    from rules_engine.rules.facts import Facts
     f = Facts(facts, "", hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)
     t["validate"] = time.perf_counter() - s; s = time.perf_counter()
     assessments = assess(ruleset, f.applicants, outcomes_for(engine))
@@ -66,7 +66,7 @@ with batch():
     open(facts + ".out.json", "wb").write(out)
     t["output"] = time.perf_counter() - s; s = time.perf_counter()
     if log != "-":
-        from rules_engine.audit import DecisionLog, Submission
+        from rules_engine.record.audit import DecisionLog, Submission
         with DecisionLog(log) as dl:
             dl.append(Submission(record["decision_id"], "bench", engine, ruleset.id, ruleset.version,
                                  ruleset.text.encode(), ruleset.facts_schema_text.encode(), raw, "2018-06-20", {{}},

@@ -27,8 +27,8 @@ from pg_server import PostgresServer  # noqa: E402
 from service_process import Server  # noqa: E402
 
 from rules_engine import api  # noqa: E402
-from rules_engine.audit import DecisionLog, TokenStore  # noqa: E402
-from rules_engine.decide import to_json_bytes  # noqa: E402
+from rules_engine.record.audit import DecisionLog, TokenStore  # noqa: E402
+from rules_engine.decide.decision import to_json_bytes  # noqa: E402
 
 BODY = (ROOT / "examples" / "sheltered-workshops-2018.yaml").read_bytes()
 URL = "/v1/rulesets/sheltered-workshops/evaluate?as_of=2018-06-20"

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 from rules_engine import api  # noqa: E402
-from rules_engine.audit import DecisionLog  # noqa: E402
-from rules_engine.decide import to_json_bytes  # noqa: E402
+from rules_engine.record.audit import DecisionLog  # noqa: E402
+from rules_engine.decide.decision import to_json_bytes  # noqa: E402
 from rules_service.app import Settings, create_app  # noqa: E402
 
 RULES = ROOT / "rules"

@@ -12,28 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .compile import Ruleset, compile_file, compile_text
-from .decide import batch, decide
+from .rules.compile import Ruleset, compile_file, compile_text
+from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions  # noqa: F401 - the API
+from .decide.decision import batch, decide
 from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean
-from .audit import DecisionLog, Entry, Submission
-from .facts import Facts, load_facts, parse_facts
-
-RULE_SUFFIXES = (".yaml", ".yml")
-
-
-def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Rule files under the given files or folders (``tests/`` folders excluded)."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.suffix in RULE_SUFFIXES and p.is_file()
-                         and "tests" not in p.relative_to(path).parts)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise InputError.at(Location(str(path)), "no such file or folder", code="not-found")
-    return found
-
+from .record.audit import DecisionLog, Entry, Submission
+from .rules.facts import Facts, load_facts, parse_facts
 
 @dataclass(frozen=True)
 class Validation:
@@ -93,31 +77,6 @@ def _loc(r: Ruleset) -> Location:
         if line.startswith("effective:"):
             return Location(r.label, number + 1, 3)
     return Location(r.label, 1, 1)
-
-
-def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
-    """All versions of a ruleset in ``rules_dir/<id>/``, oldest first."""
-    folder = Path(rules_dir) / ruleset_id
-    if not Path(rules_dir).is_dir():
-        raise LookupFailure(f"no rules folder '{rules_dir}' here: run from the folder that holds rules/, "
-                            "pass --rules-dir, or give the path of a rule file")
-    if not folder.is_dir():
-        known = sorted(p.name for p in Path(rules_dir).iterdir() if p.is_dir()) if Path(rules_dir).is_dir() else []
-        raise LookupFailure(f"no ruleset '{ruleset_id}' in {rules_dir}{did_you_mean(ruleset_id, known)}"
-                            + (f"; known: {', '.join(known)}" if known else ""))
-    versions = [compile_file(p) for p in find_rule_files([folder])]
-    _refuse_twins(versions)
-    return sorted(versions, key=lambda r: (r.effective_from, r.version))
-
-
-def _refuse_twins(versions: Iterable[Ruleset]) -> None:
-    """Two files that claim the same id@version: neither decides, whichever a server would find first."""
-    seen: dict[tuple, Ruleset] = {}
-    for r in versions:
-        twin = seen.setdefault((r.id, r.version), r)
-        if twin is not r:
-            raise GovernanceError(f"{r.id}@{r.version} is claimed by two files, {twin.label} and {r.label}: "
-                                  "neither decides until one is removed or renumbered")
 
 
 def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None,
@@ -209,7 +168,7 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
     than the one asking. The record names its kind and the approvals it relied on.
     """
     if isinstance(facts, Mapping):
-        from .decide import to_json_bytes
+        from .decide.decision import to_json_bytes
 
         facts, fmt = to_json_bytes(dict(facts), indent=None), "json"
     by_path = named_by_path(spec)
@@ -262,7 +221,7 @@ def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None
 
 def same_person(a: str, b: str) -> bool:
     """Two names of one person: compared after Unicode NFKC, case folding and trimming ('Ann ' is 'ann')."""
-    from .audit import person
+    from .record.audit import person
 
     return person(a) == person(b)
 
@@ -298,7 +257,7 @@ def earlier(log: DecisionLog | None, once: Once | None) -> Entry | None:
 
 def approver(log: DecisionLog, secret: str) -> str:
     """The name of the active approver (or admin) token ``secret``, from the log's token table."""
-    from .audit import TokenStore
+    from .record.audit import TokenStore
 
     token = TokenStore(log).find(secret.strip())
     if token is None:
@@ -391,7 +350,7 @@ class TextCheck:
 
 def check_text(text: str, label: str = "<rule text>") -> TextCheck:
     """Validate a rule text (nothing is written anywhere) and lint it if it is valid."""
-    from .lint import lint_ruleset
+    from .policy.lint import lint_ruleset
 
     try:
         ruleset = compile_text(text, label)
@@ -405,7 +364,7 @@ def run_draft_tests(text: str, tests_text: str) -> list:
     if both were files of a ruleset folder. Nothing is kept: they live in a temporary folder meanwhile."""
     import tempfile
 
-    from .testing import run_file
+    from .policy.testing import run_file
 
     ruleset = compile_text(text, "<draft>")
     with tempfile.TemporaryDirectory(prefix="rules-draft-") as folder:
@@ -430,8 +389,8 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     import json
     from decimal import Decimal
 
-    from .explain import explain_applicant, explain_call, with_governance
-    from .replay import stored_ruleset
+    from .tell.explain import explain_applicant, explain_call, with_governance
+    from .policy.replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
     if entry.kind == "approval":
@@ -449,9 +408,9 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
 
 def _letter(log: DecisionLog, entry, record: dict, applicant: str, lang: str, facts: dict | None = None,
             ruleset: Ruleset | None = None) -> dict:
-    from .explain import GOVERNANCE
-    from .letter import for_sending, letter
-    from .replay import stored_ruleset
+    from .tell.explain import GOVERNANCE
+    from .tell.letter import for_sending, letter
+    from .policy.replay import stored_ruleset
 
     data = facts if facts is not None else _stored_facts(log, entry)
     own = next((a for a in data.get("applicants") or [] if str(a.get("id")) == applicant), None)
@@ -464,8 +423,8 @@ def _letter(log: DecisionLog, entry, record: dict, applicant: str, lang: str, fa
 
 
 def _stored_facts(log: DecisionLog, entry) -> dict:
-    from .facts import load_data
-    from .replay import legacy_format
+    from .rules.facts import load_data
+    from .policy.replay import legacy_format
 
     raw = log.blob(entry.facts_sha256)
     return load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw))[0]
@@ -476,8 +435,8 @@ def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterab
     import json
     from decimal import Decimal
 
-    from .letter import as_letters_pdf
-    from .replay import stored_ruleset
+    from .tell.letter import as_letters_pdf
+    from .policy.replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
     if entry.kind == "approval":
@@ -490,6 +449,6 @@ def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterab
 
 def replay_record(log: DecisionLog, ref: str):
     """Recompute a logged decision from the stored texts and compare it byte for byte (a ``Replay``)."""
-    from .replay import replay_checked
+    from .policy.replay import replay_checked
 
     return replay_checked(log, log.get(ref))

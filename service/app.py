@@ -27,10 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rules_engine import __version__, api
-from rules_engine.audit import DecisionLog, TokenStore, default_path, parse_head
-from rules_engine.audit_pg import is_postgres
-from rules_engine.decide import to_json_bytes
+from rules_engine import __version__
+
+from rules_engine import api
+from rules_engine.record.audit import DecisionLog, TokenStore, default_path, parse_head
+from rules_engine.record.audit_pg import is_postgres
+from rules_engine.decide.decision import to_json_bytes
 from rules_engine.errors import InputError, RulesError
 from rules_engine.limits import deadline
 
@@ -497,7 +499,7 @@ def _policy_routes(app: FastAPI, settings: Settings) -> None:
 
 
 def _check(body: bytes) -> dict:
-    from rules_engine.load import decode
+    from rules_engine.rules.load import decode
 
     result = api.check_text(decode(body, "<rule text>"), "<rule text>")
     if result.problems:
@@ -508,7 +510,7 @@ def _check(body: bytes) -> dict:
 
 
 def _impact(settings: Settings, payload: "M.DiffRequest") -> dict:
-    from rules_engine.diff import as_dict, impact_of
+    from rules_engine.policy.diff import as_dict, impact_of
 
     day = _date(payload.as_of)
     for side in (payload.old, payload.new):
@@ -554,7 +556,7 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         media = _letter_media(request.headers.get("accept", "text/plain"))
         result = await _work(settings, _with_log, settings, lambda log: api.explain_record(
             log, _own(caller, log, ref).record_id, applicant, lang, audience="applicant"))
-        from rules_engine.letter import as_letter_html, as_letter_text, as_letters_pdf
+        from rules_engine.tell.letter import as_letter_html, as_letter_text, as_letters_pdf
 
         if media == "text/html":
             return HTMLResponse(as_letter_html(result), headers=LETTER_HEADERS)
@@ -581,7 +583,7 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         result = await _work(settings, _with_log, settings, lambda log: api.explain_record(log, ref, applicant, lang))
         if fmt == "json":
             return _json(result)
-        from rules_engine.explain import as_text
+        from rules_engine.tell.explain import as_text
 
         return Response(as_text(result), 200, media_type="text/plain; charset=utf-8")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 from rules_engine.errors import RulesError
 
 from .problems import ProblemError, from_engine

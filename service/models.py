@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rules_engine.compile import Ruleset
+from rules_engine.rules.compile import Ruleset
 
 
 class Status(BaseModel):
@@ -132,7 +132,7 @@ def version_summary(r: Ruleset) -> dict:
 
 
 def version_detail(r: Ruleset) -> dict:
-    from rules_engine.validate import json_view
+    from rules_engine.rules.validate import json_view
 
     return {**version_summary(r), "id": r.id, "sha256": r.sha256, "text": r.text,
             "parameters": {name: {"value": json_view(p.value), "description": p.description, "source": p.source}

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from rules_engine import api
-from rules_engine.audit import SESSION_HOURS, DecisionLog, Sessions, parse_head
+from rules_engine.record.audit import SESSION_HOURS, DecisionLog, Sessions, parse_head
 from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError
 
 from .texts import TEXTS
@@ -41,7 +41,7 @@ ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
 @pass_context
 def _number(context, value: Any, signed: bool = False) -> str:
     """A number as the page's reader writes it (Babel): 17 not 17.0, 1.234,5 in Dutch; a fraction to 4 decimals."""
-    from rules_engine.letter import Formatter
+    from rules_engine.tell.letter import Formatter
 
     if value is None or value == "":
         return ""
@@ -273,12 +273,12 @@ class Pages:
             return self.render(request, "simulate.html", user, result=None, error=str(exc), form=values,
                                status=422, **self._choices())
         if form.get("download") == "json":
-            from rules_engine.decide import to_json_bytes
+            from rules_engine.decide.decision import to_json_bytes
 
             return Response(to_json_bytes(record) + b"\n", media_type="application/json",
                             headers={"Content-Disposition": 'attachment; filename="simulation.json"'})
         if form.get("download") == "csv":
-            from rules_engine.render import decision_csv
+            from rules_engine.tell.render import decision_csv
 
             return Response(decision_csv(record), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": 'attachment; filename="simulation.csv"'})
@@ -307,8 +307,8 @@ class Pages:
         if isinstance(spec, str):
             return api.evaluate(spec, facts, day, self.settings.rules_dir, overrides=overrides, label=label,
                                 asking=api.Asking(simulate=True, logging=False))[1]
-        from rules_engine.decide import decide
-        from rules_engine.facts import parse_facts
+        from rules_engine.decide.decision import decide
+        from rules_engine.rules.facts import parse_facts
 
         ruleset = api.resolve_text_or_spec(values["draft"], self.settings.rules_dir, day, overrides, label="<draft>")
         return decide(ruleset, parse_facts(facts, label, ruleset), day, kind="simulation")
@@ -331,7 +331,7 @@ class Pages:
                            bars=_shift_chart(result, TEXTS[self.lang(request)]), **self._choices())
 
     def _compare(self, values: dict, facts: bytes, label: str):
-        from rules_engine.diff import impact_of
+        from rules_engine.policy.diff import impact_of
 
         day = _day(values["as_of"])
         old = api.resolve_text_or_spec(_spec(values["old"]), self.settings.rules_dir, day, label="<old>")
@@ -425,7 +425,7 @@ async def _threaded(settings, function, *args):
 
 
 async def _text_field(form, text_name: str, file_name: str, limit: int) -> str:
-    from rules_engine.load import decode
+    from rules_engine.rules.load import decode
 
     upload = form.get(file_name)
     if upload is not None and hasattr(upload, "read"):
@@ -460,7 +460,7 @@ def _check_text(text: str) -> dict:
 
 def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:
     """The draft's own test cases, as `rules test` runs them: ([{name, passed, failures}], error)."""
-    from rules_engine.explain import show
+    from rules_engine.tell.explain import show
 
     try:
         results = api.run_draft_tests(text, tests_text)

@@ -23,7 +23,7 @@ def lde_applicant(id_: str, contingent="3", requested=2, rate="0.95", merged_on=
 
 def write_facts(path: Path, applicants: list, regions: dict | None = None) -> Path:
     """Write a JSON facts file (decimals written exactly)."""
-    from rules_engine.decide import to_json
+    from rules_engine.decide.decision import to_json
 
     data = {"applicants": applicants}
     if regions is not None:
@@ -34,7 +34,7 @@ def write_facts(path: Path, applicants: list, regions: dict | None = None) -> Pa
 
 def approver(log, name: str, role: str = "approver") -> str:
     """An approver's token in ``log`` (made once per name): approvals are made by token holders only."""
-    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_engine.record.audit import DecisionLog, TokenStore
 
     with DecisionLog(log) as opened:
         store = TokenStore(opened)

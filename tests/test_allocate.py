@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 from apportionment import methods as reference
 
-from rules_engine.allocate import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
+from rules_engine.allocate.methods import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
 
 
 def units(grants: dict) -> dict:

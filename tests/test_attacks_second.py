@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.audit import COLUMNS, record_hash
+from rules_engine.record.audit import COLUMNS, record_hash
 
 from conftest import AS_OF, RULES, example
 from helpers import approver
@@ -99,7 +99,7 @@ def test_two_files_claiming_one_version_decide_nothing(tmp_path):
 
 
 def _site(tmp_path):
-    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_engine.record.audit import DecisionLog, TokenStore
     from rules_service.app import Settings, create_app
 
     log = tmp_path / "log.sqlite"
@@ -153,7 +153,7 @@ def test_look_alike_names_are_one_approver(tmp_path):
 
     log = tmp_path / "log.sqlite"
     ruleset = resolve("sheltered-workshops@2018.1", RULES, AS_OF)
-    from rules_engine.audit import DecisionLog
+    from rules_engine.record.audit import DecisionLog
 
     with DecisionLog(log) as opened:
         for name in ("Ann", "ann ", "ann", "\uff41nn"):  # the last with a fullwidth a
@@ -188,8 +188,8 @@ def test_the_author_never_approves_their_own_text(tmp_path):
 def test_a_read_only_reader_sees_what_is_committed_in_the_wal(tmp_path, monkeypatch):
     """Finding 4: with a writer's connection open, records live in the -wal file; an auditor who cannot write the
     folder read 1 record of 3 (immutable=1 ignores the -wal)."""
-    from rules_engine import audit
-    from rules_engine.audit import DecisionLog
+    from rules_engine.record import audit
+    from rules_engine.record.audit import DecisionLog
 
     log = tmp_path / "log.sqlite"
     writer = DecisionLog(log)  # held open: SQLite does not checkpoint the -wal while it is
@@ -226,7 +226,7 @@ def test_a_dry_run_never_looks_official(tmp_path):
 
     from fastapi.testclient import TestClient
 
-    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_engine.record.audit import DecisionLog, TokenStore
     from rules_service.app import Settings, create_app
 
     log = tmp_path / "log.sqlite"
@@ -274,7 +274,7 @@ def test_hostile_workbooks_are_refused_with_a_message(tmp_path, name):
     assert name in result.output and "root:" not in result.output
     from fastapi.testclient import TestClient
 
-    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_engine.record.audit import DecisionLog, TokenStore
     from rules_service.app import Settings, create_app
 
     log = tmp_path / "log.sqlite"
@@ -315,7 +315,7 @@ def test_the_web_session_is_not_the_token_and_ends(tmp_path):
     """Finding 7: the cookie held the bearer token; after signing out it still opened the pages and the API."""
     from fastapi.testclient import TestClient
 
-    from rules_engine.audit import DecisionLog, TokenStore
+    from rules_engine.record.audit import DecisionLog, TokenStore
 
     app, token = _site(tmp_path)
     client = TestClient(app, raise_server_exceptions=False)
@@ -357,7 +357,7 @@ def test_signing_in_needs_the_forms_csrf_value_and_our_origin(tmp_path):
 def test_an_idle_session_ends(tmp_path):
     import datetime as dt
 
-    from rules_engine.audit import DecisionLog, Sessions, TokenStore
+    from rules_engine.record.audit import DecisionLog, Sessions, TokenStore
 
     log = tmp_path / "log.sqlite"
     with DecisionLog(log) as opened:

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from rules_engine.audit import DecisionLog, Submission, parse_head
+from rules_engine.record.audit import DecisionLog, Submission, parse_head
 from rules_engine.errors import AuditFailure, LogError
 
 from conftest import ROOT, example
@@ -94,7 +94,7 @@ def test_changed_stored_rule_text_is_caught(log, log_path):
 
 
 def test_inserted_record_is_caught(log, log_path):
-    from rules_engine.audit import FIELDS, record_hash
+    from rules_engine.record.audit import FIELDS, record_hash
 
     second = list(log.entries())[1]
     forged = dict(second.hashed_fields(), seq=3, prev_hash=second.hash)
@@ -110,7 +110,7 @@ def test_inserted_record_is_caught(log, log_path):
 
 
 def test_full_rewrite_is_caught_only_with_the_old_head(log, log_path):
-    from rules_engine.audit import FIELDS, record_hash, sha256
+    from rules_engine.record.audit import FIELDS, record_hash, sha256
 
     head = log.head()
     db = sqlite3.connect(str(log_path))
@@ -189,7 +189,7 @@ def test_kill_during_writes_leaves_a_log_that_verifies(log_path):
     script = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from rules_engine.audit import DecisionLog, Submission
+from rules_engine.record.audit import DecisionLog, Submission
 log = DecisionLog({str(log_path)!r})
 n = 0
 while True:

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine import audit
-from rules_engine.audit import DecisionLog, Submission
+from rules_engine.record import audit
+from rules_engine.record.audit import DecisionLog, Submission
 from rules_engine.errors import AuditFailure, LogError
 
 from conftest import AS_OF, RULES, example

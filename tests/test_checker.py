@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine import allocate
-from rules_engine.audit import DecisionLog
+from rules_engine.allocate import methods as allocate
+from rules_engine.record.audit import DecisionLog
 
 BASE = """\
 ruleset: t
@@ -441,7 +441,7 @@ def test_one_bad_application_is_excluded_and_the_call_decided(tmp_path):
     from ruamel.yaml import YAML
 
     from rules_engine.api import Asking, evaluate
-    from rules_engine.letter import as_letter_text, letter
+    from rules_engine.tell.letter import as_letter_text, letter
 
     from conftest import RULES
 

@@ -123,7 +123,7 @@ def test_replay_reports_a_difference(runner, log_path):
     import hashlib
     import sqlite3
 
-    from rules_engine.audit import DecisionLog, record_hash
+    from rules_engine.record.audit import DecisionLog, record_hash
 
     assert evaluate(runner, "lde").exit_code == 0
     head = invoke(runner, "audit", "head").stdout.strip()

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from rules_engine.compile import compile_file, compile_text
-from rules_engine.decide import decide, to_json
-from rules_engine.facts import load_facts
+from rules_engine.rules.compile import compile_file, compile_text
+from rules_engine.decide.decision import decide, to_json
+from rules_engine.rules.facts import load_facts
 
 from conftest import AS_OF, RULESETS, example, rule_file
 from helpers import lde_applicant, workshop, write_facts

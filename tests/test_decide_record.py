@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from rules_engine.compile import compile_text
-from rules_engine.decide import decide, outcomes_for, to_json, to_json_bytes
+from rules_engine.rules.compile import compile_text
+from rules_engine.decide.decision import decide, outcomes_for, to_json, to_json_bytes
 from rules_engine.errors import EvaluationError
-from rules_engine.evaluate import python_outcomes
-from rules_engine.facts import parse_facts
+from rules_engine.decide.evaluate import python_outcomes
+from rules_engine.rules.facts import parse_facts
 
 AS_OF = dt.date(2018, 6, 20)
 NUM = {"type": "number"}
@@ -65,7 +65,7 @@ def test_the_json_layout_one_key_per_line_and_one_list_item_per_line():
 
 
 def test_each_engine_name_picks_its_evaluator():
-    from rules_engine.durable import durable_outcomes
+    from rules_engine.decide.durable import durable_outcomes
     assert outcomes_for("python") is python_outcomes
     assert outcomes_for("durable") is durable_outcomes
     for wrong in ("pythons", "a", "zzz", "durablf", "durabld"):

@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("durable.engine", reason="the durable extra is not installed")
 
-from rules_engine import durable  # noqa: E402
-from rules_engine.compile import compile_file, compile_text  # noqa: E402
+from rules_engine.decide import durable  # noqa: E402
+from rules_engine.rules.compile import compile_file, compile_text  # noqa: E402
 from rules_engine.errors import EvaluationError  # noqa: E402
-from rules_engine.evaluate import derive, python_outcomes  # noqa: E402
-from rules_engine.facts import load_facts  # noqa: E402
+from rules_engine.decide.evaluate import derive, python_outcomes  # noqa: E402
+from rules_engine.rules.facts import load_facts  # noqa: E402
 
 from conftest import RULESETS, example, rule_file  # noqa: E402
 from helpers import lde_applicant, workshop  # noqa: E402

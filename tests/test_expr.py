@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from rules_engine import expr as E
+from rules_engine.rules import expr as E
 from rules_engine.errors import ExpressionError
-from rules_engine.pyeval import HELPERS, _Writer
+from rules_engine.rules.pyeval import HELPERS, _Writer
 
 
 def run(text: str, env: dict, params: dict | None = None, items: set | None = None):
@@ -134,7 +134,7 @@ def test_aggregates_with_filter():
 def test_long_numbers_stay_exact():
     import decimal
 
-    from rules_engine.pyeval import CONTEXT
+    from rules_engine.rules.pyeval import CONTEXT
 
     big = Decimal("12345678901234567890.123456789")
     with decimal.localcontext(CONTEXT):

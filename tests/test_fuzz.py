@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import expr as E
-from rules_engine.compile import compile_file, compile_text
-from rules_engine.decide import decide
+from rules_engine.rules import expr as E
+from rules_engine.rules.compile import compile_file, compile_text
+from rules_engine.decide.decision import decide
 from rules_engine.errors import EvaluationError, ExpressionError, InputError
-from rules_engine.facts import parse_facts
+from rules_engine.rules.facts import parse_facts
 
 from conftest import example, rule_file
 
@@ -82,7 +82,7 @@ edits_st = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integ
 @FUZZ
 @given(edits_st)
 def test_mutated_rule_files(edits):
-    from rules_engine.load import decode
+    from rules_engine.rules.load import decode
 
     data = _mutate(LDE_TEXT.encode("utf-8"), edits)
     try:
@@ -97,7 +97,7 @@ def test_mutated_facts_files(edits, as_json):
     if as_json:
         import json
 
-        from rules_engine.load import load_yaml_fast
+        from rules_engine.rules.load import load_yaml_fast
         base = json.dumps(load_yaml_fast(FACTS_YAML.decode(), "x"), default=str).encode()
         label = "mutant.json"
     else:
@@ -118,8 +118,8 @@ numbers = st.one_of(st.integers(-10**30, 10**30), st.decimals(allow_nan=False, a
 @given(st.lists(st.tuples(numbers, numbers, st.integers(0, 3), st.one_of(st.none(), st.dates())), min_size=1, max_size=20))
 def test_durable_agrees_or_refuses_on_extreme_values(rows):
     pytest.importorskip("durable.engine")
-    from rules_engine.durable import durable_outcomes
-    from rules_engine.evaluate import derive, python_outcomes
+    from rules_engine.decide.durable import durable_outcomes
+    from rules_engine.decide.evaluate import derive, python_outcomes
 
     applicants = [{"id": f"x{i}", "name": "x", "province": "Antwerpen", "contingent_fte": contingent,
                    "requested_fte": 1, "realisation_rate": rate, "merged_on": merged,

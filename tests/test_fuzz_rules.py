@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.compile import compile_text
-from rules_engine.decide import decide
+from rules_engine.rules.compile import compile_text
+from rules_engine.decide.decision import decide
 from rules_engine.errors import EvaluationError, InputError, RulesError
-from rules_engine.facts import parse_facts
+from rules_engine.rules.facts import parse_facts
 
 EXAMPLES = int(os.environ.get("RULES_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES * 2, deadline=None, suppress_health_check=list(HealthCheck))

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.audit import DecisionLog
+from rules_engine.record.audit import DecisionLog
 
 from conftest import AS_OF, RULES, example
 from helpers import approver

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rules_engine.api import Asking, evaluate
-from rules_engine.letter import as_letter_text, letter
+from rules_engine.tell.letter import as_letter_text, letter
 
 from conftest import EXAMPLES, RULES
 from test_letter_truth import FACTS, _variant

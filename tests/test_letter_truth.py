@@ -1,7 +1,7 @@
 """Letters that are true: the reason a letter gives for getting less than asked is the constraint that bound.
 
 The check in ``binding_is_true`` reads the decision's own trace (caps, budgets, shares, steps) and
-verifies the claim the letter makes; it shares no code with ``rules_engine.letter``.
+verifies the claim the letter makes; it shares no code with ``rules_engine.tell.letter``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 
 from rules_engine.api import Asking, evaluate
-from rules_engine.letter import as_letter_text, letter
+from rules_engine.tell.letter import as_letter_text, letter
 
 from conftest import EXAMPLES, RULES
 
@@ -197,7 +197,7 @@ def test_a_condition_that_counts_a_list_of_objects_does_not_break_the_letter(tmp
 
 
 def test_the_policy_owners_note_is_for_auditors_never_in_a_letter():
-    from rules_engine.explain import as_text, explain_applicant
+    from rules_engine.tell.explain import as_text, explain_applicant
 
     failing = 0
     for ruleset, record, decision, result in letters_of("sheltered-workshops", "sheltered-workshops-2018.yaml",
@@ -235,7 +235,7 @@ def test_a_tie_names_who_tied_and_the_draw_that_decided():
 
 def test_a_rule_text_per_language_and_a_missing_translation_is_a_lint_finding(tmp_path):
     from rules_engine.api import compile_file
-    from rules_engine.lint import lint_ruleset
+    from rules_engine.policy.lint import lint_ruleset
 
     text = LDE.replace("    description: Het project heeft voldoende draagkracht om nieuwe trajecten op te vangen "
                        "(realisatiegraad)\n",

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from rules_cli.cli import main
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 from rules_service.app import Settings, create_app
 
 from conftest import RULES, example

@@ -15,7 +15,7 @@ from fractions import Fraction
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.load import MAX_YAML_BYTES
+from rules_engine.rules.load import MAX_YAML_BYTES
 
 from conftest import AS_OF, ROOT, RULES, example
 
@@ -125,7 +125,7 @@ def test_report_fill_sums_exactly_beyond_28_digits(tmp_path):
     quarters = [{"quarter": "2017Q4", "contingent_fte": Decimal(v), "filled_fte": Decimal("0.25")} for v in values]
     data = {"applicants": [{"id": f"W{i}", "quarters": [q]} for i, q in enumerate(quarters)]}
     path = tmp_path / "call.json"
-    from rules_engine.decide import to_json
+    from rules_engine.decide.decision import to_json
 
     path.write_text(to_json(data))
     result = rules("report", "fill", path, "--quarter", "2017Q4", "--format", "json")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from rules_engine.errors import InputError
-from rules_engine.load import MAX_YAML_BYTES, decode, load_json_fast, load_yaml_document, load_yaml_fast, read_text
+from rules_engine.rules.load import MAX_YAML_BYTES, decode, load_json_fast, load_yaml_document, load_yaml_fast, read_text
 
 
 def error_of(fn, *args) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules_engine import expr as E
+from rules_engine.rules import expr as E
 from tests.test_checker import decide, refused, write
 
 NUMBER = {"type": "number"}

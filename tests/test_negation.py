@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from rules_engine import expr as E
+from rules_engine.rules import expr as E
 
 from test_checker import decide, refused, write
 

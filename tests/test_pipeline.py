@@ -1,7 +1,7 @@
 """Allocation steps: properties, and agreement with a literal one-unit-at-a-time reference.
 
 The references below hand out one unit at a time, as a policy text describes it; the pipeline
-computes the same arithmetically. They share no code with ``rules_engine.pipeline``.
+computes the same arithmetically. They share no code with ``rules_engine.allocate.pipeline``.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules_engine.allocate import Claim, allocate, round_robin
+from rules_engine.allocate.methods import Claim, allocate, round_robin
 from rules_engine.api import Asking, evaluate
-from rules_engine.decide import to_json
-from rules_engine.load import load_yaml_document
-from rules_engine.pipeline import Member, Plan, run
+from rules_engine.decide.decision import to_json
+from rules_engine.rules.load import load_yaml_document
+from rules_engine.allocate.pipeline import Member, Plan, run
 
 REGIONS = ("A", "B", "C")
 
@@ -163,7 +163,7 @@ def _maatwerk_variant(tmp_path, budget: str, steps: str) -> Path:
 
 
 def _first_case_facts(tmp_path) -> Path:
-    from rules_engine.load import load_yaml_document
+    from rules_engine.rules.load import load_yaml_document
 
     path = ROOT / "rules" / "maatwerk-redistribution" / "tests" / "maatwerk-redistribution-2020.yaml"
     case = load_yaml_document(path.read_text("utf-8"), str(path)).data["cases"][0]

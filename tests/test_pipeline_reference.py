@@ -1,7 +1,7 @@
 """Every allocation step against a literal reference that hands out one unit at a time.
 
 The reference below is written from what each step means (docs/rule-files.md#steps), not from
-``rules_engine.pipeline``: it shares no code with it. Greedy, minimum and round-robin are literal
+``rules_engine.allocate.pipeline``: it shares no code with it. Greedy, minimum and round-robin are literal
 unit-by-unit loops; proportional and equal fill a water level found by scanning the caps, then give
 the units left by largest fractional part (ties by rank); a split is D'Hondt or Sainte-Laguë seat by
 seat, or Hamilton by largest remainder. Every field of the outcome is compared, not only the grants:
@@ -15,7 +15,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules_engine.pipeline import Member, Plan, run
+from rules_engine.allocate.pipeline import Member, Plan, run
 
 REGIONS = ("A", "B", "C")
 

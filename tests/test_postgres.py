@@ -11,7 +11,7 @@ import psycopg
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 
 from conftest import AS_OF, RULES, RULESETS, example
 from service_process import Server

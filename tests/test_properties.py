@@ -7,7 +7,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.allocate import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
+from rules_engine.allocate.methods import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
 
 REGIONS = ("A", "B", "C", "D")
 
@@ -84,9 +84,9 @@ def test_pooling_and_order_independence(budget, raw, method, weights, rnd):
 
 
 def test_decisions_do_not_depend_on_the_order_of_the_facts(tmp_path):
-    from rules_engine.compile import compile_file
-    from rules_engine.decide import decide, to_json
-    from rules_engine.facts import load_facts
+    from rules_engine.rules.compile import compile_file
+    from rules_engine.decide.decision import decide, to_json
+    from rules_engine.rules.facts import load_facts
 
     from conftest import AS_OF, example, rule_file
     from helpers import write_facts

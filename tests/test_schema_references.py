@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.validate import _fast, _slow, shipped_schema
+from rules_engine.rules.validate import _fast, _slow, shipped_schema
 
 from conftest import rule_file
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from ruamel.yaml import YAML
 
 from rules_cli.cli import main
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 from rules_service.app import Settings, create_app
 
 from conftest import AS_OF, RULES, RULESETS, example
@@ -204,7 +204,6 @@ def test_time_limit_answers_503_and_the_server_goes_on(tmp_path):
 def test_an_unexpected_error_is_a_500_with_an_id_and_no_traceback(service, monkeypatch):
     client, tokens, _log = service
     from rules_engine import api
-
     monkeypatch.setattr(api, "list_rulesets", lambda rules_dir: 1 / 0)
     response = client.get("/v1/rulesets", headers=auth(tokens["auditor"]))
     assert response.status_code == 500 and response.json()["error_id"]
@@ -246,7 +245,6 @@ def test_a_changed_rule_file_is_picked_up_without_a_restart(tmp_path):
 
 def test_the_library_takes_facts_as_parsed_data():
     from rules_engine import api
-
     data = json.loads(json.dumps(YAML(typ="safe").load(example("lde").read_text()), default=str))
     _ruleset, from_data, facts = api.evaluate("lde", data, AS_OF, RULES)
     _ruleset, from_file, _facts = api.evaluate("lde", example("lde"), AS_OF, RULES)

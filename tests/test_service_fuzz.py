@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 from rules_service.app import Settings, create_app
 
 from conftest import RULES, example

@@ -15,7 +15,7 @@ import httpx
 from click.testing import CliRunner
 
 from rules_cli.cli import main
-from rules_engine.audit import DecisionLog, TokenStore
+from rules_engine.record.audit import DecisionLog, TokenStore
 
 from conftest import example
 from service_process import Server

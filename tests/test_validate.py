@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from rules_engine.api import validate_paths
-from rules_engine.compile import compile_file
+from rules_engine.rules.compile import compile_file
 from rules_engine.errors import InputError
-from rules_engine.facts import load_facts
+from rules_engine.rules.facts import load_facts
 
 from conftest import EXAMPLES, RULES, rule_file
 
@@ -97,8 +97,8 @@ def test_facts_schema_can_be_inline(tmp_path):
     import datetime as dt
     import json
 
-    from rules_engine.decide import decide
-    from rules_engine.facts import load_facts
+    from rules_engine.decide.decision import decide
+    from rules_engine.rules.facts import load_facts
 
     from conftest import ROOT, example
 

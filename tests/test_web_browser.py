@@ -16,7 +16,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-from rules_engine.audit import DecisionLog, TokenStore  # noqa: E402
+from rules_engine.record.audit import DecisionLog, TokenStore  # noqa: E402
 
 from conftest import RULES, example  # noqa: E402
 from service_process import Server  # noqa: E402

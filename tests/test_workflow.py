@@ -10,12 +10,12 @@ import pytest
 
 from rules_cli.cli import main
 from rules_engine.api import resolve, validate_paths
-from rules_engine.compile import compile_text
-from rules_engine.decide import decide
-from rules_engine.diff import changed_applicants
+from rules_engine.rules.compile import compile_text
+from rules_engine.decide.decision import decide
+from rules_engine.policy.diff import changed_applicants
 from rules_engine.errors import LookupFailure
-from rules_engine.facts import load_facts
-from rules_engine.lint import lint_ruleset
+from rules_engine.rules.facts import load_facts
+from rules_engine.policy.lint import lint_ruleset
 
 from conftest import EXAMPLES, RULES, example, rule_file
 

@@ -10,10 +10,10 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from rules_cli.cli import main
-from rules_engine.convert import read_any
-from rules_engine.decide import to_json_bytes
-from rules_engine.validate import json_view
-from rules_engine.xlsx import column_letter
+from rules_engine.tell.convert import read_any
+from rules_engine.decide.decision import to_json_bytes
+from rules_engine.rules.validate import json_view
+from rules_engine.rules.xlsx import column_letter
 
 from conftest import RULES
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from . import expr as E
-from .errors import ExpressionError, did_you_mean
+from ..errors import ExpressionError, did_you_mean
 
 ORDERED = ("number", "string", "date")  # kinds whose values can be ranked and compared with < and >
 SCALARS = ORDERED + ("boolean",)

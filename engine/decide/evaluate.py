@@ -12,9 +12,9 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .compile import Ruleset
-from .limits import check_deadline
-from .pyeval import AS_OF, CALL, CONTEXT, REGION, Compiled, generate
+from ..rules.compile import Ruleset
+from ..limits import check_deadline
+from ..rules.pyeval import AS_OF, CALL, CONTEXT, REGION, Compiled, generate
 
 
 @dataclass

@@ -12,9 +12,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .compile import Ruleset
-from .errors import LookupFailure, did_you_mean, escape_text
-from .expr import format_decimal
+from ..rules.compile import Ruleset
+from ..errors import LookupFailure, did_you_mean, escape_text
+from ..rules.expr import format_decimal
 
 PHRASES = {
     "nl": {

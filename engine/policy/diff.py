@@ -5,9 +5,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compile import Ruleset
-from .decide import decide
-from .facts import parse_facts, read_facts_bytes
+from ..rules.compile import Ruleset
+from ..decide.decision import decide
+from ..rules.facts import parse_facts, read_facts_bytes
 
 FIELDS = ("eligible", "tier", "rank", "allocated_fte")
 REDUCTION_FIELDS = ("reduced_fte", "change_fte")  # compared when either side has a reduction step

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from . import expr as E
-from .checker import deref as _deref, kind_of_schema
-from .compile import Ruleset
-from .errors import Location
+from ..rules import expr as E
+from ..rules.checker import deref as _deref, kind_of_schema
+from ..rules.compile import Ruleset
+from ..errors import Location
 
 
 @dataclass(frozen=True)
@@ -415,7 +415,7 @@ def _failing_tests(ruleset: Ruleset) -> list[Finding]:
     """A published version must pass its own test cases (rules/<id>/tests/)."""
     from pathlib import Path
 
-    from .errors import RulesError
+    from ..errors import RulesError
     from .testing import find_test_files, run_file
 
     folder = Path(ruleset.label).parent

@@ -17,7 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Iterable
 
-from .errors import InputError, Location, printable
+from ..errors import InputError, Location, printable
 from .load import Document
 
 APPLICANTS, REGIONS, CALL = "applicants", "regions", "call"

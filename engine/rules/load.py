@@ -28,7 +28,7 @@ from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from .errors import InputError, Location
+from ..errors import InputError, Location
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_JSON_BYTES = 512 * 1024 * 1024

@@ -10,13 +10,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from . import __version__
-from .audit import DecisionLog, Entry
-from .compile import Ruleset, compile_text
-from .decide import batch, decide, to_json_bytes
-from .errors import AuditFailure, RulesError
+from .. import __version__
+from ..record.audit import DecisionLog, Entry
+from ..rules.compile import Ruleset, compile_text
+from ..decide.decision import batch, decide, to_json_bytes
+from ..errors import AuditFailure, RulesError
 from .diff import FIELDS, changed_applicants
-from .facts import parse_facts
+from ..rules.facts import parse_facts
 
 
 @dataclass(frozen=True)

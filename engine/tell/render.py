@@ -8,8 +8,8 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Sequence
 
-from .errors import escape_text
-from .expr import format_decimal
+from ..errors import escape_text
+from ..rules.expr import format_decimal
 
 
 def terminal_width() -> int:

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import jsonschema_rs
 
-from .errors import InputError, Problem, did_you_mean, printable
+from ..errors import InputError, Problem, did_you_mean, printable
 from .load import Document, load_positions
 
 SCHEMA_PACKAGE = "rules_engine.schemas"
@@ -33,7 +33,7 @@ def schema_dir() -> Path:
             return folder
     except ModuleNotFoundError:
         pass
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 @functools.lru_cache(maxsize=None)

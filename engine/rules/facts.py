@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from .checker import deref, kind_of_schema, region_schema
 from .compile import Ruleset
-from .errors import InputError, Location, Problem, printable
+from ..errors import InputError, Location, Problem, printable
 from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
 from .validate import validate_facts

@@ -27,8 +27,8 @@ from typing import Any, Mapping
 from . import expr as E
 from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, deref, describe, kind_of_value,
                       reads, region_schema)
-from .errors import ExpressionError, InputError, Location, Problem, did_you_mean
-from .limits import check_deadline
+from ..errors import ExpressionError, InputError, Location, Problem, did_you_mean
+from ..limits import check_deadline
 from .load import Document, bounded_decimal, load_yaml_document, read_text
 from .validate import check_schema, reference_problems, schema_dir, shipped_schema, validate_document
 

@@ -8,11 +8,11 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import InputError, Location
-from .checker import applicant_schema
-from .facts import check_unique_by, load_data, read_facts_bytes
-from .pyeval import _div
-from .validate import shipped_schema, validate_facts
+from ..errors import InputError, Location
+from ..rules.checker import applicant_schema
+from ..rules.facts import check_unique_by, load_data, read_facts_bytes
+from ..rules.pyeval import _div
+from ..rules.validate import shipped_schema, validate_facts
 
 
 @dataclass(frozen=True)

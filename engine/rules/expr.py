@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator, Union
 
-from .errors import ExpressionError
+from ..errors import ExpressionError
 from .load import bounded_decimal
 
 MAX_LENGTH = 10_000

@@ -35,10 +35,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
 
-from . import expr as E
-from .compile import Ruleset
-from .errors import EvaluationError
-from .limits import check_deadline
+from ..rules import expr as E
+from ..rules.compile import Ruleset
+from ..errors import EvaluationError
+from ..limits import check_deadline
 
 TAG = {"_t": "applicant"}
 MAX_RULES_PER_SET = 50
@@ -305,7 +305,7 @@ def durable_outcomes(ruleset: Ruleset, envs: Sequence[dict]) -> list[dict]:
 
 
 def _lifted_functions(ruleset: Ruleset, p: Plan) -> dict:
-    from .pyeval import HELPERS, _Writer
+    from ..rules.pyeval import HELPERS, _Writer
 
     constants: dict = {}
     writer = _Writer(constants, ruleset.params)

@@ -32,7 +32,7 @@ from typing import Iterator
 from urllib.parse import quote
 
 from .audit_pg import PostgresConnection, display, is_postgres
-from .errors import AuditFailure, KeyReused, LogError, LookupFailure, RulesError, printable
+from ..errors import AuditFailure, KeyReused, LogError, LookupFailure, RulesError, printable
 
 FORMAT = "rules-decision-log"
 FORMAT_VERSION = 3  # 2 adds the column ``extra`` (further hashed fields, canonical JSON); 3 the idempotency keys
@@ -569,6 +569,13 @@ class DecisionLog:
         try:
             for row in self.db.execute(sql, args):
                 yield _entry(row)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+
+    def chain_hashes(self) -> list[str]:
+        """The chain hash of every record, in order (the leaves of the log's Merkle tree)."""
+        try:
+            return [row[0] for row in self.db.execute("SELECT hash FROM records NOT INDEXED WHERE seq >= 1 ORDER BY seq")]
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
 

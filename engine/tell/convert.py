@@ -7,13 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .checker import applicant_schema, region_schema
-from .compile import Ruleset
-from .errors import InputError, Location
-from .expr import format_decimal
-from .facts import format_of, load_data, read_facts_bytes
-from .validate import json_view
-from .xlsx import facts_workbook, read_facts_workbook, template_workbook
+from ..rules.checker import applicant_schema, region_schema
+from ..rules.compile import Ruleset
+from ..errors import InputError, Location
+from ..rules.expr import format_decimal
+from ..rules.facts import format_of, load_data, read_facts_bytes
+from ..rules.validate import json_view
+from ..rules.xlsx import facts_workbook, read_facts_workbook, template_workbook
 
 
 def read_any(source: str | Path) -> Any:
@@ -33,7 +33,7 @@ def convert(source: str | Path, target: str | Path) -> bytes:
     if name.endswith((".xlsx", ".xlsm")):
         return facts_workbook(data)
     if name.endswith(".json"):
-        from .decide import to_json_bytes
+        from ..decide.decision import to_json_bytes
 
         return to_json_bytes(json_view(data)) + b"\n"
     if name.endswith((".yaml", ".yml")):

@@ -13,12 +13,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
 
-from .allocate import Grant, Result
-from .compile import Ruleset, Step
+from ..allocate.methods import Grant, Result
+from ..rules.compile import Ruleset, Step
 from .evaluate import Assessment, compiled
-from .facts import Facts
-from .pipeline import Member, Outcome, Plan, run
-from .pyeval import CONTEXT
+from ..rules.facts import Facts
+from ..allocate.pipeline import Member, Outcome, Plan, run
+from ..rules.pyeval import CONTEXT
 
 
 def _units(value: Any, unit: Decimal) -> int:

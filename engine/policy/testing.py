@@ -16,14 +16,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .api import list_versions
-from .compile import Ruleset, compile_file
-from .decide import decide
-from .errors import RulesError, InputError, Location
-from .explain import show
-from .facts import Facts, check_regions, coerce_call_dates, coerce_dates, date_paths
-from .load import Document, load_yaml_document, read_text
-from .validate import shipped_schema, validate_document
+from ..rules.folder import list_versions
+from ..rules.compile import Ruleset, compile_file
+from ..decide.decision import decide
+from ..errors import RulesError, InputError, Location
+from ..tell.explain import show
+from ..rules.facts import Facts, check_regions, coerce_call_dates, coerce_dates, date_paths
+from ..rules.load import Document, load_yaml_document, read_text
+from ..rules.validate import shipped_schema, validate_document
 
 APPLICANT_KEYS = ("eligible", "tier", "tier_rule", "rank", "allocated_fte")
 TOTAL_KEYS = ("allocated_fte", "unallocated_fte", "eligible", "applicants")

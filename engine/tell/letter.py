@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .compile import Ruleset
+from ..rules.compile import Ruleset
 from .explain import _find
 
 LOCALES = {"nl": "nl_BE", "en": "en_GB"}
@@ -477,7 +477,7 @@ def _region(record: dict, region: str, ruleset: Ruleset, fmt: Formatter, w: dict
 
 def label_region(ruleset: Ruleset, weight: str, lang: str) -> str:
     """What a region's weight is called: its label in the reader's language in the regions' schema."""
-    from .checker import region_schema
+    from ..rules.checker import region_schema
 
     return _schema_label(region_schema(ruleset.facts_schema), [weight], lang) or weight.replace("_", " ")
 

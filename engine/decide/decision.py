@@ -19,13 +19,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
 
-from . import __version__
-from .allocate import Claim, Result, allocate
+from .. import __version__
+from ..allocate.methods import Claim, Result, allocate
 from .steps import allocate_steps, outcome_result, steps_record
-from .compile import Ruleset
+from ..rules.compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
-from .pyeval import exact
-from .facts import Facts
+from ..rules.pyeval import exact
+from ..rules.facts import Facts
 
 ENGINES = ("python", "durable")
 def _encode_other(value: Any) -> Any:
@@ -225,9 +225,9 @@ def call_budget(ruleset: Ruleset, assessments: Sequence[Assessment]) -> Decimal:
     whole units; from 0 to 1,000,000 FTE."""
     import decimal
 
-    from .compile import MAX_BUDGET
-    from .errors import EvaluationError
-    from .pyeval import CONTEXT, HELPERS, _Writer
+    from ..rules.compile import MAX_BUDGET
+    from ..errors import EvaluationError
+    from ..rules.pyeval import CONTEXT, HELPERS, _Writer
 
     constants: dict = {}
     code = _Writer(constants, ruleset.params).write(ruleset.budget_expr)

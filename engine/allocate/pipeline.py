@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping, Sequence
 
-from .allocate import WITHIN, Claim, Share, split
+from .methods import WITHIN, Claim, Share, split
 
 KINDS = ("reserve", "split", "minimum", "greedy", "equal", "proportional", "round-robin", "pool", "reduce")
 DISTRIBUTE = ("greedy", "equal", "proportional", "round-robin")

@@ -1,0 +1,1 @@
+"""Pure arithmetic, no I/O: the allocation methods and the steps' pipeline."""

@@ -1,0 +1,1 @@
+"""Evaluate (both evaluators), the allocation steps, and the decision record."""

@@ -1,0 +1,1 @@
+"""The policy owner's and auditor's workflow: lint, test cases, diff, replay."""

@@ -1,0 +1,1 @@
+"""Storage that knows nothing of rules: the decision log (SQLite, PostgreSQL)."""

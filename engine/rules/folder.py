@@ -1,0 +1,49 @@
+"""The rules folder: rule files under paths, and every version of one ruleset (``rules/<id>/``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from .compile import Ruleset, compile_file
+from ..errors import GovernanceError, InputError, Location, LookupFailure, did_you_mean
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Rule files under the given files or folders (``tests/`` folders excluded)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.suffix in RULE_SUFFIXES and p.is_file()
+                         and "tests" not in p.relative_to(path).parts)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InputError.at(Location(str(path)), "no such file or folder", code="not-found")
+    return found
+
+
+def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
+    """All versions of a ruleset in ``rules_dir/<id>/``, oldest first."""
+    folder = Path(rules_dir) / ruleset_id
+    if not Path(rules_dir).is_dir():
+        raise LookupFailure(f"no rules folder '{rules_dir}' here: run from the folder that holds rules/, "
+                            "pass --rules-dir, or give the path of a rule file")
+    if not folder.is_dir():
+        known = sorted(p.name for p in Path(rules_dir).iterdir() if p.is_dir()) if Path(rules_dir).is_dir() else []
+        raise LookupFailure(f"no ruleset '{ruleset_id}' in {rules_dir}{did_you_mean(ruleset_id, known)}"
+                            + (f"; known: {', '.join(known)}" if known else ""))
+    versions = [compile_file(p) for p in find_rule_files([folder])]
+    _refuse_twins(versions)
+    return sorted(versions, key=lambda r: (r.effective_from, r.version))
+
+
+def _refuse_twins(versions: Iterable[Ruleset]) -> None:
+    """Two files that claim the same id@version: neither decides, whichever a server would find first."""
+    seen: dict[tuple, Ruleset] = {}
+    for r in versions:
+        twin = seen.setdefault((r.id, r.version), r)
+        if twin is not r:
+            raise GovernanceError(f"{r.id}@{r.version} is claimed by two files, {twin.label} and {r.label}: "
+                                  "neither decides until one is removed or renumbered")
