@@ -667,16 +667,27 @@ def audit():
 
 @audit.command("verify")
 @click.option("--head", "head", help="COUNT:HASH written down earlier (from `rules audit head`).")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(),
+              help="A signed checkpoint (from `rules audit checkpoint`): the log must still hold its tree.")
+@click.option("--public-key", help="The checkpoint's public key (its text, or a file holding it).")
 @log_option
-def audit_verify(head, log_path):
+def audit_verify(head, checkpoint_path, public_key, log_path):
     """Recompute the hash chain and every stored text; exit 1 at the first bad record."""
     from rules_engine.record.audit import parse_head
+    from rules_engine.record.proofs import check_checkpoint
 
+    if checkpoint_path and not public_key:
+        raise click.UsageError("--checkpoint needs --public-key: whose signature is to be trusted")
     expected = parse_head(head) if head else None
+    note = _read_text(checkpoint_path) if checkpoint_path else None
+    key = _read_key(public_key, "verifier") if checkpoint_path else None
     with open_log(log_path) as log:
         count = log.verify(expected)
         current = log.head()
+        point = check_checkpoint(log, note, key, checkpoint_path) if note is not None else None
     suffix = f"; it begins with the history of head {head.split(':')[0]}" if expected else ""
+    if point:
+        suffix += f"; it holds the tree of {point.size} records signed by {key.name}" + (f" at {point.time}" if point.time else "")
     click.echo(f"ok: {count} records, chain and stored texts verified{suffix}; head {current[0]}:{current[1]}")
 
 
@@ -691,6 +702,103 @@ def audit_copy(source, target):
         count = copy_log(src, dst)
         head = dst.head()
     click.echo(f"copied {count} records to {_log_name(target)}; it verifies; head {head[0]}:{head[1]}")
+
+
+@audit.command("keygen")
+@click.argument("name")
+@click.option("-o", "--output", required=True, type=click.Path(), help="File for the signing key (made readable by you only).")
+def audit_keygen(name, output):
+    """Make an Ed25519 key pair for signing checkpoints of the log: NAME names the key (e.g. the signer's
+    domain and the log, such as audit.example.org/rules-log). The signing key goes to a file of its own; the
+    public key is printed, to be published. Keep the signing key away from whoever runs the database."""
+    from rules_engine.record.checkpoint import BadNote, generate
+
+    try:
+        secret, public = generate(name)
+    except BadNote as exc:
+        raise InputError.at(Location(name), str(exc)) from None
+    target = Path(output)
+    if target.exists():
+        raise InputError.at(Location(output), "exists already: a signing key is never overwritten")
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    click.echo(public)
+
+
+def _read_key(path: str, kind: str):
+    """A signing key from a file, or a public key from a file or given as its text."""
+    from rules_engine.record.checkpoint import BadNote, signer, verifier
+
+    text = path
+    if kind == "signer" or Path(path).is_file():
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError.at(Location(path), f"cannot read the key: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    try:
+        return signer(text) if kind == "signer" else verifier(text)
+    except BadNote as exc:
+        raise InputError.at(Location(path if Path(path).is_file() or kind == "signer" else "--public-key"), str(exc)) from None
+
+
+def _read_text(path: str) -> str:
+    try:
+        return (sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError.at(Location(path), f"cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError.at(Location(path), "not UTF-8 text") from None
+
+
+@audit.command("checkpoint")
+@click.option("--key", "key_path", required=True, type=click.Path(), help="The signing key (from `rules audit keygen`).")
+@click.option("--origin", help="The log's name in the checkpoint (default: the key's name).")
+@log_option
+def audit_checkpoint(key_path, origin, log_path):
+    """Sign the log's Merkle tree as it is now: a C2SP checkpoint (origin, size, root, time) in a signed note."""
+    from rules_engine.record.proofs import sign_checkpoint
+
+    key = _read_key(key_path, "signer")
+    with open_log(log_path) as log:
+        log.verify()
+        click.echo(sign_checkpoint(log, key, origin), nl=False)
+
+
+@audit.command("prove")
+@click.argument("ref")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(), help="A signed checkpoint to prove against.")
+@click.option("--public-key", help="The checkpoint's public key (its text, or a file holding it).")
+@log_option
+def audit_prove(ref, checkpoint_path, public_key, log_path):
+    """A proof (JSON) that record REF is in the log's tree, to check without the log (`rules audit check-proof`)."""
+    from rules_engine.record.proofs import inclusion_bundle
+
+    if checkpoint_path and not public_key:
+        raise click.UsageError("--checkpoint needs --public-key: the checkpoint is checked before it is used")
+    note = _read_text(checkpoint_path) if checkpoint_path else None
+    key = _read_key(public_key, "verifier") if public_key else None
+    with open_log(log_path) as log:
+        entry = log.checked(log.get(ref))
+        bundle = inclusion_bundle(log, entry, note, key)
+    click.echo(json.dumps(bundle, indent=2, ensure_ascii=False))
+
+
+@audit.command("check-proof")
+@click.argument("proof")
+@click.option("--public-key", required=True, help="The public key of the checkpoint's signer (text or file).")
+def audit_check_proof(proof, public_key):
+    """Check a proof from `rules audit prove` against its signed checkpoint, without the log."""
+    from rules_engine.record.proofs import check_bundle
+
+    text = _read_text(proof)
+    try:
+        bundle = json.loads(text)
+    except ValueError as exc:
+        raise InputError.at(Location(proof), f"not JSON: {exc}") from None
+    shown = check_bundle(bundle, _read_key(public_key, "verifier"), proof)
+    click.echo(f"ok: record {shown['record_id']} is record {bundle['leaf_index'] + 1} of the {shown['tree_size']} in "
+               f"{shown['origin']}, as signed by {shown['signed_by']}" + (f" at {shown['time']}" if shown["time"] else ""))
 
 
 @audit.command("head")

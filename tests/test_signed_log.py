@@ -1,0 +1,146 @@
+"""Issue 22: a log its database owner cannot rewrite unseen.
+
+The owner's attack, as the issue tried it: rewrite a decision and recompute every later hash (here: the
+same history appended again with one record changed, which gives a chain that verifies), or delete the
+newest records. A checkpoint signed by another person's key, before the attack, catches both; a proof of
+one record checks without the log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rules_cli.cli import main
+from rules_engine.errors import AuditFailure
+from rules_engine.record.audit import DecisionLog, Submission
+from rules_engine.record.checkpoint import generate, signer, verifier
+from rules_engine.record.proofs import check_bundle, check_checkpoint, inclusion_bundle, sign_checkpoint
+
+NOW = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.timezone.utc)
+
+
+def submission(output: bytes) -> Submission:
+    return Submission("d" * 64, "0.1.0", "python", "lde", "2018.1", b"rules", b"{}", b"facts", "2018-06-20", {}, 1, "2",
+                      output, "json")
+
+
+def log_of(path: Path, outputs: list) -> DecisionLog:
+    log = DecisionLog(path)
+    for number, output in enumerate(outputs):
+        log.append(submission(output), now=NOW + dt.timedelta(minutes=number))
+    return log
+
+
+HISTORY = [b'{"LDE-031": 2}', b'{"LDE-007": 1}', b'{"LDE-100": 3}']
+
+
+@pytest.fixture()
+def keys():
+    secret, public = generate("auditor.example/rules-log")
+    return signer(secret), verifier(public)
+
+
+def test_a_rewritten_history_with_recomputed_hashes_is_caught(tmp_path, keys):
+    honest = log_of(tmp_path / "honest.sqlite", HISTORY)
+    note = sign_checkpoint(honest, keys[0], now=NOW)
+    rewritten = log_of(tmp_path / "rewritten.sqlite", [b'{"LDE-031": 9}'] + HISTORY[1:])
+    assert rewritten.verify() == 3  # the chain alone cannot tell
+    with pytest.raises(AuditFailure, match="not those the checkpoint signed: the history was rewritten"):
+        check_checkpoint(rewritten, note, keys[1])
+    assert check_checkpoint(honest, note, keys[1]).size == 3
+
+
+def test_removed_newest_records_are_caught(tmp_path, keys):
+    note = sign_checkpoint(log_of(tmp_path / "honest.sqlite", HISTORY), keys[0], now=NOW)
+    cut = log_of(tmp_path / "cut.sqlite", HISTORY[:2])
+    with pytest.raises(AuditFailure, match="signed a tree of 3 records; the log holds 2: records were removed"):
+        check_checkpoint(cut, note, keys[1])
+
+
+def test_a_log_that_grew_after_the_checkpoint_still_holds_it(tmp_path, keys):
+    log = log_of(tmp_path / "log.sqlite", HISTORY[:2])
+    note = sign_checkpoint(log, keys[0], now=NOW)
+    log.append(submission(HISTORY[2]), now=NOW + dt.timedelta(hours=1))
+    assert check_checkpoint(log, note, keys[1]).size == 2
+
+
+def test_a_proof_of_one_record_checks_without_the_log_and_fails_when_changed(tmp_path, keys):
+    log = log_of(tmp_path / "log.sqlite", HISTORY)
+    note = sign_checkpoint(log, keys[0], now=NOW)
+    bundle = inclusion_bundle(log, log.get("2"), note, keys[1])
+    shown = check_bundle(json.loads(json.dumps(bundle)), keys[1])
+    assert shown["record_id"] == log.get("2").record_id and shown["tree_size"] == 3
+    assert shown["time"] == "2026-12-02T10:00:00Z"
+    other = dict(bundle, record_hash=log.get("3").hash)  # another record's hash at this place
+    with pytest.raises(AuditFailure, match="does not show record"):
+        check_bundle(other, keys[1])
+    with pytest.raises(AuditFailure, match="does not show record"):
+        check_bundle(dict(bundle, leaf_index=2), keys[1])
+    with pytest.raises(AuditFailure, match="not the signed one"):
+        check_bundle(dict(bundle, tree_size=2), keys[1])
+
+
+def test_a_record_after_the_checkpoint_needs_a_newer_one(tmp_path, keys):
+    log = log_of(tmp_path / "log.sqlite", HISTORY[:2])
+    note = sign_checkpoint(log, keys[0], now=NOW)
+    log.append(submission(HISTORY[2]), now=NOW)
+    with pytest.raises(AuditFailure, match="came after the checkpoint"):
+        inclusion_bundle(log, log.get("3"), note, keys[1])
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_the_command_line_from_key_to_proof(tmp_path):
+    log = tmp_path / "log.sqlite"
+    log_of(log, HISTORY).close()
+    key = tmp_path / "signer.key"
+    made = run("audit", "keygen", "auditor.example/rules-log", "-o", key)
+    assert made.exit_code == 0 and made.stdout.startswith("auditor.example/rules-log+")
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    public = made.stdout.strip()
+    again = run("audit", "keygen", "auditor.example/rules-log", "-o", key)
+    assert again.exit_code == 1 and "never overwritten" in again.output
+    point = run("audit", "checkpoint", "--key", key, "--log", log)
+    assert point.exit_code == 0 and point.stdout.splitlines()[:2] == ["auditor.example/rules-log", "3"]
+    (tmp_path / "cp.txt").write_text(point.stdout, encoding="utf-8")
+    verified = run("audit", "verify", "--log", log, "--checkpoint", tmp_path / "cp.txt", "--public-key", public)
+    assert verified.exit_code == 0 and "it holds the tree of 3 records signed by auditor.example/rules-log" in verified.stdout
+    proof = run("audit", "prove", "1", "--log", log, "--checkpoint", tmp_path / "cp.txt", "--public-key", public)
+    assert proof.exit_code == 0
+    (tmp_path / "proof.json").write_text(proof.stdout, encoding="utf-8")
+    checked = run("audit", "check-proof", tmp_path / "proof.json", "--public-key", public)
+    assert checked.exit_code == 0 and checked.stdout.startswith("ok: record 1-") and "is record 1 of the 3" in checked.stdout
+    changed = json.loads(proof.stdout)
+    changed["proof"][0] = changed["proof"][1]
+    (tmp_path / "bad.json").write_text(json.dumps(changed), encoding="utf-8")
+    refused = run("audit", "check-proof", tmp_path / "bad.json", "--public-key", public)
+    assert refused.exit_code == 1 and "does not show record" in refused.output and "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["audit", "check-proof", "{proof}", "--public-key", "nonsense"], "not a public key"),
+    (["audit", "check-proof", "{text}", "--public-key", "{public}"], "not JSON"),
+    (["audit", "check-proof", "{log}", "--public-key", "{public}"], "not UTF-8 text"),
+    (["audit", "verify", "--log", "{log}", "--checkpoint", "{text}", "--public-key", "{public}"], "not a signed note"),
+    (["audit", "verify", "--log", "{log}", "--checkpoint", "{log}"], "--checkpoint needs --public-key"),
+    (["audit", "checkpoint", "--key", "{missing}", "--log", "{log}"], "cannot read the key"),
+    (["audit", "keygen", "bad name", "-o", "{missing}"], "without spaces"),
+])
+def test_bad_keys_notes_and_proofs_are_clear_errors(tmp_path, args, words):
+    log = tmp_path / "log.sqlite"
+    log_of(log, HISTORY[:1]).close()
+    secret, public = generate("a.example")
+    (tmp_path / "proof.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "text.txt").write_text("hello\n", encoding="utf-8")
+    values = {"log": log, "public": public, "proof": tmp_path / "proof.json", "missing": tmp_path / "no" / "key",
+              "text": tmp_path / "text.txt"}
+    result = run(*[a.format(**values) for a in args])
+    assert result.exit_code in (1, 2) and words in result.output and "Traceback" not in result.output, result.output
