@@ -526,13 +526,101 @@ def approve(spec, rules_dir, secret, who, note, key, log_path):
                                "pass --token (or set RULES_TOKEN); the record takes the token's name")
     if not secret:
         raise click.UsageError("an approval needs the approver's token: --token TOKEN or RULES_TOKEN")
-    ruleset = resolve(spec, rules_dir, dt.date.today())
     with open_log(log_path, create=True) as log:
+        ruleset = resolve(spec, rules_dir, dt.date.today(), log=log)
         name = approver(log, secret)
         once = Once.of(name, key, {"spec": spec, "ruleset_sha256": ruleset.sha256, "note": note})
         entry = earlier(log, once) or run(log, ruleset, name, note, once)
     click.echo(f"approved {ruleset.id} {ruleset.version} (rule text {ruleset.sha256[:16]}...) as {entry.requested_by}: "
                f"record {entry.seq} in {_log_name(log_path)}")
+
+
+def _publisher(log, secret) -> str:
+    from rules_engine.api import token_holder
+
+    if not secret:
+        raise click.UsageError("publishing needs a policy owner's token: --token TOKEN or RULES_TOKEN")
+    return token_holder(log, secret, ("policy-owner", "admin"), "publishing", "publishes")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--token", "secret", envvar="RULES_TOKEN", help="A policy owner's token (or RULES_TOKEN).")
+@click.option("--note", help="Why, kept with the publication.")
+@log_option
+def publish(paths, secret, note, log_path):
+    """Publish rule files into the log's registry: from then on, every server using the log decides with these
+    exact texts (ids and id@version are resolved from the registry, not from a rules folder). Only files that
+    say 'status: published'; a published version's text never changes."""
+    from rules_engine.api import validate_paths
+    from rules_engine.policy.registry import publish as run, registry
+
+    result = validate_paths(paths)
+    if result.problems:
+        raise InputError(result.problems)
+    with open_log(log_path, create=True) as log:
+        who = _publisher(log, secret)
+        for ruleset in result.rulesets:
+            before = registry(log).versions.get((ruleset.id, ruleset.version))
+            entry = run(log, ruleset, who, ruleset.label, note)
+            again = before is not None and not before.withdrawn and before.seq == entry.seq
+            click.echo(f"{ruleset.id}@{ruleset.version} ({ruleset.label}): "
+                       + (f"published already, as record {entry.seq}" if again else f"published as record {entry.seq}"))
+
+
+@main.command("import")
+@click.argument("folder", type=click.Path())
+@click.option("--token", "secret", envvar="RULES_TOKEN", help="A policy owner's token (or RULES_TOKEN).")
+@log_option
+def import_cmd(folder, secret, log_path):
+    """Seed the log's registry from a rules folder: every file that says 'status: published' is published
+    (drafts are listed and left out)."""
+    from rules_engine.api import validate_paths
+    from rules_engine.policy.registry import publish as run
+
+    result = validate_paths([folder])
+    if result.problems:
+        raise InputError(result.problems)
+    with open_log(log_path, create=True) as log:
+        who = _publisher(log, secret)
+        for ruleset in sorted(result.rulesets, key=lambda r: (r.id, r.effective_from)):
+            if ruleset.status != "published":
+                click.echo(f"{ruleset.id}@{ruleset.version} ({ruleset.label}): a draft, left out")
+                continue
+            entry = run(log, ruleset, who, ruleset.label, f"imported from {folder}")
+            click.echo(f"{ruleset.id}@{ruleset.version} ({ruleset.label}): record {entry.seq}")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--reason", required=True, help="Why the version no longer decides.")
+@click.option("--token", "secret", envvar="RULES_TOKEN", help="A policy owner's token (or RULES_TOKEN).")
+@log_option
+def withdraw(spec, reason, secret, log_path):
+    """Withdraw a published version (ID@VERSION) from the registry: it no longer decides; what it decided stays."""
+    from rules_engine.policy.registry import withdraw as run
+
+    ruleset_id, _, version = spec.partition("@")
+    if not version:
+        raise click.UsageError("name the version: ID@VERSION")
+    with open_log(log_path, create=True) as log:
+        entry = run(log, ruleset_id, version, _publisher(log, secret), reason)
+    click.echo(f"{spec} withdrawn: record {entry.seq}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path())
+@click.option("--withdrawn", is_flag=True, help="Also the withdrawn versions.")
+@log_option
+def export(folder, withdrawn, log_path):
+    """Write every published text back as files, byte for byte as they were published, in FOLDER/<id>/."""
+    from rules_engine.policy.registry import export as run
+
+    with open_log(log_path) as log:
+        written = run(log, Path(folder), withdrawn)
+    for path in written:
+        click.echo(str(path))
+    click.echo(f"{len(written)} file(s) written", err=True)
 
 
 @main.command()

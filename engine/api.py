@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .rules.compile import Ruleset, compile_file, compile_text
-from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions  # noqa: F401 - the API
+from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions, overlaps  # noqa: F401 - the API
 from .decide.decision import batch, decide
 from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean
-from .record.audit import DecisionLog, Entry, Submission
+from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Submission
 from .rules.facts import Facts, load_facts, parse_facts
 
 @dataclass(frozen=True)
@@ -40,60 +40,30 @@ def validate_paths(paths: Iterable[str | Path]) -> Validation:
     return Validation(len(files), rulesets, sorted(problems, key=Problem.sort_key))
 
 
-def overlaps(rulesets: Iterable[Ruleset]) -> list[Problem]:
-    """Versions of one ruleset whose effective periods overlap, or that repeat a version."""
-    by_id: dict[str, list[Ruleset]] = defaultdict(list)
-    for r in rulesets:
-        by_id[r.id].append(r)
-    problems = []
-    for versions in by_id.values():
-        versions.sort(key=lambda r: (r.effective_from, r.version))
-        published = [r for r in versions if r.status != "draft"]
-        for before, after in zip(published, published[1:]):
-            problems += _clash(before, after)
-        # drafts are alternatives: they may share a version and a period with each other, never with a
-        # published version (whichever of them is published must fit between the published ones)
-        for draft in (r for r in versions if r.status == "draft"):
-            for other in published:
-                first, second = sorted((other, draft), key=lambda r: (r.effective_from, r.status != "draft"))
-                problems += _clash(first, second)[:1]
-    return problems
-
-
-def _clash(before: Ruleset, after: Ruleset) -> list[Problem]:
-    """The repeated version, or the overlap, of two versions of one ruleset (``before`` starts first)."""
-    if before.version == after.version:
-        return [Problem(_loc(after), f"version {after.version} of '{after.id}' also in {before.label}")]
-    if before.effective_to is None or before.effective_to >= after.effective_from:
-        end = before.effective_to.isoformat() if before.effective_to else "open-ended"
-        return [Problem(_loc(after), f"effective period of {after.id} {after.version} (from "
-                        f"{after.effective_from}) overlaps {before.version} in {before.label} "
-                        f"(from {before.effective_from}, to {end})", "effective.from", "overlap")]
-    return []
-
-
-def _loc(r: Ruleset) -> Location:
-    for number, line in enumerate(r.text.splitlines(), start=1):
-        if line.startswith("effective:"):
-            return Location(r.label, number + 1, 3)
-    return Location(r.label, 1, 1)
-
-
 def resolve(spec: str, rules_dir: str | Path, as_of: dt.date, overrides: Mapping[str, str] | None = None,
-            official: bool = False) -> Ruleset:
+            official: bool = False, log: DecisionLog | None = None) -> Ruleset:
     """A ruleset from a path, an id (the version in force on ``as_of``) or ``id@version``.
 
     For an ``official`` decision only a published version in force on ``as_of`` will do: a bare id
     looks among the published versions only, and a draft or a version out of its period is refused.
+    When ``log`` holds a registry (texts published into it), ids are resolved from it, not from ``rules_dir``.
     """
+    from .policy import registry
+
+    in_registry = not named_by_path(spec) and registry.has_registry(log)
     if named_by_path(spec):
         chosen = compile_file(Path(spec))
     else:
-        chosen = _pick(spec, rules_dir, as_of, official)
+        chosen = _pick(spec, rules_dir, as_of, official, log if in_registry else None)
     if official:
         _check_official(chosen, spec, as_of)
     dated = any(p.values for p in chosen.parameters.values())  # their value depends on the decision date
-    return compile_file(chosen.label, overrides, as_of if dated else None) if overrides or dated else chosen
+    if not (overrides or dated):
+        return chosen
+    if in_registry:
+        return registry.compiled(log, registry.registry(log).versions[(chosen.id, chosen.version)], dict(overrides or {}),
+                                 as_of if dated else None)
+    return compile_file(chosen.label, overrides, as_of if dated else None)
 
 
 def named_by_path(spec: str) -> bool:
@@ -103,9 +73,11 @@ def named_by_path(spec: str) -> bool:
     return path.suffix in RULE_SUFFIXES or path.is_file()
 
 
-def _pick(spec: str, rules_dir: str | Path, as_of: dt.date, official: bool) -> Ruleset:
+def _pick(spec: str, rules_dir: str | Path, as_of: dt.date, official: bool, log: DecisionLog | None = None) -> Ruleset:
+    from .policy import registry
+
     ruleset_id, _, version = spec.partition("@")
-    candidates = list_versions(ruleset_id, rules_dir)
+    candidates = registry.versions(log, ruleset_id) if log is not None else list_versions(ruleset_id, rules_dir)
     if version:
         chosen = [r for r in candidates if r.version == version]
         if not chosen:
@@ -173,7 +145,7 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
         facts, fmt = to_json_bytes(dict(facts), indent=None), "json"
     by_path = named_by_path(spec)
     official = asking.logging and not asking.simulate and not overrides and not by_path
-    ruleset = resolve(spec, rules_dir, as_of, overrides, official=official)
+    ruleset = resolve(spec, rules_dir, as_of, overrides, official=official, log=log)
     kind = "simulation" if asking.simulate or overrides or by_path or ruleset.status == "draft" else "official"
     relied_on = approvals_for(log, ruleset, exclude=asking.who) if log is not None else []
     refusal = _refusal(ruleset, spec, as_of, asking, relied_on) if kind == "official" else None
@@ -257,15 +229,20 @@ def earlier(log: DecisionLog | None, once: Once | None) -> Entry | None:
 
 def approver(log: DecisionLog, secret: str) -> str:
     """The name of the active approver (or admin) token ``secret``, from the log's token table."""
+    return token_holder(log, secret, ("approver", "admin"), "an approval", "approves")
+
+
+def token_holder(log: DecisionLog, secret: str, roles: tuple, act: str, verb: str) -> str:
+    """The name of the active token ``secret`` if its role is one of ``roles``; GovernanceError otherwise."""
     from .record.audit import TokenStore
 
     token = TokenStore(log).find(secret.strip())
     if token is None:
-        raise GovernanceError("unknown or revoked token: an approval needs an active token of the log "
-                              "('rules token add NAME --role approver')")
-    if token.role not in ("approver", "admin"):
-        raise GovernanceError(f"the token '{token.name}' has the role '{token.role}': only an approver (or admin) "
-                              "approves")
+        raise GovernanceError(f"unknown or revoked token: {act} needs an active token of the log "
+                              f"('rules token add NAME --role {roles[0]}')")
+    if token.role not in roles:
+        raise GovernanceError(f"the token '{token.name}' has the role '{token.role}': only "
+                              f"{' or '.join('an ' + r if r[0] in 'aeiou' else 'a ' + r for r in roles)} {verb}")
     return token.name
 
 
@@ -332,11 +309,24 @@ def list_rulesets(rules_dir: str | Path) -> dict[str, list[Ruleset]]:
 
 
 def resolve_text_or_spec(spec: str, rules_dir: str | Path, as_of: dt.date,
-                         overrides: Mapping[str, str] | None = None, label: str = "<rule text>") -> Ruleset:
+                         overrides: Mapping[str, str] | None = None, label: str = "<rule text>",
+                         log: DecisionLog | None = None) -> Ruleset:
     """A ruleset from an id, ``id@version``, or the text of a rule file (anything with a newline)."""
     if "\n" in spec:
         return compile_text(spec, label, None, overrides)
-    return resolve(spec, rules_dir, as_of, overrides)
+    return resolve(spec, rules_dir, as_of, overrides, log=log)
+
+
+def catalogue(rules_dir: str | Path, log: DecisionLog | None = None) -> dict[str, list[Ruleset]]:
+    """Every ruleset id with its versions: the registry's published ones when ``log`` holds a registry, else
+    the rules folder's."""
+    from .policy import registry
+
+    if not registry.has_registry(log):
+        return list_rulesets(rules_dir)
+    held = registry.registry(log).versions.values()
+    ids = sorted({p.ruleset_id for p in held if not p.withdrawn})
+    return {rid: registry.versions(log, rid) for rid in ids}
 
 
 @dataclass(frozen=True)
@@ -393,8 +383,8 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
     from .policy.replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
-    if entry.kind == "approval":
-        raise LookupFailure(f"record {entry.seq} is an approval, not a decision: 'rules show {entry.seq}' prints it")
+    if entry.kind in NOT_DECISIONS:
+        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision: 'rules show {entry.seq}' prints it")
     record = json.loads(entry.text, parse_float=Decimal)
     if applicant and audience == "applicant":
         return _letter(log, entry, record, applicant, lang)
@@ -439,8 +429,8 @@ def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterab
     from .policy.replay import stored_ruleset
 
     entry = log.checked(log.get(ref))
-    if entry.kind == "approval":
-        raise LookupFailure(f"record {entry.seq} is an approval, not a decision")
+    if entry.kind in NOT_DECISIONS:
+        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision")
     record = json.loads(entry.text, parse_float=Decimal)
     facts, ruleset = _stored_facts(log, entry), stored_ruleset(log, entry)
     wanted = list(applicants) or [d["id"] for d in record["decisions"]]
@@ -452,3 +442,7 @@ def replay_record(log: DecisionLog, ref: str):
     from .policy.replay import replay_checked
 
     return replay_checked(log, log.get(ref))
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -38,7 +38,7 @@ from rules_engine.limits import deadline
 
 from . import models as M
 from .docs import docs_page
-from .auth import ALLOWED, check_spec as _spec, find_token as _find_token
+from .auth import ALLOWED, check_spec as _spec, find_token as _find_token, registry_log
 from .problems import MEDIA_TYPE, ProblemDetails, ProblemError, documented, from_engine
 
 LOG = logging.getLogger("rules.service")
@@ -322,7 +322,8 @@ def _health_routes(app: FastAPI, settings: Settings) -> None:
     def readyz():
         """Ready: the rules compile and the decision log can be opened."""
         try:
-            count = sum(len(v) for v in api.list_rulesets(settings.rules_dir).values())
+            with registry_log(settings) as log:
+                count = sum(len(v) for v in api.catalogue(settings.rules_dir, log).values())
             if settings.log_exists():
                 DecisionLog(settings.log_path, create=False).close()
         except RulesError as exc:
@@ -339,7 +340,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
     async def rulesets(request: Request):
         """The rulesets, with their versions and effective periods."""
         _caller(request, settings, "read")
-        found = await _work(settings, api.list_rulesets, settings.rules_dir)
+        found = await _work(settings, _catalogue, settings)
         return [{"id": rid, "versions": [M.version_summary(r) for r in versions]} for rid, versions in found.items()]
 
     @app.get("/v1/rulesets/{ruleset_id}/versions/{version}", response_model=M.RulesetVersion,
@@ -348,7 +349,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         """One version: its rule text and its parameters."""
         _caller(request, settings, "read")
         spec = _spec(f"{ruleset_id}@{version}")
-        ruleset = await _work(settings, api.resolve, spec, settings.rules_dir, dt.date.today())
+        ruleset = await _work(settings, _resolved, settings, spec)
         return M.version_detail(ruleset)
 
     @app.post("/v1/rulesets/{ruleset_id}/versions/{version}/approve", status_code=201, response_model=M.Approval,
@@ -362,6 +363,24 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note, once)
         return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
                 "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+
+    @app.post("/v1/registry", status_code=201, response_model=M.Publication, responses=documented(401, 403, 409, 422),
+              tags=["rulesets"])
+    async def publish(payload: M.PublishRequest, request: Request):
+        """Publish a rule text into the log's registry (a record in the chain): from then on every server that uses
+        this log decides its id with this exact text. The same text again answers its publication."""
+        caller = _caller(request, settings, "policy")
+        entry = await _work(settings, _publish, settings, payload.text, payload.file, caller.name, payload.note)
+        return _publication(entry)
+
+    @app.post("/v1/rulesets/{ruleset_id}/versions/{version}/withdraw", status_code=201, response_model=M.Publication,
+              responses=documented(401, 403, 404, 409, 422), tags=["rulesets"])
+    async def withdraw(ruleset_id: str, version: str, payload: M.WithdrawRequest, request: Request):
+        """Withdraw a published version: it no longer decides; what it decided stays and replays."""
+        caller = _caller(request, settings, "policy")
+        _spec(f"{ruleset_id}@{version}")
+        entry = await _work(settings, _withdraw, settings, ruleset_id, version, caller.name, payload.reason)
+        return _publication(entry)
 
     @app.post("/v1/rulesets/{spec}/evaluate", status_code=201, openapi_extra=FACTS_BODY, tags=["rulesets"],
               responses={201: {"description": "Decided and logged; the body is `rules evaluate --format json`",
@@ -457,12 +476,42 @@ def _record_it(settings: Settings, decided: tuple, once: "api.Once | None") -> t
     return entry.text, entry.record_id
 
 
+def _publish(settings: Settings, text: str, file: str, who: str, note: str | None):
+    from rules_engine.policy import registry
+
+    ruleset = api.compile_text(text, file)
+    with DecisionLog(settings.log_path, create=True) as log:
+        return registry.publish(log, ruleset, who, file, note)
+
+
+def _withdraw(settings: Settings, ruleset_id: str, version: str, who: str, reason: str):
+    from rules_engine.policy import registry
+
+    with DecisionLog(settings.log_path, create=True) as log:
+        return registry.withdraw(log, ruleset_id, version, who, reason)
+
+
+def _publication(entry) -> dict:
+    return {"seq": entry.seq, "kind": entry.kind, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
+            "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+
+
+def _catalogue(settings: Settings) -> dict:
+    with registry_log(settings) as log:
+        return api.catalogue(settings.rules_dir, log)
+
+
+def _resolved(settings: Settings, spec: str):
+    with registry_log(settings) as log:
+        return api.resolve(spec, settings.rules_dir, dt.date.today(), log=log)
+
+
 def _approve(settings: Settings, spec: str, who: str, note: str | None, once: "api.Once | None" = None):
     with DecisionLog(settings.log_path, create=True) as log:
         first = api.earlier(log, once)
         if first is not None:
             return first
-        ruleset = api.resolve(spec, settings.rules_dir, dt.date.today())
+        ruleset = api.resolve(spec, settings.rules_dir, dt.date.today(), log=log)
         return api.approve(log, ruleset, who, note, once)
 
 
@@ -516,8 +565,9 @@ def _impact(settings: Settings, payload: "M.DiffRequest") -> dict:
     for side in (payload.old, payload.new):
         if "\n" not in side:  # a rule text, or else an id: never a path
             _spec(side)
-    old = api.resolve_text_or_spec(payload.old, settings.rules_dir, day, label="<old>")
-    new = api.resolve_text_or_spec(payload.new, settings.rules_dir, day, payload.set or {}, label="<new>")
+    with registry_log(settings) as log:
+        old = api.resolve_text_or_spec(payload.old, settings.rules_dir, day, label="<old>", log=log)
+        new = api.resolve_text_or_spec(payload.new, settings.rules_dir, day, payload.set or {}, label="<new>", log=log)
     if isinstance(payload.facts, str):
         raw, fmt = payload.facts.encode("utf-8"), "yaml"
     else:

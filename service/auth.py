@@ -5,6 +5,7 @@ for them.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -44,3 +45,14 @@ def check_spec(value: str) -> str:
     if not SPEC.fullmatch(value):
         raise ProblemError(400, "Bad request", f"'{value[:60]}' is not a ruleset id or id@version")
     return value
+
+
+@contextlib.contextmanager
+def registry_log(settings: Any):
+    """The decision log, read-only, for the registry it may hold (ids are then resolved from it, not from the
+    rules folder); None when there is no log yet."""
+    if not settings.log_exists():
+        yield None
+        return
+    with DecisionLog(settings.log_path, create=False) as log:
+        yield log

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rules_engine.rules.compile import Ruleset
 
@@ -91,6 +91,27 @@ class Verified(BaseModel):
 
 class ApprovalRequest(BaseModel):
     note: str | None = None
+
+
+class PublishRequest(BaseModel):
+    text: str = Field(description="The rule file's text, exactly as it is to be published (it says 'status: published')")
+    file: str = Field(description="The file name it is kept under, and exported as (e.g. lde-2018.yaml)",
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.ya?ml$")
+    note: str | None = None
+
+
+class WithdrawRequest(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class Publication(BaseModel):
+    seq: int
+    kind: str
+    ruleset: str
+    version: str
+    ruleset_sha256: str
+    by: str
+    recorded_at: str
 
 
 class Approval(BaseModel):

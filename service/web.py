@@ -26,9 +26,10 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from rules_engine import api
-from rules_engine.record.audit import SESSION_HOURS, DecisionLog, Sessions, parse_head
+from rules_engine.record.audit import NOT_DECISIONS, SESSION_HOURS, DecisionLog, Sessions, parse_head
 from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError
 
+from .auth import registry_log
 from .texts import TEXTS
 
 HERE = Path(__file__).resolve().parent
@@ -217,15 +218,19 @@ class Pages:
 
     # --- the policy ------------------------------------------------------------------
 
+    def _catalogue(self) -> dict:
+        with registry_log(self.settings) as log:
+            return api.catalogue(self.settings.rules_dir, log)
+
     async def rulesets(self, request: Request):
         user = self.need(request, "read")
-        listing = api.list_rulesets(self.settings.rules_dir)
+        listing = self._catalogue()
         return self.render(request, "rulesets.html", user, rulesets=listing, timeline=_timeline(listing),
                            today=dt.date.today())
 
     async def ruleset(self, request: Request, ruleset_id: str, version: str):
         user = self.need(request, "read")
-        found = [r for r in api.list_rulesets(self.settings.rules_dir).get(ruleset_id, []) if r.version == version]
+        found = [r for r in self._catalogue().get(ruleset_id, []) if r.version == version]
         if not found:
             raise Denied(404, f"{ruleset_id} {version}")
         return self.render(request, "ruleset.html", user, r=found[0], lines=found[0].text.splitlines())
@@ -253,7 +258,7 @@ class Pages:
     # --- simulate and compare ------------------------------------------------------------
 
     def _choices(self) -> dict:
-        listing = api.list_rulesets(self.settings.rules_dir)
+        listing = self._catalogue()
         specs = [f"{r.id}@{r.version}" for versions in listing.values() for r in versions]
         examples = sorted(p.name for p in _examples_dir(self.settings).glob("*.yaml")) if _examples_dir(self.settings) else []
         return {"specs": specs, "examples": examples}
@@ -305,8 +310,9 @@ class Pages:
         overrides = _overrides(values["overrides"])
         spec = _draft_or_spec(values)
         if isinstance(spec, str):
-            return api.evaluate(spec, facts, day, self.settings.rules_dir, overrides=overrides, label=label,
-                                asking=api.Asking(simulate=True, logging=False))[1]
+            with registry_log(self.settings) as log:
+                return api.evaluate(spec, facts, day, self.settings.rules_dir, overrides=overrides, label=label,
+                                    asking=api.Asking(simulate=True, logging=False), log=log)[1]
         from rules_engine.decide.decision import decide
         from rules_engine.rules.facts import parse_facts
 
@@ -334,10 +340,11 @@ class Pages:
         from rules_engine.policy.diff import impact_of
 
         day = _day(values["as_of"])
-        old = api.resolve_text_or_spec(_spec(values["old"]), self.settings.rules_dir, day, label="<old>")
         new_spec = values["draft"] if values["new"] == "draft" and values["draft"].strip() else _spec(values["new"])
-        new = api.resolve_text_or_spec(new_spec, self.settings.rules_dir, day, _overrides(values["overrides"]),
-                                       label="<new>")
+        with registry_log(self.settings) as log:
+            old = api.resolve_text_or_spec(_spec(values["old"]), self.settings.rules_dir, day, label="<old>", log=log)
+            new = api.resolve_text_or_spec(new_spec, self.settings.rules_dir, day, _overrides(values["overrides"]),
+                                           label="<new>", log=log)
         return impact_of(old, new, facts, label, None, day)
 
     # --- the decision log -----------------------------------------------------------------
@@ -351,7 +358,7 @@ class Pages:
         entries = entries[:PAGE_SIZE]
         query = {"ruleset": ruleset, "since": since, "until": until}
         return self.render(request, "decisions.html", user, entries=entries, query=query,
-                           next_after=entries[-1].seq if more else None, rulesets=sorted(api.list_rulesets(self.settings.rules_dir)))
+                           next_after=entries[-1].seq if more else None, rulesets=sorted(self._catalogue()))
 
     async def decision(self, request: Request, seq: int, applicant: str = "", audience: str = "applicant"):
         user = self.need(request, "audit")
@@ -551,8 +558,8 @@ def _stored(settings, seq: int):
 
     def read(log):
         entry = log.checked(log.get(str(seq)))
-        if entry.kind == "approval":
-            raise Denied(404, f"record {seq} is an approval")
+        if entry.kind in NOT_DECISIONS:
+            raise Denied(404, f"record {seq} is {_article(entry.kind)}")
         return entry, json.loads(entry.text, parse_float=Decimal)
     if not settings.log_exists():
         raise Denied(404, f"record {seq}")
@@ -625,3 +632,7 @@ def _bars(rows: list, legend: tuple) -> dict | None:
         bars.append({"name": name, "y": y, "a": first, "b": second, "wa": round(380 * first / top, 1),
                      "wb": round(380 * second / top, 1)})
     return {"bars": bars, "height": height, "legend": legend}
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import __version__
-from ..record.audit import DecisionLog, Entry
+from ..record.audit import NOT_DECISIONS, DecisionLog, Entry
 from ..rules.compile import Ruleset, compile_text
 from ..decide.decision import batch, decide, to_json_bytes
 from ..errors import AuditFailure, RulesError
@@ -109,7 +109,7 @@ def replay_checked(log: DecisionLog, entry: Entry) -> Replay:
     """``replay`` of a record once ``log.checked`` accepts it; a failure is returned, not raised."""
     try:
         log.checked(entry)
-        if entry.kind == "approval":  # nothing to recompute: its hash, link and texts were checked
+        if entry.kind in NOT_DECISIONS:  # nothing to recompute: its hash, link and texts were checked
             return Replay(entry, entry.text, True, False)
         return replay(log, entry)
     except RulesError as exc:

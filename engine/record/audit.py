@@ -92,7 +92,8 @@ FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "r
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
 # the fields ``extra`` may hold; each is hashed like the others
 EXTRA_KEYS = ("facts_format", "requested_by", "kind", "reason", "idempotency_key")
-KINDS = ("official", "simulation", "approval")
+KINDS = ("official", "simulation", "approval", "publication", "withdrawal")
+NOT_DECISIONS = ("approval", "publication", "withdrawal")  # records of governance: nothing to replay or explain
 
 
 def _layout(version: int) -> frozenset:
@@ -571,6 +572,15 @@ class DecisionLog:
                 yield _entry(row)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
+
+    def kinds_after(self, seq: int) -> list[tuple[int, str]]:
+        """(seq, kind) of every record after ``seq``, read without their outputs (a light scan of the chain's
+        kinds: the registry looks for its records this way). A record whose kind cannot be read says so."""
+        try:
+            rows = self.db.execute("SELECT seq, extra FROM records NOT INDEXED WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._error(exc) from None
+        return [(number, _mapping(extra or "{}", number, "extra fields").get("kind", "")) for number, extra in rows]
 
     def chain_hashes(self) -> list[str]:
         """The chain hash of every record, in order (the leaves of the log's Merkle tree)."""

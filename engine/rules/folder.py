@@ -1,11 +1,12 @@
 """The rules folder: rule files under paths, and every version of one ruleset (``rules/<id>/``)."""
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
 
 from .compile import Ruleset, compile_file
-from ..errors import GovernanceError, InputError, Location, LookupFailure, did_you_mean
+from ..errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -47,3 +48,42 @@ def _refuse_twins(versions: Iterable[Ruleset]) -> None:
         if twin is not r:
             raise GovernanceError(f"{r.id}@{r.version} is claimed by two files, {twin.label} and {r.label}: "
                                   "neither decides until one is removed or renumbered")
+
+
+def overlaps(rulesets: Iterable[Ruleset]) -> list[Problem]:
+    """Versions of one ruleset whose effective periods overlap, or that repeat a version."""
+    by_id: dict[str, list[Ruleset]] = defaultdict(list)
+    for r in rulesets:
+        by_id[r.id].append(r)
+    problems = []
+    for versions in by_id.values():
+        versions.sort(key=lambda r: (r.effective_from, r.version))
+        published = [r for r in versions if r.status != "draft"]
+        for before, after in zip(published, published[1:]):
+            problems += _clash(before, after)
+        # drafts are alternatives: they may share a version and a period with each other, never with a
+        # published version (whichever of them is published must fit between the published ones)
+        for draft in (r for r in versions if r.status == "draft"):
+            for other in published:
+                first, second = sorted((other, draft), key=lambda r: (r.effective_from, r.status != "draft"))
+                problems += _clash(first, second)[:1]
+    return problems
+
+
+def _clash(before: Ruleset, after: Ruleset) -> list[Problem]:
+    """The repeated version, or the overlap, of two versions of one ruleset (``before`` starts first)."""
+    if before.version == after.version:
+        return [Problem(_loc(after), f"version {after.version} of '{after.id}' also in {before.label}")]
+    if before.effective_to is None or before.effective_to >= after.effective_from:
+        end = before.effective_to.isoformat() if before.effective_to else "open-ended"
+        return [Problem(_loc(after), f"effective period of {after.id} {after.version} (from "
+                        f"{after.effective_from}) overlaps {before.version} in {before.label} "
+                        f"(from {before.effective_from}, to {end})", "effective.from", "overlap")]
+    return []
+
+
+def _loc(r: Ruleset) -> Location:
+    for number, line in enumerate(r.text.splitlines(), start=1):
+        if line.startswith("effective:"):
+            return Location(r.label, number + 1, 3)
+    return Location(r.label, 1, 1)
