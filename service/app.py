@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import html
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from rules_engine.limits import deadline
 from . import models as M
 from .docs import docs_page
 from .auth import ALLOWED, check_spec as _spec, find_token as _find_token, registry_log
-from .problems import MEDIA_TYPE, ProblemDetails, ProblemError, documented, from_engine
+from .problems import MEDIA_TYPE, PROBLEM_TYPES, ProblemDetails, ProblemError, documented, from_engine, public_paths
 
 LOG = logging.getLogger("rules.service")
 MAX_BODY = 64 * 1024 * 1024
@@ -185,7 +186,8 @@ def _caller(request: Request, settings: Settings, action: str) -> Caller:
     scheme, _, secret = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="rules"'}
     if scheme.lower() != "bearer" or not secret.strip():
-        raise ProblemError(401, "Unauthorized", "send 'Authorization: Bearer TOKEN' (see 'rules token add')",
+        raise ProblemError(401, "Unauthorized", "send 'Authorization: Bearer TOKEN' with a token an administrator of "
+                           "this service made for you",
                            headers=challenge)
     token = _find_token(settings, secret.strip())
     if token is None:
@@ -262,7 +264,7 @@ async def _work(settings: Settings, function: Callable, *args, json_body: bool =
     try:
         return await run_in_threadpool(run)
     except RulesError as exc:
-        raise from_engine(exc, json_body) from None
+        raise public_paths(from_engine(exc, json_body), settings.rules_dir) from None
 
 
 async def _stoppable(settings: Settings, size: int, function: Callable, *args, json_body: bool = False) -> Any:
@@ -279,7 +281,7 @@ async def _stoppable(settings: Settings, size: int, function: Callable, *args, j
         raise ProblemError(503, "Busy", f"this server decides {settings.heavy_requests} large call(s) at a time; "
                            "send it again shortly", headers={"Retry-After": "5"}) from None
     except RulesError as exc:
-        raise from_engine(exc, json_body) from None
+        raise public_paths(from_engine(exc, json_body), settings.rules_dir) from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -329,6 +331,17 @@ def _health_routes(app: FastAPI, settings: Settings) -> None:
         except RulesError as exc:
             raise ProblemError(503, "Not ready", str(exc)) from None
         return {"status": f"ready: {count} rule file(s)"}
+
+    @app.get("/problems/{kind}", response_class=HTMLResponse, include_in_schema=False)
+    def problem_type(kind: str):
+        """What a problem's ``type`` says: its meaning and what to do (RFC 9457)."""
+        if kind not in PROBLEM_TYPES:
+            raise ProblemError(404, "Not found", "no such problem type")
+        status, text = PROBLEM_TYPES[kind]
+        title = html.escape(kind.replace("-", " ").capitalize())
+        page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
+                f"<h1>{title}</h1><p>HTTP {status}</p><p>{html.escape(text)}</p></body></html>")
+        return HTMLResponse(page, headers=DOCS_HEADERS)
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs():
@@ -474,6 +487,27 @@ def _record_it(settings: Settings, decided: tuple, once: "api.Once | None") -> t
     with DecisionLog(settings.log_path, create=True) as log:
         entry = log.append(submission)
     return entry.text, entry.record_id
+
+
+def _expected_head(head: "str | M.Head") -> tuple[int, str]:
+    text = head if isinstance(head, str) else f"{head.count}:{head.hash}"
+    try:
+        return parse_head(text)
+    except RulesError:
+        raise ProblemError(400, "Bad request", "head must be what GET /v1/audit/head answers ({\"count\": N, "
+                           "\"hash\": \"64 hex digits\"}), or the text COUNT:HASH", kind="bad-request") from None
+
+
+def _signed_checkpoint(payload: "M.VerifyRequest") -> tuple:
+    from rules_engine.record.checkpoint import BadNote, verifier
+
+    if not (payload.checkpoint and payload.public_key):
+        raise ProblemError(400, "Bad request", "a checkpoint is checked with its signer's public key: send both "
+                           "'checkpoint' and 'public_key'")
+    try:
+        return payload.checkpoint, verifier(payload.public_key)
+    except BadNote as exc:
+        raise ProblemError(400, "Bad request", f"public_key: {exc}") from None
 
 
 def _publish(settings: Settings, text: str, file: str, who: str, note: str | None):
@@ -716,14 +750,14 @@ def _audit_routes(app: FastAPI, settings: Settings) -> None:
     async def verify(request: Request, payload: M.VerifyRequest | None = Body(None)):
         """Recompute the chain and every stored text; 409 with the first bad record."""
         _caller(request, settings, "audit")
-        expected = None
-        if payload and payload.head:
-            try:
-                expected = parse_head(payload.head)
-            except RulesError as exc:
-                raise ProblemError(400, "Bad request", str(exc)) from None
+        expected = _expected_head(payload.head) if payload and payload.head else None
+        signed = _signed_checkpoint(payload) if payload and (payload.checkpoint or payload.public_key) else None
 
         def check(log: DecisionLog) -> tuple[int, tuple]:
-            return log.verify(expected), log.head()
+            from rules_engine.record.proofs import check_checkpoint
+            count = log.verify(expected)
+            if signed:
+                check_checkpoint(log, signed[0], signed[1])
+            return count, log.head()
         count, current = await _work(settings, _with_log, settings, check)
         return {"ok": True, "count": count, "head": f"{current[0]}:{current[1]}"}

@@ -80,7 +80,11 @@ class Head(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    head: str | None = None
+    head: str | Head | None = Field(None, description="The head written down earlier: as GET /v1/audit/head answers "
+                                    "it ({\"count\", \"hash\"}), or as the text COUNT:HASH")
+    checkpoint: str | None = Field(None, description="A signed checkpoint (rules audit checkpoint): the log must still "
+                                   "hold its tree")
+    public_key: str | None = Field(None, description="The checkpoint signer's public key")
 
 
 class Verified(BaseModel):

@@ -105,3 +105,53 @@ _WORDS = {400: "Bad request", 401: "No, unknown or revoked token", 403: "The tok
           404: "Not found", 406: "Not acceptable: a media type this answer does not come in", 409: "The decision log does not verify", 413: "Body too large",
           415: "Unsupported media type", 422: "Invalid input: the problems, with their positions",
           500: "Unexpected error: an error id, no details", 503: "Time limit exceeded, or the log is unavailable"}
+
+
+# What each problem type means and what to do about it: what a problem's ``type`` URI answers (RFC 9457 §3.1.1).
+PROBLEM_TYPES = {
+    "bad-request": (400, "The request itself is malformed: a parameter, header or JSON field is not what this API "
+                    "takes. The detail names it; the API's description is at /docs and /openapi.json."),
+    "bad-idempotency-key": (400, "The Idempotency-Key header is not 1 to 255 printable characters. Send one key per "
+                            "request you mean to make once, such as a UUID."),
+    "unauthorized": (401, "No token was sent, or the token is unknown or revoked. Send 'Authorization: Bearer "
+                     "TOKEN' with a token an administrator of this service made for you."),
+    "forbidden": (403, "The token's role may not do this. The detail names the roles that may; ask an administrator "
+                  "for a token with one of them."),
+    "not-found": (404, "What the path names does not exist: a ruleset, a version, a record or an applicant."),
+    "method-not-allowed": (405, "The path exists, but not with this HTTP method: the Allow header lists those it "
+                           "takes."),
+    "not-acceptable": (406, "The answer does not come in the media type the Accept header asks for; the detail "
+                       "names those it comes in."),
+    "audit-failure": (409, "The decision log does not verify: a record, its link to the one before it, or a stored "
+                      "text was changed, removed or planted. The detail names the first one. Nothing is decided "
+                      "or logged until an auditor has looked."),
+    "payload-too-large": (413, "The body is larger than this server accepts (its --max-body)."),
+    "unsupported-media-type": (415, "The body's Content-Type is not one this request takes: the detail lists them."),
+    "invalid-input": (422, "The body was read, but it is not valid: each problem is listed under 'problems' with its "
+                      "place (file, line, column, and for JSON a JSON pointer)."),
+    "refused-by-governance": (422, "Governance refuses this: a draft or a version out of its period cannot decide "
+                              "officially, an approval needs an approver, a published text never changes. The "
+                              "detail says which, and what would be allowed."),
+    "idempotency-key-reused": (422, "This Idempotency-Key was used for another request: a key names one request."),
+    "cannot-evaluate": (422, "The rules could not be applied to these facts (a value the arithmetic or the second "
+                        "evaluator cannot hold); the detail names the applicant and the value."),
+    "internal-error": (500, "An unexpected error. Nothing was logged. Quote the error id to the service's operator."),
+    "busy": (503, "This server is deciding as many large calls as it may at once. Send it again after the seconds "
+             "in Retry-After."),
+    "time-limit-exceeded": (503, "The request took longer than this server's time limit and was stopped; nothing was "
+                            "logged. Split the call, or ask the operator about --time-limit."),
+    "decision-log-unavailable": (503, "The decision log cannot be opened or written (a full disk, a database that "
+                                 "does not answer). Nothing was decided or logged."),
+    "not-ready": (503, "The server cannot decide yet: its rules do not compile or its log cannot be opened."),
+}
+
+
+def public_paths(problem: ProblemError, rules_dir: str) -> ProblemError:
+    """The problem as a caller sees it: the server's own rules folder is 'rules', never its path on disk."""
+    folder = str(rules_dir)
+    if len(folder) < 2 or "/" not in folder:
+        return problem
+    problem.detail = problem.detail.replace(folder + "/", "rules/").replace(folder, "the rules folder")
+    for item in problem.problems:
+        item["file"] = str(item.get("file", "")).replace(folder + "/", "rules/").replace(folder, "rules")
+    return problem

@@ -302,3 +302,36 @@ def test_a_dry_run_needs_no_readable_log(tmp_path):
     assert response.status_code == 200
     logged = post_facts(client, None, "lde", example("lde").read_bytes())
     assert logged.status_code == 503 and "not a decision log" in logged.text
+
+
+def test_every_problem_type_answers_what_it_means(service):
+    # Issue 23, item 2: a problem's type URI (/problems/forbidden) answered 404. Every title the service raises
+    # has its page; an unknown one is 404.
+    import re
+
+    client, _tokens, _log = service
+    source = "".join(p.read_text(encoding="utf-8") for p in (Path(__file__).parent.parent / "service").glob("*.py"))
+    titles = set(re.findall(r'ProblemError\(\d+, "([^"]+)"', source))
+    kinds = {re.sub(r"[^a-z]+", "-", t.lower()).strip("-") for t in titles}
+    kinds |= {"invalid-input", "refused-by-governance", "idempotency-key-reused", "method-not-allowed"}
+    wrong_method = client.delete("/v1/rulesets")
+    assert wrong_method.status_code == 405 and wrong_method.json()["type"] == "/problems/method-not-allowed"
+    for kind in sorted(kinds):
+        page = client.get(f"/problems/{kind}")
+        assert page.status_code == 200 and "HTTP " in page.text, kind
+    assert client.get("/problems/no-such-thing").status_code == 404
+
+
+def test_a_404_does_not_show_the_servers_rules_path_and_the_head_reads_as_it_was_given(service):
+    client, tokens, _log = service
+    missing = client.post("/v1/rulesets/nope/evaluate?as_of=2018-06-20", content=b"applicants: []",
+                          headers={**auth(tokens["evaluator"]), "content-type": "application/yaml"})
+    assert missing.status_code == 404 and str(RULES) not in missing.text and "the rules folder" in missing.json()["detail"]
+    head = client.get("/v1/audit/head", headers=auth(tokens["auditor"])).json()
+    for given in (head, f"{head['count']}:{head['hash']}"):
+        verified = client.post("/v1/audit/verify", json={"head": given}, headers=auth(tokens["auditor"]))
+        assert verified.status_code == 200 and verified.json()["ok"] is True
+    bad = client.post("/v1/audit/verify", json={"head": "3:abc"}, headers=auth(tokens["auditor"]))
+    assert bad.status_code == 400 and "--head" not in bad.text and "GET /v1/audit/head" in bad.json()["detail"]
+    unauthorized = client.get("/v1/audit/head")
+    assert unauthorized.status_code == 401 and "rules token add" not in unauthorized.text

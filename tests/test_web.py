@@ -249,3 +249,20 @@ def test_pages_speak_dutch_values_and_numbers(site):
     assert re.search(r"\d,5 VTE", page.text)  # the 2019 draft hands out half FTE, written the Dutch way
     assert '<td class="num">+0,5</td>' in page.text  # BW-020 gains half an FTE
     assert not re.search(r"\d\.\d+ VTE", page.text) and ".0 VTE" not in page.text
+
+
+def test_a_checked_draft_shows_one_numbered_line_per_line_with_the_wrong_one_marked(site):
+    # Issue 23, item 4: every numbered line of the draft was in one row of the <pre> (a newline lost to trim_blocks)
+    import re
+
+    app, tokens, _log = site
+    client = signed_in(app, tokens["policy-owner"])
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8").replace(
+        "when: assessment_sum >= params.min_assessment_sum", "when: asessment_sum >= 6")
+    page = client.post("/check", data={"csrf": csrf(client.get("/check").text), "rule_text": text}).text
+    code = page.split('<pre class="code">', 1)[1].split("</pre>", 1)[0]
+    rows = code.split("\n")
+    assert len(rows) == len(text.splitlines())
+    wrong = next(i for i, line in enumerate(text.splitlines(), 1) if "asessment_sum" in line)
+    assert re.search(rf'id="L{wrong}">\s*{wrong}</span><mark>', rows[wrong - 1])
+    assert f'id="L{wrong + 1}"' in rows[wrong] and "<mark>" not in rows[wrong]
