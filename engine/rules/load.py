@@ -551,7 +551,13 @@ def _json_duplicate(text: str, label: str, key: str) -> InputError:
 
 
 def load_positions(text: str, label: str) -> Document:
-    """The slow path: parse a facts file (YAML or JSON) again, with positions."""
+    """The slow path: a facts file's positions. For JSON, found on demand by walking the text to each path
+    asked for (``jsonpos``); for YAML, by parsing it again with positions."""
+    from .jsonpos import json_positions
+
+    found = json_positions(text)
+    if found is not None:
+        return Document(label, text, None, *found)
     try:
         return _flatten(_round_trip_yaml().load(text), label, text)
     except (YAMLError, _BadScalar, RecursionError, InputError):

@@ -49,17 +49,39 @@ _FAST: dict = {}
 
 def _fast(schema: dict):
     """jsonschema-rs's ``is_valid`` for a schema, built once; None if it cannot take the schema."""
+    validator = _fast_validator(schema)
+    return validator.is_valid if validator is not None else None
+
+
+def _fast_validator(schema: dict):
     key = json.dumps(schema, sort_keys=True, default=str)
     if key not in _FAST:
         try:
-            fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True,
-                                               retriever=shipped_only).is_valid
+            fast = jsonschema_rs.validator_for(copy.deepcopy(schema), validate_formats=True, retriever=shipped_only)
         except Exception:  # a schema the fast validator cannot compile: the slow path does all the work
             fast = None
         if len(_FAST) > 64:
             _FAST.clear()
         _FAST[key] = fast
     return _FAST[key]
+
+
+def _failing_items(schema: dict, view: Any) -> list[int] | None:
+    """The indices of the applicants that break ``schema``, when every error is inside one (so the slow
+    validator, which writes the messages, need only see those); None when some error is not."""
+    validator = _fast_validator(schema)
+    if validator is None or not isinstance(view, dict) or len(view.get("applicants") or ()) < SPARSE_FROM:
+        return None
+    try:
+        paths = [list(error.instance_path) for error in validator.iter_errors(view)]
+    except Exception:  # a value the fast validator cannot take
+        return None
+    if not paths or any(len(p) < 2 or p[0] != "applicants" or not isinstance(p[1], int) for p in paths):
+        return None
+    return sorted({p[1] for p in paths})
+
+
+SPARSE_FROM = 200  # below this many applicants, the slow validator sees them all
 
 
 def _slow(schema: dict):
@@ -224,11 +246,29 @@ def validate_document(doc: Document, schema: dict) -> list[Problem]:
                 return []
         except Exception:  # a value the fast validator cannot take: let jsonschema report
             pass
-    errors = sorted(_slow(schema).iter_errors(view), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_slow_errors(schema, view), key=lambda e: list(map(str, e.absolute_path)))
     problems: list[Problem] = []
     for error in errors:
         problems.extend(_problems(doc, _best(error)))
     return problems
+
+
+def _slow_errors(schema: dict, view: Any) -> list:
+    """The slow validator's errors, with their messages; for a large call whose errors are all inside applicants,
+    found on those applicants only, and their paths given back their places in the whole call."""
+    failing = _failing_items(schema, view)
+    if failing is None:
+        return list(_slow(schema).iter_errors(view))
+    reduced = {**view, "applicants": [view["applicants"][i] for i in failing]}
+    errors = []
+    for error in _slow(schema).iter_errors(reduced):
+        path = error.relative_path  # a top-level error's path; its sub-errors' paths are built on it
+        if len(path) >= 2 and path[0] == "applicants" and isinstance(path[1], int):
+            path[1] = failing[path[1]]
+            errors.append(error)
+        # anything else (minItems of the shorter list) is the reduction's, not the call's: the fast validator
+        # found every error of the call inside an applicant
+    return errors
 
 
 def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bool = True) -> None:
