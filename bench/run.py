@@ -79,25 +79,26 @@ print(json.dumps(t))
 REPEAT = 3
 
 
-def measure(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """Best wall time (s) of REPEAT fresh processes, their peak memory (MB), and the last stdout.
+def measure(cmd: list[str], env: dict | None = None, exit_code: int = 0) -> tuple[float, int, str]:
+    """Best wall time (s) of REPEAT fresh processes, their peak memory (MB), and the last stdout (or, for a
+    run expected to fail with ``exit_code``, its stderr).
 
     The best of several runs, because a shared 2-core machine adds noise that only ever slows down.
     """
-    runs = [_measure_once(cmd, env) for _ in range(REPEAT)]
+    runs = [_measure_once(cmd, env, exit_code) for _ in range(REPEAT)]
     return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
 
 
-def _measure_once(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+def _measure_once(cmd: list[str], env: dict | None = None, exit_code: int = 0) -> tuple[float, int, str]:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     out = proc.stdout.read()
     err = proc.stderr.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) != exit_code:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
-    return elapsed, usage.ru_maxrss // 1024, out.decode()
+    return elapsed, usage.ru_maxrss // 1024, (out if exit_code == 0 else err).decode()
 
 
 def rules_cmd(*args: str) -> list[str]:
@@ -129,10 +130,26 @@ def bench_one(kind: str, size: int, folder: Path, durable_max: int) -> dict:
     stage_runs = [json.loads(_measure_once([sys.executable, "-c", CHILD.format(root=str(ROOT)), kind, facts, "python",
                                             str(log) + f".{n}"])[2]) for n in range(REPEAT)]
     row["stages"] = {stage: min(run[stage] for run in stage_runs) for stage in STAGES}
+    row["reject"], row["reject_mb"] = bench_reject(facts, folder)
     if size <= durable_max:
         row["durable"], row["durable_mb"], _ = measure(rules_cmd(*common[:-2], "-o", facts + ".durable.json",
                                                                  "--no-log", "--engine", "durable"))
     return row
+
+
+def bench_reject(facts: str, folder: Path) -> tuple[float, int]:
+    """`rules evaluate` on the same call with one applicant's request written as a word: the engine must
+    refuse it, at its line and column, about as fast as it decides the valid call (issue 24, item 2)."""
+    data = json.loads(Path(facts).read_text(encoding="utf-8"))
+    data["applicants"][len(data["applicants"]) * 9 // 10]["requested_fte"] = "drie"
+    bad = folder / (Path(facts).stem + ".bad.json")
+    bad.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    kind = Path(facts).stem.rsplit("-", 1)[0]
+    elapsed, peak, err = measure(rules_cmd("evaluate", kind, str(bad), "--as-of", "2018-06-20", "--rules-dir",
+                                           str(ROOT / "rules"), "--no-log"), exit_code=1)
+    if "requested_fte: must be" not in err or "internal error" in err:
+        raise SystemExit(f"{bad}: not refused at its place:\n{err}")
+    return elapsed, peak
 
 
 def bench_yaml(folder: Path) -> float:
@@ -151,13 +168,14 @@ def bench_yaml(folder: Path) -> float:
 
 def table(rows: list[dict]) -> str:
     lines = ["| scheme | applicants | hand-written | engine, no log | ratio | with log | log/no log | replay | "
-             "replay/eval | durable | peak MB (hand / engine) | applicants/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "replay/eval | one bad value: refused | refused/eval | durable | peak MB (hand / engine) | applicants/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         durable = f"{r['durable']:.2f} s" if "durable" in r else "-"
         lines.append(f"| {r['kind']} | {r['size']:,} | {r['hand']:.2f} s | {r['engine']:.2f} s | "
                      f"**{r['engine'] / r['hand']:.2f}** | {r['logged']:.2f} s | {r['logged'] / r['engine']:.2f} | "
-                     f"{r['replay']:.2f} s | {r['replay'] / r['engine']:.2f} | {durable} | "
+                     f"{r['replay']:.2f} s | {r['replay'] / r['engine']:.2f} | {r['reject']:.2f} s | "
+                     f"{r['reject'] / r['engine']:.2f} | {durable} | "
                      f"{r['hand_mb']} / {r['engine_mb']} | {r['size'] / r['engine']:,.0f} |")
     return "\n".join(lines)
 
