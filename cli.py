@@ -954,7 +954,20 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
 
     uvicorn.run("rules_service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info", timeout_graceful_shutdown=5, http=HeaderDeadline, timeout_keep_alive=keep_alive,
-                limit_concurrency=max_connections)
+                limit_concurrency=max_connections, access_log=False, log_config=_log_config())
+
+
+def _log_config() -> dict:
+    """uvicorn's logging, and the service's own: one JSON line per request (rules.access) on stderr."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["plain"] = {"format": "%(message)s"}
+    config["handlers"]["rules"] = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    config["loggers"]["rules"] = {"handlers": ["rules"], "level": "INFO", "propagate": False}
+    return config
 
 
 def _more_open_files(wanted: int) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Literal
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules_engine import __version__
@@ -40,6 +40,7 @@ from rules_engine.limits import deadline
 from . import models as M
 from .docs import docs_page
 from .auth import ALLOWED, check_spec as _spec, find_token as _find_token, registry_log
+from .observe import Metrics, add_observing
 from .problems import MEDIA_TYPE, PROBLEM_TYPES, ProblemDetails, ProblemError, documented, from_engine, public_paths
 
 LOG = logging.getLogger("rules.service")
@@ -97,8 +98,17 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="rules", version=__version__, docs_url=None, redoc_url=None,
                   description="Allocation policy as data: evaluate calls, read the decision log, replay and verify.")
     app.state.settings = settings
+    metrics = Metrics()
+    add_observing(app, metrics)
     _handlers(app)
     _routes(app, settings)
+
+    @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+    def metrics_text(request: Request):
+        """Requests and their durations, in Prometheus' text format (this worker's)."""
+        _caller(request, settings, "read")
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
     from .web import add_web
 
     add_web(app, settings)

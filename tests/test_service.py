@@ -335,3 +335,24 @@ def test_a_404_does_not_show_the_servers_rules_path_and_the_head_reads_as_it_was
     assert bad.status_code == 400 and "--head" not in bad.text and "GET /v1/audit/head" in bad.json()["detail"]
     unauthorized = client.get("/v1/audit/head")
     assert unauthorized.status_code == 401 and "rules token add" not in unauthorized.text
+
+
+def test_each_request_is_counted_timed_and_logged_as_one_json_line(service, caplog):
+    # Issue 23, item 1: metrics and request logs. The route is the template (no applicant data in the log).
+    import logging
+    import re
+
+    client, tokens, _log = service
+    with caplog.at_level(logging.INFO, logger="rules.access"):
+        answered = client.get("/v1/rulesets", headers={**auth(tokens["evaluator"]), "X-Request-Id": "abc-123"})
+        client.get("/v1/decisions/999999", headers=auth(tokens["auditor"]))
+    assert answered.headers["X-Request-Id"] == "abc-123"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "rules.access"]
+    assert lines[0]["request_id"] == "abc-123" and lines[0]["route"] == "/v1/rulesets" and lines[0]["status"] == 200
+    assert lines[1]["route"] == "/v1/decisions/{ref}" and lines[1]["status"] == 404 and "999999" not in json.dumps(lines[1])
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=auth(tokens["auditor"])).text
+    assert 'rules_http_requests_total{method="GET",route="/v1/rulesets",status="200",worker="' in text
+    assert 'route="/v1/decisions/{ref}",status="404"' in text
+    count = re.search(r'rules_http_request_duration_seconds_count\{route="/v1/rulesets",worker="\d+"\} (\d+)', text)
+    assert count and int(count.group(1)) == 1
