@@ -899,6 +899,36 @@ def audit_head(log_path):
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+SERVE_SETTINGS = ("host", "port", "rules_dir", "workers", "time_limit", "max_body", "require_approvals",
+                  "header_timeout", "keep_alive", "max_connections", "heavy_requests", "log")
+
+
+def _serve_config(ctx, _param, path):
+    """Read ``rules serve --config FILE`` into the command's defaults; a setting it does not know is an error
+    naming it and the file (no_auth is never read from a file: it is typed, or not at all)."""
+    if not path:
+        return
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise InputError.at(Location(path), f"cannot read it: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        import re
+        at = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = Location(path, int(at.group(1)), int(at.group(2))) if at else Location(path)
+        raise InputError.at(where, f"not TOML: {str(exc).split(' (at line')[0]}") from None
+    values = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in SERVE_SETTINGS:
+            from rules_engine.errors import did_you_mean
+            raise InputError.at(Location(path), f"unknown setting '{key}'{did_you_mean(name, list(SERVE_SETTINGS))}; "
+                                f"the settings: {', '.join(SERVE_SETTINGS)}")
+        values["log_path" if name == "log" else name] = value
+    ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
 @main.command()
@@ -922,6 +952,9 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
               help="Calls of 1 MB or more decided at once per worker, each in a process the time limit stops; "
                    "one more is answered 503 with Retry-After.")
 @log_option
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False, callback=_serve_config,
+              help="A TOML file of these settings (host = \"0.0.0.0\", workers = 4, log = \"postgresql://...\", "
+                   "...); an option given on the command line wins.")
 def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, header_timeout,
           keep_alive, max_connections, heavy_requests, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""

@@ -210,3 +210,27 @@ def test_a_broken_test_case_is_reported_and_the_rest_still_run(tmp_path):
     counted = result.output.strip().splitlines()[-1]
     total = int(counted.split()[0]) + int(counted.split()[2])
     assert counted.endswith("1 failed") and total > 3  # every other case ran
+
+
+def test_serve_reads_its_settings_from_a_toml_file_and_the_command_line_wins(tmp_path, monkeypatch):
+    # Issue 23, item 1: a configuration file for the service.
+    import os
+
+    import uvicorn
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # serve hands its settings to the workers this way
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    config = tmp_path / "rules.toml"
+    config.write_text('port = 18999\nworkers = 3\ntime-limit = 12.5\nlog = "%s"\n' % (tmp_path / "x.sqlite"),
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["port"] == 18999 and seen["workers"] == 2 and seen["access_log"] is False
+    assert os.environ["RULES_SERVE_TIME_LIMIT"] == "12.5" and os.environ["RULES_LOG"].endswith("x.sqlite")
+    config.write_text("prot = 1\n", encoding="utf-8")
+    wrong = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert wrong.exit_code == 1 and f"{config}: unknown setting 'prot' (did you mean 'port'?)" in wrong.output
+    config.write_text("port = \n", encoding="utf-8")
+    broken = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert broken.exit_code == 1 and f"{config}:1:8: not TOML: Invalid value" in broken.output
