@@ -331,6 +331,73 @@ def report_fill(facts, quarter, fmt):
                        result.vacant_fte, percent(result.fill_rate))], right=(1, 2, 3, 4, 5, 6)))
 
 
+REALISATION_HEADINGS = {
+    "nl": ["kwartaal", "dossiernummer", "regio", "toegekend", "basis ingevuld", "ingevuld", "contingent",
+           "extra ingevuld", "extra vacant", "invullingsgraad", "gerealiseerd", "ontbreekt"],
+    "en": ["quarter", "applicant", "region", "allocated", "base filled", "filled", "contingent", "extra filled",
+           "extra vacant", "fill rate", "realised", "missing"],
+}
+REALISATION_WORDS = {"nl": {"call": "(oproep)", "region": "(regio)", "yes": "ja"},
+                     "en": {"call": "(call)", "region": "(region)", "yes": "yes"}}
+
+
+@report.command("realisation")
+@click.argument("ref")
+@click.argument("settlements", type=click.Path())
+@click.option("--base", help="The quarter the extra FTE are counted from (default: the last before the version's start).")
+@click.option("--quarter", help="Only this quarter, such as 2018Q3.")
+@click.option("--through", help="The settled quarters up to this one.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Headings.")
+@log_option
+def report_realisation(ref, settlements, base, quarter, through, fmt, lang, log_path):
+    """How far the growth path of decision REF was realised: per applicant with an allocation and settled quarter
+    (SETTLEMENTS: quarterly contingent and filled FTE, as in the call's facts), the extra FTE filled over the base
+    quarter (at most the allocation, never below 0), per region and for the call, exactly. An applicant with
+    no figures for a quarter is listed as missing, never as 0; the totals' shares are over those that reported."""
+    import csv
+    import io
+
+    from rules_engine.api import realisation_report
+    from rules_engine.decide.decision import to_json
+    from rules_engine.tell.render import table
+
+    if quarter and through:
+        raise click.UsageError("--quarter or --through, not both")
+    with open_log(log_path) as log:
+        result = realisation_report(log, ref, settlements, base, quarter, through)
+    if fmt == "json":
+        click.echo(to_json({"record_id": result.record_id, "ruleset": result.ruleset, "base": result.base,
+                            "quarters": list(result.quarters), "rows": [r.as_dict() for r in result.rows]}))
+        return
+    words = REALISATION_WORDS[lang]
+    rows = [_realisation_cells(r, words) for r in result.rows]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(REALISATION_HEADINGS[lang])
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+        return
+    if lang == "nl":  # Dutch numbers in a Dutch table (the CSV keeps points: its separator is the comma)
+        rows = [[cell if isinstance(cell, str) and not cell.endswith("%") else str(cell).replace(".", ",")
+                 for cell in row] for row in rows]
+    click.echo(f"{result.ruleset}, {result.record_id}; {'basis' if lang == 'nl' else 'base'} {result.base}")
+    click.echo(table(REALISATION_HEADINGS[lang], rows, right=tuple(range(3, 11))))
+
+
+def _realisation_cells(row, words: dict) -> list:
+    from rules_engine.tell.render import percent
+
+    who = row.applicant or (words["region"] if row.region else words["call"])
+    blank = lambda v: "" if v is None else v  # noqa: E731
+    rate = lambda v: "" if v is None else percent(v)  # noqa: E731
+    missing = (words["yes"] if row.missing else "") if row.applicant else (row.missing or "")
+    return [row.quarter, who, row.region or "", row.allocated_fte, blank(row.base_filled_fte), blank(row.filled_fte),
+            blank(row.contingent_fte), blank(row.extra_filled_fte), blank(row.extra_vacant_fte), rate(row.fill_rate),
+            rate(row.realised), missing]
+
+
 @main.group()
 def facts():
     """Facts files: convert between YAML, JSON and XLSX; a workbook template for a ruleset."""

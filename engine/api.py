@@ -446,3 +446,25 @@ def replay_record(log: DecisionLog, ref: str):
 
 def _article(word: str) -> str:
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def realisation_report(log: DecisionLog, ref: str, settlements: str | Path | bytes, base: str | None = None,
+                       quarter: str | None = None, through: str | None = None):
+    """The realisation of a logged official decision (``tell.report.realisation``): the record is checked
+    first (hash, link, stored texts), as ``show`` does; the base quarter defaults to the last quarter before the
+    start of the version that decided."""
+    import json
+    from decimal import Decimal
+
+    from .policy.replay import stored_ruleset
+    from .tell.report import realisation
+
+    entry = log.checked(log.get(ref))
+    if entry.kind in NOT_DECISIONS:
+        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision")
+    record = json.loads(entry.text, parse_float=Decimal)
+    if record.get("kind") not in ("official", None):
+        raise GovernanceError(f"record {entry.record_id} is {_article(str(record.get('kind')))}: the realisation of a "
+                              "decision is followed for official decisions only")
+    ruleset = stored_ruleset(log, entry, overrides=False)
+    return realisation(record, entry.record_id, ruleset.effective_from, settlements, base, quarter, through)

@@ -672,6 +672,23 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         return Response(pdf, 200, media_type="application/pdf",
                         headers={"Content-Disposition": 'attachment; filename="letters.pdf"'})
 
+    @app.post("/v1/decisions/{ref}/realisation", tags=["decisions"], openapi_extra=FACTS_BODY,
+              responses={200: {"description": "As `rules report realisation REF SETTLEMENTS --format json`",
+                               "content": {"application/json": {"schema": {"type": "object"}}}},
+                         **documented(400, 401, 403, 404, 409, 415, 422)})
+    async def realisation(ref: str, request: Request, base: str | None = None, quarter: str | None = None,
+                          through: str | None = None):
+        """How far the growth path of a logged official decision was realised, from the settled quarters in the
+        body (each applicant's quarters: quarter, contingent_fte, filled_fte; YAML or JSON)."""
+        _caller(request, settings, "realisation")
+        fmt = _facts_format(request)
+        body = await _body(request, settings)
+        result = await _work(settings, _with_log, settings,
+                             lambda log: api.realisation_report(log, ref, body, base, quarter, through),
+                             json_body=fmt == "json")
+        return _json({"record_id": result.record_id, "ruleset": result.ruleset, "base": result.base,
+                      "quarters": list(result.quarters), "rows": [row.as_dict() for row in result.rows]})
+
     async def explanation(ref: str, applicant: str | None, request: Request, lang: str, fmt: str):
         _caller(request, settings, "audit")
         result = await _work(settings, _with_log, settings, lambda log: api.explain_record(log, ref, applicant, lang))

@@ -22,6 +22,7 @@ ALLOWED = {
     "dry-run": {"evaluator", "policy-owner", "admin"},
     "policy": {"policy-owner", "admin"},
     "audit": {"auditor", "admin"},
+    "realisation": {"policy-owner", "auditor", "admin"},  # what became of a decision's allocations
     "read-own": {"evaluator", "auditor", "admin"},  # an evaluator reads the records it asked for, and only those
 }
 
