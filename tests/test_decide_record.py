@@ -138,3 +138,92 @@ def test_the_ideal_share_is_in_fte_with_units_of_two():
     record = by_id(run(rs, [{"id": "A", "requested_fte": 10, "w": 1}, {"id": "B", "requested_fte": 10, "w": 2}]))
     assert record["A"]["allocation"]["ideal_fte"] == 2 and record["B"]["allocation"]["ideal_fte"] == 4
     assert record["A"]["allocated_fte"] == 2 and record["B"]["allocated_fte"] == 4
+
+
+@pytest.mark.parametrize("path, field", [
+    ("applicants[3] (id X).quarters[1].quarter", "quarters[1].quarter"),
+    ("applicants[3].requested_fte", "requested_fte"),
+    ("applicants[3].quarters[1].quarter", "quarters[1].quarter"),
+    ("applicants[3]", "applicants[3]"),
+])
+def test_the_field_a_problem_is_about(path, field):
+    from rules_engine.decide.decision import _field
+    assert _field(path) == field
+
+
+def _maatwerk_excluding(tmp_path):
+    from conftest import RULES
+    text = (RULES / "maatwerk-redistribution" / "maatwerk-redistribution-2020.yaml").read_text(encoding="utf-8")
+    return compile_text(text.replace("  schema: sheltered-workshops.facts.schema.json\n",
+                                     "  schema: sheltered-workshops.facts.schema.json\n  on_invalid: exclude\n"),
+                        str(tmp_path / "m.yaml"))
+
+
+def test_an_excluded_application_in_a_reduction_has_every_field_of_a_decision_in_its_place(tmp_path):
+    # A reduce ruleset: an excluded application's decision has the same keys, in the same order, as a decided
+    # one, with reduced_fte and change_fte 0; a request or name that is not what the schema says is not repeated.
+    from conftest import EXAMPLES
+    from ruamel.yaml import YAML
+
+    rs = _maatwerk_excluding(tmp_path)
+    data = json.loads(json.dumps(YAML(typ="safe").load((EXAMPLES / "maatwerk-2020.yaml").read_text(encoding="utf-8")),
+                                 default=str))
+    data["applicants"][0]["requested_fte"] = "3"  # text, not a number
+    data["applicants"][1]["requested_fte"] = True
+    data["applicants"][1]["name"] = 7
+    record = decide(rs, parse_facts(json.dumps(data).encode(), "f.json", rs), dt.date(2020, 3, 1), kind="simulation")
+    decided, first, second = record["decisions"][0], record["decisions"][-2], record["decisions"][-1]
+    assert list(first) == list(decided) and list(second) == list(decided)
+    assert (first["reduced_fte"], first["change_fte"], first["requested_fte"], first["name"]) == \
+        (0, 0, None, data["applicants"][0]["name"])
+    assert (second["requested_fte"], second["name"], second["allocated_fte"]) == (None, None, 0)
+    assert record["applicants"] == len(data["applicants"])
+
+
+def test_an_excluded_application_without_a_reduction_has_no_reduction_fields(tmp_path):
+    from conftest import RULES
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    rs = compile_text(text.replace("  schema: lde.facts.schema.json\n", "  schema: lde.facts.schema.json\n  on_invalid: exclude\n"),
+                      str(tmp_path / "l.yaml"))
+    from conftest import example
+    from ruamel.yaml import YAML
+    data = json.loads(json.dumps(YAML(typ="safe").load(example("lde").read_text(encoding="utf-8")), default=str))
+    data["applicants"][0]["requested_fte"] = 0
+    record = decide(rs, parse_facts(json.dumps(data).encode(), "f.json", rs), AS_OF, kind="simulation")
+    excluded = record["decisions"][-1]
+    assert "reduced_fte" not in excluded and list(excluded) == list(record["decisions"][0])[:len(excluded)]
+    assert excluded["requested_fte"] == 0  # a number stays
+
+
+def test_an_engine_name_read_from_the_command_line_picks_its_evaluator():
+    from rules_engine.decide.durable import durable_outcomes
+    built = "".join(["dur", "able"])  # a string made at run time, as argv's are: equal, not the same object
+    assert outcomes_for(built) is durable_outcomes
+
+
+def test_deciding_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+    rs = ruleset()
+    assert gc.isenabled()
+    run(rs, [{"id": "A", "requested_fte": 1}])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(rs, [{"id": "A", "requested_fte": 1}])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_record_rebuilt_from_before_formats_or_kinds_names_no_format():
+    rs = ruleset()
+    facts = parse_facts(json.dumps({"applicants": [{"id": "A", "requested_fte": 1}]}).encode(), "f.json", rs)
+    assert list(decide(rs, facts, AS_OF, kind="simulation"))[0] == "format"
+    assert "format" not in decide(rs, facts, AS_OF, kind="simulation", record_format=None)
+    assert "format" not in decide(rs, facts, AS_OF, kind=None)
+
+
+def test_a_budget_from_the_call_just_below_zero_is_refused():
+    rs = ruleset(budget="'sum(applicants, requested_fte * 0.5)'", unit="0.5")
+    with pytest.raises(EvaluationError, match=r"comes to -0\.5 FTE"):
+        run(rs, [{"id": "A", "requested_fte": -1}])
