@@ -23,7 +23,11 @@ TEXTS = {
         "steps": "Stappen", "step": "Stap", "kind": "Soort", "text": "Het regelbestand", "line": "Regel",
         "rule_text": "Regeltekst (YAML)", "rule_file": "Of een bestand", "check_button": "Nakijken",
         "problems": "Problemen", "findings": "Opmerkingen (lint)", "valid": "Geldig: geen problemen.",
-        "invalid": "Niet geldig.", "download": "Nagekeken bestand downloaden", "column": "kolom",
+        "invalid": "Niet geldig.", "download": "Nagekeken bestand downloaden",
+        "publish": "Publiceren", "publish_intro": "Publiceer deze tekst in het register: vanaf dan beslist ze op elke "
+        "server die dit register gebruikt. Een gepubliceerde tekst verandert nooit meer; een wijziging wordt een nieuwe "
+        "versie.", "file_name": "Bestandsnaam", "publish_note": "Waarom (notitie)", "not_published": "Niet gepubliceerd",
+        "published_as": "Gepubliceerd in het register als record", "column": "kolom",
         "ruleset_version": "Regelset en versie", "draft_option": "het ontwerp hieronder", "draft": "Ontwerp (optioneel)",
         "facts_file": "Aanvragen (YAML, JSON of XLSX)", "example": "Of een meegeleverd voorbeeld", "none": "—",
         "as_of": "Datum van beslissing", "overrides": "Parameters aanpassen (NAAM=WAARDE, één per regel)",
@@ -80,7 +84,11 @@ TEXTS = {
         "steps": "Steps", "step": "Step", "kind": "Kind", "text": "The rule file", "line": "Line",
         "rule_text": "Rule text (YAML)", "rule_file": "Or a file", "check_button": "Check",
         "problems": "Problems", "findings": "Findings (lint)", "valid": "Valid: no problems.",
-        "invalid": "Not valid.", "download": "Download the checked file", "column": "column",
+        "invalid": "Not valid.", "download": "Download the checked file",
+        "publish": "Publish", "publish_intro": "Publish this text into the registry: from then on it decides on every "
+        "server that uses this registry. A published text never changes; a change becomes a new version.",
+        "file_name": "File name", "publish_note": "Why (note)", "not_published": "Not published",
+        "published_as": "Published into the registry as record", "column": "column",
         "ruleset_version": "Ruleset and version", "draft_option": "the draft below", "draft": "Draft (optional)",
         "facts_file": "Applications (YAML, JSON or XLSX)", "example": "Or a shipped example", "none": "—",
         "as_of": "Decision date", "overrides": "Parameter overrides (NAME=VALUE, one per line)",

@@ -103,6 +103,7 @@ class Pages:
                 ("/logout", "POST", self.logout), ("/lang/{code}", "GET", self.language),
                 ("/rules", "GET", self.rulesets), ("/rules/{ruleset_id}/{version}", "GET", self.ruleset),
                 ("/check", "GET", self.check_form), ("/check", "POST", self.check),
+                ("/check/publish", "POST", self.publish),
                 ("/simulate", "GET", self.simulate_form), ("/simulate", "POST", self.simulate),
                 ("/compare", "GET", self.compare_form), ("/compare", "POST", self.compare),
                 ("/decisions", "GET", self.decisions), ("/decisions/{seq}", "GET", self.decision),
@@ -228,12 +229,13 @@ class Pages:
         return self.render(request, "rulesets.html", user, rulesets=listing, timeline=_timeline(listing),
                            today=dt.date.today())
 
-    async def ruleset(self, request: Request, ruleset_id: str, version: str):
+    async def ruleset(self, request: Request, ruleset_id: str, version: str, published: int = 0):
         user = self.need(request, "read")
         found = [r for r in self._catalogue().get(ruleset_id, []) if r.version == version]
         if not found:
             raise Denied(404, f"{ruleset_id} {version}")
-        return self.render(request, "ruleset.html", user, r=found[0], lines=found[0].text.splitlines())
+        return self.render(request, "ruleset.html", user, r=found[0], lines=found[0].text.splitlines(),
+                           published=published)
 
     # --- a draft -----------------------------------------------------------------------
 
@@ -254,6 +256,24 @@ class Pages:
         return self.render(request, "check.html", user, text=text, tests_text=tests_text, result=result,
                            lines=text.splitlines(), marks=marks, cases=cases, tests_error=tests_error,
                            download="data:text/yaml;charset=utf-8," + quote(text))
+
+    async def publish(self, request: Request):
+        """Publish a checked text into the log's registry, as the signed-in policy owner: then it decides on every
+        server of the log. The text is checked again before it is published (lint's findings are shown, not
+        blocking: an old version published to seed a registry has expired)."""
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        text, file_name = str(form.get("rule_text", "")), str(form.get("file_name", "")).strip()
+        note = str(form.get("note", "")).strip() or None
+        try:
+            entry = await _threaded(self.settings, _publish_text, self.settings, text, file_name, user[0], note)
+        except RulesError as exc:
+            result = await _threaded(self.settings, _check_text, text)
+            return self.render(request, "check.html", user, text=text, tests_text="", result=result,
+                               lines=text.splitlines(), marks=set(), cases=[], tests_error="", publish_error=str(exc),
+                               download="data:text/yaml;charset=utf-8," + quote(text), status=422)
+        return RedirectResponse(f"/rules/{quote(entry.ruleset_id)}/{quote(entry.ruleset_version)}?published={entry.seq}",
+                                status_code=303)
 
     # --- simulate and compare ------------------------------------------------------------
 
@@ -463,6 +483,22 @@ def _check_text(text: str) -> dict:
     findings = [{"line": f.location.line, "col": f.location.col, "field": f.code, "message": f.message}
                 for f in result.findings]
     return {"problems": problems, "findings": findings, "valid": not problems, "empty": False}
+
+
+def _publish_text(settings, text: str, file_name: str, who: str, note: str | None):
+    """Publish a rule text from the page: valid, a plain file name; then as ``rules publish``."""
+    import re
+
+    from rules_engine.policy import registry
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.ya?ml", file_name):
+        raise InputError.at(Location("file_name"), "a file name such as lde-2019.yaml: letters, digits, '.', '_' and "
+                            "'-', ending in .yaml")
+    checked = api.check_text(text, file_name)
+    if checked.problems:
+        raise InputError.at(checked.problems[0].location, f"not published: {checked.problems[0].message}")
+    with DecisionLog(settings.log_path, create=True) as log:
+        return registry.publish(log, checked.ruleset, who, file_name, note)
 
 
 def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:

@@ -266,3 +266,30 @@ def test_a_checked_draft_shows_one_numbered_line_per_line_with_the_wrong_one_mar
     wrong = next(i for i, line in enumerate(text.splitlines(), 1) if "asessment_sum" in line)
     assert re.search(rf'id="L{wrong}">\s*{wrong}</span><mark>', rows[wrong - 1])
     assert f'id="L{wrong + 1}"' in rows[wrong] and "<mark>" not in rows[wrong]
+
+
+def test_a_policy_owner_publishes_a_checked_text_from_the_page(site, tmp_path):
+    # Issue 21: what a policy owner does in the browser becomes a version: checked, then published into the
+    # log's registry, and then it is what decides (the rules folder is no longer asked).
+    app, tokens, log = site
+    owner = signed_in(app, tokens["policy-owner"])
+    text = (RULES / "lde" / "lde-2018.yaml").read_text(encoding="utf-8")
+    page = owner.post("/check", data={"csrf": csrf(owner.get("/check").text), "rule_text": text}).text
+    assert 'action="/check/publish"' in page
+    published = owner.post("/check/publish", data={"csrf": csrf(page), "rule_text": text, "file_name": "lde-2018.yaml",
+                                                   "note": "ronde 2018"}, follow_redirects=False)
+    location = published.headers["location"]
+    assert published.status_code == 303 and location.startswith("/rules/lde/2018.1?published=")
+    shown = owner.get(location).text
+    assert f"Gepubliceerd in het register als record {location.rsplit('=', 1)[1]}." in shown
+    listed = owner.get("/rules").text
+    assert "lde" in listed and "sheltered-workshops" not in listed  # the registry's versions, not the folder's
+    changed = text.replace("value: 0.90", "value: 0.91")
+    refused = owner.post("/check/publish", data={"csrf": csrf(page), "rule_text": changed, "file_name": "lde-2018.yaml"})
+    assert refused.status_code == 422 and "never changes" in refused.text
+    draft = (RULES / "lde" / "lde-2019.yaml").read_text(encoding="utf-8")
+    refused = owner.post("/check/publish", data={"csrf": csrf(page), "rule_text": draft, "file_name": "lde-2019.yaml"})
+    assert refused.status_code == 422 and "Niet gepubliceerd" in refused.text and "only a text that says" in refused.text
+    evaluator = signed_in(app, tokens["evaluator"])
+    assert evaluator.post("/check/publish", data={"csrf": csrf(evaluator.get("/").text), "rule_text": text,
+                                                  "file_name": "x.yaml"}).status_code == 403
