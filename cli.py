@@ -956,6 +956,45 @@ def audit_check_proof(proof, public_key):
                f"{shown['origin']}, as signed by {shown['signed_by']}" + (f" at {shown['time']}" if shown["time"] else ""))
 
 
+@audit.command("consistency")
+@click.argument("old_size", type=click.IntRange(0))
+@log_option
+def audit_consistency(old_size, log_path):
+    """A proof (JSON) that the log's tree of OLD_SIZE records is the start of its tree now: for a witness that
+    cosigned a checkpoint of OLD_SIZE (`rules audit witness`)."""
+    from rules_engine.record.proofs import consistency_bundle
+
+    with open_log(log_path) as log:
+        log.verify()
+        click.echo(json.dumps(consistency_bundle(log, old_size), indent=2))
+
+
+@audit.command("witness")
+@click.argument("checkpoint")
+@click.option("--log-key", required=True, help="The public key the log's checkpoints are signed with (text or file).")
+@click.option("--key", "key_path", required=True, type=click.Path(), help="The witness's own signing key.")
+@click.option("--state", required=True, type=click.Path(dir_okay=False),
+              help="The file where this witness keeps the last checkpoint it cosigned (made on first use).")
+@click.option("--proof", "proof_path", type=click.Path(), help="`rules audit consistency N` of the log, N the size of "
+              "the checkpoint in --state.")
+def audit_witness(checkpoint, log_key, key_path, state, proof_path):
+    """Cosign CHECKPOINT as a witness, and print it with the witness's signature: only when the log signed it and
+    it extends the last checkpoint this witness cosigned; a log that shows two histories is refused (exit 1)."""
+    from rules_engine.record.proofs import witness
+
+    note = _read_text(checkpoint)
+    seen = _read_text(state) if Path(state).exists() else None
+    proof = None
+    if proof_path:
+        try:
+            proof = json.loads(_read_text(proof_path))
+        except ValueError as exc:
+            raise InputError.at(Location(proof_path), f"not JSON: {exc}") from None
+    cosigned = witness(note, _read_key(log_key, "verifier"), _read_key(key_path, "signer"), seen, proof, checkpoint)
+    Path(state).write_text(note, encoding="utf-8")
+    click.echo(cosigned, nl=False)
+
+
 @audit.command("head")
 @log_option
 def audit_head(log_path):

@@ -144,3 +144,55 @@ def test_bad_keys_notes_and_proofs_are_clear_errors(tmp_path, args, words):
               "text": tmp_path / "text.txt"}
     result = run(*[a.format(**values) for a in args])
     assert result.exit_code in (1, 2) and words in result.output and "Traceback" not in result.output, result.output
+
+
+def test_a_witness_cosigns_a_log_that_grows_and_refuses_one_that_rewrote_history(tmp_path, keys):
+    from rules_engine.record.checkpoint import open_note
+    from rules_engine.record.proofs import consistency_bundle, witness
+
+    w_secret, w_public = generate("witness.example")
+    w_signer, w_verifier = signer(w_secret), verifier(w_public)
+    log = log_of(tmp_path / "log.sqlite", HISTORY[:2])
+    first = sign_checkpoint(log, keys[0], now=NOW)
+    cosigned = witness(first, keys[1], w_signer, None, None)  # the first one seen is taken as it is
+    assert open_note(cosigned, w_verifier) == open_note(first, keys[1])
+    log.append(submission(HISTORY[2]), now=NOW + dt.timedelta(hours=1))
+    second = sign_checkpoint(log, keys[0], now=NOW + dt.timedelta(hours=1))
+    assert witness(second, keys[1], w_signer, first, consistency_bundle(log, 2)).startswith(second)
+    # the owner rewrites record 1 (the chain recomputed), and the log signs the new tree as if nothing happened
+    forged = log_of(tmp_path / "forged.sqlite", [b'{"LDE-031": 9}'] + HISTORY[1:])
+    lie = sign_checkpoint(forged, keys[0], now=NOW + dt.timedelta(hours=2))
+    with pytest.raises(AuditFailure, match="does not extend the tree of 2 seen before"):
+        witness(lie, keys[1], w_signer, first, consistency_bundle(forged, 2))
+    same_size = sign_checkpoint(log_of(tmp_path / "other.sqlite", [b"x", b"y", b"z"]), keys[0], now=NOW)
+    with pytest.raises(AuditFailure, match="two different trees of 3 records"):
+        witness(same_size, keys[1], w_signer, second, None)
+    with pytest.raises(AuditFailure, match="fewer than the 3 seen before"):
+        witness(first, keys[1], w_signer, second, None)
+
+
+def test_the_witness_on_the_command_line_keeps_its_state(tmp_path):
+    log = tmp_path / "log.sqlite"
+    log_of(log, HISTORY[:2]).close()
+    log_pub = run("audit", "keygen", "log.example", "-o", tmp_path / "log.key").stdout.strip()
+    other_pub = run("audit", "keygen", "log.example", "-o", tmp_path / "other.key").stdout.strip()  # not the log's
+    assert run("audit", "keygen", "w.example", "-o", tmp_path / "w.key").exit_code == 0
+    (tmp_path / "cp1.txt").write_text(run("audit", "checkpoint", "--key", tmp_path / "log.key", "--log", log).stdout)
+    state = tmp_path / "witness-state.txt"
+    witness_args = ["--log-key", log_pub, "--key", tmp_path / "w.key", "--state", state]
+    first = run("audit", "witness", tmp_path / "cp1.txt", *witness_args)
+    assert first.exit_code == 0 and first.stdout.count("\u2014 ") == 2
+    assert state.read_text() == (tmp_path / "cp1.txt").read_text()
+    with DecisionLog(log) as opened:
+        opened.append(submission(HISTORY[2]), now=NOW)
+    (tmp_path / "cp2.txt").write_text(run("audit", "checkpoint", "--key", tmp_path / "log.key", "--log", log).stdout)
+    (tmp_path / "proof.json").write_text(run("audit", "consistency", "2", "--log", log).stdout)
+    no_proof = run("audit", "witness", tmp_path / "cp2.txt", *witness_args)
+    assert no_proof.exit_code == 1 and "rules audit consistency 2" in no_proof.output
+    second = run("audit", "witness", tmp_path / "cp2.txt", *witness_args, "--proof", tmp_path / "proof.json")
+    assert second.exit_code == 0, second.output
+    again = run("audit", "witness", tmp_path / "cp2.txt", *witness_args)  # the same size and root: nothing to prove
+    assert again.exit_code == 0
+    wrong = run("audit", "witness", tmp_path / "cp2.txt", "--log-key", other_pub, "--key", tmp_path / "w.key",
+                "--state", state)
+    assert wrong.exit_code == 1 and "has no signature by log.example" in wrong.output

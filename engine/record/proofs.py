@@ -13,7 +13,7 @@ from typing import Any
 
 from .audit import DecisionLog, Entry
 from .checkpoint import BadNote, Checkpoint, Signer, Verifier, open_checkpoint
-from .tree import Tree, leaf_hash, verify_inclusion
+from .tree import Tree, leaf_hash, verify_consistency, verify_inclusion
 from ..errors import AuditFailure, InputError, Location
 
 BUNDLE_FORMAT = "rules-inclusion-proof/1"
@@ -103,3 +103,59 @@ def _bundle_fields(bundle: Any, label: str) -> dict:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+CONSISTENCY_FORMAT = "rules-consistency-proof/1"
+
+
+def consistency_bundle(log: DecisionLog, old_size: int) -> dict:
+    """The proof that the log's tree of ``old_size`` records is the start of its tree now (RFC 6962 PROOF), for a
+    witness that saw a checkpoint of ``old_size``."""
+    tree = log_tree(log)
+    if not 0 <= old_size <= tree.size:
+        raise AuditFailure(f"the log holds {tree.size} records, fewer than the {old_size} of the checkpoint: "
+                           "records were removed")
+    return {"format": CONSISTENCY_FORMAT, "old_size": old_size, "new_size": tree.size,
+            "proof": [_b64(p) for p in tree.consistency(old_size, tree.size)]}
+
+
+def witness(note: str, log_key: Verifier, witness_key: Signer, seen: str | None, proof: Any,
+            label: str = "the checkpoint") -> str:
+    """Cosign a checkpoint the log signed, as a witness: only if it is consistent with the last one this witness
+    cosigned (``seen``, its note; None the first time). Returns the checkpoint with the witness's signature added
+    (an Ed25519 signature line over the same text); AuditFailure if the log shows two histories."""
+    new = _opened(note, log_key, label)
+    if seen is not None:
+        old = _opened(seen, log_key, "the checkpoint seen before")
+        _check_consistent(old, new, proof, label)
+    text = note[:note.rfind("\n\n") + 1]
+    own = witness_key.sign(text).split("\n\n", 1)[1]
+    return note + own
+
+
+def _check_consistent(old: Checkpoint, new: Checkpoint, proof: Any, label: str) -> None:
+    if old.origin != new.origin:
+        raise AuditFailure(f"{label} is of the log '{new.origin}', not of '{old.origin}' seen before")
+    if new.size < old.size:
+        raise AuditFailure(f"{label} is of {new.size} records, fewer than the {old.size} seen before: records were removed")
+    if new.size == old.size:
+        if new.root != old.root:
+            raise AuditFailure(f"two different trees of {new.size} records: the log shows two histories")
+        return
+    hashes = _consistency_hashes(proof, old.size, new.size, label)
+    if not verify_consistency(old.size, new.size, old.root, new.root, hashes):
+        raise AuditFailure(f"{label} ({new.size} records) does not extend the tree of {old.size} seen before: the "
+                           "history was rewritten")
+
+
+def _consistency_hashes(proof: Any, old: int, new: int, label: str) -> list:
+    if not isinstance(proof, dict) or proof.get("format") != CONSISTENCY_FORMAT:
+        raise InputError.at(Location(label), f"a consistency proof is needed ('format': {CONSISTENCY_FORMAT}): "
+                            f"`rules audit consistency {old}` on the log")
+    if proof.get("old_size") != old or proof.get("new_size") != new:
+        raise InputError.at(Location(label), f"the proof is from {proof.get('old_size')} to {proof.get('new_size')} "
+                            f"records, not from {old} to {new}")
+    try:
+        return [base64.b64decode(p, validate=True) for p in proof["proof"]]
+    except (KeyError, TypeError, ValueError):
+        raise InputError.at(Location(label), "the proof's hashes are not base64") from None
