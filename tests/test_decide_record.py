@@ -145,6 +145,8 @@ def test_the_ideal_share_is_in_fte_with_units_of_two():
     ("applicants[3].requested_fte", "requested_fte"),
     ("applicants[3].quarters[1].quarter", "quarters[1].quarter"),
     ("applicants[3]", "applicants[3]"),
+    ("applicants[0] (id A).B).requested_fte", "requested_fte"),  # an id may hold ')' and '.'
+    ("applicants[12] (id x (y).z).quarters[0].filled_fte", "quarters[0].filled_fte"),
 ])
 def test_the_field_a_problem_is_about(path, field):
     from rules_engine.decide.decision import _field

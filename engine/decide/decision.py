@@ -13,6 +13,7 @@ import datetime as dt
 import gc
 import hashlib
 import math
+import re
 
 import msgspec
 from decimal import Decimal
@@ -202,9 +203,14 @@ def _excluded_decision(applicant: Any, problems: Sequence, reduces: bool) -> dic
     return decision
 
 
+_APPLICANT_PREFIX = re.compile(r"applicants\[\d+\](?: \(id .*\))?\.")  # greedy: a field's name holds no ')'
+
+
 def _field(path: str) -> str:
-    """The field of an applicant a problem is about: 'applicants[3] (id X).quarters[1].quarter' -> 'quarters[1].quarter'."""
-    return path.split(").", 1)[1] if ")." in path else path.split("].", 1)[-1]
+    """The field of an applicant a problem is about: 'applicants[3] (id X).quarters[1].quarter' -> 'quarters[1].quarter';
+    the id may hold any character, ')' and '.' too."""
+    found = _APPLICANT_PREFIX.match(path)
+    return path[found.end():] if found else path
 
 
 def _with_format(record: dict, kind: str | None, record_format: str | None) -> dict:
