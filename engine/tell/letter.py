@@ -8,6 +8,7 @@ rules needed, and for a failed rule its ``reason:``. No parameter names, no code
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from decimal import Decimal
 from fractions import Fraction
@@ -226,8 +227,12 @@ def _decimal_text(value: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+_FRACTION_TEXT = re.compile(r"-?[0-9]+/[1-9][0-9]*")  # 'p/q' as a record of format 1 writes an exact fraction
+
+
 def _is_fraction_text(value: Any) -> bool:
-    return isinstance(value, str) and "/" in value and value.replace("/", "").lstrip("-").isdigit()
+    """A text that is an exact fraction 'p/q'; '2018/06/20' or '1/0' is text, shown as given."""
+    return isinstance(value, str) and _FRACTION_TEXT.fullmatch(value) is not None
 
 
 def _exact(value: Any) -> Any:
