@@ -764,6 +764,39 @@ def _page(settings: Settings, ruleset: str | None, since: str | None, until: str
 
 
 def _audit_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/v1/audit/tree", tags=["audit"], responses={200: {"description": "The Merkle tree's size and root "
+             "(base64), what a checkpoint signs", "content": {"application/json": {"schema": {"type": "object"}}}},
+             **documented(401, 403, 409)})
+    async def tree(request: Request):
+        """The log's Merkle tree (RFC 6962) now: sign it offline with `rules audit checkpoint` (the server never holds
+        the key), compare it with a checkpoint you hold."""
+        from rules_engine.record.proofs import tree_head
+
+        _caller(request, settings, "read")
+        if not settings.log_exists():
+            return {"size": 0, "root": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}
+        return await _work(settings, _with_log, settings, tree_head)
+
+    @app.get("/v1/audit/proof/{ref}", tags=["audit"], responses={200: {"description": "As `rules audit prove`, "
+             "against the tree of `size` records", "content": {"application/json": {"schema": {"type": "object"}}}},
+             **documented(401, 403, 404, 409, 422)})
+    async def proof(ref: str, request: Request, size: int | None = Query(None, ge=1)):
+        """The inclusion proof of a record in the tree of `size` records (that of a checkpoint you hold; default:
+        now). An evaluator gets the proofs of its own records only."""
+        from rules_engine.record.proofs import inclusion_at
+
+        caller = _caller(request, settings, "read-own")
+        return await _work(settings, _with_log, settings, lambda log: inclusion_at(log, _own(caller, log, ref), size))
+
+    @app.get("/v1/audit/consistency", tags=["audit"], responses={200: {"description": "As `rules audit consistency`",
+             "content": {"application/json": {"schema": {"type": "object"}}}}, **documented(401, 403, 409)})
+    async def consistency(request: Request, old_size: int = Query(..., alias="from", ge=0)):
+        """The proof that the tree of `from` records is the start of the tree now: for a witness."""
+        from rules_engine.record.proofs import consistency_bundle
+
+        _caller(request, settings, "read")
+        return await _work(settings, _with_log, settings, lambda log: consistency_bundle(log, old_size))
+
     @app.get("/v1/audit/head", response_model=M.Head, responses=documented(401, 403, 409), tags=["audit"])
     async def head(request: Request):
         """COUNT:HASH of the log's last record, for an auditor to write down."""

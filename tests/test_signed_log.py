@@ -7,6 +7,7 @@ one record checks without the log.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -196,3 +197,34 @@ def test_the_witness_on_the_command_line_keeps_its_state(tmp_path):
     wrong = run("audit", "witness", tmp_path / "cp2.txt", "--log-key", other_pub, "--key", tmp_path / "w.key",
                 "--state", state)
     assert wrong.exit_code == 1 and "has no signature by log.example" in wrong.output
+
+
+def test_the_service_gives_the_tree_and_the_proofs_and_never_holds_the_key(tmp_path, keys):
+    # The auditor signs offline; an applicant's case system fetches the proof of its record over HTTP and checks
+    # it against the auditor's checkpoint, without the log.
+    from fastapi.testclient import TestClient
+
+    from rules_engine.record.audit import TokenStore
+    from rules_engine.record.checkpoint import parse_checkpoint, open_note
+    from rules_engine.record.proofs import check_bundle
+    from rules_service.app import Settings, create_app
+
+    from conftest import RULES
+
+    path = tmp_path / "log.sqlite"
+    log = log_of(path, HISTORY)
+    auditor = TokenStore(log).add("audit", "auditor")
+    note = sign_checkpoint(log, keys[0], now=NOW)
+    log.append(submission(b'{"later": 1}'), now=NOW)  # the log grew since
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(path))), raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {auditor}"}
+    head = client.get("/v1/audit/tree", headers=headers).json()
+    assert head["size"] == 4
+    proof = client.get("/v1/audit/proof/2", params={"size": 3}, headers=headers).json()
+    point = parse_checkpoint(open_note(note, keys[1]))
+    assert proof["tree_size"] == point.size and proof["root"] == base64.b64encode(point.root).decode()
+    assert check_bundle({**proof, "checkpoint": note}, keys[1])["record_id"] == log.get("2").record_id
+    assert client.get("/v1/audit/proof/4", params={"size": 3}, headers=headers).status_code == 422
+    consistency = client.get("/v1/audit/consistency", params={"from": 3}, headers=headers).json()
+    assert consistency["old_size"] == 3 and consistency["new_size"] == 4
+    assert client.get("/v1/audit/tree").status_code == 401

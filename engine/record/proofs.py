@@ -68,6 +68,25 @@ def inclusion_bundle(log: DecisionLog, entry: Entry, note: str | None = None,
             "proof": [_b64(p) for p in proof], "checkpoint": note if point else None}
 
 
+def tree_head(log: DecisionLog) -> dict:
+    """The log's tree as it is now: its size and root hash (what a checkpoint signs)."""
+    tree = log_tree(log)
+    return {"size": tree.size, "root": _b64(tree.root())}
+
+
+def inclusion_at(log: DecisionLog, entry: Entry, size: int | None = None) -> dict:
+    """A proof that ``entry`` is in the tree of the first ``size`` records (default: all), for a reader who holds a
+    checkpoint of that size: its root must be the checkpoint's."""
+    tree = log_tree(log)
+    size = tree.size if size is None else size
+    if not entry.seq <= size <= tree.size:
+        raise InputError.at(Location("size"), f"record {entry.record_id} is in the trees of {entry.seq} to {tree.size} "
+                            f"records, not of {size}")
+    return {"format": BUNDLE_FORMAT, "record_id": entry.record_id, "record_hash": entry.hash,
+            "leaf_index": entry.seq - 1, "tree_size": size, "root": _b64(tree.root(size)),
+            "proof": [_b64(p) for p in tree.inclusion(entry.seq - 1, size)], "checkpoint": None}
+
+
 def check_bundle(bundle: Any, verifier: Verifier, label: str = "the proof") -> dict:
     """What a proof shows, once it verifies against its checkpoint signed by ``verifier``; AuditFailure
     (or InputError for a malformed bundle) otherwise. Needs no log."""
