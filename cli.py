@@ -46,6 +46,12 @@ class Rules(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the interpreter's final flush is silent
+            except OSError:
+                pass
+            sys.exit(141)
         except Exception as exc:  # a bug in the engine: say so plainly
             if os.environ.get("RULES_DEBUG"):
                 raise

@@ -234,3 +234,15 @@ def test_serve_reads_its_settings_from_a_toml_file_and_the_command_line_wins(tmp
     config.write_text("port = \n", encoding="utf-8")
     broken = CliRunner().invoke(main, ["serve", "--config", str(config)])
     assert broken.exit_code == 1 and f"{config}:1:8: not TOML: Invalid value" in broken.output
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(monkeypatch):
+    # `rules import rules | head -3` ended in "internal error: BrokenPipeError" once head had its lines.
+    import click
+
+    def gone(*_args, **_kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(click, "echo", gone)
+    result = CliRunner().invoke(main, ["versions", "lde", "--rules-dir", str(RULES)])
+    assert result.exit_code == 141 and "internal error" not in result.output
