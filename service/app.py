@@ -188,6 +188,10 @@ def _problem_schema() -> dict:
 # --- the caller -------------------------------------------------------------------
 
 
+ACTIONS = {"policy": "do a policy owner's work (publish, check drafts, compare)", "dry-run": "make a dry run",
+           "read-own": "read decisions", "realisation": "report on the realisation of a decision"}
+
+
 def _caller(request: Request, settings: Settings, action: str) -> Caller:
     """Who is asking (from the bearer token), if their role may do ``action``; else 401 or 403."""
     if settings.no_auth:
@@ -203,7 +207,7 @@ def _caller(request: Request, settings: Settings, action: str) -> Caller:
     if token is None:
         raise ProblemError(401, "Unauthorized", "unknown or revoked token", headers=challenge)
     if token.role not in ALLOWED[action]:
-        raise ProblemError(403, "Forbidden", f"the role '{token.role}' may not {action.replace('-', ' ')} "
+        raise ProblemError(403, "Forbidden", f"the role '{token.role}' may not {ACTIONS.get(action, action)} "
                            f"(allowed: {', '.join(sorted(ALLOWED[action]))})")
     return Caller(token.name, token.role)
 
