@@ -14,6 +14,16 @@ TEXTS = {
         "decisions": "Beslissingen", "decisions_intro": "Het beslissingsregister, met motivering, herberekening en downloads.",
         "integrity": "Integriteit", "integrity_intro": "Is er aan het register geraakt?",
         "version": "Versie", "status": "Status", "from": "Van", "to": "Tot", "open_ended": "onbepaald",
+        "realisation": "Realisatie", "realisation_intro": "Hoe ver het groeipad van deze beslissing gerealiseerd is: per "
+        "aanvrager met een toekenning en per afgerekend kwartaal de extra ingevulde VTE boven het basiskwartaal (ten hoogste "
+        "de toekenning, nooit minder dan 0). Een aanvrager zonder cijfers voor een kwartaal ontbreekt, hij telt niet als 0.",
+        "settlements_file": "Afrekening per kwartaal (YAML of JSON)", "settlements_text": "Of plak ze hier",
+        "only_quarter": "Enkel dit kwartaal", "through_quarter": "Tot en met dit kwartaal", "show_realisation": "Tonen",
+        "base_quarter": "basiskwartaal", "realisation_chart": "Toegekend en extra ingevuld per provincie",
+        "quarter": "Kwartaal", "applicant": "Aanvrager", "base_filled": "Basis ingevuld", "filled": "Ingevuld",
+        "contingent": "Contingent", "extra_filled": "Extra ingevuld", "extra_vacant": "Extra vacant",
+        "fill_rate": "Invullingsgraad", "realised": "Gerealiseerd", "missing": "Ontbreekt",
+        "region_total": "(provincie)", "call_total": "(oproep)",
         "title": "Titel", "in_force": "Vandaag van kracht", "yes": "ja", "no": "nee",
         "source": "Bron", "budget": "Budget", "unit": "eenheid", "fte": "VTE", "parameters": "Parameters",
         "name": "Naam", "value": "Waarde", "description": "Omschrijving", "derived": "Afgeleide waarden",
@@ -75,6 +85,16 @@ TEXTS = {
         "decisions": "Decisions", "decisions_intro": "The decision log, with motivations, replay and downloads.",
         "integrity": "Integrity", "integrity_intro": "Was the log tampered with?",
         "version": "Version", "status": "Status", "from": "From", "to": "To", "open_ended": "open-ended",
+        "realisation": "Realisation", "realisation_intro": "How far this decision's growth path was realised: per "
+        "applicant with an allocation and per settled quarter, the extra FTE filled over the base quarter (at most the "
+        "allocation, never below 0). An applicant without figures for a quarter is missing; it does not count as 0.",
+        "settlements_file": "Quarterly settlements (YAML or JSON)", "settlements_text": "Or paste them here",
+        "only_quarter": "Only this quarter", "through_quarter": "Up to this quarter", "show_realisation": "Show",
+        "base_quarter": "base quarter", "realisation_chart": "Allocated and extra filled per province",
+        "quarter": "Quarter", "applicant": "Applicant", "base_filled": "Base filled", "filled": "Filled",
+        "contingent": "Contingent", "extra_filled": "Extra filled", "extra_vacant": "Extra vacant",
+        "fill_rate": "Fill rate", "realised": "Realised", "missing": "Missing",
+        "region_total": "(province)", "call_total": "(call)",
         "title": "Title", "in_force": "In force today", "yes": "yes", "no": "no",
         "source": "Source", "budget": "Budget", "unit": "unit", "fte": "FTE", "parameters": "Parameters",
         "name": "Name", "value": "Value", "description": "Description", "derived": "Derived values",

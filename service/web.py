@@ -61,6 +61,18 @@ def _value(context, value: Any) -> str:
     return context["t"].get("values", {}).get(value, value) if isinstance(value, str) else value
 
 
+@pass_context
+def _percent(context, value: Any) -> str:
+    """A rate as a percentage with two decimals, in the page's language (83,33% in Dutch)."""
+    from rules_engine.tell.render import percent
+
+    if value is None:
+        return ""
+    text = percent(value)
+    return text.replace(".", ",") if context.get("lang", "nl") == "nl" else text
+
+
+ENV.filters["pct"] = _percent
 ENV.filters["num"] = _number
 ENV.filters["v"] = _value
 
@@ -109,6 +121,8 @@ class Pages:
                 ("/decisions", "GET", self.decisions), ("/decisions/{seq}", "GET", self.decision),
                 ("/decisions/{seq}/record.json", "GET", self.record),
                 ("/decisions/{seq}/letters.pdf", "GET", self.letters), ("/decisions/{seq}/replay", "POST", self.replay),
+                ("/decisions/{seq}/realisation", "GET", self.realisation_form),
+                ("/decisions/{seq}/realisation", "POST", self.realisation),
                 ("/integrity", "GET", self.integrity), ("/integrity", "POST", self.verify)]
 
     # --- sessions, roles, rendering -------------------------------------------------
@@ -380,6 +394,25 @@ class Pages:
         return self.render(request, "decisions.html", user, entries=entries, query=query,
                            next_after=entries[-1].seq if more else None, rulesets=sorted(self._catalogue()))
 
+    async def realisation_form(self, request: Request, seq: int):
+        user = self.need(request, "realisation")
+        return self.render(request, "realisation.html", user, seq=seq, result=None, error="", form={})
+
+    async def realisation(self, request: Request, seq: int):
+        """How far the growth path of decision ``seq`` was realised, from an uploaded settlements file."""
+        user = self.need(request, "realisation")
+        form = await self.form(request, user)
+        values = {k: str(form.get(k, "")).strip() for k in ("quarter", "through")}
+        try:
+            text = await _text_field(form, "settlements_text", "settlements_file", self.settings.max_body)
+            result = await _threaded(self.settings, _realisation, self.settings, seq, text.encode("utf-8"),
+                                     values["quarter"] or None, values["through"] or None)
+        except RulesError as exc:
+            return self.render(request, "realisation.html", user, seq=seq, result=None, error=str(exc), form=values,
+                               status=422)
+        return self.render(request, "realisation.html", user, seq=seq, result=result, error="", form=values,
+                           bars=_realisation_bars(result))
+
     async def decision(self, request: Request, seq: int, applicant: str = "", audience: str = "applicant"):
         user = self.need(request, "audit")
         entry, record = await _threaded(self.settings, _stored, self.settings, seq)
@@ -499,6 +532,22 @@ def _publish_text(settings, text: str, file_name: str, who: str, note: str | Non
         raise InputError.at(checked.problems[0].location, f"not published: {checked.problems[0].message}")
     with DecisionLog(settings.log_path, create=True) as log:
         return registry.publish(log, checked.ruleset, who, file_name, note)
+
+
+def _realisation(settings, seq: int, settlements: bytes, quarter: str | None, through: str | None):
+    if not settings.log_exists():
+        raise LookupFailure(f"no record {seq}: the decision log is empty")
+    with DecisionLog(settings.log_path, create=False) as log:
+        return api.realisation_report(log, str(seq), settlements, None, quarter, through)
+
+
+def _realisation_bars(result) -> list[dict]:
+    """Per region and quarter: allocated against extra filled, as bar widths (percent of the largest allocation)."""
+    rows = [r for r in result.rows if r.applicant is None and r.region is not None]
+    top = max((r.allocated_fte for r in rows), default=0) or 1
+    return [{"quarter": r.quarter, "region": r.region, "allocated": r.allocated_fte, "extra": r.extra_filled_fte or 0,
+             "allocated_width": round(float(r.allocated_fte / top) * 100, 1),
+             "extra_width": round(float((r.extra_filled_fte or 0) / top) * 100, 1)} for r in rows]
 
 
 def _run_tests(text: str, tests_text: str) -> tuple[list[dict], str]:

@@ -88,3 +88,16 @@ def test_a_large_call_gets_the_same_problems_as_when_every_applicant_is_checked(
     full = [str(p) for p in validate.validate_document(doc, schema)]
     assert sparse == full and len(full) == 4
     assert any("applicants[500] (id A500).q[1]" in p for p in full)
+
+
+def test_applicants_that_are_not_a_list_are_a_problem_at_their_place(tmp_path):
+    # the fast path that counts the applicants met an integer: "internal error: TypeError"
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+
+    for text, name in (("applicants: 3\n", "f.yaml"), ('{"applicants": {"a": 1}}', "f.json")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(main, ["evaluate", "lde", str(path), "--as-of", "2018-06-20", "--no-log"])
+        assert result.exit_code == 1 and "internal error" not in result.output and "applicants" in result.output

@@ -141,3 +141,31 @@ def test_the_same_report_over_http(decided):
     bad = client.post("/v1/decisions/1/realisation", content=b'{"applicants": [{"id": 1}]}',
                       headers={"Authorization": f"Bearer {owner}", "content-type": "application/json"})
     assert bad.status_code == 422 and bad.json()["problems"][0]["pointer"] in ("/applicants/0/id", "/applicants/0")
+
+
+def test_the_realisation_page_in_dutch(decided):
+    # Issue 25, item 2: from a decision, "Realisatie": an upload of the settlements, the table, and per province
+    # the allocated against the extra filled.
+    from fastapi.testclient import TestClient
+
+    from rules_engine.record.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    from test_web import csrf, signed_in
+
+    log, settled = decided
+    with DecisionLog(log) as opened:
+        owner = TokenStore(opened).add("owner", "policy-owner")
+    app = create_app(Settings(rules_dir=str(RULES), log=str(log)))
+    client = signed_in(app, owner)
+    form = client.get("/decisions/1/realisation")
+    assert form.status_code == 200 and "Afrekening per kwartaal" in form.text
+    page = client.post("/decisions/1/realisation", data={"csrf": csrf(form.text), "quarter": "2018Q3"},
+                       files={"settlements_file": ("settled.json", settled.read_bytes())})
+    assert page.status_code == 200, page.text
+    text = " ".join(page.text.split())
+    assert "basiskwartaal 2018Q1" in text and "83,33%" in text and "98,08%" in text and "(oproep)" in text
+    assert "Toegekend 6" in text and "Extra ingevuld 5" in text  # Antwerpen's bar
+    assert "realised" not in text.lower().replace("gerealiseerd", "")  # no English on the Dutch page
+    bad = client.post("/decisions/1/realisation", data={"csrf": csrf(form.text), "settlements_text": "applicants: 3"})
+    assert bad.status_code == 422 and "Traceback" not in bad.text

@@ -70,7 +70,8 @@ def _failing_items(schema: dict, view: Any) -> list[int] | None:
     """The indices of the applicants that break ``schema``, when every error is inside one (so the slow
     validator, which writes the messages, need only see those); None when some error is not."""
     validator = _fast_validator(schema)
-    if validator is None or not isinstance(view, dict) or len(view.get("applicants") or ()) < SPARSE_FROM:
+    if validator is None or not isinstance(view, dict) or not isinstance(view.get("applicants"), list) \
+            or len(view["applicants"]) < SPARSE_FROM:
         return None
     try:
         paths = [list(error.instance_path) for error in validator.iter_errors(view)]
