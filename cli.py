@@ -301,16 +301,39 @@ def _log_name(log_path) -> str:
 @main.command()
 @click.argument("ruleset_id")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
-def versions(ruleset_id, rules_dir):
-    """List the versions of a ruleset and their effective periods."""
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), envvar="RULES_LOG",
+              help="A decision log with a registry: list its published versions (and those withdrawn) instead.")
+def versions(ruleset_id, rules_dir, log_path):
+    """List the versions of a ruleset and their effective periods: the rules folder's, or, with --log (or
+    RULES_LOG) naming a log that holds a registry, the registry's (which are the ones that decide)."""
     from rules_engine.api import list_versions
     from rules_engine.tell.render import table
 
     today = dt.date.today()
-    rows = [(r.version, r.status, r.effective_from, r.effective_to or "open-ended", "yes" if r.in_force(today) else "",
-             r.label, r.title) for r in list_versions(ruleset_id, rules_dir)]
+    found = _registry_versions(ruleset_id, log_path)
+    if found is None:
+        found = [(r, r.status) for r in list_versions(ruleset_id, rules_dir)]
+    rows = [(r.version, status, r.effective_from, r.effective_to or "open-ended",
+             "yes" if r.in_force(today) and status == "published" else "", r.label, r.title) for r, status in found]
     click.echo(table(["version", "status", "from", "to", "in force today", "file", "title"], rows,
                      fixed=(0, 1, 2, 3), optional=(5,)))
+
+
+def _registry_versions(ruleset_id: str, log_path) -> list | None:
+    """(ruleset, 'published' or 'withdrawn') of the registry of the log, or None if there is no log or no registry."""
+    from rules_engine.policy import registry
+
+    if not log_path or not (Path(log_path).exists() or "://" in str(log_path)):
+        return None
+    with open_log(log_path) as log:
+        if not registry.has_registry(log):
+            return None
+        held = registry.registry(log).versions
+        chosen = [p for (rid, _v), p in held.items() if rid == ruleset_id]
+        if not chosen:
+            registry.versions(log, ruleset_id)  # says what the registry holds
+        return sorted(((registry.compiled(log, p), "withdrawn" if p.withdrawn else "published") for p in chosen),
+                      key=lambda pair: (pair[0].effective_from, pair[0].version))
 
 
 @main.group()

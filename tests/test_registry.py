@@ -159,3 +159,14 @@ def test_published_over_http_it_decides_on_every_server_of_the_log(world):
     refused = second.post("/v1/rulesets/lde/evaluate?as_of=2018-06-20", content=example("lde").read_bytes(),
                           headers={"Authorization": f"Bearer {world['evaluator']}", "content-type": "application/yaml"})
     assert refused.status_code == 404 and "registry" in refused.json()["detail"]
+
+
+def test_versions_lists_the_registrys_with_those_withdrawn(world):
+    assert run("import", world["rules"], "--log", world["log"], token=world["owner"]).exit_code == 0
+    assert run("withdraw", "social-workshops@2018.1", "--reason", "replaced", "--log", world["log"],
+               token=world["owner"]).exit_code == 0
+    listed = run("versions", "social-workshops", "--log", world["log"])
+    rows = [line.split()[:2] for line in listed.stdout.splitlines()[2:]]
+    assert listed.exit_code == 0 and rows == [["2018.1", "withdrawn"], ["2019.1", "published"]]
+    folder = run("versions", "lde", "--rules-dir", world["rules"])  # without a log: the folder, drafts too
+    assert [line.split()[:2] for line in folder.stdout.splitlines()[2:]] == [["2018.1", "published"], ["2019.1", "draft"]]
