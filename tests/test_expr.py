@@ -142,3 +142,40 @@ def test_long_numbers_stay_exact():
         product = run("a * a", {"a": big})
     assert total == Decimal("12345678901234567890.123456790")
     assert product == Fraction(big) * Fraction(big)  # 58 digits: kept as an exact fraction
+
+
+@pytest.mark.parametrize("text, offset, hint", [
+    ("rate >= 95%", 10, "0.95 for 95%"),
+    ("rate >= 2.5%", 11, "0.025 for 2.5%"),
+    ("rate >= 100%", 11, "1 for 100%"),
+    ("%", 0, "0.95 for 95%"),  # no number before it: the example
+    ("rate >= x%", 9, "0.95 for 95%"),
+    ("rate >= 1..2%", 12, "0.95 for 95%"),  # not a number: the example
+])
+def test_a_percentage_is_refused_with_its_fraction(text, offset, hint):
+    # Issue 26: the hint was never pinned by the language's own tests.
+    with pytest.raises(ExpressionError) as caught:
+        E.parse(text)
+    assert caught.value.offset == offset and "unexpected character '%'" in caught.value.message
+    assert f"(write a percentage as a fraction: {hint})" in caught.value.message
+
+
+@pytest.mark.parametrize("value, text", [('a"b', r'"a\"b"'), ("back\\slash", r'"back\\slash"'), ("", '""')])
+def test_a_text_literal_is_written_back_with_its_escapes(value, text):
+    assert E.literal_text(value) == text and E.parse(text).value == value
+
+
+@pytest.mark.parametrize("piece", ["floor((1))", "min((1), 2)", "max(1, (2), 3)", "round((1), 1)", "-((1))",
+                                   "(if true then (1) else 2)", "count(q where (k > 1))", "sum(x in q, (x.k))",
+                                   "((1))"])
+def test_side_by_side_parts_are_not_nested(piece):
+    # 40 parts of two levels each side by side: the parser gives back each level it took (a chain of 39
+    # operators and a part of 2 or 3 levels is about 42 deep, under the 60 allowed; 80 if it kept them)
+    assert isinstance(E.parse(" + ".join([piece] * 40)), E.Arith)
+
+
+def test_the_depth_limit_is_the_nesting_and_nothing_else():
+    ok = "(" * (E.MAX_DEPTH - 1) + "1" + ")" * (E.MAX_DEPTH - 1)
+    assert E.parse(ok)
+    with pytest.raises(ExpressionError, match="nested more than 60 levels"):
+        E.parse("(" * (E.MAX_DEPTH + 1) + "1" + ")" * (E.MAX_DEPTH + 1))

@@ -169,13 +169,13 @@ Node = Union[Literal, ListLit, Name, Neg, Arith, Compare, In, IsNull, BoolOp, No
 # --- tokenizer and parser -------------------------------------------------
 
 
-def _fraction_of(percent: str) -> str:
+def _fraction_of(percent: str) -> str | None:
     from decimal import Decimal, InvalidOperation
 
     try:
         return format(Decimal(percent).scaleb(-2).normalize(), "f")
-    except InvalidOperation:
-        return "0.95"
+    except InvalidOperation:  # '1..2' before the '%': no number
+        return None
 
 
 def tokenize(text: str) -> list[Token]:
@@ -187,7 +187,8 @@ def tokenize(text: str) -> list[Token]:
             hint = ""
             if text[pos] == "%":  # 95% is how people write a rate; the language writes it as a fraction
                 number = re.match(r"[0-9.]*", text[pos - 1::-1] if pos else "").group()[::-1]
-                hint = f" (write a percentage as a fraction: {_fraction_of(number)} for {number}%)" if number else \
+                fraction = _fraction_of(number) if number else None
+                hint = f" (write a percentage as a fraction: {fraction} for {number}%)" if fraction else \
                     " (write a percentage as a fraction: 0.95 for 95%)"
             raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos)
         kind = match.lastgroup
