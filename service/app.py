@@ -174,6 +174,13 @@ def _patch_openapi(app: FastAPI) -> None:
                     responses["422"] = documented(422)[422]
         for name in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(name, None)
+        schema["components"]["securitySchemes"] = {"bearer": {
+            "type": "http", "scheme": "bearer", "description": "A token from `rules token add NAME --role ROLE`, made "
+            "by an administrator of the service; its role says what it may do."}}
+        schema["security"] = [{"bearer": []}]
+        for public in ("/healthz", "/readyz"):  # no token needed
+            for operation in schema["paths"].get(public, {}).values():
+                operation["security"] = []
         app.openapi_schema = schema
         return schema
     app.openapi = openapi
@@ -639,8 +646,13 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
     async def decision(ref: str, request: Request):
         """One logged decision, byte for byte what `rules show` prints (an evaluator: the ones it asked for)."""
         caller = _caller(request, settings, "read-own")
-        text = await _work(settings, _with_log, settings, lambda log: _own(caller, log, ref).text)
-        return Response(text, 200, media_type="application/json")
+        entry = await _work(settings, _with_log, settings, lambda log: _own(caller, log, ref))
+        # a record never changes: its chain hash is its version; private (it holds applicants' data)
+        tag = f'"{entry.hash}"'
+        headers = {"ETag": tag, "Cache-Control": "private, max-age=31536000, immutable"}
+        if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers=headers)
+        return Response(entry.text, 200, media_type="application/json", headers=headers)
 
     @app.get("/v1/decisions/{ref}/letter/{applicant}", tags=["decisions"],
              responses={200: {"description": "The letter to the applicant: the statement of reasons in its words",

@@ -356,3 +356,21 @@ def test_each_request_is_counted_timed_and_logged_as_one_json_line(service, capl
     assert 'route="/v1/decisions/{ref}",status="404"' in text
     count = re.search(r'rules_http_request_duration_seconds_count\{route="/v1/rulesets",worker="\d+"\} (\d+)', text)
     assert count and int(count.group(1)) == 1
+
+
+def test_a_record_is_cached_by_its_hash_and_the_contract_declares_its_tokens(service):
+    # Issue 23, item 2: immutable records carry an ETag (the chain hash) and may be kept; the OpenAPI document
+    # declares the bearer tokens (and that the health checks need none).
+    client, tokens, _log = service
+    response = post_facts(client, tokens["evaluator"], "lde", example("lde").read_bytes())
+    location = response.headers["location"]
+    first = client.get(location, headers=auth(tokens["auditor"]))
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and "immutable" in first.headers["cache-control"] and len(tag) == 66
+    again = client.get(location, headers={**auth(tokens["auditor"]), "If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get(location, headers={**auth(tokens["auditor"]), "If-None-Match": '"0000"'})
+    assert other.status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer" and spec["security"] == [{"bearer": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
