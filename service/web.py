@@ -99,8 +99,11 @@ def add_web(app: FastAPI, settings) -> None:
     async def denied(request: Request, exc: Denied):
         if exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
+        from .auth import ALLOWED
+
+        roles = ", ".join(sorted(ALLOWED[exc.detail])) if exc.status == 403 and exc.detail in ALLOWED else ""
         return pages.render(request, "error.html", pages.user(request), status=exc.status, code=exc.status,
-                            detail=exc.detail)
+                            detail=exc.detail, roles=roles)
 
     for path, method, handler in pages.routes():
         app.add_api_route(path, handler, methods=[method], include_in_schema=False, response_class=HTMLResponse)
@@ -166,9 +169,12 @@ class Pages:
         return "en" if request.cookies.get(LANG_COOKIE) == "en" else "nl"
 
     def render(self, request: Request, template: str, user: tuple | None, status: int = 200, **context) -> HTMLResponse:
+        from .auth import ALLOWED
+
         lang = self.lang(request)
+        may = {action: bool(user) and user[1] in roles for action, roles in ALLOWED.items()}  # the links shown
         html = ENV.get_template(template).render(t=TEXTS[lang], lang=lang, user=user, csrf=self.csrf(user),
-                                                 path=request.url.path, **context)
+                                                 path=request.url.path, may=may, **context)
         return HTMLResponse(html, status, headers=PAGE_HEADERS)
 
     # --- sign in ---------------------------------------------------------------------
@@ -177,10 +183,7 @@ class Pages:
         user = self.user(request)
         if user is None:
             return RedirectResponse("/login", 303)
-        from .auth import ALLOWED
-
-        may = {action: user[1] in roles for action, roles in ALLOWED.items()}
-        return self.render(request, "home.html", user, may=may)
+        return self.render(request, "home.html", user)  # what the role may do: ``may``, as on every page
 
     async def login_form(self, request: Request, next: str = "/"):  # noqa: A002 - the query parameter's name
         return self._login_page(request, _local(next), "", 200)

@@ -293,3 +293,19 @@ def test_a_policy_owner_publishes_a_checked_text_from_the_page(site, tmp_path):
     evaluator = signed_in(app, tokens["evaluator"])
     assert evaluator.post("/check/publish", data={"csrf": csrf(evaluator.get("/").text), "rule_text": text,
                                                   "file_name": "x.yaml"}).status_code == 403
+
+
+def test_each_role_sees_the_pages_it_may_open_and_a_refusal_names_the_roles(site):
+    # Issue 23, item 5: every role saw all six pages and landed on a 403 that did not say which role was needed.
+    import re
+
+    app, tokens, _log = site
+    links = lambda page: set(re.findall(r'<a href="(/[a-z]+)">', page.split("</nav>")[0]))  # noqa: E731
+    evaluator = signed_in(app, tokens["evaluator"])
+    assert links(evaluator.get("/").text) == {"/rules", "/simulate"}
+    auditor = signed_in(app, tokens["auditor"])
+    assert links(auditor.get("/").text) == {"/rules", "/decisions", "/integrity"}
+    owner = signed_in(app, tokens["policy-owner"])
+    assert links(owner.get("/").text) == {"/rules", "/check", "/simulate", "/compare"}
+    refused = evaluator.get("/decisions")
+    assert refused.status_code == 403 and "Ze is er voor de rollen: admin, auditor." in refused.text
