@@ -309,3 +309,24 @@ def test_each_role_sees_the_pages_it_may_open_and_a_refusal_names_the_roles(site
     assert links(owner.get("/").text) == {"/rules", "/check", "/simulate", "/compare"}
     refused = evaluator.get("/decisions")
     assert refused.status_code == 403 and "Ze is er voor de rollen: admin, auditor." in refused.text
+
+
+def test_a_draft_is_never_in_force_on_the_rules_page(site, monkeypatch):
+    # Issue 23, item 5: a draft was shown as "Vandaag van kracht: ja". On 2019-01-15 the drafts 2019.1 of lde and of
+    # the sheltered workshops are in their periods; social-workshops 2019.1 (published) is too.
+    import datetime as real
+
+    class Day(real.date):
+        @classmethod
+        def today(cls):
+            return cls(2019, 1, 15)
+
+    from rules_service import web
+    monkeypatch.setattr(web.dt, "date", Day)
+    app, tokens, _log = site
+    page = signed_in(app, tokens["auditor"]).get("/rules").text
+    rows = [re.sub(r"<[^>]+>", " ", row).split() for row in page.split("<tr")[1:]]
+    drafts = [cells for cells in rows if "2019.1" in cells and "ontwerp" in cells]
+    published = [cells for cells in rows if "2019.1" in cells and "gepubliceerd" in cells]
+    assert drafts and all("ja" not in cells for cells in drafts)
+    assert published and all("ja" in cells for cells in published)
