@@ -688,7 +688,9 @@ def _timeline(listing: dict) -> dict:
         stop = r.effective_to or end
         out[(r.id, r.version)] = {"left": round(100 * (r.effective_from - start).days / span, 2),
                                   "width": max(1.0, round(100 * (stop - r.effective_from).days / span, 2))}
-    return {"bars": out, "start": start, "end": end}
+    years = [{"year": year, "left": round(100 * (dt.date(year, 1, 1) - start).days / span, 2)}
+             for year in range(start.year + 1, end.year + 1)]  # a tick where each year begins
+    return {"bars": out, "start": start, "end": end, "years": years}
 
 
 def _region_chart(record: dict, t: dict) -> dict | None:

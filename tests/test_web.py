@@ -330,3 +330,14 @@ def test_a_draft_is_never_in_force_on_the_rules_page(site, monkeypatch):
     published = [cells for cells in rows if "2019.1" in cells and "gepubliceerd" in cells]
     assert drafts and all("ja" not in cells for cells in drafts)
     assert published and all("ja" in cells for cells in published)
+
+
+def test_the_timeline_has_a_year_axis(site):
+    # Issue 23, item 5: the timeline had no year axis. The shipped versions run from 2018-04-01 to today: a tick
+    # and a label for each year that begins in between, 2019 first.
+    app, tokens, _log = site
+    page = signed_in(app, tokens["auditor"]).get("/rules").text
+    axis = page.split('<svg class="axis"', 1)[1].split("</svg>", 1)[0]
+    labels = re.findall(r">(\d{4})</text>", axis)
+    assert labels[0] == "2019" and labels == [str(y) for y in range(2019, 2019 + len(labels))]
+    assert page.count('class="tick"') == len(labels) * page.count('class="timeline"')
