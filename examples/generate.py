@@ -197,6 +197,54 @@ def main_2020() -> None:
           maatwerk(rng), WORK_DISABLED, "work_disabled", seed=2020)
 
 
+SETTLED = ["2018Q1", "2018Q2", "2018Q3", "2018Q4", "2019Q1", "2019Q2", "2019Q3", "2019Q4"]
+
+
+def settlements(rng: random.Random, call: dict, allocated: dict) -> list[dict]:
+    """What the sheltered workshops of 2018 filled afterwards, quarter by quarter (2018Q1, the base, to 2019Q4):
+    from 2018Q2 each contingent holds the FTE the 2018 decision gave it; some fill all of them, some part, a few
+    fall back. The same file is the next round's facts (the workshops are maatwerkbedrijven from 2019)."""
+    out = []
+    for workshop in call["applicants"]:
+        last = next(row for row in workshop["quarters"] if row["quarter"] == "2017Q4")
+        base_c, base_f = Decimal(str(last["contingent_fte"])), Decimal(str(last["filled_fte"]))
+        extra = Decimal(str(allocated.get(workshop["id"], 0)))
+        share = rng.choice([1.0, 1.0, rng.uniform(0.3, 0.9), rng.uniform(-0.5, 0.2)])  # of the extra FTE, in the end
+        quarters = [{"quarter": "2018Q1", "contingent_fte": base_c, "filled_fte": base_f}]
+        for step, quarter in enumerate(SETTLED[1:], start=1):
+            contingent = base_c + extra
+            filled = base_f + extra * Decimal(str(round(share * min(1.0, step / 4), 4)))
+            filled = max(Decimal(0), min(contingent, q(filled + Decimal(str(rng.uniform(-0.3, 0.3))), "0.01")))
+            quarters.append({"quarter": quarter, "contingent_fte": contingent, "filled_fte": filled})
+        out.append({"id": workshop["id"], "name": workshop["name"], "province": workshop["province"],
+                    "contingent_fte": base_c + extra, "requested_fte": rng.randint(1, 6), "quarters": quarters})
+    out[4]["quarters"] = [row for row in out[4]["quarters"] if row["quarter"] != "2018Q3"]  # BW-005: 2018Q3 not settled
+    return out
+
+
+def main_settlements() -> None:
+    """examples/settlements-2018-2019.yaml, from the 2018 call and the engine's decision on it."""
+    import json
+    import subprocess
+    import sys
+
+    from ruamel.yaml import YAML
+
+    call = json.loads(json.dumps(YAML(typ="safe").load((HERE / "sheltered-workshops-2018.yaml").read_text(
+        encoding="utf-8")), default=str))
+    decided = subprocess.run([sys.executable, "-c", "import sys; from rules_cli.cli import main; sys.exit(main())",
+                              "evaluate", "sheltered-workshops", str(HERE / "sheltered-workshops-2018.yaml"),
+                              "--as-of", "2018-06-20", "--rules-dir", str(HERE.parent / "rules"), "--no-log",
+                              "--format", "json"], capture_output=True, check=True)
+    allocated = {d["id"]: d["allocated_fte"] for d in json.loads(decided.stdout)["decisions"]}
+    rng = random.Random(2019)
+    write(HERE / "settlements-2018-2019.yaml", "Afrekening beschutte werkplaatsen 2018-2019 (voorbeeld, verzonnen)\n"
+          "The 55 workshops of the 2018 call, quarter by quarter from 2018Q1 (the base) to 2019Q4, after the 2018\n"
+          "decision; every figure after 2017Q4 is made up. It is also the facts of the 2020 redistribution.",
+          settlements(rng, call, allocated), WORK_DISABLED, "work_disabled", seed=2019)
+
+
 if __name__ == "__main__":
     main()
     main_2020()
+    main_settlements()

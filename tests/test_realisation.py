@@ -169,3 +169,38 @@ def test_the_realisation_page_in_dutch(decided):
     assert "realised" not in text.lower().replace("gerealiseerd", "")  # no English on the Dutch page
     bad = client.post("/decisions/1/realisation", data={"csrf": csrf(form.text), "settlements_text": "applicants: 3"})
     assert bad.status_code == 422 and "Traceback" not in bad.text
+
+
+def test_the_chain_on_the_shipped_examples(tmp_path):
+    # Issue 25, item 3: decide 2018 -> settle -> realisation -> the 2020 redistribution, as the README shows it.
+    from conftest import EXAMPLES
+
+    log = tmp_path / "log.sqlite"
+    decided = invoke("evaluate", "sheltered-workshops", EXAMPLES / "sheltered-workshops-2018.yaml", "--as-of",
+                     "2018-06-20", "--rules-dir", RULES, "--log", log)
+    assert decided.exit_code == 0, decided.output
+    settled = EXAMPLES / "settlements-2018-2019.yaml"
+    report = rows_of(log, settled, "--quarter", "2019Q4")
+    call = next(r for r in report["rows"] if r["applicant"] is None and r["region"] is None)
+    assert report["base"] == "2018Q1" and call["allocated_fte"] == 351 and call["missing"] == 0
+    q3 = rows_of(log, settled, "--quarter", "2018Q3")
+    assert next(r for r in q3["rows"] if r["applicant"] is None and r["region"] is None)["missing"] == 1  # BW-005
+    assert next(r for r in q3["rows"] if r["applicant"] == "BW-005")["missing"] is True
+    nxt = invoke("evaluate", "maatwerk-redistribution", settled, "--as-of", "2020-03-01", "--rules-dir", RULES,
+                 "--log", log, "--format", "json")
+    assert nxt.exit_code == 0, nxt.output
+    assert json.loads(nxt.stdout)["applicants"] == 55
+
+
+def test_the_settlements_example_is_what_the_generator_writes(tmp_path, monkeypatch):
+    # examples/settlements-2018-2019.yaml is made by examples/generate.py from the 2018 call and the engine's decision
+    from conftest import EXAMPLES
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import generate
+
+    out = tmp_path / "settlements.yaml"
+    original = generate.write
+    monkeypatch.setattr(generate, "write", lambda _path, *args, **kwargs: original(out, *args, **kwargs))
+    generate.main_settlements()
+    assert out.read_bytes() == (EXAMPLES / "settlements-2018-2019.yaml").read_bytes()
