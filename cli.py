@@ -409,8 +409,10 @@ def report_realisation(ref, settlements, base, quarter, through, fmt, lang, log_
         click.echo(out.getvalue(), nl=False)
         return
     if lang == "nl":  # Dutch numbers in a Dutch table (the CSV keeps points: its separator is the comma)
-        rows = [[cell if isinstance(cell, str) and not cell.endswith("%") else str(cell).replace(".", ",")
-                 for cell in row] for row in rows]
+        from rules_engine.tell.letter import Formatter
+
+        rows = [[cell.replace(".", ",") if isinstance(cell, str) and cell.endswith("%") else
+                 cell if isinstance(cell, str) else Formatter.number_in("nl", cell) for cell in row] for row in rows]
     click.echo(f"{result.ruleset}, {result.record_id}; {'basis' if lang == 'nl' else 'base'} {result.base}")
     click.echo(table(REALISATION_HEADINGS[lang], rows, right=tuple(range(3, 11))))
 
