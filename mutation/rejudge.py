@@ -34,7 +34,7 @@ def main() -> None:
         diff = diff.replace("--- mutation diff ---\n", "")
         if args.was:
             diff = diff.replace(f"a/{args.was}", f"a/{args.module}").replace(f"b/{args.was}", f"b/{args.module}")
-        applied = subprocess.run(["patch", "-p1", "--no-backup-if-mismatch", "-s", "-F", "3"], input=diff, text=True,
+        applied = subprocess.run(["patch", "-p1", "--no-backup-if-mismatch", "-r", "-", "-s", "-F", "3"], input=diff, text=True,
                                  capture_output=True)
         if applied.returncode != 0:
             print(f"{job[:8]}: does not apply any more", file=sys.stderr)
