@@ -862,11 +862,8 @@ def audit_verify(head, checkpoint_path, public_key, log_path):
     from rules_engine.record.audit import parse_head
     from rules_engine.record.proofs import check_checkpoint
 
-    if checkpoint_path and not public_key:
-        raise click.UsageError("--checkpoint needs --public-key: whose signature is to be trusted")
     expected = parse_head(head) if head else None
-    note = _read_text(checkpoint_path) if checkpoint_path else None
-    key = _read_key(public_key, "verifier") if checkpoint_path else None
+    note, key = _signed(checkpoint_path, public_key)
     with open_log(log_path) as log:
         count = log.verify(expected)
         current = log.head()
@@ -928,6 +925,15 @@ def _read_key(path: str, kind: str):
         raise InputError.at(Location(path if Path(path).is_file() or kind == "signer" else "--public-key"), str(exc)) from None
 
 
+def _signed(checkpoint_path: str | None, public_key: str | None) -> tuple:
+    """(the checkpoint's text, the public key to check it with), or (None, None) without --checkpoint."""
+    if not checkpoint_path:
+        return None, None
+    if not public_key:
+        raise click.UsageError("--checkpoint needs --public-key: whose signature is to be trusted")
+    return _read_text(checkpoint_path), _read_key(public_key, "verifier")
+
+
 def _read_text(path: str) -> str:
     try:
         return (sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8"))
@@ -960,10 +966,7 @@ def audit_prove(ref, checkpoint_path, public_key, log_path):
     """A proof (JSON) that record REF is in the log's tree, to check without the log (`rules audit check-proof`)."""
     from rules_engine.record.proofs import inclusion_bundle
 
-    if checkpoint_path and not public_key:
-        raise click.UsageError("--checkpoint needs --public-key: the checkpoint is checked before it is used")
-    note = _read_text(checkpoint_path) if checkpoint_path else None
-    key = _read_key(public_key, "verifier") if public_key else None
+    note, key = _signed(checkpoint_path, public_key)
     with open_log(log_path) as log:
         entry = log.checked(log.get(ref))
         bundle = inclusion_bundle(log, entry, note, key)

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 from .rules.compile import Ruleset, compile_file, compile_text
 from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions, overlaps  # noqa: F401 - the API
 from .decide.decision import batch, decide
-from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean
+from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean, with_article
 from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Submission
 from .rules.facts import Facts, load_facts, parse_facts
 
@@ -242,7 +242,7 @@ def token_holder(log: DecisionLog, secret: str, roles: tuple, act: str, verb: st
                               f"('rules token add NAME --role {roles[0]}')")
     if token.role not in roles:
         raise GovernanceError(f"the token '{token.name}' has the role '{token.role}': only "
-                              f"{' or '.join('an ' + r if r[0] in 'aeiou' else 'a ' + r for r in roles)} {verb}")
+                              f"{' or '.join(with_article(r) for r in roles)} {verb}")
     return token.name
 
 
@@ -384,7 +384,7 @@ def explain_record(log: DecisionLog, ref: str, applicant: str | None = None, lan
 
     entry = log.checked(log.get(ref))
     if entry.kind in NOT_DECISIONS:
-        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision: 'rules show {entry.seq}' prints it")
+        raise LookupFailure(f"record {entry.seq} is {with_article(entry.kind)}, not a decision: 'rules show {entry.seq}' prints it")
     record = json.loads(entry.text, parse_float=Decimal)
     if applicant and audience == "applicant":
         return _letter(log, entry, record, applicant, lang)
@@ -430,7 +430,7 @@ def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterab
 
     entry = log.checked(log.get(ref))
     if entry.kind in NOT_DECISIONS:
-        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision")
+        raise LookupFailure(f"record {entry.seq} is {with_article(entry.kind)}, not a decision")
     record = json.loads(entry.text, parse_float=Decimal)
     facts, ruleset = _stored_facts(log, entry), stored_ruleset(log, entry)
     wanted = list(applicants) or [d["id"] for d in record["decisions"]]
@@ -442,10 +442,6 @@ def replay_record(log: DecisionLog, ref: str):
     from .policy.replay import replay_checked
 
     return replay_checked(log, log.get(ref))
-
-
-def _article(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def realisation_report(log: DecisionLog, ref: str, settlements: str | Path | bytes, base: str | None = None,
@@ -461,10 +457,10 @@ def realisation_report(log: DecisionLog, ref: str, settlements: str | Path | byt
 
     entry = log.checked(log.get(ref))
     if entry.kind in NOT_DECISIONS:
-        raise LookupFailure(f"record {entry.seq} is {_article(entry.kind)}, not a decision")
+        raise LookupFailure(f"record {entry.seq} is {with_article(entry.kind)}, not a decision")
     record = json.loads(entry.text, parse_float=Decimal)
     if record.get("kind") not in ("official", None):
-        raise GovernanceError(f"record {entry.record_id} is {_article(str(record.get('kind')))}: the realisation of a "
+        raise GovernanceError(f"record {entry.record_id} is {with_article(str(record.get('kind')))}: the realisation of a "
                               "decision is followed for official decisions only")
     ruleset = stored_ruleset(log, entry, overrides=False)
     return realisation(record, entry.record_id, ruleset.effective_from, settlements, base, quarter, through)

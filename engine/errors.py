@@ -122,3 +122,8 @@ def escape_text(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def with_article(word: str) -> str:
+    """``word`` with its indefinite article: 'an approval', 'a publication'."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 
 from rules_engine import api
 from rules_engine.record.audit import NOT_DECISIONS, SESSION_HOURS, DecisionLog, Sessions, parse_head
-from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError
+from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError, with_article
 
 from .auth import registry_log
 from .texts import TEXTS
@@ -647,7 +647,7 @@ def _stored(settings, seq: int):
     def read(log):
         entry = log.checked(log.get(str(seq)))
         if entry.kind in NOT_DECISIONS:
-            raise Denied(404, f"record {seq} is {_article(entry.kind)}")
+            raise Denied(404, f"record {seq} is {with_article(entry.kind)}")
         return entry, json.loads(entry.text, parse_float=Decimal)
     if not settings.log_exists():
         raise Denied(404, f"record {seq}")
@@ -722,7 +722,3 @@ def _bars(rows: list, legend: tuple) -> dict | None:
         bars.append({"name": name, "y": y, "a": first, "b": second, "wa": round(380 * first / top, 1),
                      "wb": round(380 * second / top, 1)})
     return {"bars": bars, "height": height, "legend": legend}
-
-
-def _article(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -11,6 +11,7 @@ records after the last one read; each publication record is checked (hash, link,
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -62,18 +63,13 @@ class Registry:
         key = (body["ruleset"], body["version"])
         if kind == WITHDRAWAL:
             if key in self.versions:
-                self.versions[key] = _replace(self.versions[key], withdrawn=True)
+                self.versions[key] = dataclasses.replace(self.versions[key], withdrawn=True)
             return
         self.versions[key] = Published(body["ruleset"], body["version"], body["file"], entry.seq, entry.ruleset_sha256,
                                        entry.schema_sha256, body.get("schema_file"), body["by"])
 
     def of(self, ruleset_id: str) -> list[Published]:
         return [p for (rid, _v), p in self.versions.items() if rid == ruleset_id]
-
-
-def _replace(published: Published, **changes) -> Published:
-    import dataclasses
-    return dataclasses.replace(published, **changes)
 
 
 _REGISTRIES: dict = {}

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from . import expr as E
-from ..errors import ExpressionError, did_you_mean
+from ..errors import ExpressionError, did_you_mean, with_article
 
 ORDERED = ("number", "string", "date")  # kinds whose values can be ranked and compared with < and >
 SCALARS = ORDERED + ("boolean",)
@@ -267,7 +267,7 @@ def describe(kind: Kind) -> str:
         return "a value of no declared type (give the field a 'type' in the facts schema)"
     if kind.name == "mixed":
         return "a value of several possible types (give the field one 'type' in the facts schema)"
-    return f"{'an' if kind.name[0] in 'aeiou' else 'a'} {kind.name}"
+    return with_article(kind.name)
 
 
 def _check_compare(node: E.Compare, scope: Scope) -> tuple[Any, Kind]:
