@@ -360,73 +360,46 @@ def report_fill(facts, quarter, fmt):
                        result.vacant_fte, percent(result.fill_rate))], right=(1, 2, 3, 4, 5, 6)))
 
 
-REALISATION_HEADINGS = {
-    "nl": ["kwartaal", "dossiernummer", "regio", "toegekend", "basis ingevuld", "ingevuld", "contingent",
-           "extra ingevuld", "extra vacant", "invullingsgraad", "gerealiseerd", "ontbreekt"],
-    "en": ["quarter", "applicant", "region", "allocated", "base filled", "filled", "contingent", "extra filled",
-           "extra vacant", "fill rate", "realised", "missing"],
-}
-REALISATION_WORDS = {"nl": {"call": "(oproep)", "region": "(regio)", "yes": "ja"},
-                     "en": {"call": "(call)", "region": "(region)", "yes": "yes"}}
-
-
 @report.command("realisation")
 @click.argument("ref")
-@click.argument("settlements", type=click.Path())
+@click.argument("settlements", type=click.Path(allow_dash=True))
 @click.option("--base", help="The quarter the extra FTE are counted from (default: the last before the version's start).")
 @click.option("--quarter", help="Only this quarter, such as 2018Q3.")
 @click.option("--through", help="The settled quarters up to this one.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "csv-excel", "xlsx"]), default="table",
+              show_default=True, help="csv: RFC 4180 for tools; csv-excel: ';', decimal commas, BOM, CRLF; "
+              "xlsx: a workbook (needs -o).")
+@click.option("--output", "-o", type=click.Path(), help="Write the report here instead of stdout.")
 @click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Headings.")
 @log_option
-def report_realisation(ref, settlements, base, quarter, through, fmt, lang, log_path):
+def report_realisation(ref, settlements, base, quarter, through, fmt, output, lang, log_path):
     """How far the growth path of decision REF was realised: per applicant with an allocation and settled quarter
-    (SETTLEMENTS: quarterly contingent and filled FTE, as in the call's facts), the extra FTE filled over the base
-    quarter (at most the allocation, never below 0), per region and for the call, exactly. An applicant with
-    no figures for a quarter is listed as missing, never as 0; the totals' shares are over those that reported."""
-    import csv
-    import io
-
+    (SETTLEMENTS: quarterly contingent and filled FTE, as in the call's facts; YAML, JSON or a workbook), the extra
+    FTE filled over the base quarter (at most the allocation, never below 0), per region and for the call, exactly.
+    An applicant with no figures for a quarter is listed as missing, never as 0; the totals' shares are over those
+    that reported. In a workbook the rates are numbers shown as percentages; the JSON has them exactly."""
     from rules_engine.api import realisation_report
     from rules_engine.decide.decision import to_json
-    from rules_engine.tell.render import table
+    from rules_engine.tell import report as tell
 
     if quarter and through:
         raise click.UsageError("--quarter or --through, not both")
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: give it a file with -o realisatie.xlsx")
+    target = _open_output(output)
     with open_log(log_path) as log:
         result = realisation_report(log, ref, settlements, base, quarter, through)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
-        click.echo(to_json({"record_id": result.record_id, "ruleset": result.ruleset, "base": result.base,
-                            "quarters": list(result.quarters), "rows": [r.as_dict() for r in result.rows]}))
-        return
-    words = REALISATION_WORDS[lang]
-    rows = [_realisation_cells(r, words) for r in result.rows]
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(REALISATION_HEADINGS[lang])
-        writer.writerows(rows)
-        click.echo(out.getvalue(), nl=False)
-        return
-    if lang == "nl":  # Dutch numbers in a Dutch table (the CSV keeps points: its separator is the comma)
-        from rules_engine.tell.letter import Formatter
-
-        rows = [[cell.replace(".", ",") if isinstance(cell, str) and cell.endswith("%") else
-                 cell if isinstance(cell, str) else Formatter.number_in("nl", cell) for cell in row] for row in rows]
-    click.echo(f"{result.ruleset}, {result.record_id}; {'basis' if lang == 'nl' else 'base'} {result.base}")
-    click.echo(table(REALISATION_HEADINGS[lang], rows, right=tuple(range(3, 11))))
-
-
-def _realisation_cells(row, words: dict) -> list:
-    from rules_engine.tell.render import percent
-
-    who = row.applicant or (words["region"] if row.region else words["call"])
-    blank = lambda v: "" if v is None else v  # noqa: E731
-    rate = lambda v: "" if v is None else percent(v)  # noqa: E731
-    missing = (words["yes"] if row.missing else "") if row.applicant else (row.missing or "")
-    return [row.quarter, who, row.region or "", row.allocated_fte, blank(row.base_filled_fte), blank(row.filled_fte),
-            blank(row.contingent_fte), blank(row.extra_filled_fte), blank(row.extra_vacant_fte), rate(row.fill_rate),
-            rate(row.realised), missing]
+        shown = to_json(result.as_dict()) + "\n"
+    elif fmt == "xlsx":
+        shown = tell.realisation_workbook(result, lang)
+    elif fmt == "table":
+        shown = tell.realisation_table(result, lang) + "\n"
+    else:
+        shown = tell.realisation_csv(result, lang, excel=fmt == "csv-excel")
+    _write_output(target, output, shown.encode("utf-8") if isinstance(shown, str) else shown, None, log_path)
 
 
 @main.group()

@@ -47,6 +47,7 @@ LOG = logging.getLogger("rules.service")
 MAX_BODY = 64 * 1024 * 1024
 FACTS_TYPES = {"application/json": "json", "application/yaml": "yaml", "application/x-yaml": "yaml",
                "text/yaml": "yaml", "text/x-yaml": "yaml"}
+SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RULE_TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
@@ -248,11 +249,14 @@ def _media(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _facts_format(request: Request) -> str:
+def _facts_format(request: Request, workbook: bool = False) -> str:
+    """json or yaml from the body's Content-Type (and xlsx, where a workbook is taken); else 415."""
     media = _media(request)
+    if workbook and media == SPREADSHEET:
+        return "xlsx"
     if media not in FACTS_TYPES:
-        raise ProblemError(415, "Unsupported media type", f"send the facts as application/json or application/yaml, "
-                           f"not '{media or 'nothing'}'")
+        kinds = "application/json, application/yaml or a workbook" if workbook else "application/json or application/yaml"
+        raise ProblemError(415, "Unsupported media type", f"send the facts as {kinds}, not '{media or 'nothing'}'")
     return FACTS_TYPES[media]
 
 
@@ -323,6 +327,11 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response
 FACTS_BODY = {"requestBody": {"required": True, "description": "The facts of the call, as a facts file holds them",
                               "content": {"application/json": {"schema": {"type": "object"}},
                                           "application/yaml": {"schema": {"type": "string"}}}}}
+SETTLEMENTS_BODY = {"requestBody": {"required": True, "description": "The settled quarters, per applicant: a facts file "
+                                    "with quarters (quarter, contingent_fte, filled_fte), or such a workbook",
+                                    "content": {"application/json": {"schema": {"type": "object"}},
+                                                "application/yaml": {"schema": {"type": "string"}},
+                                                SPREADSHEET: {"schema": {"type": "string", "format": "binary"}}}}}
 RULE_TEXT_BODY = {"requestBody": {"required": True, "description": "The text of a rule file",
                                   "content": {m: {"schema": {"type": "string"}} for m in RULE_TEXT_TYPES}}}
 
@@ -688,22 +697,33 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
         return Response(pdf, 200, media_type="application/pdf",
                         headers={"Content-Disposition": 'attachment; filename="letters.pdf"'})
 
-    @app.post("/v1/decisions/{ref}/realisation", tags=["decisions"], openapi_extra=FACTS_BODY,
-              responses={200: {"description": "As `rules report realisation REF SETTLEMENTS --format json`",
-                               "content": {"application/json": {"schema": {"type": "object"}}}},
-                         **documented(400, 401, 403, 404, 409, 415, 422)})
+    @app.post("/v1/decisions/{ref}/realisation", tags=["decisions"], openapi_extra=SETTLEMENTS_BODY,
+              responses={200: {"description": "As `rules report realisation REF SETTLEMENTS --format json` "
+                                              "(or csv, or xlsx: as Accept asks)",
+                               "content": {"application/json": {"schema": {"type": "object"}},
+                                           "text/csv": {"schema": {"type": "string"}},
+                                           SPREADSHEET: {"schema": {"type": "string", "format": "binary"}}}},
+                         **documented(400, 401, 403, 404, 406, 409, 415, 422)})
     async def realisation(ref: str, request: Request, base: str | None = None, quarter: str | None = None,
-                          through: str | None = None):
+                          through: str | None = None, lang: Literal["nl", "en"] = "nl"):
         """How far the growth path of a logged official decision was realised, from the settled quarters in the
-        body (each applicant's quarters: quarter, contingent_fte, filled_fte; YAML or JSON)."""
+        body (each applicant's quarters: quarter, contingent_fte, filled_fte; YAML, JSON or a workbook). The
+        answer is JSON, or CSV or a workbook with headings in ``lang`` when Accept asks for them."""
+        from rules_engine.tell.report import realisation_csv, realisation_workbook
+
         _caller(request, settings, "realisation")
-        fmt = _facts_format(request)
+        media = _report_media(request.headers.get("accept", ""))
+        fmt = _facts_format(request, workbook=True)
         body = await _body(request, settings)
         result = await _work(settings, _with_log, settings,
                              lambda log: api.realisation_report(log, ref, body, base, quarter, through),
                              json_body=fmt == "json")
-        return _json({"record_id": result.record_id, "ruleset": result.ruleset, "base": result.base,
-                      "quarters": list(result.quarters), "rows": [row.as_dict() for row in result.rows]})
+        if media == "text/csv":
+            return Response(realisation_csv(result, lang), 200, media_type="text/csv; charset=utf-8")
+        if media == SPREADSHEET:
+            return Response(realisation_workbook(result, lang), 200, media_type=SPREADSHEET,
+                            headers={"Content-Disposition": 'attachment; filename="realisation.xlsx"'})
+        return _json(result.as_dict())
 
     async def explanation(ref: str, applicant: str | None, request: Request, lang: str, fmt: str):
         _caller(request, settings, "audit")
@@ -744,8 +764,8 @@ LETTER_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'uns
                   "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
 
-def _letter_media(accept: str) -> str:
-    """text/plain, text/html or application/pdf, whichever Accept prefers (a plain */* takes text); else 406."""
+def _accepted(accept: str) -> list[str]:
+    """The media types of an Accept header, most preferred first (by their quality; in order on a tie)."""
     offered = []
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
@@ -754,12 +774,27 @@ def _letter_media(accept: str) -> str:
             offered.append((float(quality), media.strip().lower()))
         except ValueError:
             continue
-    for _quality, media in sorted(offered, key=lambda x: -x[0]):
+    return [media for _quality, media in sorted(offered, key=lambda x: -x[0])]
+
+
+def _letter_media(accept: str) -> str:
+    """text/plain, text/html or application/pdf, whichever Accept prefers (a plain */* takes text); else 406."""
+    for media in _accepted(accept):
         if media in ("text/plain", "text/*", "*/*"):
             return "text/plain"
         if media in ("text/html", "application/pdf"):
             return media
     raise ProblemError(406, "Not acceptable", "a letter is text/plain, text/html or application/pdf")
+
+
+def _report_media(accept: str) -> str:
+    """application/json, text/csv or a workbook, whichever Accept prefers (*/* and no Accept: JSON); else 406."""
+    for media in _accepted(accept or "application/json"):
+        if media in ("application/json", "application/*", "*/*"):
+            return "application/json"
+        if media in ("text/csv", SPREADSHEET):
+            return media
+    raise ProblemError(406, "Not acceptable", f"a report is application/json, text/csv or {SPREADSHEET}")
 
 
 def _with_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:

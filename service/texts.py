@@ -17,7 +17,7 @@ TEXTS = {
         "realisation": "Realisatie", "realisation_intro": "Hoe ver het groeipad van deze beslissing gerealiseerd is: per "
         "aanvrager met een toekenning en per afgerekend kwartaal de extra ingevulde VTE boven het basiskwartaal (ten hoogste "
         "de toekenning, nooit minder dan 0). Een aanvrager zonder cijfers voor een kwartaal ontbreekt, hij telt niet als 0.",
-        "settlements_file": "Afrekening per kwartaal (YAML of JSON)", "settlements_text": "Of plak ze hier",
+        "settlements_file": "Afrekening per kwartaal (werkmap, YAML of JSON)", "settlements_text": "Of plak ze hier",
         "only_quarter": "Enkel dit kwartaal", "through_quarter": "Tot en met dit kwartaal", "show_realisation": "Tonen",
         "base_quarter": "basiskwartaal", "realisation_chart": "Toegekend en extra ingevuld per provincie",
         "quarter": "Kwartaal", "applicant": "Aanvrager", "base_filled": "Basis ingevuld", "filled": "Ingevuld",
@@ -88,7 +88,7 @@ TEXTS = {
         "realisation": "Realisation", "realisation_intro": "How far this decision's growth path was realised: per "
         "applicant with an allocation and per settled quarter, the extra FTE filled over the base quarter (at most the "
         "allocation, never below 0). An applicant without figures for a quarter is missing; it does not count as 0.",
-        "settlements_file": "Quarterly settlements (YAML or JSON)", "settlements_text": "Or paste them here",
+        "settlements_file": "Quarterly settlements (workbook, YAML or JSON)", "settlements_text": "Or paste them here",
         "only_quarter": "Only this quarter", "through_quarter": "Up to this quarter", "show_realisation": "Show",
         "base_quarter": "base quarter", "realisation_chart": "Allocated and extra filled per province",
         "quarter": "Quarter", "applicant": "Applicant", "base_filled": "Base filled", "filled": "Filled",

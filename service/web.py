@@ -407,8 +407,8 @@ class Pages:
         form = await self.form(request, user)
         values = {k: str(form.get(k, "")).strip() for k in ("quarter", "through")}
         try:
-            text = await _text_field(form, "settlements_text", "settlements_file", self.settings.max_body)
-            result = await _threaded(self.settings, _realisation, self.settings, seq, text.encode("utf-8"),
+            raw = await _bytes_field(form, "settlements_text", "settlements_file", self.settings.max_body)
+            result = await _threaded(self.settings, _realisation, self.settings, seq, raw,
                                      values["quarter"] or None, values["through"] or None)
         except RulesError as exc:
             return self.render(request, "realisation.html", user, seq=seq, result=None, error=str(exc), form=values,
@@ -488,16 +488,28 @@ async def _threaded(settings, function, *args):
 
 
 async def _text_field(form, text_name: str, file_name: str, limit: int) -> str:
+    """The text of an uploaded file (UTF-8, checked), else of the text box."""
     from rules_engine.rules.load import decode
 
-    upload = form.get(file_name)
-    if upload is not None and hasattr(upload, "read"):
-        raw = await upload.read(limit + 1)
-        if raw:
-            if len(raw) > limit:
-                raise InputError.at(Location(upload.filename or "<upload>"), "the file is over the size limit")
-            return decode(raw, upload.filename or "<upload>")
-    return str(form.get(text_name, ""))
+    upload = await _upload(form, file_name, limit)
+    return decode(upload[1], upload[0]) if upload else str(form.get(text_name, ""))
+
+
+async def _bytes_field(form, text_name: str, file_name: str, limit: int) -> bytes:
+    """The bytes of an uploaded file as they are (a workbook too), else the text box's text as UTF-8."""
+    upload = await _upload(form, file_name, limit)
+    return upload[1] if upload else str(form.get(text_name, "")).encode("utf-8")
+
+
+async def _upload(form, name: str, limit: int) -> tuple[str, bytes] | None:
+    """(file name, bytes) of a non-empty upload within ``limit``; None when nothing was uploaded."""
+    upload = form.get(name)
+    if upload is None or not hasattr(upload, "read"):
+        return None
+    raw = await upload.read(limit + 1)
+    if len(raw) > limit:
+        raise InputError.at(Location(upload.filename or "<upload>"), "the file is over the size limit")
+    return (upload.filename or "<upload>", raw) if raw else None
 
 
 def _upload_name(name: str | None, default: str) -> str:

@@ -204,3 +204,147 @@ def test_the_settlements_example_is_what_the_generator_writes(tmp_path, monkeypa
     monkeypatch.setattr(generate, "write", lambda _path, *args, **kwargs: original(out, *args, **kwargs))
     generate.main_settlements()
     assert out.read_bytes() == (EXAMPLES / "settlements-2018-2019.yaml").read_bytes()
+
+
+def settlements_workbook(path, settled: dict, as_text: tuple = ()):
+    """The settlements as a clerk's workbook, written cell by cell here (not by the engine): one sheet of
+    applicants, one of quarters with the applicant's id in its first column. ``as_text``: (applicant, quarter)
+    whose contingent is typed as text, as a pasted figure often is."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    applicants = book.active
+    applicants.title = "applicants"
+    applicants.append(["id"])
+    quarters = book.create_sheet("quarters")
+    quarters.append(["applicant", "quarter", "contingent_fte", "filled_fte"])
+    for applicant in settled["applicants"]:
+        applicants.append([applicant["id"]])
+        for q in applicant["quarters"]:
+            contingent = q["contingent_fte"]
+            if (applicant["id"], q["quarter"]) in as_text:
+                contingent = str(contingent)
+            quarters.append([applicant["id"], q["quarter"], contingent, q["filled_fte"]])
+    book.save(path)
+    return path
+
+
+def test_settlements_from_a_workbook_give_the_same_report(decided, tmp_path):
+    # Issue 25, item 1: SETTLEMENTS may be a workbook. The same figures as the JSON give the same report,
+    # a number typed as text is read (with a warning at its cell), a bad cell is named by sheet and cell.
+    log, settled = decided
+    data = json.loads(settled.read_text(encoding="utf-8"))
+    book = settlements_workbook(tmp_path / "settled.xlsx", data, as_text={("B", "2018Q3")})
+    from_book = rows_of(log, book, "--through", "2018Q4")
+    # B's 2018Q3 row is the 6th of the quarters sheet (A has three, B's 2018Q1 is the 5th): its contingent in C6
+    assert from_book.pop("warnings") == [f"{book}:quarters!C6: '52' is text in a number column; read as 52"]
+    assert from_book == rows_of(log, settled, "--through", "2018Q4")
+    from openpyxl import load_workbook
+
+    opened = load_workbook(book)
+    assert opened["quarters"]["D3"].value == 104  # A's 2018Q3 filled FTE: row 3, column D
+    opened["quarters"]["D3"] = "veel"
+    opened.save(tmp_path / "bad.xlsx")
+    refused = invoke("report", "realisation", "1", tmp_path / "bad.xlsx", "--log", log)
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "quarters!D3" in refused.output and "veel" in refused.output
+
+
+def test_the_report_as_a_workbook_and_as_csv_for_excel(decided, tmp_path):
+    # Issue 25, item 1: the XLSX and csv-excel outputs, in Dutch and English. The figures by hand (2018Q3,
+    # base 2018Q1): B was given 2, filled 51 of 52 over a base of 50, so 1 extra filled, 1 vacant, fill rate
+    # 51/52 = 98.08%, realised 1/2. The call: allocated 4+2+3+1 = 10, of which D's 1 did not report; filled
+    # 104+51+29 = 184 of 104+52+33 = 189 (97.35%), base 100+50+30 = 180, extra 4+1+0 = 5 of 9: 55.56%.
+    from openpyxl import load_workbook
+
+    log, settled = decided
+    out = tmp_path / "realisatie.xlsx"
+    result = invoke("report", "realisation", "1", settled, "--log", log, "--quarter", "2018Q3", "--format", "xlsx",
+                    "-o", out)
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["realisatie", "beslissing"]
+    sheet = book["realisatie"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["kwartaal", "dossiernummer", "regio", "toegekend", "basis ingevuld", "ingevuld", "contingent",
+                       "extra ingevuld", "extra vacant", "invullingsgraad", "gerealiseerd", "ontbreekt"]
+    b = next(r for r in rows if r[1] == "B")
+    assert b[:9] == ["2018Q3", "B", "Antwerpen", 2, 50, 51, 52, 1, 1] and b[11] is None
+    assert b[9] == pytest.approx(51 / 52, abs=1e-12) and b[10] == pytest.approx(0.5, abs=1e-12)
+    d = next(r for r in rows if r[1] == "D")
+    assert d == ["2018Q3", "D", "Limburg", 1, None, None, None, None, None, None, None, "ja"]
+    call = rows[-1]
+    assert call[:9] == ["2018Q3", "(oproep)", None, 10, 180, 184, 189, 5, 4] and call[11] == 1
+    assert call[9] == pytest.approx(184 / 189, abs=1e-12) and call[10] == pytest.approx(5 / 9, abs=1e-12)
+    rate = next(c for c in sheet[rows.index(b) + 1] if c.column == 10)
+    assert rate.number_format == "0.00%"
+    about = {r[0]: r[1] for r in book["beslissing"].iter_rows(values_only=True)}
+    assert about["basiskwartaal"] == "2018Q1" and about["regelset"].startswith("sheltered-workshops")
+    again = tmp_path / "again.xlsx"
+    invoke("report", "realisation", "1", settled, "--log", log, "--quarter", "2018Q3", "--format", "xlsx", "-o", again)
+    assert again.read_bytes() == out.read_bytes()  # same input, same bytes
+    english = tmp_path / "realisation.xlsx"
+    invoke("report", "realisation", "1", settled, "--log", log, "--quarter", "2018Q3", "--format", "xlsx", "-o",
+           english, "--lang", "en")
+    assert load_workbook(english).sheetnames == ["realisation", "decision"]
+    excel = invoke("report", "realisation", "1", settled, "--log", log, "--quarter", "2018Q3", "--format", "csv-excel")
+    raw = excel.stdout_bytes
+    assert excel.exit_code == 0 and raw.startswith("\ufeffkwartaal;dossiernummer;".encode("utf-8"))
+    lines = raw.decode("utf-8-sig").split("\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert "2018Q3;B;Antwerpen;2;50;51;52;1;1;98,08%;50,00%;" in lines
+    assert "2018Q3;(oproep);;10;180;184;189;5;4;97,35%;55,56%;1" in lines
+    needs_file = invoke("report", "realisation", "1", settled, "--log", log, "--format", "xlsx")
+    assert needs_file.exit_code == 2 and "-o" in needs_file.output
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_a_workbook_over_http_and_on_the_page(decided, tmp_path):
+    # The settlements workbook sent over HTTP and uploaded on the page; the report back as CSV or a workbook.
+    from fastapi.testclient import TestClient
+    from openpyxl import load_workbook
+
+    from rules_engine.record.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    from test_web import csrf, signed_in
+
+    log, settled = decided
+    book = settlements_workbook(tmp_path / "afrekening.xlsx", json.loads(settled.read_text(encoding="utf-8")))
+    with DecisionLog(log) as opened:
+        owner = TokenStore(opened).add("owner", "policy-owner")
+    app = create_app(Settings(rules_dir=str(RULES), log=str(log)))
+    client = TestClient(app, raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {owner}"}
+    answer = client.post("/v1/decisions/1/realisation?quarter=2018Q3", content=book.read_bytes(),
+                         headers=auth | {"content-type": XLSX})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == rows_of(log, settled, "--quarter", "2018Q3")
+    as_csv = client.post("/v1/decisions/1/realisation?quarter=2018Q3&lang=en", content=settled.read_bytes(),
+                         headers=auth | {"content-type": "application/json", "accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert "2018Q3,(call),,10,180,184,189,5,4,97.35%,55.56%,1" in as_csv.text.splitlines()
+    as_book = client.post("/v1/decisions/1/realisation?quarter=2018Q3", content=settled.read_bytes(),
+                          headers=auth | {"content-type": "application/json", "accept": XLSX})
+    assert as_book.status_code == 200 and as_book.headers["content-type"] == XLSX
+    (tmp_path / "back.xlsx").write_bytes(as_book.content)
+    assert load_workbook(tmp_path / "back.xlsx").sheetnames == ["realisatie", "beslissing"]
+    bad = load_workbook(book)
+    bad["quarters"]["D3"] = "veel"
+    bad.save(tmp_path / "bad.xlsx")
+    refused = client.post("/v1/decisions/1/realisation", content=(tmp_path / "bad.xlsx").read_bytes(),
+                          headers=auth | {"content-type": XLSX})
+    assert refused.status_code == 422 and "quarters!D3" in refused.text
+    page_client = signed_in(app, owner)
+    form = page_client.get("/decisions/1/realisation")
+    assert ".xlsx" in form.text
+    page = page_client.post("/decisions/1/realisation", data={"csrf": csrf(form.text), "quarter": "2018Q3"},
+                            files={"settlements_file": ("afrekening.xlsx", book.read_bytes())})
+    assert page.status_code == 200, page.text
+    text = " ".join(page.text.split())
+    assert "basiskwartaal 2018Q1" in text and "83,33%" in text and "98,08%" in text
+    wrong = page_client.post("/decisions/1/realisation", data={"csrf": csrf(form.text)},
+                             files={"settlements_file": ("bad.xlsx", (tmp_path / "bad.xlsx").read_bytes())})
+    assert wrong.status_code == 422 and "quarters!D3" in wrong.text and "Traceback" not in wrong.text

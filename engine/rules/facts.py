@@ -104,7 +104,7 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     """
     if (fmt or format_of(label, raw[:SNIFF_BYTES])) == "xlsx":
         warnings: list = []
-        facts = parse_facts(workbook_json(raw, label, ruleset, warnings), label, ruleset, "json")
+        facts = parse_facts(workbook_json(raw, label, ruleset.facts_schema, warnings), label, ruleset, "json")
         return dataclasses.replace(facts, warnings=tuple(warnings))
     data, text, fmt = load_data(raw, label, fmt)
     excluded: list = []
@@ -143,8 +143,9 @@ def _excluding(check: Any, data: dict, excluded: list) -> dict:
     return rest
 
 
-def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None, warnings: list | None = None) -> bytes:
-    """The facts of a workbook as compact JSON, after checking them at their cells against the schema. A number
+def workbook_json(raw: bytes, label: str, schema: dict | None = None, warnings: list | None = None) -> bytes:
+    """The facts of a workbook as compact JSON, after checking them at their cells against the facts ``schema``
+    (a ruleset's, or a shipped one such as the settlements'). A number
     stored as text ('6', '95,5') in a column the schema says is a number is read as that number, and ``warnings``
     gets a line naming its cell."""
     import msgspec
@@ -153,13 +154,13 @@ def workbook_json(raw: bytes, label: str, ruleset: Ruleset | None = None, warnin
     from .xlsx import read_facts_workbook
 
     doc = read_facts_workbook(raw, label)
-    if ruleset is not None:
-        _drop_empty_optional(doc.data.get("applicants") or [], ruleset)
-        _drop_empty_regions(doc.data.get("regions") or {}, ruleset)
-        found = _numbers_from_text(doc, ruleset)
+    if schema is not None:
+        _drop_empty_optional(doc.data.get("applicants") or [], schema)
+        _drop_empty_regions(doc.data.get("regions") or {}, schema)
+        found = _numbers_from_text(doc, schema)
         if warnings is not None:
             warnings += found
-        problems = validate_document(doc, ruleset.facts_schema)
+        problems = validate_document(doc, schema)
         if problems:
             raise InputError(problems)
     return msgspec.json.Encoder(decimal_format="number").encode(json_view(doc.data))
@@ -201,12 +202,11 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
                          for i, aid, name, pos, key, value, first in found)
 
 
-def _drop_empty_optional(applicants: list, ruleset: Ruleset) -> None:
+def _drop_empty_optional(applicants: list, root: dict) -> None:
     """An empty cell of a column the schema does not require is no value at all (not null), in place: a column
     left empty because it does not apply is how spreadsheets are filled in."""
     from .checker import applicant_schema, deref
 
-    root = ruleset.facts_schema
     schema = applicant_schema(root)
     required = set(schema.get("required") or ())
     items = {name: deref(deref(field, root).get("items", {}), root) for name, field in
@@ -230,11 +230,10 @@ def _drop_none(mapping: Any, keep: set) -> None:
 NUMBER_TEXT = re.compile(r"\s*-?\d+(?:[.,]\d+)?\s*")
 
 
-def _numbers_from_text(doc: Any, ruleset: Ruleset) -> list[str]:
+def _numbers_from_text(doc: Any, root: dict) -> list[str]:
     """Texts that are numbers, in number columns, as numbers (in place); a warning for each, at its cell."""
     from .checker import applicant_schema, deref
 
-    root = ruleset.facts_schema
     warnings = []
 
     def visit(value: Any, schema: Any, path: tuple) -> Any:
@@ -257,10 +256,10 @@ def _numbers_from_text(doc: Any, ruleset: Ruleset) -> list[str]:
     return warnings
 
 
-def _drop_empty_regions(regions: dict, ruleset: Ruleset) -> None:
+def _drop_empty_regions(regions: dict, root: dict) -> None:
     from .checker import region_schema
 
-    needed = set(region_schema(ruleset.facts_schema).get("required") or ())
+    needed = set(region_schema(root).get("required") or ())
     for values in regions.values():
         _drop_none(values, needed)
 

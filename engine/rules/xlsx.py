@@ -358,10 +358,11 @@ def _flatten(record: dict, prefix: str = "") -> dict:
     return out
 
 
-def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True, notes: dict | None = None
-                   ) -> bytes:
+def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True, notes: dict | None = None,
+                   formats: dict | None = None) -> bytes:
     """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text. ``notes``:
-    per (sheet, header) a guide row, which becomes the header's comment and, with allowed values, a drop-down."""
+    per (sheet, header) a guide row, which becomes the header's comment and, with allowed values, a drop-down.
+    ``formats``: per sheet, per column number (from 1), the number format of its cells (``0.00%``)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -380,6 +381,8 @@ def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool
             for cell in row:
                 if isinstance(cell.value, dt.date):
                     cell.number_format = "yyyy-mm-dd"
+                elif cell.column in (formats or {}).get(name, {}):
+                    cell.number_format = formats[name][cell.column]
                 elif cell.data_type == "f":  # a text such as '=HYPERLINK(...)' stays text, never a formula
                     cell.data_type = "s"
         if widths:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ..errors import InputError, Location
 from ..rules.checker import applicant_schema
-from ..rules.facts import check_unique_by, load_data, read_facts_bytes
+from ..rules.facts import check_unique_by, load_data, read_facts_bytes, workbook_json
+from ..rules.facts import format_of
+from ..rules.load import SNIFF_BYTES
 from ..rules.pyeval import _div
 from ..rules.validate import shipped_schema, validate_facts
 
@@ -121,6 +123,12 @@ class Realisation:
     base: str
     quarters: tuple
     rows: tuple  # per quarter: every applicant's row, then each region's total, then the call's
+    warnings: tuple = ()  # what was read other than written (a number typed as text in a workbook), at its cell
+
+    def as_dict(self) -> dict:
+        out = {"record_id": self.record_id, "ruleset": self.ruleset, "base": self.base,
+               "quarters": list(self.quarters), "rows": [r.as_dict() for r in self.rows]}
+        return out | ({"warnings": list(self.warnings)} if self.warnings else {})
 
 
 def previous_quarter(quarter: str) -> str:
@@ -140,7 +148,8 @@ def realisation(record: dict, record_id: str, effective_from, settlements: str |
         if value is not None and not re.fullmatch(r"\d{4}Q[1-4]", value):
             raise InputError.at(Location(name), f"'{value}' is not a quarter such as 2018Q3")
     base = base or previous_quarter(quarter_of_day(effective_from))
-    figures = _settled(settlements)
+    warnings: list = []
+    figures = _settled(settlements, warnings)
     settled = sorted({q for rows in figures.values() for q in rows if q > base})
     chosen = [quarter] if quarter else [q for q in settled if through is None or q <= through]
     allocated = [d for d in record["decisions"] if d.get("allocated_fte")]
@@ -152,21 +161,22 @@ def realisation(record: dict, record_id: str, effective_from, settlements: str |
             rows += own + [_total(q, [r for r in own if r.region == name], name) for name in regions]
             rows.append(_total(q, own, None))
     return Realisation(record_id, f"{record['ruleset']['id']} {record['ruleset']['version']}", base, tuple(chosen),
-                       tuple(rows))
+                       tuple(rows), tuple(warnings))
 
 
-def _settled(path: str | Path | bytes) -> dict:
-    """Per applicant id, per quarter: (contingent_fte, filled_fte), from a quarterly facts file (or its bytes)."""
+def _settled(path: str | Path | bytes, warnings: list | None = None) -> dict:
+    """Per applicant id, per quarter: (contingent_fte, filled_fte), from a quarterly facts file or workbook (or
+    their bytes). A workbook is checked at its cells, then read as its JSON twin, as a call's facts are."""
     if isinstance(path, bytes):
-        label, raw, fmt = "<body>", path, None
+        label, raw = "<body>", path
+        fmt = format_of(label, raw[:SNIFF_BYTES])
     else:
         label = "<stdin>" if str(path) == "-" else str(path)
         raw, fmt = read_facts_bytes(path)
-    if fmt == "xlsx":
-        raise InputError.at(Location(label), "settlements are read from YAML or JSON (convert a workbook with "
-                            "'rules facts convert')")
-    data, text, fmt = load_data(raw, label, fmt)
     schema = shipped_schema("quarters.facts.schema.json")
+    if fmt == "xlsx":
+        raw, fmt = workbook_json(raw, label, schema, warnings), "json"
+    data, text, fmt = load_data(raw, label, fmt)
     validate_facts(data, text, label, schema, from_yaml=fmt == "yaml")
     check_unique_by(data["applicants"], applicant_schema(schema).get("properties", {}), schema, text, label)
     return {str(a["id"]): {q["quarter"]: (Decimal(q["contingent_fte"]), Decimal(q["filled_fte"])) for q in a["quarters"]}
@@ -190,3 +200,87 @@ def _total(quarter: str, rows: list, region: str | None) -> RealisationRow:
     return RealisationRow(quarter, None, region, sum((r.allocated_fte for r in rows), Decimal(0)),
                           add("base_filled_fte"), add("filled_fte"), add("contingent_fte"), add("extra_filled_fte"),
                           missing=len(rows) - len(reporting), reporting_allocated_fte=add("allocated_fte"))
+
+
+# --- the realisation as a table, CSV and a workbook --------------------------------------------------------
+
+REALISATION_HEADINGS = {
+    "nl": ["kwartaal", "dossiernummer", "regio", "toegekend", "basis ingevuld", "ingevuld", "contingent",
+           "extra ingevuld", "extra vacant", "invullingsgraad", "gerealiseerd", "ontbreekt"],
+    "en": ["quarter", "applicant", "region", "allocated", "base filled", "filled", "contingent", "extra filled",
+           "extra vacant", "fill rate", "realised", "missing"],
+}
+REALISATION_WORDS = {
+    "nl": {"call": "(oproep)", "region": "(regio)", "yes": "ja", "base": "basis", "sheet": "realisatie",
+           "about": "beslissing", "record": "record", "ruleset": "regelset", "base_quarter": "basiskwartaal",
+           "quarters": "kwartalen", "key": "gegeven", "value": "waarde"},
+    "en": {"call": "(call)", "region": "(region)", "yes": "yes", "base": "base", "sheet": "realisation",
+           "about": "decision", "record": "record", "ruleset": "ruleset", "base_quarter": "base quarter",
+           "quarters": "quarters", "key": "key", "value": "value"},
+}
+RATES = (9, 10)  # the columns of the fill rate and the share realised
+NUMBERS = (3, 4, 5, 6, 7, 8)
+
+
+def realisation_cells(row: RealisationRow, lang: str) -> list:
+    """One row's cells in the order of ``REALISATION_HEADINGS``: numbers exact, None where there is no figure."""
+    words = REALISATION_WORDS[lang]
+    who = row.applicant or (words["region"] if row.region else words["call"])
+    missing = (words["yes"] if row.missing else None) if row.applicant else (row.missing or None)
+    return [row.quarter, who, row.region, row.allocated_fte, row.base_filled_fte, row.filled_fte, row.contingent_fte,
+            row.extra_filled_fte, row.extra_vacant_fte, row.fill_rate, row.realised, missing]
+
+
+def realisation_text_rows(result: Realisation, lang: str, comma: bool, dutch_numbers: bool = False) -> list[list[str]]:
+    """The rows as texts: rates as percentages with two decimals; with ``comma``, decimal commas; with
+    ``dutch_numbers``, FTE as a Dutch reader writes them (8.187,67)."""
+    from .letter import Formatter
+    from .render import percent
+
+    def text(index: int, value) -> str:
+        if value is None:
+            return ""
+        if index in NUMBERS and dutch_numbers:
+            return Formatter.number_in("nl", value)
+        shown = percent(value) if index in RATES else str(value)
+        return shown.replace(".", ",") if comma and (index in RATES or index in NUMBERS) else shown
+    return [[text(i, v) for i, v in enumerate(realisation_cells(row, lang))] for row in result.rows]
+
+
+def realisation_table(result: Realisation, lang: str) -> str:
+    """The report as an aligned text table under a line naming the decision; Dutch numbers in Dutch."""
+    from .render import table
+
+    rows = realisation_text_rows(result, lang, comma=lang == "nl", dutch_numbers=lang == "nl")
+    head = f"{result.ruleset}, {result.record_id}; {REALISATION_WORDS[lang]['base']} {result.base}"
+    return head + "\n" + table(REALISATION_HEADINGS[lang], rows, right=tuple(range(3, 11)))
+
+
+def realisation_csv(result: Realisation, lang: str, excel: bool = False) -> str:
+    """RFC 4180 CSV (``,``, decimal points, LF); with ``excel``, as a Flemish Excel opens it (``;``, decimal
+    commas, a byte-order mark, CRLF). Texts that would start a formula are guarded."""
+    import csv
+    import io
+
+    from .render import text_cell
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n" if excel else "\n")
+    writer.writerow(REALISATION_HEADINGS[lang])
+    for row in realisation_text_rows(result, lang, comma=excel):
+        writer.writerow([text_cell(cell) if i in (1, 2) else cell for i, cell in enumerate(row)])
+    return ("\ufeff" if excel else "") + out.getvalue()
+
+
+def realisation_workbook(result: Realisation, lang: str) -> bytes:
+    """The report as a workbook: the rows (FTE as numbers, rates as numbers shown as percentages, an empty cell
+    where there is no figure) and a sheet naming the decision, the ruleset, the base quarter and the quarters."""
+    from ..rules.xlsx import write_workbook
+
+    words = REALISATION_WORDS[lang]
+    rows = [[float(v) if i in RATES and v is not None else v for i, v in enumerate(realisation_cells(row, lang))]
+            for row in result.rows]
+    about = [[words["record"], result.record_id], [words["ruleset"], result.ruleset],
+             [words["base_quarter"], result.base], [words["quarters"], ", ".join(result.quarters)]]
+    sheets = {words["sheet"]: (REALISATION_HEADINGS[lang], rows), words["about"]: ([words["key"], words["value"]], about)}
+    return write_workbook(sheets, formats={words["sheet"]: {i + 1: "0.00%" for i in RATES}})
