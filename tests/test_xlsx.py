@@ -253,3 +253,25 @@ def test_numbers_stored_as_text_are_read_with_a_warning_at_their_cell(runner, tm
     letter = column_letter(column)
     assert f"applicants!{letter}2: '{requested}' is text in a number column; read as {requested}" in made.stderr
     assert f"quarters!{column_letter(filled)}2: '{str(value).replace('.', ',')}' is text in a number column" in made.stderr
+
+
+def test_every_problem_of_a_workbook_at_once(runner, tmp_path):
+    # Issue 20, item 3: a workbook with five problems names all five, each at its cell, not the first only.
+    invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "call.xlsx")
+    book = load_workbook(tmp_path / "call.xlsx")
+    applicants, quarters = book["applicants"], book["quarters"]
+    width = applicants.max_column
+    applicants.cell(1, width + 1).value = "name"  # 1: a column there twice
+    applicants["E3"] = "veel"  # 2: a word for the requested FTE of the second applicant
+    quarters["A4"] = "BW-999"  # 3: a quarter of an applicant that is not in the call
+    quarters["A6"] = "BW-998"  # 4: and another
+    book["regions"]["A1"] = "provincie"  # 5: the regions sheet without its column 'region'
+    book.save(tmp_path / "five.xlsx")
+    result = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "five.xlsx", "--as-of", "2018-06-20",
+                    "--rules-dir", RULES, "--no-log")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    out = result.stderr
+    assert f"applicants!{column_letter(width + 1)}1: column 'name' is there twice" in out
+    assert "applicants!E3" in out and "veel" in out
+    assert "quarters!A4: no applicant with id 'BW-999'" in out and "quarters!A6: no applicant with id 'BW-998'" in out
+    assert "regions!A1: sheet 'regions' needs a column 'region'" in out

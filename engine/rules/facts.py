@@ -153,14 +153,17 @@ def workbook_json(raw: bytes, label: str, schema: dict | None = None, warnings: 
     from .validate import json_view, validate_document
     from .xlsx import read_facts_workbook
 
-    doc = read_facts_workbook(raw, label)
+    layout: list = []
+    doc = read_facts_workbook(raw, label, layout)
+    if schema is None and layout:
+        raise InputError(layout)
     if schema is not None:
         _drop_empty_optional(doc.data.get("applicants") or [], schema)
         _drop_empty_regions(doc.data.get("regions") or {}, schema)
         found = _numbers_from_text(doc, schema)
         if warnings is not None:
             warnings += found
-        problems = validate_document(doc, schema)
+        problems = layout + validate_document(doc, schema)
         if problems:
             raise InputError(problems)
     return msgspec.json.Encoder(decimal_format="number").encode(json_view(doc.data))

@@ -17,7 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Iterable
 
-from ..errors import InputError, Location, printable
+from ..errors import InputError, Location, Problem, printable
 from .load import Document
 
 APPLICANTS, REGIONS, CALL = "applicants", "regions", "call"
@@ -52,26 +52,22 @@ def is_xlsx(label: str, head: bytes) -> bool:
 # --- reading -------------------------------------------------------------------
 
 
-def read_facts_workbook(raw: bytes, label: str) -> CellDocument:
-    """The facts in a workbook, as plain data with the cell of every value."""
+def read_facts_workbook(raw: bytes, label: str, problems: list | None = None) -> CellDocument:
+    """The facts in a workbook, as plain data with the cell of every value.
+
+    A problem of the workbook's layout (a column there twice, a row of an applicant not in the call, a sheet
+    without its key column) does not stop the reading: with ``problems``, each is added to it and the rest is
+    read (so that a caller can report them with the values' problems, all at once); without, they are raised.
+    """
     sheets = {name: _from_header(rows, name) for name, rows in _open(raw, label).items()}
-    positions: dict = {}
     if APPLICANTS not in sheets:
         raise InputError.at(Location(label), f"a facts workbook needs a sheet '{APPLICANTS}' "
                             f"(it has: {', '.join(sheets) or 'none'}); 'rules facts template RULESET' writes one")
-    applicants = _records(sheets[APPLICANTS], APPLICANTS, label, positions, (APPLICANTS,))
-    by_id = {str(a.get("id")): i for i, a in enumerate(applicants)}
-    data: dict = {}
-    for name, rows in sheets.items():
-        if name not in (APPLICANTS, REGIONS, CALL, GUIDE):
-            _attach_list(name, rows, label, applicants, by_id, positions)
-    if CALL in sheets:
-        data[CALL] = {str(k): v for k, v in _pairs(sheets[CALL])}
-    if REGIONS in sheets:
-        data[REGIONS] = _regions(sheets[REGIONS], label, positions)
-    data[APPLICANTS] = applicants
-    positions[(APPLICANTS,)] = (APPLICANTS, 1, 1)
-    return CellDocument(label, "", data, positions, {})
+    reader = _Reader(label, [] if problems is None else problems)
+    data = reader.read(sheets)
+    if problems is None and reader.problems:
+        raise InputError(reader.problems)
+    return CellDocument(label, "", data, reader.positions, {})
 
 
 def _open(raw: bytes, label: str) -> dict[str, list[tuple]]:
@@ -164,85 +160,110 @@ def _first(rows: list) -> int:
     return getattr(rows, "first", 1)
 
 
-def _header(rows: list[tuple], sheet: str, label: str) -> list[str]:
-    top = _first(rows)
-    if not rows or not any(rows[0]):
-        raise InputError.at(Location(label, top, 1, f"{sheet}!A{top}"), f"sheet '{sheet}' needs a header row")
-    names = [str(h).strip() if h is not None else "" for h in rows[0]]
-    seen: set = set()
-    for col, name in enumerate(names, start=1):
-        if name and name in seen:  # empty header cells (beside a merged title, say) are no columns
-            raise InputError.at(Location(label, top, col, f"{sheet}!{column_letter(col)}{top}"),
-                                f"column '{name}' is there twice")
-        seen.add(name)
-    return names
+class _Reader:
+    """Reads the sheets of a facts workbook into facts, noting the cell of every value and every layout problem."""
 
+    def __init__(self, label: str, problems: list):
+        self.label, self.problems, self.positions = label, problems, {}
 
-def _records(rows: list[tuple], sheet: str, label: str, positions: dict, base: tuple,
-             skip: Iterable[str] = ()) -> list[dict]:
-    """Each non-empty row below the header as a nested mapping (dotted headers nest)."""
-    names = _header(rows, sheet, label)
-    out = []
-    for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
-        if not any(v is not None for v in row):
-            continue
-        index = len(out)
-        record: dict = {}
-        for col, (name, value) in enumerate(zip(names, row), start=1):
-            if not name or name in skip:
-                continue
-            parts = tuple(name.split("."))
-            holder = record
-            for part in parts[:-1]:
-                holder = holder.setdefault(part, {})
-            holder[parts[-1]] = value
-            positions[base + (index,) + parts] = (sheet, row_number, col)
-        positions.setdefault(base + (index,), (sheet, row_number, 1))
-        out.append(record)
-    return out
+    def read(self, sheets: dict) -> dict:
+        applicants = self.records(sheets[APPLICANTS], APPLICANTS, (APPLICANTS,))
+        by_id = {str(a.get("id")): i for i, a in enumerate(applicants)}
+        data: dict = {}
+        for name, rows in sheets.items():
+            if name not in (APPLICANTS, REGIONS, CALL, GUIDE):
+                self.attach_list(name, rows, applicants, by_id)
+        if CALL in sheets:
+            data[CALL] = {str(k): v for k, v in _pairs(sheets[CALL])}
+        if REGIONS in sheets:
+            data[REGIONS] = self.regions(sheets[REGIONS])
+        data[APPLICANTS] = applicants
+        self.positions[(APPLICANTS,)] = (APPLICANTS, 1, 1)
+        return data
 
+    def problem(self, sheet: str, row: int, col: int, message: str) -> None:
+        self.problems.append(Problem(Location(self.label, row, col, f"{sheet}!{column_letter(col)}{row}"), message))
 
-def _attach_list(name: str, rows: list[tuple], label: str, applicants: list, by_id: dict, positions: dict) -> None:
-    """Rows of a list sheet go to the list field ``name`` of the applicant named in column ``applicant``."""
-    names = _header(rows, name, label)
-    if "applicant" not in names:
-        raise InputError.at(Location(label, 1, 1, f"{name}!A1"), f"sheet '{name}' needs a column 'applicant' with "
-                            "the id of the applicant each row belongs to")
-    owner_col = names.index("applicant")
-    for applicant in applicants:
-        applicant.setdefault(name, [])
-    scratch: dict = {}
-    for item, (row_number, row) in zip(_records(rows, name, label, scratch, ("_",), skip=("applicant",)),
-                                       ((n, r) for n, r in enumerate(rows[1:], start=_first(rows) + 1)
-                                        if any(v is not None for v in r))):
-        owner = by_id.get(str(row[owner_col]))
-        if owner is None:
-            raise InputError.at(Location(label, row_number, owner_col + 1, f"{name}!{column_letter(owner_col + 1)}{row_number}"),
-                                f"no applicant with id '{printable(str(row[owner_col]))}' in sheet '{APPLICANTS}'")
-        items = applicants[owner][name]
-        for path, where in list(scratch.items()):
-            if where[1] == row_number:
-                positions[(APPLICANTS, owner, name, len(items)) + path[2:]] = where
-        positions[(APPLICANTS, owner, name, len(items))] = (name, row_number, 1)
-        items.append(item)
-
-
-def _regions(rows: list[tuple], label: str, positions: dict) -> dict:
-    names = _header(rows, REGIONS, label)
-    if "region" not in names:
-        raise InputError.at(Location(label, 1, 1, f"{REGIONS}!A1"), "sheet 'regions' needs a column 'region'")
-    out: dict = {}
-    for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
-        values = dict(zip(names, row))
-        if values.get("region") is None:
-            continue
-        region = str(values.pop("region"))
-        out[region] = {k: v for k, v in values.items() if k}
+    def header(self, rows: list[tuple], sheet: str) -> list[str]:
+        """The column names of a sheet; a name there twice is a problem, and its second column is left out."""
+        top = _first(rows)
+        if not rows or not any(rows[0]):
+            self.problem(sheet, top, 1, f"sheet '{sheet}' needs a header row")
+            return []
+        names = [str(h).strip() if h is not None else "" for h in rows[0]]
+        seen: set = set()
         for col, name in enumerate(names, start=1):
-            if name and name != "region":
-                positions[(REGIONS, region, name)] = (REGIONS, row_number, col)
-        positions[(REGIONS, region)] = (REGIONS, row_number, 1)
-    return out
+            if name and name in seen:  # empty header cells (beside a merged title, say) are no columns
+                self.problem(sheet, top, col, f"column '{name}' is there twice")
+                names[col - 1] = ""
+            seen.add(name)
+        return names
+
+    def records(self, rows: list[tuple], sheet: str, base: tuple, skip: Iterable[str] = (),
+                positions: dict | None = None) -> list[dict]:
+        """Each non-empty row below the header as a nested mapping (dotted headers nest)."""
+        positions = self.positions if positions is None else positions
+        names = self.header(rows, sheet)
+        out = []
+        for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
+            if not names or not any(v is not None for v in row):
+                continue
+            index = len(out)
+            record: dict = {}
+            for col, (name, value) in enumerate(zip(names, row), start=1):
+                if not name or name in skip:
+                    continue
+                parts = tuple(name.split("."))
+                holder = record
+                for part in parts[:-1]:
+                    holder = holder.setdefault(part, {})
+                holder[parts[-1]] = value
+                positions[base + (index,) + parts] = (sheet, row_number, col)
+            positions.setdefault(base + (index,), (sheet, row_number, 1))
+            out.append(record)
+        return out
+
+    def attach_list(self, name: str, rows: list[tuple], applicants: list, by_id: dict) -> None:
+        """Rows of a list sheet go to the list field ``name`` of the applicant named in column ``applicant``."""
+        for applicant in applicants:
+            applicant.setdefault(name, [])
+        names = [str(h).strip() if h is not None else "" for h in rows[0]] if rows else []
+        if "applicant" not in names:
+            self.problem(name, _first(rows), 1, f"sheet '{name}' needs a column 'applicant' with the id of the "
+                         "applicant each row belongs to")
+            return
+        owner_col = names.index("applicant")
+        scratch: dict = {}
+        filled = ((n, r) for n, r in enumerate(rows[1:], start=_first(rows) + 1) if any(v is not None for v in r))
+        for item, (row_number, row) in zip(self.records(rows, name, ("_",), ("applicant",), scratch), filled):
+            owner = by_id.get(str(row[owner_col]))
+            if owner is None:
+                self.problem(name, row_number, owner_col + 1, f"no applicant with id "
+                             f"'{printable(str(row[owner_col]))}' in sheet '{APPLICANTS}'")
+                continue
+            items = applicants[owner][name]
+            for path, where in list(scratch.items()):
+                if where[1] == row_number:
+                    self.positions[(APPLICANTS, owner, name, len(items)) + path[2:]] = where
+            self.positions[(APPLICANTS, owner, name, len(items))] = (name, row_number, 1)
+            items.append(item)
+
+    def regions(self, rows: list[tuple]) -> dict:
+        names = self.header(rows, REGIONS)
+        if names and "region" not in names:
+            self.problem(REGIONS, _first(rows), 1, "sheet 'regions' needs a column 'region'")
+        out: dict = {}
+        for row_number, row in enumerate(rows[1:], start=_first(rows) + 1):
+            values = dict(zip(names, row))
+            if values.get("region") is None:
+                continue
+            region = str(values.pop("region"))
+            out[region] = {k: v for k, v in values.items() if k}
+            for col, name in enumerate(names, start=1):
+                if name and name != "region":
+                    self.positions[(REGIONS, region, name)] = (REGIONS, row_number, col)
+            self.positions[(REGIONS, region)] = (REGIONS, row_number, 1)
+        return out
 
 
 def _pairs(rows: list[tuple]) -> list[tuple]:
