@@ -275,3 +275,4 @@ def test_every_problem_of_a_workbook_at_once(runner, tmp_path):
     assert "applicants!E3" in out and "veel" in out
     assert "quarters!A4: no applicant with id 'BW-999'" in out and "quarters!A6: no applicant with id 'BW-998'" in out
     assert "regions!A1: sheet 'regions' needs a column 'region'" in out
+    assert "applicants!A1" not in out  # what follows from the regions' missing column is placed on their sheet

@@ -250,6 +250,7 @@ class _Reader:
 
     def regions(self, rows: list[tuple]) -> dict:
         names = self.header(rows, REGIONS)
+        self.positions[(REGIONS,)] = (REGIONS, _first(rows), 1)
         if names and "region" not in names:
             self.problem(REGIONS, _first(rows), 1, "sheet 'regions' needs a column 'region'")
         out: dict = {}
