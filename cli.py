@@ -423,13 +423,17 @@ def facts_convert(source, target):
 @click.option("--as-of", callback=parse_date, help="Picks the version in force (default: today).")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
 @click.option("--output", "-o", type=click.Path(), required=True, help="The workbook to write, e.g. call.xlsx.")
-def facts_template(ruleset, as_of, rules_dir, output):
-    """Write an empty facts workbook for RULESET: its sheets and column headers."""
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True,
+              help="The language of the columns' names, the example's note and the guide sheet.")
+def facts_template(ruleset, as_of, rules_dir, output, lang):
+    """Write an empty facts workbook for RULESET: per sheet the columns' names (row 1), an example that is not
+    read (row 2), the names the engine reads (row 3); data from row 4; drop-downs for allowed values, number and
+    date formats, and a sheet that explains every column."""
     from rules_engine.api import resolve
     from rules_engine.tell.convert import template
 
     compiled = resolve(ruleset, rules_dir, as_of or dt.date.today())
-    Path(output).write_bytes(template(compiled))
+    Path(output).write_bytes(template(compiled, lang))
     click.echo(f"wrote {output} for {compiled.id} {compiled.version}", err=True)
 
 

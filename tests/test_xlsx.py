@@ -148,14 +148,68 @@ def test_a_formula_in_a_name_stays_text_in_every_output(runner, tmp_path):
 
 
 def test_the_template_has_the_sheets_and_headers_of_the_schema(runner, tmp_path):
+    # Issue 20, item 3: row 1 the columns' names in Dutch (from the schema's x-label), row 2 an example marked
+    # as such, row 3 the names the engine reads; data from row 4.
     result = invoke(runner, "facts", "template", "sheltered-workshops", "--as-of", "2018-06-20", "--rules-dir", RULES,
                     "-o", tmp_path / "t.xlsx")
     assert result.exit_code == 0
     book = load_workbook(tmp_path / "t.xlsx")
-    headers = {s.title: [c.value for c in s[1]] for s in book.worksheets}
-    assert headers["applicants"] == ["id", "name", "province", "contingent_fte", "requested_fte"]
-    assert headers["quarters"] == ["applicant", "quarter", "contingent_fte", "filled_fte"]
-    assert headers["regions"][0] == "region" and "work_disabled" in headers["regions"]
+    rows = {s.title: [[c.value for c in row] for row in s.iter_rows(max_row=3)] for s in book.worksheets}
+    assert rows["applicants"][0] == ["dossiernummer", "naam", "provincie", "huidig contingent in VTE",
+                                     "gevraagde bijkomende VTE"]
+    assert rows["applicants"][2] == ["id", "name", "province", "contingent_fte", "requested_fte"]
+    assert rows["quarters"][0] == ["dossiernummer van de aanvrager", "kwartaal", "huidig contingent in VTE",
+                                   "ingevulde VTE"]
+    assert rows["quarters"][2] == ["applicant", "quarter", "contingent_fte", "filled_fte"]
+    assert rows["regions"][2][0] == "region" and "work_disabled" in rows["regions"][2]
+    example = book["applicants"]["A2"]
+    assert example.font.i and "Voorbeeld" in example.comment.text and "rij 4" in example.comment.text
+    assert rows["applicants"][1][2] == "Antwerpen"  # the first allowed province
+    assert rows["quarters"][1][0] == rows["applicants"][1][0]  # the example quarter belongs to the example applicant
+    assert book["applicants"].freeze_panes == "A4"
+    english = tmp_path / "en.xlsx"
+    invoke(runner, "facts", "template", "sheltered-workshops", "--as-of", "2018-06-20", "--rules-dir", RULES,
+           "-o", english, "--lang", "en")
+    book = load_workbook(english)
+    assert [c.value for c in book["applicants"][1]] == ["file number", "name", "province", "current contingent in FTE",
+                                                         "additional FTE requested"]
+    assert "Example" in book["applicants"]["A2"].comment.text
+
+
+def test_a_filled_template_decides_like_its_yaml_twin(runner, tmp_path):
+    # The template filled in from row 4 (the example row above the names is never read) gives the same decision.
+    from ruamel.yaml import YAML
+
+    out = tmp_path / "call.xlsx"
+    invoke(runner, "facts", "template", "sheltered-workshops", "--as-of", "2018-06-20", "--rules-dir", RULES, "-o", out)
+    facts = YAML(typ="safe").load((ROOT / "examples" / "sheltered-workshops-2018.yaml").read_text(encoding="utf-8"))
+    book = load_workbook(out)
+    names = {s.title: [c.value for c in s[3]] for s in book.worksheets if s.title in ("applicants", "quarters", "regions")}
+    for applicant in facts["applicants"]:
+        book["applicants"].append([applicant[n] for n in names["applicants"]])
+        for quarter in applicant["quarters"]:
+            book["quarters"].append([applicant["id"] if n == "applicant" else quarter[n] for n in names["quarters"]])
+    for region, values in facts["regions"].items():
+        book["regions"].append([region if n == "region" else values.get(n) for n in names["regions"]])
+    book.save(out)
+    made = invoke(runner, "evaluate", "sheltered-workshops", out, "--as-of", "2018-06-20", "--rules-dir", RULES,
+                  "--no-log", "--format", "json")
+    twin = invoke(runner, "evaluate", "sheltered-workshops", ROOT / "examples" / "sheltered-workshops-2018.yaml",
+                  "--as-of", "2018-06-20", "--rules-dir", RULES, "--no-log", "--format", "json")
+    assert made.exit_code == 0, made.output
+    mine, theirs = json.loads(made.stdout), json.loads(twin.stdout)
+    assert mine["applicants"] == theirs["applicants"] == len(facts["applicants"])
+    assert [(d["id"], d["allocated_fte"]) for d in mine["decisions"]] == \
+        [(d["id"], d["allocated_fte"]) for d in theirs["decisions"]]
+
+
+def test_the_template_formats_its_columns(runner, tmp_path):
+    # Numbers as numbers, whole FTE as whole numbers, ids as text (an id such as 001 keeps its zeros).
+    out = tmp_path / "t.xlsx"
+    invoke(runner, "facts", "template", "sheltered-workshops", "--as-of", "2018-06-20", "--rules-dir", RULES, "-o", out)
+    sheet = load_workbook(out)["applicants"]
+    formats = {c.value: sheet.column_dimensions[c.column_letter].number_format for c in sheet[3]}
+    assert formats["id"] == "@" and formats["requested_fte"] == "0" and formats["contingent_fte"] == "#,##0.00"
 
 
 def test_the_same_decision_gives_the_same_workbook_bytes(runner, tmp_path):
@@ -181,20 +235,24 @@ def test_the_template_explains_its_columns_and_offers_the_allowed_values(runner,
     out = tmp_path / "call.xlsx"
     invoke(runner, "facts", "template", "sheltered-workshops", "-o", out, "--rules-dir", RULES, "--as-of", "2018-06-20")
     book = load_workbook(out)
-    assert book.sheetnames[-1] == "guide"
+    assert book.sheetnames[-1] == "toelichting"
     province = book["applicants"]["C1"]
-    assert province.value == "province" and "provincie" in province.comment.text and "required" in province.comment.text
-    lists = [v for v in book["applicants"].data_validations.dataValidation if "C2" in v.sqref]
+    assert province.value == "provincie" and "verplicht" in province.comment.text
+    lists = [v for v in book["applicants"].data_validations.dataValidation if "C4" in v.sqref]
     assert lists and lists[0].formula1 == '"Antwerpen,Limburg,Oost-Vlaanderen,Vlaams-Brabant,West-Vlaanderen"'
-    guide = {(r[0], r[1]): r for r in book["guide"].iter_rows(min_row=2, values_only=True)}
-    assert guide[("applicants", "requested_fte")][2:4] == ("gevraagde bijkomende VTE", "yes")
-    assert guide[("regions", "nwwz")][3] == "no"
+    assert "C2" not in lists[0].sqref and "C3" not in lists[0].sqref  # not over the example and the names
+    guide = {(r[0], r[1]): r for r in book["toelichting"].iter_rows(min_row=2, values_only=True)}
+    assert guide[("applicants", "requested_fte")][2:4] == ("gevraagde bijkomende VTE", "ja")
+    assert guide[("regions", "nwwz")][3] == "nee"
+    text = " ".join(str(v) for row in book["toelichting"].iter_rows(values_only=True) for v in row if v)
+    assert "Unique applicant id" not in text and "required" not in text  # no English in the Dutch template
     # filled in (a converted call in the template's layout), the guide sheet is never read as facts
     invoke(runner, "facts", "convert", ROOT / "examples" / "sheltered-workshops-2018.yaml", tmp_path / "filled.xlsx")
     filled = load_workbook(tmp_path / "filled.xlsx")
-    guide_sheet = filled.create_sheet("guide")
-    guide_sheet.append(["sheet", "column"])
-    guide_sheet.append(["applicants", "id"])
+    for name in ("guide", "toelichting"):
+        guide_sheet = filled.create_sheet(name)
+        guide_sheet.append(["sheet", "column"])
+        guide_sheet.append(["applicants", "id"])
     filled.save(tmp_path / "filled.xlsx")
     result = invoke(runner, "evaluate", "sheltered-workshops", tmp_path / "filled.xlsx", "--as-of", "2018-06-20",
                     "--rules-dir", RULES, "--no-log", "--format", "json")

@@ -21,7 +21,7 @@ from ..errors import InputError, Location, Problem, printable
 from .load import Document
 
 APPLICANTS, REGIONS, CALL = "applicants", "regions", "call"
-GUIDE = "guide"  # the template's sheet that explains the columns; never read as facts
+GUIDES = ("guide", "toelichting")  # the template's sheet that explains the columns; never read as facts
 MAX_ROWS = 1_000_000
 MAX_UNPACKED = 512 * 1024 * 1024  # a workbook is a zip: refuse one that unpacks to more than this
 
@@ -171,7 +171,7 @@ class _Reader:
         by_id = {str(a.get("id")): i for i, a in enumerate(applicants)}
         data: dict = {}
         for name, rows in sheets.items():
-            if name not in (APPLICANTS, REGIONS, CALL, GUIDE):
+            if name not in (APPLICANTS, REGIONS, CALL, *GUIDES):
                 self.attach_list(name, rows, applicants, by_id)
         if CALL in sheets:
             data[CALL] = {str(k): v for k, v in _pairs(sheets[CALL])}
@@ -274,78 +274,6 @@ def _pairs(rows: list[tuple]) -> list[tuple]:
 # --- writing -------------------------------------------------------------------
 
 
-def template_workbook(schema: dict, applicant_schema: dict, region_fields: list[str]) -> bytes:
-    """An empty facts workbook for a facts schema: the sheets and their column headers (the schema's keys, which
-    is what is read back), each header with a note giving its Dutch name and what it holds, a drop-down where the
-    schema lists the allowed values, and a sheet 'guide' that explains every column."""
-    from .checker import deref
-
-    list_fields, columns = [], []
-    for name, field_schema in applicant_schema.get("properties", {}).items():
-        field_schema = deref(field_schema, schema)
-        if field_schema.get("type") == "array":
-            items = deref(field_schema.get("items", {}), schema)
-            list_fields.append((name, ["applicant"] + list(_columns(items, schema))))
-        else:
-            columns += list(_columns(field_schema, schema, name))
-    sheets = {APPLICANTS: (columns, [])}
-    sheets.update({name: (headers, []) for name, headers in list_fields})
-    if region_fields:
-        sheets[REGIONS] = (["region"] + region_fields, [])
-    sheets[CALL] = (["key", "value"], [["name", None]])
-    guide = _guide(sheets, schema, applicant_schema)
-    sheets[GUIDE] = (["sheet", "column", "name (nl)", "required", "allowed values", "description"], guide)
-    return write_workbook(sheets, notes={(row[0], row[1]): row for row in guide})
-
-
-def _guide(sheets: dict, schema: dict, applicant_schema: dict) -> list[list]:
-    """Per sheet and column: its Dutch name, whether it is required, its allowed values, its description."""
-    rows = []
-    for sheet, (headers, _rows) in sheets.items():
-        for header in headers:
-            field, required = _field_of(sheet, header, schema, applicant_schema)
-            labels = field.get("x-label") if isinstance(field.get("x-label"), dict) else {}
-            rows.append([sheet, header, labels.get("nl", ""), "yes" if required else "no",
-                         ", ".join(str(v) for v in field.get("enum", [])), field.get("description", "")])
-    return rows
-
-
-def _field_of(sheet: str, header: str, schema: dict, applicant_schema: dict) -> tuple[dict, bool]:
-    """The schema of a column, and whether it is required."""
-    from .checker import deref
-
-    if sheet == APPLICANTS:
-        node, required = applicant_schema, True
-    elif sheet == REGIONS:
-        regions = deref(schema.get("properties", {}).get("regions", {}), schema)
-        node = deref(regions.get("additionalProperties", {}), schema) if isinstance(regions, dict) else {}
-        required = True
-        if header == "region":
-            return deref(regions.get("propertyNames", {}), schema) if isinstance(regions, dict) else {}, True
-    elif sheet in applicant_schema.get("properties", {}):
-        node = deref(deref(applicant_schema["properties"][sheet], schema).get("items", {}), schema)
-        required = True
-        if header == "applicant":
-            return {"description": "The id of the applicant this row belongs to"}, True
-    else:
-        return {}, False
-    for part in header.split("."):
-        required = required and part in (node.get("required") or [])
-        node = deref((node.get("properties") or {}).get(part, {}), schema) if isinstance(node, dict) else {}
-    return (node if isinstance(node, dict) else {}), required
-
-
-def _columns(field_schema: dict, root: dict, prefix: str = "") -> Iterable[str]:
-    from .checker import deref
-
-    field_schema = deref(field_schema, root)
-    if field_schema.get("type") == "object" and field_schema.get("properties"):
-        for name, sub in field_schema["properties"].items():
-            yield from _columns(sub, root, f"{prefix}.{name}" if prefix else name)
-    elif prefix:
-        yield prefix
-
-
 def facts_workbook(data: dict) -> bytes:
     """A facts mapping as a workbook that ``read_facts_workbook`` reads back to the same facts."""
     applicants = data.get(APPLICANTS) or []
@@ -381,57 +309,77 @@ def _flatten(record: dict, prefix: str = "") -> dict:
 
 
 def write_workbook(sheets: dict[str, tuple[list[str], list[list]]], widths: bool = True, notes: dict | None = None,
-                   formats: dict | None = None) -> bytes:
-    """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text. ``notes``:
-    per (sheet, header) a guide row, which becomes the header's comment and, with allowed values, a drop-down.
-    ``formats``: per sheet, per column number (from 1), the number format of its cells (``0.00%``)."""
+                   formats: dict | None = None, preamble: dict | None = None) -> bytes:
+    """Sheets of (headers, rows) as XLSX bytes; decimals as numbers, dates as dates, fractions as text.
+
+    ``notes``: per (sheet, header) a (comment, allowed values) pair: the comment goes on the header's first
+    row, the allowed values become a drop-down under the header. ``formats``: per sheet, per column number
+    (from 1), the number format of its cells and of the column. ``preamble``: per sheet, rows above the header
+    row (a row of labels, in bold, then rows in grey italics, such as an example), which a reader skips."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)
     for name, (headers, rows) in sheets.items():
-        sheet = book.create_sheet(name)
-        sheet.append(headers)
-        for row in rows:
-            sheet.append([_cell(v) for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            if notes and (name, cell.value) in notes:
-                _annotate(sheet, cell, notes[(name, cell.value)])
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, dt.date):
-                    cell.number_format = "yyyy-mm-dd"
-                elif cell.column in (formats or {}).get(name, {}):
-                    cell.number_format = formats[name][cell.column]
-                elif cell.data_type == "f":  # a text such as '=HYPERLINK(...)' stays text, never a formula
-                    cell.data_type = "s"
+        _write_sheet(book.create_sheet(name), headers, rows, (preamble or {}).get(name, []),
+                     (formats or {}).get(name, {}), {h: n for (s, h), n in (notes or {}).items() if s == name})
         if widths:
-            for col, header in enumerate(headers, start=1):
-                longest = max([len(str(header))] + [len(str(r[col - 1])) for r in rows[:200] if col - 1 < len(r)])
-                sheet.column_dimensions[column_letter(col)].width = min(60, longest + 2)
-        sheet.freeze_panes = "A2"
+            _widths(book[name], [*(preamble or {}).get(name, []), headers, *rows[:200]])
     out = io.BytesIO()
     book.save(out)
     return _fixed_times(out.getvalue())
 
 
-def _annotate(sheet: Any, cell: Any, guide: list) -> None:
-    """A header's note (its Dutch name and description) and, for a column of allowed values, a drop-down."""
+def _write_sheet(sheet: Any, headers: list, rows: list, above: list, formats: dict, notes: dict) -> None:
+    from openpyxl.styles import Font
+
+    for line in above:
+        sheet.append([_cell(v) for v in line])
+    sheet.append(headers)
+    top = len(above) + 1  # the header row
+    for row in rows:
+        sheet.append([_cell(v) for v in row])
+    for number, line in enumerate(sheet.iter_rows(max_row=top), start=1):
+        for cell in line:
+            cell.font = Font(bold=True) if number == 1 else Font(italic=number < top, color="FF808080",
+                                                                  size=9 if number == top else None)
+    for cell, header in zip(sheet[1], headers):
+        if header in notes:
+            _annotate(sheet, cell, notes[header], top + 1)
+    for row in sheet.iter_rows(min_row=top + 1):
+        for cell in row:
+            if isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            elif cell.column in formats:
+                cell.number_format = formats[cell.column]
+            elif cell.data_type == "f":  # a text such as '=HYPERLINK(...)' stays text, never a formula
+                cell.data_type = "s"
+    for column, number_format in formats.items():
+        sheet.column_dimensions[column_letter(column)].number_format = number_format
+    sheet.freeze_panes = f"A{top + 1}"
+
+
+def _widths(sheet: Any, lines: list) -> None:
+    for col in range(1, max((len(line) for line in lines), default=0) + 1):
+        longest = max(len(str(line[col - 1])) if col - 1 < len(line) and line[col - 1] is not None else 0
+                      for line in lines)
+        sheet.column_dimensions[column_letter(col)].width = min(60, longest + 2)
+
+
+def _annotate(sheet: Any, cell: Any, note: tuple, first_row: int) -> None:
+    """A header's comment and, for a column of allowed values, a drop-down from ``first_row`` down."""
     from openpyxl.comments import Comment
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    _sheet, _header, dutch, required, allowed, description = guide
-    text = "\n".join(part for part in (dutch, description, "required" if required == "yes" else "") if part)
+    text, allowed, error = note
     if text:
         cell.comment = Comment(text, "rules")
-    if allowed and len(allowed) < 250:  # Excel's limit on a list typed into the validation itself
-        check = DataValidation(type="list", formula1=f'"{allowed.replace(", ", ",")}"', allow_blank=True,
+    if allowed and len(", ".join(allowed)) < 250:  # Excel's limit on a list typed into the validation itself
+        check = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
                                showErrorMessage=True)
-        check.error, check.errorTitle = f"One of: {allowed}", "Not an allowed value"
+        check.error, check.errorTitle = error, error.split(":")[0]
         sheet.add_data_validation(check)
-        check.add(f"{cell.column_letter}2:{cell.column_letter}100000")
+        check.add(f"{cell.column_letter}{first_row}:{cell.column_letter}100000")
 
 
 def _cell(value: Any) -> Any:

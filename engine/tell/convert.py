@@ -13,7 +13,8 @@ from ..errors import InputError, Location
 from ..rules.expr import format_decimal
 from ..rules.facts import format_of, load_data, read_facts_bytes
 from ..rules.validate import json_view
-from ..rules.xlsx import facts_workbook, read_facts_workbook, template_workbook
+from ..rules.template import template_workbook
+from ..rules.xlsx import facts_workbook, read_facts_workbook
 
 
 def read_any(source: str | Path) -> Any:
@@ -70,7 +71,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def template(ruleset: Ruleset) -> bytes:
-    """An empty facts workbook for the ruleset's facts schema."""
+def template(ruleset: Ruleset, lang: str = "nl") -> bytes:
+    """An empty facts workbook for the ruleset's facts schema, with its columns' names in ``lang``."""
     regions = list(region_schema(ruleset.facts_schema).get("properties", {}))
-    return template_workbook(ruleset.facts_schema, applicant_schema(ruleset.facts_schema), regions)
+    return template_workbook(ruleset.facts_schema, applicant_schema(ruleset.facts_schema), regions, lang)
