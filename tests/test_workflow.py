@@ -193,12 +193,13 @@ def test_a_quoted_date_in_a_test_case_is_a_date(runner, tmp_path, as_of, outcome
 
 def test_the_example_policies_in_the_new_constructs_pass_their_hand_worked_cases(runner):
     # examples/policies: a pro-rata part of a year (dates), a province attribute in a score (region.X), a nested
-    # quarter match (named items); each case was computed by hand in its comments before the first run.
+    # quarter match (named items), mergers (facts.group); each case was computed by hand in its comments before
+    # the first run.
     policies = EXAMPLES / "policies"
     result = invoke(runner, "test", "--rules-dir", policies, "--coverage")
-    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "3 passed, 0 failed", result.stdout
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "5 passed, 0 failed", result.stdout
     result = invoke(runner, "lint", "--rules-dir", policies)
-    assert result.exit_code == 0 and result.stdout == "0 finding(s) in 3 rule file(s)\n", result.stdout
+    assert result.exit_code == 0 and result.stdout == "0 finding(s) in 4 rule file(s)\n", result.stdout
 
 
 def test_coverage_lists_caps_steps_and_derived_values_no_case_reached(runner, tmp_path):

@@ -164,15 +164,31 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
             outcome = allocate_steps(ruleset, assessments, facts)
             record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
                                   outcome)
-            return _with_format(_with_kind(_with_excluded(ruleset, record, facts), kind, approvals), kind, record_format)
+            record = _with_excluded(ruleset, _with_members(record, facts), facts)
+            return _with_format(_with_kind(record, kind, approvals), kind, record_format)
         result = _allocate(ruleset, assessments, facts)
-        record = _with_excluded(ruleset, _record(ruleset, facts, as_of, engine, assessments, result), facts)
+        record = _with_excluded(ruleset, _with_members(_record(ruleset, facts, as_of, engine, assessments, result),
+                                                       facts), facts)
     if kind is None:
         return record
     for decision in record["decisions"]:  # the cap each applicant had, which explanations name
         if decision["allocation"] is not None:
             decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
     return _with_format(_with_kind(record, kind, approvals), kind, record_format)
+
+
+def _with_members(record: dict, facts: Facts) -> dict:
+    """A group's decision names the applications merged into it (``facts.group``), after its name."""
+    if not facts.groups:
+        return record
+    decisions = []
+    for decision in record["decisions"]:
+        members = facts.groups.get(decision["id"])
+        if members:
+            items = list(decision.items())
+            decision = {**dict(items[:2]), "members": list(members), **dict(items[2:])}
+        decisions.append(decision)
+    return {**record, "decisions": decisions}
 
 
 def _with_excluded(ruleset: Ruleset, record: dict, facts: Facts) -> dict:

@@ -239,6 +239,8 @@ def _reads(ruleset: Ruleset) -> set:
         _collect(tree, names)
     if ruleset.allocation.split:
         names.add(ruleset.allocation.split.field)
+    if ruleset.group is not None:  # grouping reads the field naming the head (what it adds up, no rule may read)
+        names.add(ruleset.group.by)
     return names
 
 

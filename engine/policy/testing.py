@@ -21,7 +21,8 @@ from ..rules.compile import Ruleset, compile_file
 from ..decide.decision import decide
 from ..errors import RulesError, InputError, Location
 from ..tell.explain import show
-from ..rules.facts import Facts, check_regions, coerce_call_dates, coerce_dates, date_paths
+from ..rules.facts import Facts, check_regions, coerce_call_dates, coerce_dates, date_paths, grouped
+from ..rules.group import check_groups
 from ..rules.load import Document, load_yaml_document, read_text
 from ..rules.validate import shipped_schema, validate_document
 
@@ -154,7 +155,10 @@ def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
     check_regions(ruleset, applicants, regions, case_doc.text, case_doc.file)
     call = case_doc.data.get("call") or {}
     coerce_call_dates({"call": call, "regions": regions}, ruleset, case_doc.text, case_doc.file)
-    return Facts(case_doc.file, "", "0" * 64, applicants, regions, call)
+    if ruleset.group is not None:
+        check_groups(applicants, ruleset.group, case_doc.loc)
+    applicants, groups = grouped(applicants, ruleset)
+    return Facts(case_doc.file, "", "0" * 64, applicants, regions, call, groups=groups)
 
 
 def _run_case(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:

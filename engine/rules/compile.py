@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import expr as E
-from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, deref, describe, kind_of_value,
-                      reads, region_schema)
+from .checker import (ANY, ERROR, NUMBER, ORDERED, Kind, Scope, applicant_schema, check, deref, describe,
+                      kind_of_schema, kind_of_value, reads, region_schema)
 from ..errors import ExpressionError, InputError, Location, Problem, did_you_mean
 from ..limits import check_deadline
+from .group import compile_group
 from .load import Document, bounded_decimal, load_yaml_document, read_text
 from .validate import check_schema, reference_problems, schema_dir, shipped_schema, validate_document
 
@@ -170,6 +171,7 @@ class Ruleset:
     letter: dict = field(default_factory=dict, compare=False, repr=False)  # sender, appeal route, signature
     translations: dict = field(default_factory=dict, compare=False, repr=False)  # Dutch text -> {lang: text}
     on_invalid: str = "refuse"  # or "exclude": a bad application is ineligible, the call decided for the rest
+    group: Any = None  # group.Group: applications decided as one (mergers), or None
 
     @property
     def params(self) -> dict:
@@ -240,6 +242,7 @@ class _Context:
         self.translations: dict = {}  # a Dutch text of the rule file -> {language: its translation}
         self.step_fte: dict = {}  # step index -> FTE of a reserve or minimum step
         self.step_fte_expr: dict = {}  # step index -> its expression, if it is one
+        self.group: Any = None  # facts.group, compiled
 
     def problem(self, path: tuple, message: str, key: bool = False, code: str = "invalid") -> None:
         from .validate import field_path
@@ -311,6 +314,9 @@ def _stage_facts_schema(ctx: _Context) -> None:
         ctx.problem(("facts", "schema"), f"applicant field '{name}' has a reserved name (it means the applicant's "
                     "priority tier, the parameters, or the decision date, in expressions): rename the field")
     ctx.facts_schema, ctx.facts_schema_text = schema, text
+    ctx.group = compile_group(ctx.data["facts"].get("group"), properties or {},
+                              lambda field_schema: kind_of_schema(field_schema, schema),
+                              lambda path, message: ctx.problem(("facts", "group") + path, message))
 
 
 _SCHEMA_JSON = None
@@ -960,6 +966,7 @@ def _build(ctx: _Context) -> Ruleset:
         letter=_plain(data.get("letter") or {}),
         translations=ctx.translations,
         on_invalid=str(data["facts"].get("on_invalid", "refuse")),
+        group=ctx.group,
     )
 
 

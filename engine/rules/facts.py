@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from .checker import deref, kind_of_schema, region_schema
 from .compile import Ruleset
+from .group import check_groups, merge
 from ..errors import InputError, Location, Problem, printable
 from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
@@ -43,6 +44,7 @@ class Facts:
     format: str = "json"  # the parser the bytes went through: "json" or "yaml"
     excluded: tuple = ()  # (applicant as given, its problems) of the applications excluded (on_invalid: exclude)
     warnings: tuple = ()  # what was read other than as given (a number stored as text in a workbook), at its cell
+    groups: dict = field(default_factory=dict, compare=False)  # head id -> its members' ids (facts.group)
 
 
 def format_of(label: str, head: bytes) -> str:
@@ -114,11 +116,19 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
               lambda d: coerce_all(d["applicants"], date_paths(ruleset), text, label),
               lambda d: check_regions(ruleset, d["applicants"], d.get("regions"), text, label),
               lambda d: coerce_call_dates(d, ruleset, text, label)]
+    if ruleset.group is not None:
+        checks.append(lambda d: check_groups(d["applicants"], ruleset.group,
+                                             lambda path: load_positions(text, label).loc(path)))
     for check in checks:
         data = _excluding(check, data, excluded) if exclude else (check(data), data)[1]
-    applicants, regions = data["applicants"], data.get("regions")
-    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, regions, data.get("call") or {}, raw, fmt,
-                 tuple(excluded))
+    applicants, groups = grouped(data["applicants"], ruleset)
+    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), data.get("call") or {},
+                 raw, fmt, tuple(excluded), groups=groups)
+
+
+def grouped(applicants: list, ruleset: Ruleset) -> tuple[list, dict]:
+    """The applications as decided (a group's head with the group's sums, its members left out) and the groups."""
+    return merge(applicants, ruleset.group) if ruleset.group is not None else (applicants, {})
 
 
 APPLICANT_PATH = re.compile(r"applicants\[(\d+)\]")

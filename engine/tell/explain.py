@@ -21,6 +21,7 @@ PHRASES = {
         "title": "Motivering van beslissing {id}",
         "ruleset": "Regelset: {title} (versie {version}), toestand op {as_of}.",
         "applicant": "Aanvrager: {id} — {name}{region}.",
+        "members": "Samen beoordeeld met de samengevoegde aanvragen: {ids}; opgeteld: {fields}.",
         "eligibility": "1. Ontvankelijkheid",
         "held": "voldaan", "failed": "niet voldaan",
         "rule": "Regel '{id}': {description}",
@@ -77,6 +78,7 @@ PHRASES = {
         "title": "Statement of reasons for decision {id}",
         "ruleset": "Ruleset: {title} (version {version}), as of {as_of}.",
         "applicant": "Applicant: {id} — {name}{region}.",
+        "members": "Judged together with the applications merged into it: {ids}; added up: {fields}.",
         "eligibility": "1. Eligibility",
         "held": "met", "failed": "not met",
         "rule": "Rule '{id}': {description}",
@@ -161,6 +163,9 @@ def explain_applicant(record: dict, ruleset: Ruleset, applicant: str, lang: str 
     sections = [{"title": p["title"].format(id=record["decision_id"][:16]), "lines": [
         p["ruleset"].format(title=record["ruleset"]["title"], version=record["ruleset"]["version"], as_of=record["as_of"]),
         p["applicant"].format(id=decision["id"], name=decision.get("name") or "", region=region)]}]
+    if decision.get("members") and ruleset.group is not None:
+        sections[0]["lines"].append(p["members"].format(ids=", ".join(decision["members"]),
+                                                        fields=", ".join(ruleset.group.fields)))
     sections.append(_eligibility(decision, ruleset, p))
     if decision["eligible"]:
         sections.append(_priority(decision, ruleset, p))
@@ -170,8 +175,12 @@ def explain_applicant(record: dict, ruleset: Ruleset, applicant: str, lang: str 
 
 
 def _find(record: dict, applicant: str) -> dict:
+    """The decision about ``applicant``: its own, or that of the group it was merged into (``facts.group``)."""
     for decision in record["decisions"]:
         if decision["id"] == applicant:
+            return decision
+    for decision in record["decisions"]:
+        if applicant in (decision.get("members") or ()):
             return decision
     ids = [d["id"] for d in record["decisions"]]
     raise LookupFailure(f"no applicant '{applicant}' in decision {record['decision_id'][:16]}{did_you_mean(applicant, ids)}")

@@ -25,6 +25,11 @@ WORDS = {
         "intro": "Deze brief legt uit hoe over de aanvraag van {name} ({id}) beslist werd in de ronde "
                  "'{title}' (versie {version}), volgens de regels die golden op {as_of}.",
         "decision": "Beslissing {id}.",
+        "merged": "Samen met uw aanvraag werd die van {members} beoordeeld, omdat die met u samengevoegd werd: "
+                  "uw cijfers zijn samengeteld ({fields}), en u vroeg voor allen samen.",
+        "and": "en",
+        "member": "Uw aanvraag ({member}) werd samengevoegd met die van {head}, en samen met die aanvraag beoordeeld: "
+                  "deze beslissing geldt voor beide.",
         "eligibility": "1. Komt u in aanmerking?",
         "eligible": "Ja. U voldoet aan elke voorwaarde:",
         "ineligible": "Nee. U voldoet niet aan elke voorwaarde:",
@@ -130,6 +135,11 @@ WORDS = {
         "reduced": "Your contingent is reduced by {reduced} FTE; with what you receive, it changes by {change} FTE.",
         "method": "How it was shared: {description}",
         "high_first": "highest first", "low_first": "lowest first",
+        "merged": "The application of {members}, merged into yours, was judged together with yours: your figures "
+                  "were added up ({fields}), and you applied for all of you.",
+        "and": "and",
+        "member": "Your application ({member}) was merged into that of {head}, and judged together with it: this "
+                  "decision is for both.",
         "closing": "This decision is kept in the decision log and can be recomputed and checked at any time.",
         "tier_word": "priority group", "lottery": "lottery", "id": "file number",
     },
@@ -145,6 +155,7 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
                               title=record["ruleset"]["title"], version=record["ruleset"]["version"],
                               as_of=fmt.date(dt.date.fromisoformat(record["as_of"]))),
             w["decision"].format(id=record["decision_id"][:16])]
+    head += _group_lines(decision, applicant, ruleset, w, lang)
     sections = [{"title": w["title"], "lines": head}, _eligibility(decision, ruleset, fmt, w, facts)]
     number = 2
     if decision["eligible"]:
@@ -154,6 +165,23 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
     sections.append({"title": "", "lines": [w["closing"]]})
     return {"decision_id": record["decision_id"], "applicant": decision["id"], "language": lang, "for": "applicant",
             "sections": sections}
+
+
+def _group_lines(decision: dict, applicant: str, ruleset: Ruleset, w: dict, lang: str) -> list[str]:
+    """For a group's decision (``facts.group``): whose applications were judged with it, and which figures were
+    added up; to a member, that its application was decided as part of the group."""
+    if applicant != decision["id"]:
+        return [w["member"].format(member=applicant, head=decision["id"])]
+    if not decision.get("members"):
+        return []
+    group = ruleset.group
+    fields = [label(ruleset, name, lang) for name in group.sum] + [label(ruleset, item.name, lang)
+                                                                   for item in group.lists]
+    return [w["merged"].format(members=_and(decision["members"], w), fields=", ".join(fields))]
+
+
+def _and(items: list[str], w: dict) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {w['and']} {items[-1]}"
 
 
 class Formatter:

@@ -144,10 +144,16 @@ def _status(decision: dict) -> str:
     return "not eligible: " + ", ".join(failed)
 
 
+def _with_members(decision: dict) -> str:
+    """The name, and the applications merged into this one (``facts.group``): 'Werkplaats Aalst (+B)'."""
+    members = decision.get("members") or []
+    return " ".join(part for part in (decision["name"] or "", f"(+{', '.join(members)})" if members else "") if part)
+
+
 def decision_table(record: dict) -> str:
     """The ranked decisions, totals per region and overall."""
     reduces = "reduced_fte" in record
-    rows = [(d["rank"], d["id"], shorten(d["name"] or "", 32), d["region"], d["tier"], d["requested_fte"],
+    rows = [(d["rank"], d["id"], shorten(_with_members(d), 32), d["region"], d["tier"], d["requested_fte"],
              d["allocated_fte"], *((d["reduced_fte"], d["change_fte"]) if reduces else ()), _status(d))
             for d in record["decisions"]]
     headers = ["rank", "id", "name", "region", "tier", "requested", "allocated"]
