@@ -499,15 +499,21 @@ def _coverage_report(results, paths, rules_dir, min_coverage) -> bool:
 
 @main.command()
 @click.argument("old")
-@click.argument("new_or_facts")
+@click.argument("new_or_facts", required=False)
 @click.argument("facts", required=False)
 @click.option("--as-of", callback=parse_date, help="Decision date (default: today); also picks versions of bare ids.")
 @click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
 @click.option("--set", "sets", multiple=True, callback=parse_sets, metavar="NAME=VALUE",
               help="Overrides for NEW (or for OLD itself when only OLD and FACTS are given).")
+@click.option("--from-log", is_flag=True, help="Backtest: re-run NEW (or OLD with --set) on every official call of "
+              "OLD (an id or id@version) in the log, from its stored facts, against the text that decided it.")
+@click.option("--since", callback=parse_date, help="With --from-log: calls decided as of this date or later.")
+@click.option("--until", callback=parse_date, help="With --from-log: calls decided as of this date or earlier.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
-    """Impact of a change: OLD NEW FACTS, or OLD FACTS --set NAME=VALUE.
+@log_option
+def diff(old, new_or_facts, facts, as_of, rules_dir, sets, from_log, since, until, fmt, log_path):
+    """Impact of a change: OLD NEW FACTS, or OLD FACTS --set NAME=VALUE; with --from-log, OLD [NEW] on the logged
+    official calls of OLD.
 
     OLD and NEW are rule files, ids (the version in force) or id@version.
     """
@@ -516,7 +522,11 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
     from rules_engine.policy.diff import as_dict, impact
     from rules_engine.tell.render import diff_table
 
+    if from_log:
+        return _backtest(old, new_or_facts, facts, rules_dir, sets, since, until, fmt, log_path)
     as_of = as_of or dt.date.today()
+    if new_or_facts is None:
+        raise click.UsageError("give OLD NEW FACTS, or OLD FACTS with at least one --set (or OLD [NEW] --from-log)")
     if facts is None:
         if not sets:
             raise click.UsageError("give OLD NEW FACTS, or OLD FACTS with at least one --set")
@@ -530,6 +540,27 @@ def diff(old, new_or_facts, facts, as_of, rules_dir, sets, fmt):
         click.echo(to_json(as_dict(result)))
         return
     click.echo(diff_table(result))
+
+
+def _backtest(old, new, facts, rules_dir, sets, since, until, fmt, log_path):
+    from rules_engine.api import backtest
+    from rules_engine.decide.decision import to_json
+    from rules_engine.tell.render import diff_table
+
+    if facts is not None:
+        raise click.UsageError("with --from-log the facts are the logged calls': give OLD [NEW], no FACTS")
+    if new is None and not sets:
+        raise click.UsageError("with --from-log, give OLD NEW, or OLD with at least one --set")
+    with open_log(log_path) as log:
+        runs = backtest(log, old, new, rules_dir, since, until, sets)
+    if fmt == "json":
+        click.echo(to_json({"calls": [run.as_dict() for run in runs]}))
+        return
+    for run in runs:
+        click.echo(f"== record {run.seq} ({run.record_id}), as of {run.as_of.isoformat()}")
+        click.echo(diff_table(run.impact) + "\n")
+    changed = sum(1 for run in runs if run.impact.changed)
+    click.echo(f"{len(runs)} official call{'s' if len(runs) != 1 else ''} re-run; {changed} with a changed outcome")
 
 
 @main.command()

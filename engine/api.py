@@ -444,6 +444,20 @@ def replay_record(log: DecisionLog, ref: str):
     return replay_checked(log, log.get(ref))
 
 
+def backtest(log: DecisionLog, old: str, new: str | None, rules_dir: str | Path, since: dt.date | None = None,
+             until: dt.date | None = None, overrides: Mapping[str, str] | None = None) -> list:
+    """``new`` (or ``old`` with ``overrides``) re-run on every official call of ``old`` (an id, or ``id@version``)
+    in the log whose as-of date is in [since, until]: per call, what changes (``policy.backtest``)."""
+    from .policy.backtest import backtest as run, official_calls
+
+    if named_by_path(old):
+        raise InputError.at(Location(old), "with --from-log, OLD is a ruleset id or id@version (the calls it decided "
+                            "are re-run), not a file")
+    ruleset_id, _, version = old.partition("@")
+    calls = official_calls(log, ruleset_id, version or None, since, until)
+    return run(log, calls, lambda day: resolve(new or old, rules_dir, day, overrides, log=log))
+
+
 def realisation_report(log: DecisionLog, ref: str, settlements: str | Path | bytes, base: str | None = None,
                        quarter: str | None = None, through: str | None = None):
     """The realisation of a logged official decision (``tell.report.realisation``): the record is checked
