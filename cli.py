@@ -162,12 +162,14 @@ def validate(paths, strict, rules_dir):
 @click.option("--reason", help="Why the decision is asked for; kept in the log.")
 @click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
               show_default=True, help="An official decision needs this many approvals of the exact rule text.")
+@click.option("--allowed-signers", "allowed_signers", type=click.Path(), envvar="RULES_ALLOWED_SIGNERS",
+              help="The approvers' public keys, one per line: only approvals signed by one of them count.")
 @click.option("--idempotency-key", "key", metavar="KEY",
               help="Decide once: run again with the same KEY (and the same request), it prints the record logged "
                    "the first time and logs nothing.")
 @log_option
 def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, no_log, simulate, who, reason,
-             require_approvals, key, log_path):
+             require_approvals, allowed_signers, key, log_path):
     """Evaluate RULESET (a rule file, an id, or id@version) on the applications in FACTS (- for stdin)."""
     import decimal
     import json
@@ -178,7 +180,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     as_of = as_of or dt.date.today()
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give it a file with -o decision.xlsx")
-    asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals)
+    asking = Asking(simulate, not no_log, who or _os_user(), reason, require_approvals, _allowed(allowed_signers))
     with _log_for(log_path, no_log) as log:
         compiled, record, loaded = run(ruleset, facts, as_of, rules_dir, engine_name, sets, asking=asking, log=log)
         for warning in loaded.warnings:
@@ -622,8 +624,11 @@ def log_cmd(ruleset, since, until, everything, fmt, log_path):
 @click.option("--as", "who", metavar="NAME", hidden=True)
 @click.option("--note", help="A note kept with the approval.")
 @click.option("--idempotency-key", "key", metavar="KEY", help="Approve once: the same KEY again logs nothing new.")
+@click.option("--sign-with", "sign_with", type=click.Path(), metavar="KEY",
+              help="Sign the approval with your own key (from 'rules audit keygen NAME', NAME your token's name), so "
+                   "that it counts where approvals must be signed (--allowed-signers).")
 @log_option
-def approve(spec, rules_dir, secret, who, note, key, log_path):
+def approve(spec, rules_dir, secret, who, note, key, sign_with, log_path):
     """Approve the exact text of a version (and its facts schema) as the holder of an approver token."""
     from rules_engine.api import Once, approve as run, approver, earlier, resolve
 
@@ -636,7 +641,8 @@ def approve(spec, rules_dir, secret, who, note, key, log_path):
         ruleset = resolve(spec, rules_dir, dt.date.today(), log=log)
         name = approver(log, secret)
         once = Once.of(name, key, {"spec": spec, "ruleset_sha256": ruleset.sha256, "note": note})
-        entry = earlier(log, once) or run(log, ruleset, name, note, once)
+        signer = _read_key(sign_with, "signer") if sign_with else None
+        entry = earlier(log, once) or run(log, ruleset, name, note, once, signer)
     click.echo(f"approved {ruleset.id} {ruleset.version} (rule text {ruleset.sha256[:16]}...) as {entry.requested_by}: "
                f"record {entry.seq} in {_log_name(log_path)}")
 
@@ -864,19 +870,29 @@ def audit():
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(),
               help="A signed checkpoint (from `rules audit checkpoint`): the log must still hold its tree.")
 @click.option("--public-key", help="The checkpoint's public key (its text, or a file holding it).")
+@click.option("--allowed-signers", "allowed_signers", type=click.Path(), envvar="RULES_ALLOWED_SIGNERS",
+              help="The approvers' public keys: every approval must carry its approver's signature by one of them.")
 @log_option
-def audit_verify(head, checkpoint_path, public_key, log_path):
+def audit_verify(head, checkpoint_path, public_key, allowed_signers, log_path):
     """Recompute the hash chain and every stored text; exit 1 at the first bad record."""
+    from rules_engine.api import unsigned_approvals
     from rules_engine.record.audit import parse_head
     from rules_engine.record.proofs import check_checkpoint
 
     expected = parse_head(head) if head else None
     note, key = _signed(checkpoint_path, public_key)
+    allowed = _allowed(allowed_signers)
     with open_log(log_path) as log:
         count = log.verify(expected)
         current = log.head()
         point = check_checkpoint(log, note, key, checkpoint_path) if note is not None else None
+        unsigned = unsigned_approvals(log, allowed) if allowed else []
+    if unsigned:
+        raise RulesError("approvals without their approver's signature by an allowed key: " + "; ".join(
+            f"record {e.seq} (by {e.requested_by})" for e in unsigned) + " - a row anyone with the database can add")
     suffix = f"; it begins with the history of head {head.split(':')[0]}" if expected else ""
+    if allowed:
+        suffix += "; every approval is signed by its approver's allowed key"
     if point:
         suffix += f"; it holds the tree of {point.size} records signed by {key.name}" + (f" at {point.time}" if point.time else "")
     click.echo(f"ok: {count} records, chain and stored texts verified{suffix}; head {current[0]}:{current[1]}")
@@ -915,6 +931,36 @@ def audit_keygen(name, output):
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
     click.echo(public)
+
+
+@audit.command("sign-approval")
+@click.argument("spec", metavar="RULESET@VERSION")
+@click.option("--key", "key_path", required=True, type=click.Path(), help="Your signing key (from `rules audit keygen "
+              "NAME`, NAME your token's name).")
+@click.option("--rules-dir", default="rules", show_default=True, type=click.Path())
+@log_option
+def audit_sign_approval(spec, key_path, rules_dir, log_path):
+    """Print your signed note approving the exact text of RULESET@VERSION, to send with an approval over HTTP
+    (`signature`): the server never holds your key."""
+    from rules_engine.api import approval_statement, resolve
+    from rules_engine.record.audit import DecisionLog, default_path
+
+    key = _read_key(key_path, "signer")
+    target = log_path or default_path()
+    log = DecisionLog(target, create=False) if Path(str(target)).exists() or "://" in str(target) else None
+    try:
+        ruleset = resolve(spec, rules_dir, dt.date.today(), log=log)
+    finally:
+        if log is not None:
+            log.close()
+    click.echo(key.sign(approval_statement(ruleset, key.name)), nl=False)
+
+
+def _allowed(path) -> tuple:
+    """The allowed signers' public keys from their file, or () when none is given."""
+    from rules_engine.policy.signing import read_allowed
+
+    return read_allowed(path) if path else ()
 
 
 def _read_key(path: str, kind: str):
@@ -1048,7 +1094,7 @@ def audit_head(log_path):
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SERVE_SETTINGS = ("host", "port", "rules_dir", "workers", "time_limit", "max_body", "require_approvals",
-                  "header_timeout", "keep_alive", "max_connections", "heavy_requests", "log")
+                  "allowed_signers", "header_timeout", "keep_alive", "max_connections", "heavy_requests", "log")
 
 
 def _serve_config(ctx, _param, path):
@@ -1090,6 +1136,8 @@ def _serve_config(ctx, _param, path):
 @click.option("--no-auth", is_flag=True, help="Every request is an admin: for local experiments on a loopback host only.")
 @click.option("--require-approvals", type=click.IntRange(0, 100), default=0, envvar="RULES_REQUIRE_APPROVALS",
               show_default=True, help="An official decision needs this many approvals of the exact rule text.")
+@click.option("--allowed-signers", "allowed_signers", type=click.Path(dir_okay=False), envvar="RULES_ALLOWED_SIGNERS",
+              help="The approvers' public keys, one per line: only approvals signed by one of them count.")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 300),
               help="Seconds a connection has to send a whole request head; then it is closed.")
 @click.option("--keep-alive", default=5, show_default=True, type=click.IntRange(1, 300),
@@ -1103,8 +1151,8 @@ def _serve_config(ctx, _param, path):
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False, callback=_serve_config,
               help="A TOML file of these settings (host = \"0.0.0.0\", workers = 4, log = \"postgresql://...\", "
                    "...); an option given on the command line wins.")
-def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, header_timeout,
-          keep_alive, max_connections, heavy_requests, log_path):
+def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, allowed_signers,
+          header_timeout, keep_alive, max_connections, heavy_requests, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
     import uvicorn
 
@@ -1120,6 +1168,7 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
     _warn_password(target)
     from rules_engine.api import list_rulesets
 
+    _allowed(allowed_signers)  # a bad file stops the start, with its line
     try:
         list_rulesets(rules_dir)
     except RulesError as exc:  # the server starts, and says so in /readyz; that ruleset decides nothing
@@ -1128,7 +1177,8 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
                        "RULES_LOG": target if is_postgres(target) else str(Path(target).resolve()),
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
                        "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals),
-                       "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout), "RULES_SERVE_HEAVY": str(heavy_requests)})
+                       "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout), "RULES_SERVE_HEAVY": str(heavy_requests),
+                       "RULES_ALLOWED_SIGNERS": str(Path(allowed_signers).resolve()) if allowed_signers else ""})
     _no_delay_on_listening_sockets(uvicorn)
     _more_open_files(max_connections * workers + 256)
     from rules_service.protocol import HeaderDeadline

@@ -122,6 +122,7 @@ class Asking:
     who: str | None = None  # who asks (the service: the token's name)
     reason: str | None = None
     require_approvals: int = 0  # an official decision needs this many approvals of the exact text
+    signers: tuple = ()  # the allowed signers' public keys: if any, only approvals signed by one of them count
 
 
 def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rules_dir: str | Path = "rules",
@@ -148,7 +149,9 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
     ruleset = resolve(spec, rules_dir, as_of, overrides, official=official, log=log)
     kind = "simulation" if asking.simulate or overrides or by_path or ruleset.status == "draft" else "official"
     relied_on = approvals_for(log, ruleset, exclude=asking.who) if log is not None else []
-    refusal = _refusal(ruleset, spec, as_of, asking, relied_on) if kind == "official" else None
+    counted = _signed(log, ruleset, asking.who, asking.signers) if asking.signers and log is not None else relied_on
+    refusal = _refusal(ruleset, spec, as_of, asking, counted, len(relied_on) - len(counted)) if kind == "official" \
+        else None
     if asking.logging and refusal:
         raise GovernanceError(refusal)
     with batch():
@@ -159,17 +162,53 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
     return ruleset, record, loaded
 
 
-def _refusal(ruleset: Ruleset, spec: str, as_of: dt.date, asking: Asking, relied_on: list) -> str | None:
+def _refusal(ruleset: Ruleset, spec: str, as_of: dt.date, asking: Asking, relied_on: list,
+             unsigned: int = 0) -> str | None:
     """Why governance would refuse this as an official decision, or None."""
     try:
         _check_official(ruleset, spec, as_of)
     except GovernanceError as exc:
         return str(exc)
     if len(relied_on) < asking.require_approvals:
-        return (f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s) of its exact text by people other "
-                f"than {asking.who or 'the one asking'}; an official decision needs {asking.require_approvals} "
-                f"('rules approve {ruleset.id}@{ruleset.version}')")
+        signed = " signed by an allowed key" if asking.signers else ""
+        ignored = f" ({unsigned} more without such a signature do not count)" if unsigned else ""
+        return (f"{ruleset.id} {ruleset.version} has {len(relied_on)} approval(s){signed} of its exact text by people "
+                f"other than {asking.who or 'the one asking'}{ignored}; an official decision needs "
+                f"{asking.require_approvals} ('rules approve {ruleset.id}@{ruleset.version}"
+                f"{' --sign-with KEY' if asking.signers else ''}')")
     return None
+
+
+def _signed(log: DecisionLog, ruleset: Ruleset, exclude: str | None, allowed: tuple) -> list:
+    """The first approval by each person that carries their signature by an allowed key (``policy.signing``)."""
+    import hashlib
+    import json
+
+    from .policy.signing import signed_by
+
+    schema_sha = hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
+    return log.approvals(ruleset.sha256, schema_sha, exclude=exclude,
+                         accept=lambda entry: signed_by(json.loads(entry.text)["approval"], allowed) is not None)
+
+
+def approval_statement(ruleset: Ruleset, who: str) -> str:
+    """What ``who`` signs to approve the exact text of ``ruleset`` (``policy.signing``)."""
+    import hashlib
+
+    from .policy.signing import statement
+
+    return statement(ruleset.id, ruleset.version, ruleset.sha256,
+                     hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest(), who)
+
+
+def unsigned_approvals(log: DecisionLog, allowed: tuple) -> list[Entry]:
+    """Every approval record of the log that carries no signature by an allowed key of its approver."""
+    import json
+
+    from .policy.signing import signed_by
+
+    return [entry for entry in log.entries() if entry.kind == "approval"
+            and signed_by(json.loads(entry.text)["approval"], allowed) is None]
 
 
 def _dry_run(record: dict, would_be: str, refusal: str | None) -> dict:
@@ -246,11 +285,14 @@ def token_holder(log: DecisionLog, secret: str, roles: tuple, act: str, verb: st
     return token.name
 
 
-def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None, once: Once | None = None) -> Entry:
+def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = None, once: Once | None = None,
+            signer=None, signature: str | None = None, allowed: tuple = ()) -> Entry:
     """Append an approval of the exact text of ``ruleset`` (and its facts schema) by ``who`` to the chain.
 
     ``who`` is an authenticated name (a token's); the text's own author (``author:`` in the rule file) never
-    approves it."""
+    approves it. With ``signer`` (the approver's own key, named as they are), the approval carries their
+    signature of what they approve (``policy.signing``); or with ``signature``, such a signature made elsewhere
+    (checked against this approval's statement, and against the ``allowed`` keys when there are any)."""
     import hashlib
     import json
 
@@ -265,6 +307,18 @@ def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = Non
     approval = {"approval": {"ruleset": ruleset.id, "version": ruleset.version, "status": ruleset.status,
                              "ruleset_sha256": hashlib.sha256(rule_text).hexdigest(),
                              "facts_schema_sha256": hashlib.sha256(schema_text).hexdigest(), "by": who, "note": note}}
+    if signer is not None:
+        from .policy.signing import sign
+
+        if not same_person(signer.name, who):
+            raise GovernanceError(f"the key is {signer.name}'s, and the approval is {who}'s: an approver signs with "
+                                  "their own key (named as their token)")
+        approval["approval"]["signature"] = sign(signer, approval["approval"])
+    elif signature is not None:
+        from .policy.signing import check_signature
+
+        check_signature(signature, approval["approval"], allowed)
+        approval["approval"]["signature"] = signature
     output = json.dumps(approval, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
     return log.append(Submission(
         decision_id=hashlib.sha256(output).hexdigest(), engine_version=__version__, evaluator="-",

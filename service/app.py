@@ -61,6 +61,7 @@ class Settings:
     no_auth: bool = False
     require_approvals: int = 0
     heavy_requests: int = 2  # large bodies decided at once per worker (each in a child process)
+    signers: tuple = ()  # the allowed signers' public keys: only approvals signed by one of them count
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -69,7 +70,7 @@ class Settings:
         return cls(env.get("RULES_SERVE_RULES_DIR", "rules"), env.get("RULES_LOG", ""),
                    float(env.get("RULES_SERVE_TIME_LIMIT", "30")), int(env.get("RULES_SERVE_MAX_BODY", str(MAX_BODY))),
                    env.get("RULES_SERVE_NO_AUTH") == "1", int(env.get("RULES_REQUIRE_APPROVALS", "0") or 0),
-                   int(env.get("RULES_SERVE_HEAVY", "2")))
+                   int(env.get("RULES_SERVE_HEAVY", "2")), _signers(env.get("RULES_ALLOWED_SIGNERS", "")))
 
     @property
     def log_path(self) -> str:
@@ -249,6 +250,13 @@ def _media(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def _signers(path: str) -> tuple:
+    """The allowed signers' public keys from ``rules serve --allowed-signers`` (checked when it started)."""
+    from rules_engine.policy.signing import read_allowed
+
+    return read_allowed(path) if path else ()
+
+
 def _facts_format(request: Request, workbook: bool = False) -> str:
     """json or yaml from the body's Content-Type (and xlsx, where a workbook is taken); else 415."""
     media = _media(request)
@@ -402,8 +410,9 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         caller = _caller(request, settings, "approve")
         _spec(f"{ruleset_id}@{version}")
         note = payload.note if payload else None
-        once = _once(request, caller, {"note": note})
-        entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note, once)
+        signature = payload.signature if payload else None
+        once = _once(request, caller, {"note": note, "signature": signature})
+        entry = await _work(settings, _approve, settings, f"{ruleset_id}@{version}", caller.name, note, once, signature)
         return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
                 "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
 
@@ -444,7 +453,7 @@ def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
         fmt = _facts_format(request)
         body = await _body(request, settings)
         day, overrides = _date(as_of), _overrides(set_)
-        asking = api.Asking(simulate, not dry_run, caller.name, None, settings.require_approvals)
+        asking = api.Asking(simulate, not dry_run, caller.name, None, settings.require_approvals, settings.signers)
         once = None if dry_run else _once(request, caller, {"body_sha256": hashlib.sha256(body).hexdigest(),
                                                             "content_type": _media(request)})
         first = await _work(settings, _earlier, settings, once) if once else None
@@ -570,13 +579,14 @@ def _resolved(settings: Settings, spec: str):
         return api.resolve(spec, settings.rules_dir, dt.date.today(), log=log)
 
 
-def _approve(settings: Settings, spec: str, who: str, note: str | None, once: "api.Once | None" = None):
+def _approve(settings: Settings, spec: str, who: str, note: str | None, once: "api.Once | None" = None,
+             signature: str | None = None):
     with DecisionLog(settings.log_path, create=True) as log:
         first = api.earlier(log, once)
         if first is not None:
             return first
         ruleset = api.resolve(spec, settings.rules_dir, dt.date.today(), log=log)
-        return api.approve(log, ruleset, who, note, once)
+        return api.approve(log, ruleset, who, note, once, signature=signature, allowed=settings.signers)
 
 
 def _readable_log(settings: Settings) -> bool:

@@ -95,6 +95,10 @@ class Verified(BaseModel):
 
 class ApprovalRequest(BaseModel):
     note: str | None = None
+    signature: str | None = Field(None, max_length=4096,
+                                  description="The approver's signed note of this approval's statement, from "
+                                              "'rules audit sign-approval ID@VERSION --key KEY' (optional; where "
+                                              "approvals must be signed, only signed ones count)")
 
 
 class PublishRequest(BaseModel):

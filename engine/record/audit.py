@@ -28,7 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import quote
 
 from .audit_pg import PostgresConnection, display, is_postgres
@@ -605,9 +605,10 @@ class DecisionLog:
             raise self._error(exc) from None
 
     def approvals(self, ruleset_sha256: str, schema_sha256: str, exclude: str | None = None,
-                  before: int | None = None) -> list[dict]:
+                  before: int | None = None, accept: Callable[[Entry], bool] | None = None) -> list[dict]:
         """The first approval by each person of this exact rule text and schema (not ``exclude``'s),
-        among the records before seq ``before``; each approval's own hash is checked first."""
+        among the records before seq ``before`` (with ``accept``, the first it accepts); each approval's own
+        hash is checked first."""
         found: dict[str, dict] = {}
         excluded = person(exclude) if exclude is not None else None
         for entry in self._approval_rows(ruleset_sha256, schema_sha256, before if before is not None else 1 << 62):
@@ -619,7 +620,8 @@ class DecisionLog:
             if record_hash(entry.hashed_fields()) != entry.hash:
                 raise AuditFailure(f"record {entry.seq}: an approval that does not match its hash: it was changed")
             self._linked(entry)
-            found[who] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+            if accept is None or accept(entry):
+                found[who] = {"seq": entry.seq, "by": entry.requested_by, "recorded_at": entry.recorded_at}
         return list(found.values())
 
     def _approval_rows(self, ruleset_sha256: str, schema_sha256: str, before: int) -> Iterator[Entry]:
