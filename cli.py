@@ -927,7 +927,10 @@ def audit_keygen(name, output):
     target = Path(output)
     if target.exists():
         raise InputError.at(Location(output), "exists already: a signing key is never overwritten")
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputError.at(Location(output), f"cannot write the signing key here: {exc.strerror or exc}") from None
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
     click.echo(public)
@@ -1094,7 +1097,7 @@ def audit_head(log_path):
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SERVE_SETTINGS = ("host", "port", "rules_dir", "workers", "time_limit", "max_body", "require_approvals",
-                  "allowed_signers", "header_timeout", "keep_alive", "max_connections", "heavy_requests", "log")
+                  "allowed_signers", "checkpoint_key", "checkpoint_every", "header_timeout", "keep_alive", "max_connections", "heavy_requests", "log")
 
 
 def _serve_config(ctx, _param, path):
@@ -1138,6 +1141,11 @@ def _serve_config(ctx, _param, path):
               show_default=True, help="An official decision needs this many approvals of the exact rule text.")
 @click.option("--allowed-signers", "allowed_signers", type=click.Path(dir_okay=False), envvar="RULES_ALLOWED_SIGNERS",
               help="The approvers' public keys, one per line: only approvals signed by one of them count.")
+@click.option("--checkpoint-key", "checkpoint_key", type=click.Path(dir_okay=False), envvar="RULES_CHECKPOINT_KEY",
+              help="The log's signing key (from `rules audit keygen`): the server signs checkpoints of the log's tree "
+                   "as it grows (GET /v1/audit/checkpoint).")
+@click.option("--checkpoint-every", default=60.0, show_default=True, type=click.FloatRange(1, 86400),
+              help="Seconds between two checkpoints the server signs (only when the log has grown).")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 300),
               help="Seconds a connection has to send a whole request head; then it is closed.")
 @click.option("--keep-alive", default=5, show_default=True, type=click.IntRange(1, 300),
@@ -1152,7 +1160,7 @@ def _serve_config(ctx, _param, path):
               help="A TOML file of these settings (host = \"0.0.0.0\", workers = 4, log = \"postgresql://...\", "
                    "...); an option given on the command line wins.")
 def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require_approvals, allowed_signers,
-          header_timeout, keep_alive, max_connections, heavy_requests, log_path):
+          checkpoint_key, checkpoint_every, header_timeout, keep_alive, max_connections, heavy_requests, log_path):
     """Serve the engine over HTTP: API v1, docs at /docs, OpenAPI at /openapi.json."""
     import uvicorn
 
@@ -1169,6 +1177,8 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
     from rules_engine.api import list_rulesets
 
     _allowed(allowed_signers)  # a bad file stops the start, with its line
+    if checkpoint_key:
+        _read_key(checkpoint_key, "signer")  # likewise a key that cannot sign
     try:
         list_rulesets(rules_dir)
     except RulesError as exc:  # the server starts, and says so in /readyz; that ruleset decides nothing
@@ -1178,7 +1188,9 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
                        "RULES_SERVE_TIME_LIMIT": str(time_limit), "RULES_SERVE_MAX_BODY": str(max_body << 20),
                        "RULES_SERVE_NO_AUTH": "1" if no_auth else "0", "RULES_REQUIRE_APPROVALS": str(require_approvals),
                        "RULES_SERVE_HEADER_TIMEOUT": str(header_timeout), "RULES_SERVE_HEAVY": str(heavy_requests),
-                       "RULES_ALLOWED_SIGNERS": str(Path(allowed_signers).resolve()) if allowed_signers else ""})
+                       "RULES_ALLOWED_SIGNERS": str(Path(allowed_signers).resolve()) if allowed_signers else "",
+                       "RULES_CHECKPOINT_KEY": str(Path(checkpoint_key).resolve()) if checkpoint_key else "",
+                       "RULES_CHECKPOINT_EVERY": str(checkpoint_every)})
     _no_delay_on_listening_sockets(uvicorn)
     _more_open_files(max_connections * workers + 256)
     from rules_service.protocol import HeaderDeadline

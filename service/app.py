@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,7 @@ from rules_engine import api
 from rules_engine.record.audit import DecisionLog, TokenStore, default_path, parse_head
 from rules_engine.record.audit_pg import is_postgres
 from rules_engine.decide.decision import to_json_bytes
-from rules_engine.errors import InputError, RulesError
+from rules_engine.errors import InputError, LogError, RulesError
 from rules_engine.limits import deadline
 
 from . import models as M
@@ -62,6 +64,8 @@ class Settings:
     require_approvals: int = 0
     heavy_requests: int = 2  # large bodies decided at once per worker (each in a child process)
     signers: tuple = ()  # the allowed signers' public keys: only approvals signed by one of them count
+    checkpoint_key: str = ""  # a signing key file: the server signs checkpoints of the log's tree (GET /v1/audit/checkpoint)
+    checkpoint_every: float = 60.0  # at most one new checkpoint per this many seconds
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -70,7 +74,8 @@ class Settings:
         return cls(env.get("RULES_SERVE_RULES_DIR", "rules"), env.get("RULES_LOG", ""),
                    float(env.get("RULES_SERVE_TIME_LIMIT", "30")), int(env.get("RULES_SERVE_MAX_BODY", str(MAX_BODY))),
                    env.get("RULES_SERVE_NO_AUTH") == "1", int(env.get("RULES_REQUIRE_APPROVALS", "0") or 0),
-                   int(env.get("RULES_SERVE_HEAVY", "2")), _signers(env.get("RULES_ALLOWED_SIGNERS", "")))
+                   int(env.get("RULES_SERVE_HEAVY", "2")), _signers(env.get("RULES_ALLOWED_SIGNERS", "")),
+                   env.get("RULES_CHECKPOINT_KEY", ""), float(env.get("RULES_CHECKPOINT_EVERY", "60")))
 
     @property
     def log_path(self) -> str:
@@ -248,6 +253,34 @@ async def _body(request: Request, settings: Settings) -> bytes:
 
 def _media(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class Checkpoints:
+    """The checkpoints this worker signs with the server's key: a new one when the last is older than
+    ``checkpoint_every`` seconds and the log has grown since; else the last one again."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.note, self.size, self.at = "", -1, float("-inf")
+
+    def latest(self) -> str:
+        from rules_engine.record.checkpoint import BadNote, signer
+        from rules_engine.record.proofs import sign_checkpoint
+
+        with self.lock:
+            if time.monotonic() - self.at < self.settings.checkpoint_every and self.note:
+                return self.note
+            try:
+                key = signer(Path(self.settings.checkpoint_key).read_text(encoding="utf-8"))
+            except (OSError, BadNote) as exc:
+                raise LogError(f"the server's checkpoint key cannot be used: {exc}") from None
+            with DecisionLog(self.settings.log_path, create=True) as log:
+                size = log.head()[0]
+                if size != self.size or not self.note:
+                    self.note, self.size = sign_checkpoint(log, key), size
+            self.at = time.monotonic()
+            return self.note
 
 
 def _signers(path: str) -> tuple:
@@ -837,6 +870,23 @@ def _audit_routes(app: FastAPI, settings: Settings) -> None:
         if not settings.log_exists():
             return {"size": 0, "root": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}
         return await _work(settings, _with_log, settings, tree_head)
+
+    signed = Checkpoints(settings)
+
+    @app.get("/v1/audit/checkpoint", tags=["audit"], response_class=Response,
+             responses={200: {"description": "The server's latest signed checkpoint of the log's tree (C2SP "
+                                             "tlog-checkpoint in a signed note), as `rules audit checkpoint` writes it",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}, **documented(401, 403, 404, 409)})
+    async def checkpoint(request: Request):
+        """A checkpoint this server signed with its own key (`rules serve --checkpoint-key`): at most one new one
+        every `--checkpoint-every` seconds, and only when the log has grown. Keep it: should the log later show
+        another history, this note proves what it showed you. Check it with `rules audit verify --checkpoint`."""
+        _caller(request, settings, "read")
+        if not settings.checkpoint_key:
+            raise ProblemError(404, "Not found", "this server signs no checkpoints (rules serve --checkpoint-key); "
+                               "sign the tree yourself: GET /v1/audit/tree, rules audit checkpoint")
+        note = await _work(settings, signed.latest)
+        return Response(note, 200, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
     @app.get("/v1/audit/proof/{ref}", tags=["audit"], responses={200: {"description": "As `rules audit prove`, "
              "against the tree of `size` records", "content": {"application/json": {"schema": {"type": "object"}}}},

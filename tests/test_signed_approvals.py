@@ -19,9 +19,10 @@ def rules(*args, env=None):
 
 def keys(tmp_path, name):
     """The approver's key pair: the signing key in a file only they hold, the public key as keygen prints it."""
-    made = rules("audit", "keygen", name, "-o", tmp_path / f"{name}.key")
+    path = tmp_path / f"{name.replace('/', '_')}.key"
+    made = rules("audit", "keygen", name, "-o", path)
     assert made.exit_code == 0, made.output
-    return tmp_path / f"{name}.key", made.stdout.strip()
+    return path, made.stdout.strip()
 
 
 def official(log, allowed, *more):
@@ -89,6 +90,11 @@ def test_a_key_that_is_not_the_approvers_own_is_refused(tmp_path):
     assert result.exit_code == 1 and "the key is bob's" in result.output
 
 
+def test_a_key_file_that_cannot_be_written_is_a_message(tmp_path):
+    result = rules("audit", "keygen", "alice", "-o", tmp_path / "no" / "such" / "alice.key")
+    assert result.exit_code == 1 and "cannot write the signing key here" in result.output
+
+
 def test_a_bad_allowed_signers_file_is_named_at_its_line(tmp_path):
     allowed = tmp_path / "allowed_signers"
     allowed.write_text("# keys\nnot a key\n", encoding="utf-8")
@@ -130,3 +136,39 @@ def test_a_signature_made_elsewhere_over_http(tmp_path):
     assert signed.status_code == 201, signed.text
     decided = client.post(evaluate, content=CALL.read_bytes(), headers=call)
     assert decided.status_code in (200, 201), decided.text
+
+
+def test_the_server_signs_checkpoints_as_the_log_grows(tmp_path):
+    # Issue 22, item 2: rules serve --checkpoint-key KEY --checkpoint-every N: GET /v1/audit/checkpoint
+    from fastapi.testclient import TestClient
+
+    from rules_engine.record.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    log = tmp_path / "log.sqlite"
+    key, public = keys(tmp_path, "rules.example.org/log")
+    with DecisionLog(log, create=True) as opened:
+        reader = TokenStore(opened).add("reader", "auditor")
+    assert rules("evaluate", "lde", EXAMPLES / "lde-2018.yaml", "--as-of", "2018-06-20", "--rules-dir", RULES,
+                 "--log", log).exit_code == 0
+    auth = {"Authorization": f"Bearer {reader}"}
+    unsigned = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
+    assert unsigned.get("/v1/audit/checkpoint", headers=auth).status_code == 404
+    often = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), checkpoint_key=str(key),
+                                           checkpoint_every=0)), raise_server_exceptions=False)
+    first = often.get("/v1/audit/checkpoint", headers=auth)
+    assert first.status_code == 200 and first.text.startswith("rules.example.org/log\n1\n"), first.text
+    saved = tmp_path / "checkpoint.txt"
+    saved.write_text(first.text, encoding="utf-8")
+    assert rules("audit", "verify", "--log", log, "--checkpoint", saved, "--public-key", public).exit_code == 0
+    assert often.get("/v1/audit/checkpoint", headers=auth).text == first.text  # the log has not grown: the same
+    assert rules("evaluate", "lde", EXAMPLES / "lde-2018.yaml", "--as-of", "2018-06-20", "--rules-dir", RULES,
+                 "--log", log, "--simulate").exit_code == 0
+    grown = often.get("/v1/audit/checkpoint", headers=auth)
+    assert grown.text.startswith("rules.example.org/log\n2\n")
+    seldom = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), checkpoint_key=str(key),
+                                            checkpoint_every=3600)), raise_server_exceptions=False)
+    kept = seldom.get("/v1/audit/checkpoint", headers=auth).text
+    assert rules("evaluate", "lde", EXAMPLES / "lde-2018.yaml", "--as-of", "2018-06-20", "--rules-dir", RULES,
+                 "--log", log, "--simulate").exit_code == 0
+    assert seldom.get("/v1/audit/checkpoint", headers=auth).text == kept  # at most one an hour
