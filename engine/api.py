@@ -191,6 +191,45 @@ def _signed(log: DecisionLog, ruleset: Ruleset, exclude: str | None, allowed: tu
                          accept=lambda entry: signed_by(json.loads(entry.text)["approval"], allowed) is not None)
 
 
+# --- drafts: written, submitted, approved and published through the registry (policy.drafts) -------------
+
+
+def start_draft(log: DecisionLog, ruleset_id: str, who: str, text: str | None = None, base: str | None = None,
+                version: str | None = None, rules_dir: str | Path = "rules"):
+    """A new draft of ``ruleset_id``: from a rule text, or from the text of version ``base`` (an id or id@version)
+    with its version set to ``version``; the comments and every other byte of the base's text as they were."""
+    from .policy import drafts
+
+    if text is None:
+        if not base or not version:
+            raise InputError.at(Location("from"), "a draft is made from a text, or from a version ('from') with the "
+                                "new 'version'")
+        text = drafts.with_top(resolve(base, rules_dir, dt.date.today(), log=log).text, "version", version)
+    return drafts.start(log, ruleset_id, text, who)
+
+
+def approve_draft(log: DecisionLog, name: str, who: str, note: str | None = None, once: Once | None = None,
+                  signature: str | None = None, allowed: tuple = ()) -> Entry:
+    """An approval of a submitted draft's exact text, by anyone but its author."""
+    from .policy import drafts
+
+    draft, ruleset = drafts.submitted(log, name)
+    drafts.check_approver(draft, who)
+    return approve(log, ruleset, who, note, once, signature=signature, allowed=allowed)
+
+
+def publish_draft(log: DecisionLog, name: str, who: str, required: int = 1, note: str | None = None,
+                  allowed: tuple = ()) -> Entry:
+    """Publish a submitted draft once it has ``required`` approvals (at least one) by others than its author
+    (signed by an allowed key, when there are allowed signers)."""
+    from .policy import drafts
+
+    draft, ruleset = drafts.submitted(log, name)
+    approvals = (_signed(log, ruleset, draft.author, allowed) if allowed
+                 else approvals_for(log, ruleset, exclude=draft.author))
+    return drafts.publish(log, name, who, approvals, required, note)
+
+
 def approval_statement(ruleset: Ruleset, who: str) -> str:
     """What ``who`` signs to approve the exact text of ``ruleset`` (``policy.signing``)."""
     import hashlib

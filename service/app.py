@@ -34,6 +34,7 @@ from rules_engine import __version__
 
 from rules_engine import api
 from rules_engine.record.audit import DecisionLog, TokenStore, default_path, parse_head
+from rules_engine.record.drafts import DraftStore
 from rules_engine.record.audit_pg import is_postgres
 from rules_engine.decide.decision import to_json_bytes
 from rules_engine.errors import InputError, LogError, RulesError
@@ -203,7 +204,8 @@ def _problem_schema() -> dict:
 
 
 ACTIONS = {"policy": "do a policy owner's work (publish, check drafts, compare)", "dry-run": "make a dry run",
-           "read-own": "read decisions", "realisation": "report on the realisation of a decision"}
+           "read-own": "read decisions", "realisation": "report on the realisation of a decision",
+           "drafts": "read drafts"}
 
 
 def _caller(request: Request, settings: Settings, action: str) -> Caller:
@@ -380,6 +382,7 @@ RULE_TEXT_BODY = {"requestBody": {"required": True, "description": "The text of 
 def _routes(app: FastAPI, settings: Settings) -> None:
     _health_routes(app, settings)
     _ruleset_routes(app, settings)
+    _draft_routes(app, settings)
     _policy_routes(app, settings)
     _decision_routes(app, settings)
     _audit_routes(app, settings)
@@ -580,6 +583,101 @@ def _signed_checkpoint(payload: "M.VerifyRequest") -> tuple:
         return payload.checkpoint, verifier(payload.public_key)
     except BadNote as exc:
         raise ProblemError(400, "Bad request", f"public_key: {exc}") from None
+
+
+def _draft_routes(app: FastAPI, settings: Settings) -> None:
+    """Drafts in the registry: written and saved (ETag / If-Match), submitted, approved, published."""
+    base = "/v1/rulesets/{ruleset_id}/drafts"
+    one = base + "/{version}"
+
+    @app.post(base, status_code=201, tags=["drafts"], responses=documented(401, 403, 404, 409, 422))
+    async def start_draft(ruleset_id: str, payload: M.DraftRequest, request: Request):
+        """A new draft: from a rule text (`text`), or from a version (`from`, with the new `version`)."""
+        caller = _caller(request, settings, "policy")
+        draft = await _work(settings, _in_log, settings, lambda log: api.start_draft(
+            log, ruleset_id, caller.name, payload.text, payload.from_, payload.version, settings.rules_dir))
+        return _draft_answer(draft, [], 201, {"Location": f"/v1/rulesets/{ruleset_id}/drafts/{draft.name.split('@', 1)[1]}"})
+
+    @app.get(one, tags=["drafts"], responses=documented(401, 403, 404))
+    async def get_draft(ruleset_id: str, version: str, request: Request):
+        """A draft, its text and state; its ETag is what a change sends back in If-Match."""
+        _caller(request, settings, "drafts")
+        draft = await _work(settings, _in_log, settings, lambda log: DraftStore(log).get(f"{ruleset_id}@{version}"))
+        return _draft_answer(draft, [])
+
+    @app.put(one, tags=["drafts"], responses=documented(401, 403, 404, 412, 422, 428))
+    async def save_draft(ruleset_id: str, version: str, payload: M.DraftText, request: Request):
+        """Save the draft's new text, if If-Match is still its ETag (else 412, and nothing is written over); the
+        answer lists the text's problems, each at its line and column (a draft may be saved with problems)."""
+        from rules_engine.policy import drafts
+
+        caller = _caller(request, settings, "policy")
+        etag = _if_match(request)
+        draft, problems = await _work(settings, _in_log, settings, lambda log: drafts.save(
+            log, f"{ruleset_id}@{version}", payload.text, etag, caller.name))
+        return _draft_answer(draft, problems)
+
+    @app.post(one + "/submit", tags=["drafts"], responses=documented(401, 403, 404, 412, 422, 428))
+    async def submit_draft(ruleset_id: str, version: str, payload: M.ReasonRequest, request: Request):
+        """Submit the draft for approval: its text is fixed as it will be published (a record in the chain)."""
+        from rules_engine.policy import drafts
+
+        caller = _caller(request, settings, "policy")
+        etag = _if_match(request)
+        draft, entry = await _work(settings, _in_log, settings, lambda log: drafts.submit(
+            log, f"{ruleset_id}@{version}", etag, caller.name, payload.reason))
+        return _draft_answer(draft, [], extra={"submission": _publication(entry)})
+
+    @app.post(one + "/approve", status_code=201, response_model=M.Approval, tags=["drafts"],
+              responses=documented(401, 403, 404, 422))
+    async def approve_draft(ruleset_id: str, version: str, request: Request,
+                            payload: M.ApprovalRequest | None = Body(None)):
+        """Approve the submitted text (never its author's own): a record in the chain."""
+        caller = _caller(request, settings, "approve")
+        note, signature = (payload.note, payload.signature) if payload else (None, None)
+        draft = await _work(settings, _in_log, settings, lambda log: DraftStore(log).get(f"{ruleset_id}@{version}"))
+        if api.same_person(draft.author, caller.name):
+            raise ProblemError(403, "Forbidden", f"{caller.name} wrote draft {draft.name}: an author never approves "
+                               "their own text; another approver does")
+        entry = await _work(settings, _in_log, settings, lambda log: api.approve_draft(
+            log, f"{ruleset_id}@{version}", caller.name, note, None, signature, settings.signers))
+        return {"seq": entry.seq, "ruleset": entry.ruleset_id, "version": entry.ruleset_version,
+                "ruleset_sha256": entry.ruleset_sha256, "by": entry.requested_by, "recorded_at": entry.recorded_at}
+
+    @app.post(one + "/publish", status_code=201, response_model=M.Publication, tags=["drafts"],
+              responses=documented(401, 403, 404, 409, 422))
+    async def publish_draft(ruleset_id: str, version: str, request: Request,
+                            payload: M.PublishDraftRequest | None = Body(None)):
+        """Publish the submitted text once it has the approvals this server requires (at least one, by others than
+        its author): from then on it decides on every server of this log."""
+        caller = _caller(request, settings, "policy")
+        note = payload.note if payload else None
+        entry = await _work(settings, _in_log, settings, lambda log: api.publish_draft(
+            log, f"{ruleset_id}@{version}", caller.name, settings.require_approvals, note, settings.signers))
+        return _publication(entry)
+
+
+def _in_log(settings: Settings, action: Callable[[DecisionLog], Any]) -> Any:
+    with DecisionLog(settings.log_path, create=True) as log:
+        return action(log)
+
+
+def _if_match(request: Request) -> str:
+    etag = request.headers.get("if-match")
+    if not etag:
+        raise ProblemError(428, "Precondition required", "send If-Match with the draft's ETag (from GET), so that no "
+                           "edit is written over another unseen")
+    return etag
+
+
+def _draft_answer(draft, problems: list, status: int = 200, headers: dict | None = None,
+                  extra: dict | None = None) -> JSONResponse:
+    from rules_service.problems import problem_items
+
+    body = {"name": draft.name, "ruleset": draft.ruleset_id, "version": draft.name.split("@", 1)[1],
+            "state": draft.state, "author": draft.author, "revision": draft.revision, "updated_at": draft.updated_at,
+            "etag": draft.etag, "text": draft.text, "problems": problem_items(problems, False), **(extra or {})}
+    return JSONResponse(body, status, headers={"ETag": draft.etag, **(headers or {})})
 
 
 def _publish(settings: Settings, text: str, file: str, who: str, note: str | None):

@@ -21,6 +21,7 @@ ALLOWED = {
     "evaluate": {"evaluator", "admin"},
     "dry-run": {"evaluator", "policy-owner", "admin"},
     "policy": {"policy-owner", "admin"},
+    "drafts": {"policy-owner", "approver", "auditor", "admin"},  # read drafts (to write, review or check them)
     "audit": {"auditor", "admin"},
     "realisation": {"policy-owner", "auditor", "admin"},  # what became of a decision's allocations
     "read-own": {"evaluator", "auditor", "admin"},  # an evaluator reads the records it asked for, and only those

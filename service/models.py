@@ -101,6 +101,25 @@ class ApprovalRequest(BaseModel):
                                               "approvals must be signed, only signed ones count)")
 
 
+class DraftRequest(BaseModel):
+    text: str | None = Field(None, max_length=1 << 20, description="The rule file's text")
+    from_: str | None = Field(None, alias="from", description="Or: the version to start from (id or id@version)")
+    version: str | None = Field(None, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$",
+                                description="With 'from': the new draft's version")
+
+
+class DraftText(BaseModel):
+    text: str = Field(max_length=1 << 20, description="The draft's whole new text")
+
+
+class ReasonRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PublishDraftRequest(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+
+
 class PublishRequest(BaseModel):
     text: str = Field(description="The rule file's text, exactly as it is to be published (it says 'status: published')")
     file: str = Field(description="The file name it is kept under, and exported as (e.g. lde-2018.yaml)",

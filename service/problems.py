@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from rules_engine.errors import (AuditFailure, EvaluationError, GovernanceError, InputError, KeyReused, LogError,
                                  LookupFailure, Problem, RulesError, escape_text)
 from rules_engine.limits import TimeLimitExceeded
+from rules_engine.record.drafts import Conflict, Stale
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -76,6 +77,10 @@ def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
                             problem_items(exc.problems, json_body), kind="invalid-input")
     if isinstance(exc, GovernanceError):
         return ProblemError(422, "Refused by governance", str(exc), kind="refused-by-governance")
+    if isinstance(exc, Stale):
+        return ProblemError(412, "Precondition failed", str(exc))
+    if isinstance(exc, Conflict):
+        return ProblemError(409, "Conflict", str(exc))
     if isinstance(exc, KeyReused):
         return ProblemError(422, "Idempotency key reused", str(exc), kind="idempotency-key-reused")
     if isinstance(exc, TimeLimitExceeded):
@@ -91,7 +96,7 @@ def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
     return ProblemError(400, "Bad request", str(exc))
 
 
-ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 500, 503)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 500, 503)
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -102,8 +107,11 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WORDS = {400: "Bad request", 401: "No, unknown or revoked token", 403: "The token's role may not do this",
-          404: "Not found", 406: "Not acceptable: a media type this answer does not come in", 409: "The decision log does not verify", 413: "Body too large",
+          404: "Not found", 406: "Not acceptable: a media type this answer does not come in",
+          409: "The decision log does not verify; or what the request makes exists already",
+          412: "The draft was saved since: the If-Match is stale", 413: "Body too large",
           415: "Unsupported media type", 422: "Invalid input: the problems, with their positions",
+          428: "If-Match is required",
           500: "Unexpected error: an error id, no details", 503: "Time limit exceeded, or the log is unavailable"}
 
 
@@ -125,6 +133,12 @@ PROBLEM_TYPES = {
     "audit-failure": (409, "The decision log does not verify: a record, its link to the one before it, or a stored "
                       "text was changed, removed or planted. The detail names the first one. Nothing is decided "
                       "or logged until an auditor has looked."),
+    "conflict": (409, "What the request would make exists already: a draft of this version, or a published "
+                 "version (a published text never changes: a change is a new version)."),
+    "precondition-failed": (412, "The draft was saved by someone else since you loaded it: the If-Match you sent is "
+                            "no longer its ETag. Load it again, redo your edit, and send the new ETag."),
+    "precondition-required": (428, "Changing a draft needs the If-Match header with the ETag you loaded it with, so "
+                              "that no edit is written over another unseen."),
     "payload-too-large": (413, "The body is larger than this server accepts (its --max-body)."),
     "unsupported-media-type": (415, "The body's Content-Type is not one this request takes: the detail lists them."),
     "invalid-input": (422, "The body was read, but it is not valid: each problem is listed under 'problems' with its "

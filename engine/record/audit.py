@@ -35,7 +35,8 @@ from .audit_pg import PostgresConnection, display, is_postgres
 from ..errors import AuditFailure, KeyReused, LogError, LookupFailure, RulesError, printable
 
 FORMAT = "rules-decision-log"
-FORMAT_VERSION = 3  # 2 adds the column ``extra`` (further hashed fields, canonical JSON); 3 the idempotency keys
+FORMAT_VERSION = 4  # 2 adds the column ``extra`` (further hashed fields, canonical JSON); 3 the idempotency keys;
+# 4 the drafts of rule texts (outside the chain: saved as often as an editor likes)
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 60_000
 MAX_STORED_BYTES = 1 << 30  # a stored text that unpacks to more is not one this engine wrote
@@ -86,28 +87,36 @@ UPGRADE_TO_3 = (
     "seen_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
 )
 
+# Format 4: drafts of rule texts, kept beside the chain (a draft changes what nothing decides with; its
+# submission, approvals and publication are records in the chain). ``revision`` is what If-Match compares.
+UPGRADE_TO_4 = (
+    "CREATE TABLE drafts (name TEXT PRIMARY KEY, ruleset_id TEXT NOT NULL, text TEXT NOT NULL, "
+    "revision INTEGER NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",
+)
+
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
           "ruleset_sha256", "schema_sha256", "facts_sha256", "as_of", "overrides", "applicants", "allocated_fte",
           "output_sha256", "prev_hash")
 COLUMNS = FIELDS + ("output_encoding", "output", "hash")
 # the fields ``extra`` may hold; each is hashed like the others
 EXTRA_KEYS = ("facts_format", "requested_by", "kind", "reason", "idempotency_key")
-KINDS = ("official", "simulation", "approval", "publication", "withdrawal")
-NOT_DECISIONS = ("approval", "publication", "withdrawal")  # records of governance: nothing to replay or explain
+KINDS = ("official", "simulation", "approval", "publication", "withdrawal", "submission")
+NOT_DECISIONS = ("approval", "publication", "withdrawal", "submission")  # records of governance: nothing to replay or explain
 
 
 def _layout(version: int) -> frozenset:
     """What sqlite_master holds in a log of this format: (type, name, table, sql) of every object."""
     db = sqlite3.connect(":memory:")
     db.executescript(SCHEMA)
-    for statement in (UPGRADE_TO_2 if version >= 2 else ()) + (UPGRADE_TO_3 if version >= 3 else ()):
+    for statement in ((UPGRADE_TO_2 if version >= 2 else ()) + (UPGRADE_TO_3 if version >= 3 else ())
+                      + (UPGRADE_TO_4 if version >= 4 else ())):
         db.execute(statement)
     rows = frozenset(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
     db.close()
     return rows
 
 
-LAYOUTS = {1: _layout(1), 2: _layout(2), 3: _layout(3)}
+LAYOUTS = {1: _layout(1), 2: _layout(2), 3: _layout(3), 4: _layout(4)}
 
 
 def default_path() -> str | Path:
@@ -381,7 +390,7 @@ class DecisionLog:
                 if self.pg:
                     self.db.create()
                 for statement in [] if self.pg else [*filter(str.strip, SCHEMA.split(";")), *UPGRADE_TO_2,
-                                                     *UPGRADE_TO_3]:
+                                                     *UPGRADE_TO_3, *UPGRADE_TO_4]:
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)", (FORMAT, str(FORMAT_VERSION)))
             self.db.execute("COMMIT")
@@ -391,13 +400,14 @@ class DecisionLog:
         self._check_format(self._objects())
 
     def _upgrade(self) -> None:
-        """Format 1 to 2: one column more; 2 to 3: the table of idempotency keys. Records already written keep
-        their bytes and hashes."""
+        """Format 1 to 2: one column more; 2 to 3: the table of idempotency keys; 3 to 4: the drafts. Records
+        already written keep their bytes and hashes."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self._check_format(self._objects())
             if self.version < FORMAT_VERSION:
-                statements = (UPGRADE_TO_2 if self.version < 2 else ()) + (UPGRADE_TO_3 if self.version < 3 else ())
+                statements = ((UPGRADE_TO_2 if self.version < 2 else ()) + (UPGRADE_TO_3 if self.version < 3 else ())
+                              + (UPGRADE_TO_4 if self.version < 4 else ()))
                 for statement in (self.db.upgrade_statements(self.version) if self.pg else statements):
                     self.db.execute(statement)
                 self.db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FORMAT_VERSION),))
@@ -405,7 +415,7 @@ class DecisionLog:
         except BaseException:
             self._rollback()
             raise
-        self.version = 2
+        self.version = FORMAT_VERSION
 
     def _check_format(self, objects: frozenset) -> None:
         names = {row[1] for row in objects if row[0] == "table"}

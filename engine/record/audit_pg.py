@@ -34,6 +34,10 @@ UPGRADE_TO_3 = ("CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 
                 "CREATE TABLE sessions (sha256 TEXT PRIMARY KEY, token TEXT NOT NULL, created_at TEXT NOT NULL, "
                 "seen_at TEXT NOT NULL, expires_at TEXT NOT NULL)")
 
+# format 4: the drafts (see ``audit.UPGRADE_TO_4``)
+UPGRADE_TO_4 = ("CREATE TABLE drafts (name TEXT PRIMARY KEY, ruleset_id TEXT NOT NULL, text TEXT NOT NULL, "
+                "revision BIGINT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",)
+
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
                       WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'table' ELSE c.relkind::text END,
@@ -63,12 +67,15 @@ _COLUMNS = {
     "idempotency": "key text not null, request_sha256 text not null, seq bigint not null, created_at text not null",
     "sessions": "sha256 text not null, token text not null, created_at text not null, seen_at text not null, "
                 "expires_at text not null",
+    "drafts": "name text not null, ruleset_id text not null, text text not null, revision bigint not null, "
+              "author text not null, state text not null, updated_at text not null",
 }
 _INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "blobs", "sha256"),
             "records_pkey": ("UNIQUE ", "records", "seq"), "records_decision": ("", "records", "decision_id"),
             "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256"),
-            "idempotency_pkey": ("UNIQUE ", "idempotency", "key"), "sessions_pkey": ("UNIQUE ", "sessions", "sha256")}
-_SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3}  # objects a log of an earlier format does not have
+            "idempotency_pkey": ("UNIQUE ", "idempotency", "key"), "sessions_pkey": ("UNIQUE ", "sessions", "sha256"),
+            "drafts_pkey": ("UNIQUE ", "drafts", "name")}
+_SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3, "drafts": 4, "drafts_pkey": 4}  # objects a log of an earlier format does not have
 
 
 def is_postgres(target: str) -> bool:
@@ -139,12 +146,12 @@ class PostgresConnection:
         return frozenset(tables | indexes)
 
     def create(self) -> None:
-        for statement in SCHEMA + UPGRADE_TO_3:
+        for statement in SCHEMA + UPGRADE_TO_3 + UPGRADE_TO_4:
             self._run(statement)
 
     def upgrade_statements(self, version: int) -> tuple:
         """What turns a log of ``version`` into the current format (PostgreSQL logs start at format 2)."""
-        return UPGRADE_TO_3 if version < 3 else ()
+        return (UPGRADE_TO_3 if version < 3 else ()) + (UPGRADE_TO_4 if version < 4 else ())
 
     def close(self) -> None:
         self.conn.close()

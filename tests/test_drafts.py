@@ -1,0 +1,135 @@
+"""Drafts through the registry (issue 21, items 1 and 2): written and saved with ETag / If-Match, submitted,
+approved by another person, published, and deciding at once on another server of the same log."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from rules_cli.cli import main
+from rules_engine.record.audit import DecisionLog, TokenStore
+from rules_service.app import Settings, create_app
+
+from conftest import EXAMPLES, RULES
+
+SHIPPED = RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml"
+DRAFTS = "/v1/rulesets/sheltered-workshops/drafts"
+
+
+def servers(log, tmp_path):
+    """Two servers of one log; the second has an empty rules folder: it can only decide from the registry."""
+    empty = tmp_path / "empty-rules"
+    empty.mkdir(exist_ok=True)
+    one = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log), require_approvals=1)),
+                     raise_server_exceptions=False)
+    two = TestClient(create_app(Settings(rules_dir=str(empty), log=str(log), require_approvals=1)),
+                     raise_server_exceptions=False)
+    return one, two
+
+
+def tokens(log):
+    with DecisionLog(log, create=True) as opened:
+        store = TokenStore(opened)
+        return {name: {"Authorization": f"Bearer {store.add(name, role)}"}
+                for name, role in (("olivia", "policy-owner"), ("ada", "admin"), ("alice", "approver"),
+                                   ("clerk", "evaluator"))}
+
+
+def the_round(log, tmp_path):
+    one, two = servers(log, tmp_path)
+    who = tokens(log)
+    seeded = one.post("/v1/registry", json={"text": SHIPPED.read_text(encoding="utf-8"),
+                                            "file": "sheltered-workshops-2018.yaml"}, headers=who["olivia"])
+    assert seeded.status_code == 201, seeded.text
+    made = one.post(DRAFTS, json={"from": "sheltered-workshops@2018.1", "version": "2019.2"}, headers=who["olivia"])
+    assert made.status_code == 201, made.text
+    assert made.headers["location"] == f"{DRAFTS}/2019.2" and made.json()["state"] == "draft"
+    text = made.json()["text"]
+    assert 'version: "2019.2"' in text and "status: draft" in text and "# " in text  # the comments kept
+    first = made.headers["etag"]
+    assert two.get(f"{DRAFTS}/2019.2", headers=who["alice"]).headers["etag"] == first  # the same on both servers
+    edited = text.replace("    value: 0.95\n", "    value: 0.90\n").replace(
+        "  from: 2018-04-01\n  to: 2019-03-31\n", "  from: 2019-04-01\n")
+    assert edited.count("0.90") == 1 and "2019-04-01" in edited
+    saved = one.put(f"{DRAFTS}/2019.2", json={"text": edited}, headers=who["olivia"] | {"If-Match": first})
+    assert saved.status_code == 200 and saved.json()["problems"] == [] and saved.headers["etag"] != first
+    stale = two.put(f"{DRAFTS}/2019.2", json={"text": text}, headers=who["olivia"] | {"If-Match": first})
+    assert stale.status_code == 412 and "saved by someone else" not in stale.text  # the detail says what to do
+    assert "load it again" in stale.json()["detail"]
+    assert two.put(f"{DRAFTS}/2019.2", json={"text": text}, headers=who["olivia"]).status_code == 428
+    broken = edited.replace("count(params.reference_quarters)\n", "count(params.reference_quarters\n", 1)
+    typo = one.put(f"{DRAFTS}/2019.2", json={"text": broken}, headers=who["olivia"] | {"If-Match": saved.headers["etag"]})
+    line = broken.splitlines().index("    when: reference_quarters_reported == count(params.reference_quarters") + 1
+    assert typo.status_code == 200 and typo.json()["problems"][0]["line"] == line, typo.text
+    fixed = one.put(f"{DRAFTS}/2019.2", json={"text": edited}, headers=who["olivia"] | {"If-Match": typo.headers["etag"]})
+    assert fixed.status_code == 200 and fixed.json()["problems"] == []
+    submitted = one.post(f"{DRAFTS}/2019.2/submit", json={"reason": "95% -> 90% from 2019-04-01"},
+                         headers=who["olivia"] | {"If-Match": fixed.headers["etag"]})
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["state"] == "submitted" and "status: published" in submitted.json()["text"]
+    published_text = submitted.json()["text"]
+    early = one.post(f"{DRAFTS}/2019.2/publish", json={}, headers=who["olivia"])
+    assert early.status_code == 422 and "0 approval(s)" in early.json()["detail"]
+    assert one.post(f"{DRAFTS}/2019.2/approve", json={}, headers=who["olivia"]).status_code == 403  # not an approver
+    approved = two.post(f"{DRAFTS}/2019.2/approve", json={"note": "checked"}, headers=who["alice"])
+    assert approved.status_code == 201, approved.text
+    published = one.post(f"{DRAFTS}/2019.2/publish", json={"note": "round 2019"}, headers=who["olivia"])
+    assert published.status_code == 201 and published.json()["kind"] == "publication", published.text
+    assert one.get(f"{DRAFTS}/2019.2", headers=who["olivia"]).status_code == 404  # a draft no more
+    decided = two.post("/v1/rulesets/sheltered-workshops/evaluate?as_of=2019-06-01",
+                       content=(EXAMPLES / "sheltered-workshops-2018.yaml").read_bytes(),
+                       headers=who["clerk"] | {"content-type": "application/yaml"})
+    assert decided.status_code == 201, decided.text
+    record = decided.json()
+    assert record["ruleset"]["version"] == "2019.2" and record["kind"] == "official"
+    assert record["ruleset"]["sha256"] == hashlib.sha256(published_text.encode("utf-8")).hexdigest()
+    assert [a["by"] for a in record["approvals"]] == ["alice"] and record["parameters"]["min_fill_rate"] == 0.9
+    runner = CliRunner()
+    assert runner.invoke(main, ["audit", "verify", "--log", str(log)]).exit_code == 0
+    listed = json.loads(runner.invoke(main, ["log", "--all", "--log", str(log), "--format", "json"]).stdout)
+    kinds = [entry["kind"] for entry in (listed["records"] if isinstance(listed, dict) else listed)]
+    assert kinds == ["publication", "submission", "approval", "publication", "official"], kinds
+    out = tmp_path / "exported"
+    assert runner.invoke(main, ["export", str(out), "--log", str(log)]).exit_code == 0
+    assert (out / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_bytes() == SHIPPED.read_bytes()
+    assert runner.invoke(main, ["validate", str(out / "sheltered-workshops")]).exit_code == 0
+
+
+def test_a_draft_through_two_servers_on_sqlite(tmp_path):
+    the_round(tmp_path / "log.sqlite", tmp_path)
+
+
+def test_a_draft_through_two_servers_on_postgresql(postgres, tmp_path):
+    the_round(postgres.database(), tmp_path)
+
+
+def test_the_author_never_approves_their_own_draft(tmp_path):
+    log = tmp_path / "log.sqlite"
+    one, _two = servers(log, tmp_path)
+    who = tokens(log)
+    made = one.post(DRAFTS, json={"text": SHIPPED.read_text(encoding="utf-8").replace('version: "2018.1"',
+                                                                                      'version: "2018.9"')},
+                    headers=who["ada"])
+    assert made.status_code == 201, made.text
+    submitted = one.post(f"{DRAFTS}/2018.9/submit", json={"reason": "a test"},
+                         headers=who["ada"] | {"If-Match": made.headers["etag"]})
+    assert submitted.status_code == 200, submitted.text
+    own = one.post(f"{DRAFTS}/2018.9/approve", json={}, headers=who["ada"])
+    assert own.status_code == 403 and "author" in own.json()["detail"]
+    again = one.post(DRAFTS, json={"from": "sheltered-workshops@2018.1", "version": "2018.9"}, headers=who["olivia"])
+    assert again.status_code == 409
+    edit = one.put(f"{DRAFTS}/2018.9", json={"text": "x"}, headers=who["ada"] | {"If-Match": submitted.headers["etag"]})
+    assert edit.status_code == 422 and "submitted" in edit.json()["detail"]
+
+
+@pytest.mark.parametrize("body, message", [({}, "from a text, or from a version"),
+                                           ({"text": "ruleset: lde\n"}, "")])
+def test_a_bad_draft_is_a_problem_not_an_error(tmp_path, body, message):
+    log = tmp_path / "log.sqlite"
+    one, _two = servers(log, tmp_path)
+    who = tokens(log)
+    answer = one.post(DRAFTS, json=body, headers=who["olivia"])
+    assert answer.status_code == 422 and message in answer.text
