@@ -895,6 +895,10 @@ def copy_log(source: DecisionLog, target: DecisionLog) -> int:
         if source.version >= 3:
             for row in source.db.execute("SELECT key, request_sha256, seq, created_at FROM idempotency ORDER BY key"):
                 target.db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?)", tuple(row))
+        if source.version >= 4 and target.version >= 4:
+            for row in source.db.execute("SELECT name, ruleset_id, text, revision, author, state, updated_at "
+                                         "FROM drafts ORDER BY name"):
+                target.db.execute("INSERT INTO drafts VALUES (?, ?, ?, ?, ?, ?, ?)", tuple(row))
         target.db.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         target._rollback()
