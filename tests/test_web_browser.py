@@ -200,3 +200,38 @@ def test_a_policy_owner_is_refused_the_decisions(server, browser):
     browser.get(process.url + "/decisions")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Geen toegang"
     shoot(browser, "forbidden")
+
+
+PAGES_FROM_HOME = """
+const seen = new Set();
+for (const a of document.querySelectorAll('a[href]')) {
+  const url = new URL(a.href, location.href);
+  if (url.origin === location.origin && !url.pathname.startsWith('/v1') && !url.pathname.endsWith('.pdf')
+      && !url.pathname.startsWith('/logout') && !url.pathname.endsWith('.json')) seen.add(url.pathname + url.search);
+}
+return [...seen];
+"""
+
+
+@pytest.mark.parametrize("role", ["policy-owner", "auditor", "evaluator"])
+def test_no_page_scrolls_sideways_on_a_phone(server, browser, role):
+    # Issue 23, item 5: every page reachable from / (and one link further), for each role, at 390 px and at
+    # 1280 px: the page is no wider than the window (document.documentElement.scrollWidth).
+    process, tokens, _log = server
+    sign_in(browser, process.url, tokens[role])
+    browser.get(process.url + "/")
+    pages = set(browser.execute_script(PAGES_FROM_HOME)) | {"/"}
+    for page in sorted(pages):
+        browser.get(process.url + page)
+        pages |= set(browser.execute_script(PAGES_FROM_HOME))
+    wide = []
+    for page in sorted(pages)[:60]:  # bounded: a page of links may list many records
+        for width in (390, 1280):
+            browser.set_window_size(width, 900)
+            browser.get(process.url + page)
+            inner = browser.execute_script("return window.innerWidth")
+            scroll = browser.execute_script("return document.documentElement.scrollWidth")
+            if scroll > inner + 1:
+                wide.append(f"{page} at {width}: {scroll} > {inner}")
+    browser.set_window_size(1280, 900)
+    assert wide == [], wide
