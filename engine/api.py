@@ -191,6 +191,38 @@ def _signed(log: DecisionLog, ruleset: Ruleset, exclude: str | None, allowed: tu
                          accept=lambda entry: signed_by(json.loads(entry.text)["approval"], allowed) is not None)
 
 
+def search_applicant(log: DecisionLog, text: str, ruleset: str | None = None, since: str | None = None,
+                     until: str | None = None, after: int = 0, limit: int = 50, scan: int = 5000
+                     ) -> tuple[list[Entry], int | None]:
+    """The decisions after seq ``after`` about an applicant: its id (exactly, case aside) or a part of its name
+    (or of a merged member's id). Reads at most ``scan`` records a call: (the records found, at most ``limit``;
+    the seq to go on after, or None at the end of the log)."""
+    import json
+
+    wanted = " ".join(text.split()).casefold()
+    found: list[Entry] = []
+    last = after
+    for count, entry in enumerate(log.entries(ruleset, since, until, after=after), start=1):
+        last = entry.seq
+        if entry.kind not in NOT_DECISIONS and _mentions(json.loads(entry.text), wanted):
+            found.append(entry)
+        if len(found) > limit or count >= scan:
+            break
+    else:
+        return found, None
+    if len(found) > limit:
+        return found[:limit], found[limit - 1].seq
+    return found, last
+
+
+def _mentions(record: dict, wanted: str) -> bool:
+    for decision in record.get("decisions") or ():
+        ids = [str(decision.get("id", ""))] + [str(m) for m in decision.get("members") or ()]
+        if wanted in (i.casefold() for i in ids) or (wanted and wanted in str(decision.get("name") or "").casefold()):
+            return True
+    return False
+
+
 # --- drafts: written, submitted, approved and published through the registry (policy.drafts) -------------
 
 

@@ -14,7 +14,7 @@ TEXTS = {
         "decisions": "Beslissingen", "decisions_intro": "Het beslissingsregister, met motivering, herberekening en downloads.",
         "integrity": "Integriteit", "integrity_intro": "Is er aan het register geraakt?",
         "version": "Versie", "status": "Status", "from": "Van", "to": "Tot", "open_ended": "onbepaald",
-        "merged_with": "samen met",
+        "merged_with": "samen met", "applicant_search": "Aanvrager (dossiernummer of naam)",
         "realisation": "Realisatie", "realisation_intro": "Hoe ver het groeipad van deze beslissing gerealiseerd is: per "
         "aanvrager met een toekenning en per afgerekend kwartaal de extra ingevulde VTE boven het basiskwartaal (ten hoogste "
         "de toekenning, nooit minder dan 0). Een aanvrager zonder cijfers voor een kwartaal ontbreekt, hij telt niet als 0.",
@@ -86,7 +86,7 @@ TEXTS = {
         "decisions": "Decisions", "decisions_intro": "The decision log, with motivations, replay and downloads.",
         "integrity": "Integrity", "integrity_intro": "Was the log tampered with?",
         "version": "Version", "status": "Status", "from": "From", "to": "To", "open_ended": "open-ended",
-        "merged_with": "with",
+        "merged_with": "with", "applicant_search": "Applicant (file number or name)",
         "realisation": "Realisation", "realisation_intro": "How far this decision's growth path was realised: per "
         "applicant with an allocation and per settled quarter, the extra FTE filled over the base quarter (at most the "
         "allocation, never below 0). An applicant without figures for a quarter is missing; it does not count as 0.",

@@ -386,16 +386,22 @@ class Pages:
 
     # --- the decision log -----------------------------------------------------------------
 
-    async def decisions(self, request: Request, ruleset: str = "", since: str = "", until: str = "", after: int = 0):
+    async def decisions(self, request: Request, ruleset: str = "", since: str = "", until: str = "", after: int = 0,
+                        applicant: str = ""):
         user = self.need(request, "audit")
         bounds = [_filter_day(name, v) for name, v in (("since", since), ("until", until))]
         after = min(max(0, after), 1 << 62)  # a number beyond the log's is simply past its end
-        entries = await _threaded(self.settings, _entries, self.settings, ruleset or None, *bounds, after)
-        more = len(entries) > PAGE_SIZE
-        entries = entries[:PAGE_SIZE]
-        query = {"ruleset": ruleset, "since": since, "until": until}
-        return self.render(request, "decisions.html", user, entries=entries, query=query,
-                           next_after=entries[-1].seq if more else None, rulesets=sorted(self._catalogue()))
+        applicant = applicant.strip()[:200]
+        if applicant:
+            entries, next_after = await _threaded(self.settings, _found, self.settings, applicant, ruleset or None,
+                                                  *bounds, after)
+        else:
+            entries = await _threaded(self.settings, _entries, self.settings, ruleset or None, *bounds, after)
+            next_after = entries[PAGE_SIZE - 1].seq if len(entries) > PAGE_SIZE else None
+            entries = entries[:PAGE_SIZE]
+        query = {"ruleset": ruleset, "since": since, "until": until, "applicant": applicant}
+        return self.render(request, "decisions.html", user, entries=entries, query=query, next_after=next_after,
+                           rulesets=sorted(self._catalogue()))
 
     async def realisation_form(self, request: Request, seq: int):
         user = self.need(request, "realisation")
@@ -645,6 +651,12 @@ def _with_log(settings, action):
         raise Denied(404, str(exc)) from None
     except AuditFailure as exc:
         raise Denied(409, str(exc)) from None
+
+
+def _found(settings, applicant: str, ruleset, since, until, after) -> tuple[list, int | None]:
+    if not settings.log_exists():
+        return [], None
+    return _with_log(settings, lambda log: api.search_applicant(log, applicant, ruleset, since, until, after, PAGE_SIZE))
 
 
 def _entries(settings, ruleset, since, until, after) -> list:

@@ -341,3 +341,35 @@ def test_the_timeline_has_a_year_axis(site):
     labels = re.findall(r">(\d{4})</text>", axis)
     assert labels[0] == "2019" and labels == [str(y) for y in range(2019, 2019 + len(labels))]
     assert page.count('class="tick"') == len(labels) * page.count('class="timeline"')
+
+
+def test_the_decisions_are_searched_by_applicant(tmp_path):
+    # Issue 23, item 5: the decision log searched by an applicant's file number or a part of its name.
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+    from rules_engine.record.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    from conftest import EXAMPLES, RULES
+
+    log = tmp_path / "log.sqlite"
+    for args in (("sheltered-workshops", EXAMPLES / "sheltered-workshops-2018.yaml", "2018-06-20"),
+                 ("lde", EXAMPLES / "lde-2018.yaml", "2018-06-20")):
+        result = CliRunner().invoke(main, ["evaluate", args[0], str(args[1]), "--as-of", args[2], "--rules-dir",
+                                           str(RULES), "--log", str(log)])
+        assert result.exit_code == 0, result.output
+    with DecisionLog(log) as opened:
+        auditor = TokenStore(opened).add("auditor", "auditor")
+    client = signed_in(create_app(Settings(rules_dir=str(RULES), log=str(log))), auditor)
+
+    def seqs(query: str) -> list[str]:
+        page = client.get("/decisions", params={"applicant": query})
+        assert page.status_code == 200, page.text
+        return re.findall(r'<a href="/decisions/(\d+)">', page.text)
+
+    assert seqs("bw-004") == ["1"]  # the file number, case aside
+    assert seqs("LDE-001") == ["2"] and seqs("beschutte WERKPLAATS") == ["1"]  # a part of a name
+    assert seqs("nobody at all") == [] and "Geen beslissingen" in client.get("/decisions?applicant=nobody").text
+    assert seqs("") == ["1", "2"]
+    assert 'id="applicant"' in client.get("/decisions").text
