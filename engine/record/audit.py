@@ -92,6 +92,9 @@ UPGRADE_TO_3 = (
 UPGRADE_TO_4 = (
     "CREATE TABLE drafts (name TEXT PRIMARY KEY, ruleset_id TEXT NOT NULL, text TEXT NOT NULL, "
     "revision INTEGER NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    # the approvals of a text, found by its hashes in time that does not grow with the log: an index that
+    # disagreed with the table could only hide an approval (each found row is read from the table and checked)
+    "CREATE INDEX records_texts ON records (ruleset_sha256, schema_sha256)",
 )
 
 FIELDS = ("seq", "decision_id", "recorded_at", "engine_version", "evaluator", "ruleset_id", "ruleset_version",
@@ -635,12 +638,13 @@ class DecisionLog:
         return list(found.values())
 
     def _approval_rows(self, ruleset_sha256: str, schema_sha256: str, before: int) -> Iterator[Entry]:
-        """The records that may be approvals of this text, read in full; found first by their numbers, from the
-        columns that come before the stored output (an approval has no applicants and no evaluator), so that the
-        decisions' outputs are never read to find them."""
+        """The records that may be approvals of this text, read in full; found first by their numbers, through the
+        index of the texts' hashes (format 4; before, from the columns that come before the stored output: an
+        approval has no applicants and no evaluator), so that the decisions' outputs are never read to find them."""
+        source = "records INDEXED BY records_texts" if self.version >= 4 and not self.pg else "records NOT INDEXED"
         try:
             numbers = [row[0] for row in self.db.execute(
-                "SELECT seq FROM records NOT INDEXED WHERE ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ? "
+                f"SELECT seq FROM {source} WHERE ruleset_sha256 = ? AND schema_sha256 = ? AND seq < ? "
                 "AND applicants = 0 AND evaluator = '-' ORDER BY seq", (ruleset_sha256, schema_sha256, before))]
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None

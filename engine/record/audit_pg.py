@@ -36,7 +36,8 @@ UPGRADE_TO_3 = ("CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_sha256 
 
 # format 4: the drafts (see ``audit.UPGRADE_TO_4``)
 UPGRADE_TO_4 = ("CREATE TABLE drafts (name TEXT PRIMARY KEY, ruleset_id TEXT NOT NULL, text TEXT NOT NULL, "
-                "revision BIGINT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",)
+                "revision BIGINT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",
+                "CREATE INDEX records_texts ON records (ruleset_sha256, schema_sha256)")
 
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
@@ -74,8 +75,10 @@ _INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "
             "records_pkey": ("UNIQUE ", "records", "seq"), "records_decision": ("", "records", "decision_id"),
             "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256"),
             "idempotency_pkey": ("UNIQUE ", "idempotency", "key"), "sessions_pkey": ("UNIQUE ", "sessions", "sha256"),
-            "drafts_pkey": ("UNIQUE ", "drafts", "name")}
-_SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3, "drafts": 4, "drafts_pkey": 4}  # objects a log of an earlier format does not have
+            "drafts_pkey": ("UNIQUE ", "drafts", "name"),
+            "records_texts": ("", "records", "ruleset_sha256, schema_sha256")}
+_SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3, "drafts": 4, "drafts_pkey": 4,
+          "records_texts": 4}  # objects a log of an earlier format does not have
 
 
 def is_postgres(target: str) -> bool:
