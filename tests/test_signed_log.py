@@ -228,3 +228,42 @@ def test_the_service_gives_the_tree_and_the_proofs_and_never_holds_the_key(tmp_p
     consistency = client.get("/v1/audit/consistency", params={"from": 3}, headers=headers).json()
     assert consistency["old_size"] == 3 and consistency["new_size"] == 4
     assert client.get("/v1/audit/tree").status_code == 401
+
+
+def test_the_stand_alone_verifier_checks_a_proof_with_nothing_of_the_engine(tmp_path):
+    # Issue 22, item 5: docs/check_proof.py (standard library and cryptography, run as its own process, importing
+    # nothing of this package) accepts the proofs `rules audit prove` makes, for every record of logs
+    # of 1 to 7 records, and refuses a changed path, another record's hash, a wrong size or another key.
+    import subprocess
+    import sys
+
+    checker = Path(__file__).resolve().parent.parent / "docs" / "check_proof.py"
+    assert len(checker.read_text(encoding="utf-8").splitlines()) <= 80
+    key = tmp_path / "signer.key"
+    public = run("audit", "keygen", "auditor.example/rules-log", "-o", key).stdout.strip()
+    other = run("audit", "keygen", "someone.else", "-o", tmp_path / "other.key").stdout.strip()
+
+    def verdict(proof: dict, key_text: str = public) -> subprocess.CompletedProcess:
+        (tmp_path / "p.json").write_text(json.dumps(proof), encoding="utf-8")
+        return subprocess.run([sys.executable, "-I", str(checker), str(tmp_path / "p.json"), key_text],
+                              capture_output=True, text=True, cwd=tmp_path)
+
+    log = tmp_path / "log.sqlite"
+    opened = log_of(log, HISTORY)
+    for extra in range(4):  # 3 to 7 records
+        point = run("audit", "checkpoint", "--key", key, "--log", log)
+        (tmp_path / "cp.txt").write_text(point.stdout, encoding="utf-8")
+        size = int(point.stdout.splitlines()[1])
+        for seq in range(1, size + 1):
+            proof = json.loads(run("audit", "prove", str(seq), "--log", log, "--checkpoint", tmp_path / "cp.txt",
+                                   "--public-key", public).stdout)
+            ok = verdict(proof)
+            assert ok.returncode == 0 and f"is record {seq} of the {size} of auditor.example/rules-log" in ok.stdout
+        if proof["proof"]:
+            assert verdict(dict(proof, proof=[proof["proof"][0][::-1]] + proof["proof"][1:])).returncode == 1
+        assert verdict(dict(proof, record_hash="0" * 64)).returncode == 1
+        assert verdict(dict(proof, tree_size=size + 1)).returncode == 1
+        refused = verdict(proof, other)
+        assert refused.returncode == 1 and "not proven" in refused.stderr
+        opened.append(submission(f'{{"extra": {extra}}}'.encode()), now=NOW + dt.timedelta(hours=extra + 1))
+    opened.close()
