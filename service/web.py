@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 
 from rules_engine import api
 from rules_engine.record.audit import NOT_DECISIONS, SESSION_HOURS, DecisionLog, Sessions, parse_head
+from rules_engine.record.drafts import DraftStore, Stale
 from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError, with_article
 
 from .auth import registry_log
@@ -126,7 +127,101 @@ class Pages:
                 ("/decisions/{seq}/letters.pdf", "GET", self.letters), ("/decisions/{seq}/replay", "POST", self.replay),
                 ("/decisions/{seq}/realisation", "GET", self.realisation_form),
                 ("/decisions/{seq}/realisation", "POST", self.realisation),
-                ("/integrity", "GET", self.integrity), ("/integrity", "POST", self.verify)]
+                ("/integrity", "GET", self.integrity), ("/integrity", "POST", self.verify),
+                ("/drafts", "GET", self.drafts), ("/drafts", "POST", self.new_draft),
+                ("/drafts/{ruleset_id}/{version}", "GET", self.draft), ("/drafts/{ruleset_id}/{version}", "POST",
+                                                                        self.save_draft),
+                ("/drafts/{ruleset_id}/{version}/submit", "POST", self.submit_draft),
+                ("/drafts/{ruleset_id}/{version}/approve", "POST", self.approve_draft),
+                ("/drafts/{ruleset_id}/{version}/publish", "POST", self.publish_draft)]
+
+    # --- drafts: the editor beside its checks, and the approver's review ----------------------------
+
+    async def drafts(self, request: Request):
+        user = self.need(request, "drafts")
+        listed = await _threaded(self.settings, _drafts_list, self.settings)
+        return self.render(request, "drafts.html", user, drafts=listed, bases=_published(self._catalogue()))
+
+    async def new_draft(self, request: Request):
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        base, version = str(form.get("base", "")).strip(), str(form.get("version", "")).strip()
+        try:
+            draft = await _threaded(self.settings, _in_log, self.settings, lambda log: api.start_draft(
+                log, base.split("@", 1)[0], user[0], None, base, version, self.settings.rules_dir))
+        except RulesError as exc:
+            listed = await _threaded(self.settings, _drafts_list, self.settings)
+            return self.render(request, "drafts.html", user, drafts=listed, bases=_published(self._catalogue()),
+                               error=str(exc), status=422)
+        return RedirectResponse(f"/drafts/{quote(draft.ruleset_id)}/{quote(draft.name.split('@', 1)[1])}", 303)
+
+    async def draft(self, request: Request, ruleset_id: str, version: str, error: str = "", status: int = 200,
+                    text: str | None = None):
+        user = self.need(request, "drafts")
+        view = await _threaded(self.settings, _draft_view, self.settings, f"{ruleset_id}@{version}", self.lang(request),
+                               text)
+        return self.render(request, "draft.html", user, error=error, status=status, **view)
+
+    async def save_draft(self, request: Request, ruleset_id: str, version: str):
+        """Save the form: a changed YAML text as it is, else the changed fields written into the stored text."""
+        from rules_engine.policy import drafts
+
+        from .editor import apply
+
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        name, etag = f"{ruleset_id}@{version}", str(form.get("etag", ""))
+        stored = await _threaded(self.settings, _in_log, self.settings, lambda log: DraftStore(log).get(name))
+        typed = str(form.get("text", "")).replace("\r\n", "\n")
+        changes = {key: str(value) for key, value in form.items()
+                   if key in ("budget", "effective_from", "effective_to") or key.startswith("param:")}
+        try:
+            text = typed if typed != stored.text else apply(stored.text, changes)
+            await _threaded(self.settings, _in_log, self.settings,
+                            lambda log: drafts.save(log, name, text, etag, user[0]))
+        except RulesError as exc:
+            return await self.draft(request, ruleset_id, version, error=str(exc),
+                                    status=412 if isinstance(exc, Stale) else 422, text=typed)
+        except Exception as exc:  # noqa: BLE001 - a value the YAML cannot take (an unclosed bracket)
+            return await self.draft(request, ruleset_id, version, error=f"{type(exc).__name__}: {exc}"[:300],
+                                    status=422, text=typed)
+        return RedirectResponse(f"/drafts/{quote(ruleset_id)}/{quote(version)}", 303)
+
+    async def submit_draft(self, request: Request, ruleset_id: str, version: str):
+        from rules_engine.policy import drafts
+
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        name, etag, reason = f"{ruleset_id}@{version}", str(form.get("etag", "")), str(form.get("reason", "")).strip()
+        return await self._draft_step(request, ruleset_id, version, lambda log: drafts.submit(
+            log, name, etag, user[0], reason))
+
+    async def approve_draft(self, request: Request, ruleset_id: str, version: str):
+        user = self.need(request, "approve")
+        form = await self.form(request, user)
+        note = str(form.get("note", "")).strip() or None
+        return await self._draft_step(request, ruleset_id, version, lambda log: api.approve_draft(
+            log, f"{ruleset_id}@{version}", user[0], note, allowed=self.settings.signers))
+
+    async def publish_draft(self, request: Request, ruleset_id: str, version: str):
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        note = str(form.get("note", "")).strip() or None
+        try:
+            entry = await _threaded(self.settings, _in_log, self.settings, lambda log: api.publish_draft(
+                log, f"{ruleset_id}@{version}", user[0], self.settings.require_approvals, note, self.settings.signers))
+        except RulesError as exc:
+            return await self.draft(request, ruleset_id, version, error=str(exc), status=422)
+        return RedirectResponse(f"/rules/{quote(entry.ruleset_id)}/{quote(entry.ruleset_version)}?published={entry.seq}",
+                                status_code=303)
+
+    async def _draft_step(self, request: Request, ruleset_id: str, version: str, step):
+        try:
+            await _threaded(self.settings, _in_log, self.settings, step)
+        except RulesError as exc:
+            return await self.draft(request, ruleset_id, version, error=str(exc),
+                                    status=412 if isinstance(exc, Stale) else 422)
+        return RedirectResponse(f"/drafts/{quote(ruleset_id)}/{quote(version)}", 303)
 
     # --- sessions, roles, rendering -------------------------------------------------
 
@@ -651,6 +746,53 @@ def _with_log(settings, action):
         raise Denied(404, str(exc)) from None
     except AuditFailure as exc:
         raise Denied(409, str(exc)) from None
+
+
+def _in_log(settings, action):
+    with DecisionLog(settings.log_path, create=True) as log:
+        return action(log)
+
+
+def _drafts_list(settings) -> list:
+    if not settings.log_exists():
+        return []
+    return _in_log(settings, lambda log: DraftStore(log).all())
+
+
+def _published(catalogue: dict) -> list[str]:
+    return [f"{r.id}@{r.version}" for versions in catalogue.values() for r in versions if r.status == "published"]
+
+
+def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
+    """What the draft page shows: the text (the one typed, after a refused save), its problems at their lines, the
+    form's fields, and against the version it replaces: the changes in words and line by line; its approvals."""
+    from rules_engine.policy import drafts, registry
+
+    from .editor import changes_in_words, fields, fields_of_text, line_diff
+
+    def read(log):
+        draft = DraftStore(log).get(name)
+        text = draft.text if typed is None else typed
+        check = _check_text(text)
+        compiled = api.compile_text(text, f"draft:{name}") if check["valid"] else None
+        base = _base(log, draft.ruleset_id, name, settings.rules_dir)
+        approvals = []
+        if draft.state == drafts.SUBMITTED and compiled is not None:
+            approvals = api.approvals_for(log, compiled, exclude=draft.author)
+        return {"draft": draft, "text": text, "check": check, "lines": text.splitlines(),
+                "marks": {p["line"] for p in check["problems"]},
+                "fields": fields(compiled) if compiled is not None else {"parameters": [], **fields_of_text(text)},
+                "base": base, "changes": changes_in_words(base, compiled, lang) if base and compiled else [],
+                "diff": line_diff(base.text, text) if base else [], "approvals": approvals,
+                "in_registry": registry.has_registry(log)}
+    return _with_log(settings, read)
+
+
+def _base(log, ruleset_id: str, name: str, rules_dir):
+    """The published version a draft replaces: the latest published one of its ruleset (registry, else folder)."""
+    catalogue = api.catalogue(rules_dir, log)
+    published = [r for r in catalogue.get(ruleset_id, []) if r.status == "published" and f"{r.id}@{r.version}" != name]
+    return published[-1] if published else None
 
 
 def _found(settings, applicant: str, ruleset, since, until, after) -> tuple[list, int | None]:

@@ -133,3 +133,68 @@ def test_a_bad_draft_is_a_problem_not_an_error(tmp_path, body, message):
     who = tokens(log)
     answer = one.post(DRAFTS, json=body, headers=who["olivia"])
     assert answer.status_code == 422 and message in answer.text
+
+
+def test_the_editor_and_the_review_on_the_pages(tmp_path):
+    # Issue 21, items 3 and 4, on the pages: a policy owner starts 2019.2 from 2018.1, changes the threshold and
+    # the period through the form alone (the YAML keeps its comments), sees a mistyped condition at its line,
+    # submits; an approver sees the change in words and line by line, and approves; the owner publishes.
+    import re
+
+    from test_web import csrf, signed_in
+
+    log = tmp_path / "log.sqlite"
+    one, _two = servers(log, tmp_path)
+    secrets = {name: header["Authorization"].split()[1] for name, header in tokens(log).items()}
+    app = create_app(Settings(rules_dir=str(RULES), log=str(log), require_approvals=1))
+    owner, approver = signed_in(app, secrets["olivia"]), signed_in(app, secrets["alice"])
+    listing = owner.get("/drafts")
+    assert listing.status_code == 200 and "sheltered-workshops@2018.1" in listing.text
+    made = owner.post("/drafts", data={"csrf": csrf(listing.text), "base": "sheltered-workshops@2018.1",
+                                       "version": "2019.2"}, follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/drafts/sheltered-workshops/2019.2", made.text
+    page = owner.get("/drafts/sheltered-workshops/2019.2")
+    assert page.status_code == 200 and 'name="param:min_fill_rate" value="0.95"' in page.text
+    etag = re.search(r'name="etag" value="([^"]+)"', page.text).group(1)
+    text = re.search(r'<textarea id="text" name="text"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)
+    import html
+
+    form = {"csrf": csrf(page.text), "etag": html.unescape(etag), "text": html.unescape(text), "budget": "351",
+            "effective_from": "2019-04-01", "effective_to": "", "param:min_fill_rate": "0.90",
+            "param:reference_quarters": '["2016Q3", "2016Q4", "2017Q1", "2017Q2"]'}
+    saved = owner.post("/drafts/sheltered-workshops/2019.2", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    stale = owner.post("/drafts/sheltered-workshops/2019.2", data=form)
+    assert stale.status_code == 412 and "load it again" in stale.text
+    page = owner.get("/drafts/sheltered-workshops/2019.2")
+    stored = html.unescape(re.search(r'<textarea id="text" name="text"[^>]*>(.*?)</textarea>', page.text, re.S).group(1))
+    assert "    value: 0.90\n" in stored and "  from: 2019-04-01\n" in stored and "to: 2019-03-31" not in stored
+    assert stored.count("\n#") == SHIPPED.read_text(encoding="utf-8").count("\n#")  # every comment kept
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', page.text).group(1))
+    typo = stored.replace("count(params.reference_quarters)\n", "count(params.reference_quarters\n", 1)
+    shown = owner.post("/drafts/sheltered-workshops/2019.2", data={"csrf": csrf(page.text), "etag": etag, "text": typo},
+                       follow_redirects=True)
+    line = typo.splitlines().index("    when: reference_quarters_reported == count(params.reference_quarters") + 1
+    assert f'href="#L{line}"' in shown.text and 'class="ln marked"' in shown.text
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', shown.text).group(1))
+    fixed = owner.post("/drafts/sheltered-workshops/2019.2", data={"csrf": csrf(shown.text), "etag": etag,
+                                                                   "text": stored}, follow_redirects=True)
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', fixed.text).group(1))
+    submitted = owner.post("/drafts/sheltered-workshops/2019.2/submit",
+                           data={"csrf": csrf(fixed.text), "etag": etag, "reason": "90% vanaf 2019"},
+                           follow_redirects=True)
+    assert submitted.status_code == 200 and '<strong id="state">ingediend</strong>' in submitted.text, submitted.text
+    review = approver.get("/drafts/sheltered-workshops/2019.2")
+    words = " ".join(review.text.split())
+    assert "Minimale invullingsgraad van het contingent over de referteperiode (inclusief 95%): 95,00 % → 90,00 %" in words
+    assert "geldigheid: 1 april 2018 – 31 maart 2019 → 1 april 2019 –" in words
+    assert '<span class="del">-    value: 0.95</span>' in review.text and '<span class="add">+    value: 0.90</span>' in review.text
+    approved = approver.post("/drafts/sheltered-workshops/2019.2/approve", data={"csrf": csrf(review.text),
+                                                                               "note": "nagekeken"},
+                             follow_redirects=True)
+    assert approved.status_code == 200 and "alice" in approved.text
+    published = owner.post("/drafts/sheltered-workshops/2019.2/publish",
+                           data={"csrf": csrf(owner.get("/drafts/sheltered-workshops/2019.2").text)},
+                           follow_redirects=False)
+    assert published.status_code == 303 and published.headers["location"].startswith("/rules/sheltered-workshops/2019.2")
+    assert "2019.2" in owner.get("/rules").text

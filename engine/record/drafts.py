@@ -65,6 +65,10 @@ class DraftStore:
             raise LookupFailure(f"no draft {name}")
         return Draft(*rows[0])
 
+    def all(self) -> list[Draft]:
+        rows = self._run("SELECT name, ruleset_id, text, revision, author, state, updated_at FROM drafts ORDER BY name")
+        return [Draft(*row) for row in rows]
+
     def of(self, ruleset_id: str) -> list[Draft]:
         rows = self._run("SELECT name, ruleset_id, text, revision, author, state, updated_at FROM drafts "
                          "WHERE ruleset_id = ? ORDER BY name", ruleset_id)
