@@ -21,6 +21,8 @@ TEXTS = {
         "budget_fte": "Budget (VTE)", "save": "Opslaan", "changes_words": "Wat verandert", "changes_lines": "Regel per regel",
         "submit_draft": "Indienen ter goedkeuring", "approvals": "Goedkeuringen", "no_approvals": "Nog geen goedkeuringen.",
         "note": "Opmerking", "approve": "Goedkeuren",
+        "backtest": "Wat het ontwerp had gegeven op de laatste officiële beslissingen",
+        "eligible_before_after": "In aanmerking (nu → ontwerp)", "allocated_before_after": "VTE (nu → ontwerp)",
         "merged_with": "samen met", "applicant_search": "Aanvrager (dossiernummer of naam)",
         "realisation": "Realisatie", "realisation_intro": "Hoe ver het groeipad van deze beslissing gerealiseerd is: per "
         "aanvrager met een toekenning en per afgerekend kwartaal de extra ingevulde VTE boven het basiskwartaal (ten hoogste "
@@ -100,6 +102,8 @@ TEXTS = {
         "budget_fte": "Budget (FTE)", "save": "Save", "changes_words": "What changes", "changes_lines": "Line by line",
         "submit_draft": "Submit for approval", "approvals": "Approvals", "no_approvals": "No approvals yet.",
         "note": "Note", "approve": "Approve",
+        "backtest": "What the draft would have given on the last official decisions",
+        "eligible_before_after": "Eligible (now → draft)", "allocated_before_after": "FTE (now → draft)",
         "merged_with": "with", "applicant_search": "Applicant (file number or name)",
         "realisation": "Realisation", "realisation_intro": "How far this decision's growth path was realised: per "
         "applicant with an allocation and per settled quarter, the extra FTE filled over the base quarter (at most the "

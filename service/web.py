@@ -779,13 +779,28 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
         approvals = []
         if draft.state == drafts.SUBMITTED and compiled is not None:
             approvals = api.approvals_for(log, compiled, exclude=draft.author)
-        return {"draft": draft, "text": text, "check": check, "lines": text.splitlines(),
+        backtests = _backtests(log, compiled) if compiled is not None else []
+        return {"draft": draft, "text": text, "check": check, "lines": text.splitlines(), "backtests": backtests,
                 "marks": {p["line"] for p in check["problems"]},
                 "fields": fields(compiled) if compiled is not None else {"parameters": [], **fields_of_text(text)},
                 "base": base, "changes": changes_in_words(base, compiled, lang) if base and compiled else [],
                 "diff": line_diff(base.text, text) if base else [], "approvals": approvals,
                 "in_registry": registry.has_registry(log)}
     return _with_log(settings, read)
+
+
+def _backtests(log, compiled, last: int = 5) -> list[dict]:
+    """The draft re-run on the last official calls of its ruleset in the log, from their stored facts (what the
+    approver weighs: what would each call have given)."""
+    from rules_engine.policy.backtest import backtest, official_calls
+
+    calls = official_calls(log, compiled.id)[-last:]
+    runs = backtest(log, calls, lambda _day: compiled)
+    return [{"seq": run.seq, "as_of": run.as_of.isoformat(), "changed": len(run.impact.changed),
+             "applicants": len(run.impact.new["decisions"]), "eligible": (run.impact.old["eligible"],
+                                                                          run.impact.new["eligible"]),
+             "allocated": (run.impact.old["allocated_fte"], run.impact.new["allocated_fte"]),
+             "regions": run.impact.regions} for run in runs]
 
 
 def _base(log, ruleset_id: str, name: str, rules_dir):

@@ -148,6 +148,9 @@ def test_the_editor_and_the_review_on_the_pages(tmp_path):
     secrets = {name: header["Authorization"].split()[1] for name, header in tokens(log).items()}
     app = create_app(Settings(rules_dir=str(RULES), log=str(log), require_approvals=1))
     owner, approver = signed_in(app, secrets["olivia"]), signed_in(app, secrets["alice"])
+    decided = CliRunner().invoke(main, ["evaluate", "sheltered-workshops", str(EXAMPLES / "sheltered-workshops-2018.yaml"),
+                                        "--as-of", "2018-06-20", "--rules-dir", str(RULES), "--log", str(log)])
+    assert decided.exit_code == 0, decided.output  # an official call, for the approver's backtest
     listing = owner.get("/drafts")
     assert listing.status_code == 200 and "sheltered-workshops@2018.1" in listing.text
     made = owner.post("/drafts", data={"csrf": csrf(listing.text), "base": "sheltered-workshops@2018.1",
@@ -188,6 +191,9 @@ def test_the_editor_and_the_review_on_the_pages(tmp_path):
     words = " ".join(review.text.split())
     assert "Minimale invullingsgraad van het contingent over de referteperiode (inclusief 95%): 95,00 % → 90,00 %" in words
     assert "geldigheid: 1 april 2018 – 31 maart 2019 → 1 april 2019 –" in words
+    # the backtest, by hand from the README's diff of the same call: 31 eligible at 95%, 51 at 90%; 351 FTE both
+    assert "Wat het ontwerp had gegeven op de laatste officiële beslissingen" in words
+    assert '<td class="num">45 / 55</td><td class="num">31 → 51</td> <td class="num">351 → 351</td>' in words
     assert '<span class="del">-    value: 0.95</span>' in review.text and '<span class="add">+    value: 0.90</span>' in review.text
     approved = approver.post("/drafts/sheltered-workshops/2019.2/approve", data={"csrf": csrf(review.text),
                                                                                "note": "nagekeken"},
