@@ -267,3 +267,56 @@ def test_the_stand_alone_verifier_checks_a_proof_with_nothing_of_the_engine(tmp_
         assert refused.returncode == 1 and "not proven" in refused.stderr
         opened.append(submission(f'{{"extra": {extra}}}'.encode()), now=NOW + dt.timedelta(hours=extra + 1))
     opened.close()
+
+
+EIGHT = [f'{{"LDE-{n:03d}": {n % 4}}}'.encode() for n in range(1, 9)]
+ATTACKS = {  # the owner's history after the checkpoint of the eight, each chain recomputed so that it verifies
+    "rewrite": [*EIGHT[:2], b'{"LDE-003": 9}', *EIGHT[3:]],
+    "truncate 1": EIGHT[:7],
+    "truncate 5": EIGHT[:3],
+    "reorder": [*EIGHT[:3], EIGHT[4], EIGHT[3], *EIGHT[5:]],
+    "insert": [*EIGHT[:4], b'{"LDE-999": 5}', *EIGHT[4:]],
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_each_attack_is_caught_by_the_checkpoint_the_witness_and_an_earlier_proof(tmp_path, keys, attack):
+    # Issue 22, done when: a rewrite, a truncation of the last 1 and 5, a reorder and an insert, each with every
+    # hash recomputed, are caught by verify --checkpoint, by the witness, and by the proof of an earlier decision.
+    from rules_engine.record.proofs import consistency_bundle, witness
+
+    honest = log_of(tmp_path / "honest.sqlite", EIGHT)
+    before = sign_checkpoint(honest, keys[0], now=NOW)
+    earlier = inclusion_bundle(honest, honest.get("1"), before, keys[1])  # an applicant's proof of record 1
+    check_bundle(earlier, keys[1])
+    forged = log_of(tmp_path / "forged.sqlite", ATTACKS[attack])
+    assert forged.verify() == len(ATTACKS[attack])  # the chain alone sees nothing
+    with pytest.raises(AuditFailure):
+        check_checkpoint(forged, before, keys[1])
+    after = sign_checkpoint(forged, keys[0], now=NOW + dt.timedelta(hours=1))
+    w_secret, _w_public = generate("witness.example")
+    proof = consistency_bundle(forged, 8) if len(ATTACKS[attack]) > 8 else None
+    with pytest.raises(AuditFailure):
+        witness(after, keys[1], signer(w_secret), before, proof)
+    with pytest.raises(AuditFailure):  # the applicant's record, proven again against the log as it now is
+        inclusion_bundle(forged, forged.get("1"), before, keys[1])
+    honest.close()
+    forged.close()
+
+
+def test_a_proof_made_today_holds_after_a_thousand_more_records(tmp_path, keys):
+    # ... and an honest log: the proof of record 1 made at 8 records, and a witness's view, stay good after 1,000
+    # more records: the new tree is consistent with the old, and record 1 is proven in it.
+    from rules_engine.record.proofs import consistency_bundle, witness
+
+    log = log_of(tmp_path / "log.sqlite", EIGHT)
+    today = sign_checkpoint(log, keys[0], now=NOW)
+    proof = inclusion_bundle(log, log.get("1"), today, keys[1])
+    for number in range(1000):
+        log.append(submission(f'{{"more": {number}}}'.encode()), now=NOW + dt.timedelta(minutes=number + 10))
+    later = sign_checkpoint(log, keys[0], now=NOW + dt.timedelta(days=1))
+    w_secret, _w_public = generate("witness.example")
+    assert witness(later, keys[1], signer(w_secret), today, consistency_bundle(log, 8)).startswith(later)
+    assert check_bundle(proof, keys[1])["tree_size"] == 8
+    assert check_bundle(inclusion_bundle(log, log.get("1"), later, keys[1]), keys[1])["tree_size"] == 1008
+    log.close()
