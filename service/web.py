@@ -554,18 +554,21 @@ class Pages:
     async def integrity(self, request: Request):
         user = self.need(request, "audit")
         head = await _threaded(self.settings, _head, self.settings)
-        return self.render(request, "integrity.html", user, head=head, verified=None, error="", given="")
+        return self.render(request, "integrity.html", user, head=head, verified=None, error="", given="",
+                           checkpoint="", public_key="")
 
     async def verify(self, request: Request):
         user = self.need(request, "audit")
         form = await self.form(request, user)
         given = str(form.get("head", "")).strip()
+        note, key = str(form.get("checkpoint", "")).replace("\r\n", "\n"), str(form.get("public_key", "")).strip()
         head = await _threaded(self.settings, _head, self.settings)
-        count, error = await _threaded(self.settings, _verify, self.settings, given)
+        count, error = await _threaded(self.settings, _verify, self.settings, given, note, key)
+        keep = {"given": given, "checkpoint": note, "public_key": key}
         if error:
-            return self.render(request, "integrity.html", user, head=head, verified=False, error=error, given=given,
-                               status=409)
-        return self.render(request, "integrity.html", user, head=head, verified=count, error="", given=given)
+            return self.render(request, "integrity.html", user, head=head, verified=False, error=error, status=409,
+                               **keep)
+        return self.render(request, "integrity.html", user, head=head, verified=count, error="", **keep)
 
 
 # --- helpers: pure, or over the engine -------------------------------------------------------
@@ -839,12 +842,23 @@ def _explain(settings, seq: int, applicant: str, lang: str, audience: str) -> di
     return _with_log(settings, lambda log: api.explain_record(log, str(seq), applicant, lang, audience))
 
 
-def _verify(settings, given: str) -> tuple[int | None, str]:
-    """(records verified, "") or (None, why not): the chain, every stored text, and the head written down."""
+def _verify(settings, given: str, note: str = "", key: str = "") -> tuple[int | None, str]:
+    """(records verified, "") or (None, why not): the chain, every stored text, the head written down, and a
+    signed checkpoint (the log must still hold the tree its public key signed)."""
+    from rules_engine.record.checkpoint import BadNote, verifier
+    from rules_engine.record.proofs import check_checkpoint
+
     try:
         expected = parse_head(given) if given else None
         with DecisionLog(settings.log_path, create=False) as log:
-            return log.verify(expected), ""
+            count = log.verify(expected)
+            if note.strip():
+                if not key:
+                    return None, "a checkpoint is checked with the public key of whoever signed it"
+                check_checkpoint(log, note if note.endswith("\n") else note + "\n", verifier(key))
+            return count, ""
+    except BadNote as exc:
+        return None, str(exc)
     except RulesError as exc:
         return None, str(exc)
 

@@ -373,3 +373,39 @@ def test_the_decisions_are_searched_by_applicant(tmp_path):
     assert seqs("nobody at all") == [] and "Geen beslissingen" in client.get("/decisions?applicant=nobody").text
     assert seqs("") == ["1", "2"]
     assert 'id="applicant"' in client.get("/decisions").text
+
+
+def test_the_integrity_page_checks_a_signed_checkpoint(tmp_path):
+    # Issue 22, item 4: the page takes a checkpoint the auditor kept, and its public key.
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+    from rules_engine.record.audit import DecisionLog, TokenStore
+    from rules_service.app import Settings, create_app
+
+    from conftest import EXAMPLES, RULES
+
+    log = tmp_path / "log.sqlite"
+    runner = CliRunner()
+
+    def decide() -> None:
+        assert runner.invoke(main, ["evaluate", "lde", str(EXAMPLES / "lde-2018.yaml"), "--as-of", "2018-06-20",
+                                    "--rules-dir", str(RULES), "--log", str(log), "--simulate"]).exit_code == 0
+    decide()
+    public = runner.invoke(main, ["audit", "keygen", "auditor.example", "-o", str(tmp_path / "a.key")]).stdout.strip()
+    note = runner.invoke(main, ["audit", "checkpoint", "--key", str(tmp_path / "a.key"), "--log", str(log)]).stdout
+    decide()  # the log grows after the checkpoint: it still holds the signed tree
+    with DecisionLog(log) as opened:
+        auditor = TokenStore(opened).add("auditor", "auditor")
+    client = signed_in(create_app(Settings(rules_dir=str(RULES), log=str(log))), auditor)
+    page = client.get("/integrity")
+    ok = client.post("/integrity", data={"csrf": csrf(page.text), "head": "", "checkpoint": note, "public_key": public})
+    assert ok.status_code == 200 and 'id="verify-result" class="ok"' in ok.text
+    other = runner.invoke(main, ["audit", "keygen", "someone.else", "-o", str(tmp_path / "b.key")]).stdout.strip()
+    wrong = client.post("/integrity", data={"csrf": csrf(page.text), "head": "", "checkpoint": note, "public_key": other})
+    assert wrong.status_code == 409 and "no signature by someone.else" in wrong.text
+    bent = note.replace("\n1\n", "\n2\n", 1)  # the size changed: the signature no longer holds
+    assert bent != note
+    refused = client.post("/integrity", data={"csrf": csrf(page.text), "head": "", "checkpoint": bent,
+                                              "public_key": public})
+    assert refused.status_code == 409 and "Traceback" not in refused.text
