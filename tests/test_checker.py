@@ -423,6 +423,43 @@ def test_a_date_inside_a_list_given_as_text_is_a_date(tmp_path, engine):
     assert {k: d["eligible"] for k, d in decided.items()} == {"A": True, "B": False, "C": False}
 
 
+@pytest.mark.parametrize("engine", ["python", "durable"])
+@pytest.mark.parametrize("form", ["yaml-quoted", "xlsx-text", "xlsx-date-cells"])
+def test_a_date_inside_a_list_in_every_format(tmp_path, engine, form):
+    """Issue 20, done when: the crash of finding 1 as a test in the three formats (a quoted YAML date, a workbook
+    whose dates are text, one whose dates are date cells) and both evaluators: A 2 events from 2018, B 1, C 0."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    rules = write(tmp_path, EVENTS, when="count(events where date >= 2018-01-01) >= 2")
+    events = {"A": [("x", "2018-01-01"), ("y", "2019-05-31")], "B": [("x", "2017-12-31"), ("y", "2018-02-01")], "C": []}
+    if form == "yaml-quoted":
+        facts = tmp_path / "facts.yaml"
+        lines = ["applicants:"]
+        for who, items in events.items():
+            listed = ", ".join('{kind: %s, date: "%s"}' % item for item in items)
+            lines += [f"  - id: {who}", "    requested_fte: 1", f"    events: [{listed}]"]
+        facts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        facts = tmp_path / "facts.xlsx"
+        book = Workbook()
+        book.active.title = "applicants"
+        book.active.append(["id", "requested_fte"])
+        sheet = book.create_sheet("events")
+        sheet.append(["applicant", "kind", "date"])
+        for who, items in events.items():
+            book["applicants"].append([who, 1])
+            for kind, day in items:
+                sheet.append([who, kind, day if form == "xlsx-text" else dt.date.fromisoformat(day)])
+        book.save(facts)
+    result = CliRunner().invoke(main, ["evaluate", rules, str(facts), "--as-of", "2018-06-20", "--no-log",
+                                       "--format", "json", "--engine", engine])
+    assert result.exit_code == 0, result.output
+    decided = {d["id"]: d["eligible"] for d in json.loads(result.stdout)["decisions"]}
+    assert decided == {"A": True, "B": False, "C": False}
+
+
 def test_a_date_inside_a_list_that_is_no_date_is_refused_at_its_place(tmp_path):
     rules = write(tmp_path, EVENTS, when="count(events where date >= 2018-01-01) >= 1")
     facts = tmp_path / "facts.json"
