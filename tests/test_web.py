@@ -304,9 +304,9 @@ def test_each_role_sees_the_pages_it_may_open_and_a_refusal_names_the_roles(site
     evaluator = signed_in(app, tokens["evaluator"])
     assert links(evaluator.get("/").text) == {"/rules", "/simulate"}
     auditor = signed_in(app, tokens["auditor"])
-    assert links(auditor.get("/").text) == {"/rules", "/decisions", "/integrity"}
+    assert links(auditor.get("/").text) == {"/rules", "/drafts", "/decisions", "/integrity"}  # drafts: to read
     owner = signed_in(app, tokens["policy-owner"])
-    assert links(owner.get("/").text) == {"/rules", "/check", "/simulate", "/compare"}
+    assert links(owner.get("/").text) == {"/rules", "/check", "/drafts", "/simulate", "/compare"}
     refused = evaluator.get("/decisions")
     assert refused.status_code == 403 and "Ze is er voor de rollen: admin, auditor." in refused.text
 
