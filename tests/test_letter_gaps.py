@@ -117,3 +117,73 @@ def test_the_letter_as_sent_has_its_head_and_closing_sections_in_order(tmp_path)
     assert result["sections"][-1]["lines"][0].startswith("Deze beslissing is vastgelegd in het beslissingsregister")
     assert result["sections"][-2]["lines"][0].startswith("Namens de Vlaamse minister")
     assert titles.count("Rechtsgrond") == 1 and titles[0] == "Motivering van de beslissing over uw aanvraag"
+
+
+def test_texts_that_look_like_dates_or_numbers():
+    # A letter writes a date given as text as a date, and leaves a text that only looks like one as it is.
+    from rules_engine.tell.letter import Formatter, _first_clause
+
+    fmt = Formatter("nl", None)
+    assert fmt.value("x", "2018-06-20") == "20 juni 2018"
+    assert [fmt.value("x", v) for v in ("2018-06-201", "2018-06/20", "2018/06-20")] == ["2018-06-201", "2018-06/20",
+                                                                                       "2018/06-20"]
+    # a text with an exponent is no number a person writes ('1e999999' crashed the formatter)
+    assert [Formatter.number_in("nl", v) for v in ("Infinity", "NaN", "1e999999", "1E5")] == ["Infinity", "NaN",
+                                                                                              "1e999999", "1E5"]
+    assert Formatter.number_in("nl", "1234.5") == "1.234,5"
+    assert _first_clause("VTE per kwartaal") == "VTE per kwartaal"  # an acronym keeps its capitals
+    assert _first_clause("Het aantal") == "het aantal"
+
+
+def test_a_tie_names_five_and_counts_the_rest(tmp_path):
+    # 7 initiatives equal but for the file number: A is tied with 6, named 5 and "1 andere"; the draw shows the
+    # first 6 and "1 andere". With 13: "7 andere" in both (12 others - 5 named; 13 in the draw - 6 shown).
+    seven = {"applicants": [_applicant(x, 2, 0.95) for x in "ABCDEFG"]}
+    ruleset, record = decided(tmp_path, GREEDY, seven, budget=40)
+    text = text_of(ruleset, record, "A")
+    assert "U stond gelijk met B, C, D, E, F en 1 andere op:" in text
+    assert "Daarna besliste het dossiernummer (laagste eerst): A; B; C; D; E; F; en 1 andere." in text
+    thirteen = {"applicants": [_applicant(x, 2, 0.95) for x in "ABCDEFGHIJKLM"]}
+    ruleset, record = decided(tmp_path, GREEDY, thirteen, budget=40)
+    text = text_of(ruleset, record, "A")
+    assert "U stond gelijk met B, C, D, E, F en 7 andere op:" in text and "A; B; C; D; E; F; en 7 andere." in text
+
+
+def test_the_page_has_one_main_heading_and_the_letter_as_sent_its_head(tmp_path):
+    from rules_engine.tell.letter import for_sending
+
+    extended = {"applicants": [dict(a, address="Kerkstraat 1", city="9000 Gent") for a in FACTS["applicants"]]}
+    ruleset, record = decided(tmp_path, GREEDY, extended, edit=lambda text: text.replace(
+        "  schema: lde.facts.schema.json\n",
+        "  schema: lde.facts.schema.json\n  extend:\n    fields:\n      address: {type: string}\n"
+        "      city: {type: string}\n") + "letter:\n  sender:\n    administration: Departement WSE\n"
+        "  appeal: Beroep bij de Raad van State.\n")
+    own = next(a for a in extended["applicants"] if a["id"] == "B")
+    sent = for_sending(letter(record, ruleset, "B"), ruleset, "nl", own, "7-abc", "2018-06-21T10:00:00Z")
+    assert sent["head"]["addressee"] == ["Initiatief B", "Kerkstraat 1", "9000 Gent"]
+    assert sent["head"]["date"] == "Datum: 21 juni 2018" and sent["head"]["reference"] == "Ons kenmerk: 7-abc / B"
+    page = as_letter_html(sent)
+    assert page.count("<h1>") == 1 and page.index("<h1>") < page.index("<h2>")
+    assert '<header><p class="sender">' in page and "Kerkstraat 1<br>9000 Gent" in page
+    assert "<header>" not in as_letter_html(letter(record, ruleset, "B"))  # no head without a letter: section
+
+
+def test_a_letter_read_back_from_the_log_names_every_bad_figure(tmp_path):
+    # from the log, the record is read back from JSON: its texts are new objects (no 'is' holds), and an
+    # application set aside for two figures is told both.
+    import json as json_
+
+    path = _variant(tmp_path, GREEDY)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "  schema: lde.facts.schema.json\n", "  schema: lde.facts.schema.json\n  on_invalid: exclude\n"), encoding="utf-8")
+    bad = {"applicants": [*FACTS["applicants"], dict(_applicant("D", 2, 0.95), realisation_rate="veel",
+                                                     contingent_fte="tien")]}
+    facts = tmp_path / "call.json"
+    facts.write_text(json_.dumps(bad), encoding="utf-8")
+    log = tmp_path / "log.sqlite"
+    runner = CliRunner()
+    assert runner.invoke(main, ["evaluate", str(path), str(facts), "--as-of", "2018-06-20", "--log", str(log),
+                                "--simulate"]).exit_code == 0
+    text = " ".join(runner.invoke(main, ["explain", "1", "D", "--log", str(log)]).stdout.split())
+    assert text.count("Uw aanvraag kon niet beoordeeld worden") == 2
+    assert "ongeldig: realisatiegraad" in text and "ongeldig: huidig contingent in VTE" in text

@@ -247,12 +247,12 @@ class Formatter:
         return str(value)
 
 
+_DECIMAL_TEXT = re.compile(r"\s*-?[0-9]{1,30}(\.[0-9]{1,30})?\s*")  # as a person writes a number: no exponent
+
+
 def _decimal_text(value: str) -> Decimal | None:
-    try:
-        number = Decimal(value)
-    except ArithmeticError:
-        return None
-    return number if number.is_finite() else None
+    """A text that is a number as people write one ('12', '1.50'); None for any other ('1E5', 'NaN', 'Infinity')."""
+    return Decimal(value.strip()) if _DECIMAL_TEXT.fullmatch(value) else None
 
 
 _FRACTION_TEXT = re.compile(r"-?[0-9]+/[1-9][0-9]*")  # 'p/q' as a record of format 1 writes an exact fraction
