@@ -997,6 +997,25 @@ def _audit_routes(app: FastAPI, settings: Settings) -> None:
         caller = _caller(request, settings, "read-own")
         return await _work(settings, _with_log, settings, lambda log: inclusion_at(log, _own(caller, log, ref), size))
 
+    @app.get("/v1/decisions/{ref}/proof", tags=["decisions"], responses={200: {"description": "As `rules audit "
+             "prove REF`: the record's hash, its inclusion proof and, when this server signs checkpoints, the signed "
+             "checkpoint it is proven against", "content": {"application/json": {"schema": {"type": "object"}}}},
+             **documented(401, 403, 404, 409)})
+    async def decision_proof(ref: str, request: Request):
+        """The proof that a decision is in the log: with the server's signed checkpoint (`--checkpoint-key`), it
+        checks with nothing but the server's public key (`rules audit check-proof`, docs/check_proof.py)."""
+        from rules_engine.record.checkpoint import Verifier, signer
+        from rules_engine.record.proofs import inclusion_at, inclusion_bundle
+
+        caller = _caller(request, settings, "read-own")
+        if not settings.checkpoint_key:
+            return await _work(settings, _with_log, settings, lambda log: inclusion_at(log, _own(caller, log, ref)))
+        note = await _work(settings, signed.latest)
+        key = signer(Path(settings.checkpoint_key).read_text(encoding="utf-8"))
+        public = Verifier(key.name, key.key_id, key.key.public_key())
+        return await _work(settings, _with_log, settings,
+                           lambda log: inclusion_bundle(log, _own(caller, log, ref), note, public))
+
     @app.get("/v1/audit/consistency", tags=["audit"], responses={200: {"description": "As `rules audit consistency`",
              "content": {"application/json": {"schema": {"type": "object"}}}}, **documented(401, 403, 409)})
     async def consistency(request: Request, old_size: int = Query(..., alias="from", ge=0)):

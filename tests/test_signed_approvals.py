@@ -172,3 +172,11 @@ def test_the_server_signs_checkpoints_as_the_log_grows(tmp_path):
     assert rules("evaluate", "lde", EXAMPLES / "lde-2018.yaml", "--as-of", "2018-06-20", "--rules-dir", RULES,
                  "--log", log, "--simulate").exit_code == 0
     assert seldom.get("/v1/audit/checkpoint", headers=auth).text == kept  # at most one an hour
+    # a decision's proof from the service, against the server's signed checkpoint: checked with its public key only
+    proof = seldom.get("/v1/decisions/1/proof", headers=auth)
+    assert proof.status_code == 200 and proof.json()["checkpoint"] == kept, proof.text
+    (tmp_path / "proof.json").write_text(proof.text, encoding="utf-8")
+    checked = rules("audit", "check-proof", tmp_path / "proof.json", "--public-key", public)
+    assert checked.exit_code == 0 and "is record 1 of the 2" in checked.stdout, checked.output
+    bare = unsigned.get("/v1/decisions/1/proof", headers=auth)
+    assert bare.status_code == 200 and bare.json()["checkpoint"] is None
