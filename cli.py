@@ -1200,6 +1200,47 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
                 limit_concurrency=max_connections, access_log=False, log_config=_log_config())
 
 
+@main.group("config")
+def config_group():
+    """The service's settings."""
+
+
+@config_group.command("show")
+@click.option("--config", "path", type=click.Path(dir_okay=False), help="The TOML file `rules serve --config` reads.")
+def config_show(path):
+    """The settings `rules serve --config FILE` would start with, each with where it comes from: the environment,
+    then the file, then the default (an option typed on the command line wins over all three). Passwords in the
+    log's URL are masked."""
+    import json
+
+    from rules_engine.record.audit_pg import display, is_postgres
+
+    from rules_engine.record.audit import default_path
+
+    ctx, plain = click.Context(serve), click.Context(serve)
+    _serve_config(ctx, None, path)
+    from_file = ctx.default_map or {}
+    for param in serve.params:
+        setting = "log" if param.name == "log_path" else param.name
+        if not isinstance(param, click.Option) or setting not in SERVE_SETTINGS:
+            continue
+        names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+        env = next((name for name in names if os.environ.get(name)), None)
+        if env:
+            value, source = param.type_cast_value(plain, os.environ[env]), f"from {env}"
+        elif param.name in from_file:
+            value, source = from_file[param.name], f"from {path}"
+        else:
+            value, source = param.get_default(plain), "default"
+        if not isinstance(value, (str, int, float, bool)):  # no default: click's 'unset'
+            value = None
+        if setting == "log" and not value:
+            value = str(default_path())
+        if setting == "log" and value and is_postgres(str(value)):
+            value = display(str(value))
+        click.echo(f"{setting} = {json.dumps(value)}  # {source}")
+
+
 def _log_config() -> dict:
     """uvicorn's logging, and the service's own: one JSON line per request (rules.access) on stderr."""
     import copy

@@ -124,3 +124,23 @@ def test_the_compose_file_keeps_the_password_out_and_waits_for_the_database():
     assert (DEPLOY / rules["build"]["context"] / rules["build"]["dockerfile"]).resolve() == (DEPLOY / "Dockerfile")
     assert rules["ports"] == ["127.0.0.1:8080:8080"]  # behind the reverse proxy, never on every address
     assert set(env_file(DEPLOY / "rules.env.example")) >= {"RULES_LOG", "RULES_REQUIRE_APPROVALS", "FORWARDED_ALLOW_IPS"}
+
+
+def test_config_show_tells_each_setting_and_where_it_comes_from(tmp_path):
+    # Issue 23, item 2: the effective settings, the environment before the file before the defaults, no password.
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+
+    config = tmp_path / "serve.toml"
+    config.write_text('workers = 4\nrequire_approvals = 1\nrules_dir = "/srv/rules/rules"\n', encoding="utf-8")
+    env = {"RULES_LOG": "postgresql://rules:s3cret@db:5432/rules", "RULES_REQUIRE_APPROVALS": "2"}
+    shown = CliRunner().invoke(main, ["config", "show", "--config", str(config)], env=env)
+    assert shown.exit_code == 0, shown.output
+    lines = dict(line.split(" = ", 1) for line in shown.stdout.splitlines())
+    assert lines["workers"] == f"4  # from {config}" and lines["require_approvals"] == "2  # from RULES_REQUIRE_APPROVALS"
+    assert lines["port"] == "8080  # default" and "s3cret" not in shown.stdout
+    assert lines["log"] == '"postgresql://rules:***@db:5432/rules"  # from RULES_LOG'
+    config.write_text("wokers = 4\n", encoding="utf-8")
+    wrong = CliRunner().invoke(main, ["config", "show", "--config", str(config)])
+    assert wrong.exit_code == 1 and "unknown setting 'wokers'" in wrong.output and "workers" in wrong.output
