@@ -1105,7 +1105,10 @@ def _serve_config(ctx, _param, path):
     naming it and the file (no_auth is never read from a file: it is typed, or not at all)."""
     if not path:
         return
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+        import tomli as tomllib
 
     try:
         with open(path, "rb") as handle:
