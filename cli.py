@@ -1203,6 +1203,35 @@ def serve(host, port, rules_dir, workers, time_limit, max_body, no_auth, require
                 limit_concurrency=max_connections, access_log=False, log_config=_log_config())
 
 
+@main.command("init")
+@click.argument("folder", type=click.Path(file_okay=False))
+def init(folder):
+    """Write a working folder: FOLDER/rules (the shipped rulesets, with their tests) and FOLDER/examples (calls to
+    decide, the example policies); then run the commands from FOLDER. Nothing already there is overwritten."""
+    import shutil
+
+    shipped = Path(__file__).resolve().parent
+    target = Path(folder)
+    written = 0
+    for part in ("rules", "examples"):
+        for source in sorted((shipped / part).rglob("*")):
+            if not source.is_file() or source.suffix not in (".yaml", ".md") or "__pycache__" in source.parts:
+                continue
+            destination = target / source.relative_to(shipped)
+            if destination.exists():
+                continue
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, destination)
+            except OSError as exc:
+                raise InputError.at(Location(str(destination)), f"cannot write it: {exc.strerror or exc}") from None
+            written += 1
+    if not (shipped / "rules").is_dir():
+        raise RulesError("this installation holds no shipped rulesets (reinstall the package)")
+    click.echo(f"wrote {written} files under {target}; now: cd {target} && rules evaluate sheltered-workshops "
+               "examples/sheltered-workshops-2018.yaml --as-of 2018-06-20")
+
+
 @main.group("config")
 def config_group():
     """The service's settings."""

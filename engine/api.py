@@ -428,7 +428,7 @@ def list_rulesets(rules_dir: str | Path) -> dict[str, list[Ruleset]]:
     """Every ruleset id under ``rules_dir`` with its versions, oldest first."""
     folder = Path(rules_dir)
     if not folder.is_dir():
-        raise LookupFailure(f"no rules folder '{rules_dir}'")
+        raise LookupFailure(f"no rules folder '{rules_dir}' (write one with the shipped rulesets: 'rules init DIR')")
     return {p.name: list_versions(p.name, rules_dir) for p in sorted(folder.iterdir()) if p.is_dir()
             and find_rule_files([p])}
 

@@ -144,3 +144,27 @@ def test_config_show_tells_each_setting_and_where_it_comes_from(tmp_path):
     config.write_text("wokers = 4\n", encoding="utf-8")
     wrong = CliRunner().invoke(main, ["config", "show", "--config", str(config)])
     assert wrong.exit_code == 1 and "unknown setting 'wokers'" in wrong.output and "workers" in wrong.output
+
+
+def test_init_writes_a_working_folder_from_the_installed_package(tmp_path):
+    # Issue 23, item 6: installed, it works anywhere: `rules init DIR` writes rules/ and examples/ (from the
+    # package itself: CI installs it from a wheel, not from this folder), and deciding there works.
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+
+    runner = CliRunner()
+    made = runner.invoke(main, ["init", str(tmp_path / "work")])
+    assert made.exit_code == 0, made.output
+    work = tmp_path / "work"
+    assert (work / "rules" / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_bytes() == \
+        (RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_bytes()
+    assert (work / "examples" / "policies" / "mergers" / "tests" / "mergers-2018.yaml").is_file()
+    decided = runner.invoke(main, ["evaluate", "sheltered-workshops", str(work / "examples" / "sheltered-workshops-2018.yaml"),
+                                   "--as-of", "2018-06-20", "--rules-dir", str(work / "rules"), "--no-log"])
+    assert decided.exit_code == 0 and "351" in decided.stdout
+    (work / "rules" / "lde" / "lde-2018.yaml").write_text("changed", encoding="utf-8")
+    again = runner.invoke(main, ["init", str(work)])
+    assert again.exit_code == 0 and (work / "rules" / "lde" / "lde-2018.yaml").read_text() == "changed"  # kept
+    outside = runner.invoke(main, ["evaluate", "lde", "x.yaml", "--rules-dir", str(tmp_path / "nothing")])
+    assert outside.exit_code == 1 and "rules init DIR" in outside.output

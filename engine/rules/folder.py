@@ -30,7 +30,8 @@ def list_versions(ruleset_id: str, rules_dir: str | Path) -> list[Ruleset]:
     folder = Path(rules_dir) / ruleset_id
     if not Path(rules_dir).is_dir():
         raise LookupFailure(f"no rules folder '{rules_dir}' here: run from the folder that holds rules/, "
-                            "pass --rules-dir, or give the path of a rule file")
+                            "pass --rules-dir, give the path of a rule file, or write one with the shipped rulesets: "
+                            "'rules init DIR'")
     if not folder.is_dir():
         known = sorted(p.name for p in Path(rules_dir).iterdir() if p.is_dir()) if Path(rules_dir).is_dir() else []
         raise LookupFailure(f"no ruleset '{ruleset_id}' in {rules_dir}{did_you_mean(ruleset_id, known)}"
