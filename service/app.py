@@ -421,6 +421,19 @@ def _health_routes(app: FastAPI, settings: Settings) -> None:
     def docs():
         return HTMLResponse(docs_page(app.openapi()), headers=DOCS_HEADERS)
 
+    @app.get("/docs/try", response_class=HTMLResponse, include_in_schema=False)
+    def try_it():
+        """Swagger UI on this server's OpenAPI document: every call tried with a token (Authorize)."""
+        from .docs import TRY, TRY_HEADERS
+
+        return HTMLResponse(TRY, headers=TRY_HEADERS)
+
+    from fastapi.staticfiles import StaticFiles
+
+    from .docs import swagger_folder
+
+    app.mount("/docs/swagger", StaticFiles(directory=swagger_folder()), name="swagger")
+
 
 def _ruleset_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/v1/rulesets", response_model=list[M.RulesetVersions], responses=documented(401, 403), tags=["rulesets"])

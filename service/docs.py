@@ -11,9 +11,30 @@ code{{background:#f3f3f3;padding:0 .2rem}} .op{{border-top:1px solid #ccc;paddin
 <body><h1>rules API {version}</h1><p>{description}</p>
 <p>Every route but <code>/healthz</code> and <code>/readyz</code> needs <code>Authorization: Bearer TOKEN</code>
 (<code>rules token add NAME --role ROLE</code>). Errors are <code>application/problem+json</code> (RFC 9457).
-The machine-readable document: <a href="/openapi.json">/openapi.json</a>.</p>
+The machine-readable document: <a href="/openapi.json">/openapi.json</a>; every call tried from the browser, with
+your token: <a href="/docs/try">/docs/try</a>.</p>
 {operations}</body></html>
 """
+
+
+TRY = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rules API: try it</title>
+<link rel="stylesheet" href="/docs/swagger/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/docs/swagger/swagger-ui-bundle.js"></script><script src="/static/try.js"></script></body></html>
+"""
+# the try-it page runs Swagger UI's own scripts, from this server only
+TRY_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+               "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def swagger_folder() -> str:
+    """Swagger UI's files (version 5: OpenAPI 3.1), as the swagger-ui-py package ships them."""
+    import os
+
+    import swagger_ui
+
+    return os.path.join(os.path.dirname(swagger_ui.__file__), "static")
 
 
 def docs_page(openapi: dict) -> str:

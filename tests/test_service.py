@@ -374,3 +374,27 @@ def test_a_record_is_cached_by_its_hash_and_the_contract_declares_its_tokens(ser
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer" and spec["security"] == [{"bearer": []}]
     assert spec["paths"]["/healthz"]["get"]["security"] == []
+
+
+def test_the_api_can_be_tried_from_the_browser_without_a_cdn(tmp_path):
+    # Issue 23, item 4: /docs/try: Swagger UI served by this server itself (the swagger-ui-py package), on
+    # /openapi.json; nothing is fetched from elsewhere.
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from rules_service.app import Settings, create_app
+
+    from conftest import RULES
+
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(tmp_path / "log.sqlite"))))
+    assert 'href="/docs/try"' in client.get("/docs").text
+    page = client.get("/docs/try")
+    assert page.status_code == 200 and "script-src" not in page.headers["content-security-policy"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources  # all from this server
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    assert "SwaggerUIBundle" in client.get("/docs/swagger/swagger-ui-bundle.js").text
+    assert '"/openapi.json"' in client.get("/static/try.js").text

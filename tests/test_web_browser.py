@@ -235,3 +235,26 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, role):
                 wide.append(f"{page} at {width}: {scroll} > {inner}")
     browser.set_window_size(1280, 900)
     assert wide == [], wide
+
+
+def test_the_api_is_tried_in_the_browser(server, browser):
+    # Issue 23, item 4: /docs/try renders every operation from /openapi.json with Swagger UI served by this server,
+    # and a call tried with a token answers (the rulesets, as an evaluator may read them).
+    process, tokens, _log = server
+    browser.get(process.url + "/docs/try")
+    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 20)
+    paths = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert "/v1/rulesets/{spec}/evaluate" in paths and "/v1/audit/checkpoint" in paths
+    browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    field = WebDriverWait(browser, 30).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".auth-container input")))
+    field.send_keys(tokens["evaluator"])
+    browser.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper button.authorize").click()
+    browser.find_element(By.CSS_SELECTOR, "button.btn-done").click()
+    block = next(e for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-get")
+                 if e.find_element(By.CSS_SELECTOR, ".opblock-summary-path").text == "/v1/rulesets")
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    WebDriverWait(browser, 30).until(lambda d: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))[0].click()
+    block.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = WebDriverWait(browser, 60).until(lambda d: block.find_elements(By.CSS_SELECTOR, ".live-responses-table "
+                                                                            "tbody td.response-col_status"))
+    assert status[0].text.strip().startswith("200"), status[0].text
