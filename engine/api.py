@@ -181,13 +181,11 @@ def _refusal(ruleset: Ruleset, spec: str, as_of: dt.date, asking: Asking, relied
 
 def _signed(log: DecisionLog, ruleset: Ruleset, exclude: str | None, allowed: tuple) -> list:
     """The first approval by each person that carries their signature by an allowed key (``policy.signing``)."""
-    import hashlib
     import json
 
     from .policy.signing import signed_by
 
-    schema_sha = hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
-    return log.approvals(ruleset.sha256, schema_sha, exclude=exclude,
+    return approvals_for(log, ruleset, exclude,
                          accept=lambda entry: signed_by(json.loads(entry.text)["approval"], allowed) is not None)
 
 
@@ -264,12 +262,9 @@ def publish_draft(log: DecisionLog, name: str, who: str, required: int = 1, note
 
 def approval_statement(ruleset: Ruleset, who: str) -> str:
     """What ``who`` signs to approve the exact text of ``ruleset`` (``policy.signing``)."""
-    import hashlib
-
     from .policy.signing import statement
 
-    return statement(ruleset.id, ruleset.version, ruleset.sha256,
-                     hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest(), who)
+    return statement(ruleset.id, ruleset.version, ruleset.sha256, _schema_sha(ruleset), who)
 
 
 def unsigned_approvals(log: DecisionLog, allowed: tuple) -> list[Entry]:
@@ -292,13 +287,18 @@ def _dry_run(record: dict, would_be: str, refusal: str | None) -> dict:
     return out
 
 
-def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None, before: int | None = None) -> list:
+def approvals_for(log: DecisionLog, ruleset: Ruleset, exclude: str | None = None, before: int | None = None,
+                  accept=None) -> list:
     """The approvals of the exact text of ``ruleset`` (and its facts schema) in ``log``: the first by each
-    person, never ``exclude`` (who asks for the decision), only records before seq ``before``."""
+    person (that ``accept`` accepts), never ``exclude`` (who asks for the decision), only records before seq
+    ``before``."""
+    return log.approvals(ruleset.sha256, _schema_sha(ruleset), exclude=exclude, before=before, accept=accept)
+
+
+def _schema_sha(ruleset: Ruleset) -> str:
     import hashlib
 
-    schema_sha = hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
-    return log.approvals(ruleset.sha256, schema_sha, exclude=exclude, before=before)
+    return hashlib.sha256(ruleset.facts_schema_text.encode("utf-8")).hexdigest()
 
 
 def same_person(a: str, b: str) -> bool:

@@ -51,7 +51,7 @@ def save(log: DecisionLog, name: str, text: str, etag: str, who: str) -> tuple[D
     each at its line and column (a draft may be saved with problems; it is submitted without)."""
     store = DraftStore(log)
     current = store.get(name)
-    _editable(current, who)
+    _editable(current)
     problems = _problems(text, name)
     found = _identity(text)
     if found is not None and name_of(*found) != name:
@@ -66,7 +66,7 @@ def submit(log: DecisionLog, name: str, etag: str, who: str, reason: str) -> tup
         raise GovernanceError("a submission needs its reason")
     store = DraftStore(log)
     current = store.get(name)
-    _editable(current, who)
+    _editable(current)
     text = with_top(current.text, "status", "published")
     ruleset = _compiled(text, f"draft:{name}")
     draft = store.save(name, text, etag, SUBMITTED)
@@ -111,10 +111,10 @@ def publish(log: DecisionLog, name: str, who: str, approvals: list, required: in
     return entry
 
 
-def _editable(draft: Draft, who: str) -> None:
+def _editable(draft: Draft) -> None:
+    """Any policy owner may edit a draft (its author stays who started it); a submitted one is not edited."""
     if draft.state != DRAFT:
         raise GovernanceError(f"draft {draft.name} is submitted: it is approved or sent back, not edited")
-    del who  # any policy owner may edit a draft; its author stays who started it
 
 
 def _compiled(text: str, label: str) -> Ruleset:
