@@ -99,7 +99,9 @@ def sign_in(driver, url: str, token: str) -> None:
     field = driver.find_element(By.ID, "token")
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)  # the skip link
     field.send_keys(token + Keys.ENTER)
-    assert driver.find_element(By.TAG_NAME, "h1").text
+    # the form posts and the browser navigates: wait for the page after it, not the login page's heading
+    WebDriverWait(driver, 60).until(EC.staleness_of(field))
+    assert wait_for(driver, "h1").text
 
 
 def wait_for(driver, css: str):
