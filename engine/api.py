@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -15,7 +14,7 @@ from typing import Iterable, Mapping
 from .rules.compile import Ruleset, compile_file, compile_text
 from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions, overlaps  # noqa: F401 - the API
 from .decide.decision import batch, decide
-from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, did_you_mean, with_article
+from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, with_article
 from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Submission
 from .rules.facts import Facts, load_facts, parse_facts
 
@@ -246,6 +245,21 @@ def approve_draft(log: DecisionLog, name: str, who: str, note: str | None = None
     draft, ruleset = drafts.submitted(log, name)
     drafts.check_approver(draft, who)
     return approve(log, ruleset, who, note, once, signature=signature, allowed=allowed)
+
+
+def draft_base(log: DecisionLog, name: str, rules_dir: str | Path = "rules") -> Ruleset | None:
+    """The published version a draft replaces: the latest published one of its ruleset (registry, else folder)."""
+    ruleset_id = name.split("@", 1)[0]
+    published = [r for r in catalogue(rules_dir, log).get(ruleset_id, [])
+                 if r.status == "published" and f"{r.id}@{r.version}" != name]
+    return published[-1] if published else None
+
+
+def submit_draft(log: DecisionLog, name: str, etag: str, who: str, reason: str, rules_dir: str | Path = "rules"):
+    """Submit a draft for approval, checked against the version it replaces (``policy.drafts.submit``)."""
+    from .policy import drafts
+
+    return drafts.submit(log, name, etag, who, reason, replaces=draft_base(log, name, rules_dir))
 
 
 def publish_draft(log: DecisionLog, name: str, who: str, required: int = 1, note: str | None = None,

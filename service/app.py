@@ -16,7 +16,6 @@ import html
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rules_engine import __version__
 
 from rules_engine import api
-from rules_engine.record.audit import DecisionLog, TokenStore, default_path, parse_head
+from rules_engine.record.audit import DecisionLog, default_path, parse_head
 from rules_engine.record.drafts import DraftStore
 from rules_engine.record.audit_pg import is_postgres
 from rules_engine.decide.decision import to_json_bytes
@@ -633,12 +632,10 @@ def _draft_routes(app: FastAPI, settings: Settings) -> None:
     @app.post(one + "/submit", tags=["drafts"], responses=documented(401, 403, 404, 412, 422, 428))
     async def submit_draft(ruleset_id: str, version: str, payload: M.ReasonRequest, request: Request):
         """Submit the draft for approval: its text is fixed as it will be published (a record in the chain)."""
-        from rules_engine.policy import drafts
-
         caller = _caller(request, settings, "policy")
         etag = _if_match(request)
-        draft, entry = await _work(settings, _in_log, settings, lambda log: drafts.submit(
-            log, f"{ruleset_id}@{version}", etag, caller.name, payload.reason))
+        draft, entry = await _work(settings, _in_log, settings, lambda log: api.submit_draft(
+            log, f"{ruleset_id}@{version}", etag, caller.name, payload.reason, settings.rules_dir))
         return _draft_answer(draft, [], extra={"submission": _publication(entry)})
 
     @app.post(one + "/approve", status_code=201, response_model=M.Approval, tags=["drafts"],

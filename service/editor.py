@@ -25,15 +25,64 @@ def _yaml(text: str = "") -> YAML:
 
 
 def fields(ruleset: Ruleset) -> dict:
-    """What the form shows: the budget, the period, and each parameter with its value as the text has it."""
+    """What the form shows: the budget, the period, each parameter (value and description), each condition
+    (``when`` and description) and the cap, as the text has them. A description given in several languages
+    (``{nl: ..., en: ...}``) or a cap that is not one expression is edited in the text, not the form."""
     data = _yaml().load(ruleset.text)
     parameters = data.get("parameters") or {}
     effective = data.get("effective") or {}
+    cap = (data.get("allocation") or {}).get("cap")
     return {"budget": _text(((data.get("budget") or {}).get("fte"))),
             "effective_from": _text(effective.get("from")), "effective_to": _text(effective.get("to")),
             "parameters": [{"name": str(name), "value": _text(spec.get("value")), "dated": "values" in spec,
-                            "description": str(spec.get("description") or "")}
-                           for name, spec in parameters.items() if isinstance(spec, dict)]}
+                            "description": _plain(spec.get("description"))}
+                           for name, spec in parameters.items() if isinstance(spec, dict)],
+            "rules": [{"field": str(rule["id"]), "when": _plain(rule.get("when")),
+                       "description": _plain(rule.get("description"))} for _path, rule in _rules(data)],
+            "cap": _plain(cap)}
+
+
+def _rules(data: Any) -> list[tuple[str, Any]]:
+    """(path, mapping) of every eligibility rule and tier, as problems name them."""
+    found = [(f"eligibility[{i}]", rule) for i, rule in enumerate(data.get("eligibility") or [])]
+    tiers = (data.get("priority") or {}).get("tiers") or []
+    found += [(f"priority.tiers[{i}]", rule) for i, rule in enumerate(tiers)]
+    return [(path, rule) for path, rule in found if isinstance(rule, dict) and "id" in rule]
+
+
+def _plain(value: Any) -> str | None:
+    """A text the form can show in one field (None: a mapping of languages, a list, nothing)."""
+    return " ".join(str(value).split()) if isinstance(value, str) else None
+
+
+def field_problems(text: str, problems: list) -> list[dict]:
+    """Each problem of ``text`` with the form field it comes from (``when:ID``, ``cap``, ...; '' for none) and
+    its 1-based position in that field's value (0 when the value spans lines)."""
+    starts = _value_starts(text)
+    out = []
+    for problem in problems:
+        field, start = starts.get(problem.path, ("", None))
+        line, col = problem.location.line, problem.location.col
+        position = col - start[1] if start and line == start[0] + 1 and col > start[1] else 0
+        out.append({"field": field, "position": position, "line": line, "col": col, "message": problem.message})
+    return out
+
+
+def _value_starts(text: str) -> dict:
+    """{problem path: (form field, (0-based line, 0-based column) where its value starts)}."""
+    data = _yaml(text).load(text)
+    starts = {}
+    for path, rule in _rules(data):
+        for key, prefix in (("when", "when"), ("description", "desc")):
+            if key in rule:
+                starts[f"{path}.{key}"] = (f"{prefix}:{rule['id']}", tuple(rule.lc.value(key)))
+    for name, spec in (data.get("parameters") or {}).items():
+        if isinstance(spec, dict) and "description" in spec:
+            starts[f"parameters.{name}.description"] = (f"pdesc:{name}", tuple(spec.lc.value("description")))
+    allocation = data.get("allocation") or {}
+    if "cap" in allocation:
+        starts["allocation.cap"] = ("cap", tuple(allocation.lc.value("cap")))
+    return starts
 
 
 def apply(text: str, changes: dict) -> str:
@@ -59,19 +108,41 @@ def apply(text: str, changes: dict) -> str:
                 data["effective"].pop("to", None)
         elif key.startswith("param:") and key[6:] in (data.get("parameters") or {}):
             data["parameters"][key[6:]]["value"] = _typed(value)
+        else:
+            _apply_text(data, key, value)
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
 
 
+def _apply_text(data: Any, key: str, value: str) -> None:
+    """A text field of the form (a condition, a description, the cap) into the data; a field the text gives in
+    another shape (a mapping of languages) is left to the text."""
+    kind, _, name = key.partition(":")
+    if kind == "cap" and _plain((data.get("allocation") or {}).get("cap")) is not None:
+        data["allocation"]["cap"] = value
+    elif kind == "pdesc" and _plain(((data.get("parameters") or {}).get(name) or {}).get("description")) is not None:
+        data["parameters"][name]["description"] = value
+    elif kind in ("when", "desc"):
+        field = "when" if kind == "when" else "description"
+        for _path, rule in _rules(data):
+            if str(rule["id"]) == name and _plain(rule.get(field)) is not None:
+                rule[field] = value
+
+
 def fields_of_text(text: str) -> dict:
+    """The form's fields as ``text`` has them, by the names the form posts."""
     data = _yaml().load(text)
     effective = data.get("effective") or {}
     out = {"budget": _text((data.get("budget") or {}).get("fte")), "effective_from": _text(effective.get("from")),
-           "effective_to": _text(effective.get("to"))}
+           "effective_to": _text(effective.get("to")), "cap": _plain((data.get("allocation") or {}).get("cap"))}
     for name, spec in (data.get("parameters") or {}).items():
         if isinstance(spec, dict):
             out[f"param:{name}"] = _text(spec.get("value"))
+            out[f"pdesc:{name}"] = _plain(spec.get("description"))
+    for _path, rule in _rules(data):
+        out[f"when:{rule['id']}"] = _plain(rule.get("when"))
+        out[f"desc:{rule['id']}"] = _plain(rule.get("description"))
     return out
 
 

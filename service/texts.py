@@ -50,7 +50,7 @@ TEXTS = {
         "server die dit register gebruikt. Een gepubliceerde tekst verandert nooit meer; een wijziging wordt een nieuwe "
         "versie.", "file_name": "Bestandsnaam", "publish_note": "Waarom (notitie)", "not_published": "Niet gepubliceerd",
         "published_as": "Gepubliceerd in het register als record", "column": "kolom",
-        "ruleset_version": "Regelset en versie", "draft_option": "het ontwerp hieronder", "draft": "Ontwerp (optioneel)",
+        "ruleset_version": "Regelset en versie", "draft_option": "het ontwerp hieronder", "draft_optional": "Ontwerp (optioneel)",
         "facts_file": "Aanvragen (YAML, JSON of XLSX)", "example": "Of een meegeleverd voorbeeld", "none": "—",
         "as_of": "Datum van beslissing", "overrides": "Parameters aanpassen (NAAM=WAARDE, één per regel)",
         "run": "Berekenen", "json": "JSON downloaden", "csv": "CSV downloaden", "result": "Resultaat",
@@ -133,7 +133,7 @@ TEXTS = {
         "server that uses this registry. A published text never changes; a change becomes a new version.",
         "file_name": "File name", "publish_note": "Why (note)", "not_published": "Not published",
         "published_as": "Published into the registry as record", "column": "column",
-        "ruleset_version": "Ruleset and version", "draft_option": "the draft below", "draft": "Draft (optional)",
+        "ruleset_version": "Ruleset and version", "draft_option": "the draft below", "draft_optional": "Draft (optional)",
         "facts_file": "Applications (YAML, JSON or XLSX)", "example": "Or a shipped example", "none": "—",
         "as_of": "Decision date", "overrides": "Parameter overrides (NAME=VALUE, one per line)",
         "run": "Run", "json": "Download JSON", "csv": "Download CSV", "result": "Result",
@@ -168,3 +168,19 @@ TEXTS = {
         "cited": "The rules and their policy text", "timeline": "Timeline", "rule_link": "rule", "lines": "lines", "skip": "Skip to content",
     },
 }
+
+# the draft editor's fields, its live check and its trial (tests, simulation, impact)
+TEXTS["nl"].update({
+    "conditions": "Voorwaarden", "character": "teken", "try_draft": "Het ontwerp uitproberen",
+    "test_cases": "Testgevallen (zoals een bestand tests/*.yaml van de regelset)", "run_tests": "Tests uitvoeren",
+    "tests_passed": "tests geslaagd", "simulate_call": "Simuleren op de gegevens van een beslissing",
+    "or_upload": "of op een bestand met gegevens (YAML, JSON of Excel)", "simulate_button": "Simuleren",
+    "impact": "Impact tegenover de versie die nu geldt", "eligible_count": "in aanmerking",
+})
+TEXTS["en"].update({
+    "conditions": "Conditions", "character": "character", "try_draft": "Try the draft",
+    "test_cases": "Test cases (as a tests/*.yaml file of the ruleset)", "run_tests": "Run the tests",
+    "tests_passed": "tests passed", "simulate_call": "Simulate on the facts of a decision",
+    "or_upload": "or on a facts file (YAML, JSON or Excel)", "simulate_button": "Simulate",
+    "impact": "Impact against the version in force", "eligible_count": "eligible",
+})

@@ -1,7 +1,8 @@
 """The web pages of ``rules serve``: the policy explorer, checking a draft, simulating, comparing,
 the decision log with its motivations, replay, and the integrity check.
 
-Server-rendered HTML (Jinja2, autoescaped), no JavaScript, every asset shipped in this package.
+Server-rendered HTML (Jinja2, autoescaped), every asset shipped in this package; every page works without
+JavaScript (the draft editor's ``static/editor.js`` adds checking as one types and sortable tables).
 Signing in at ``/login`` takes an API token and sets it as an HttpOnly, SameSite=Strict session
 cookie (Secure over TLS); the same roles as the API decide what a page shows. Every form that
 runs something carries a CSRF token derived from the session (HMAC), checked on POST. The pages
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
@@ -133,7 +134,9 @@ class Pages:
                                                                         self.save_draft),
                 ("/drafts/{ruleset_id}/{version}/submit", "POST", self.submit_draft),
                 ("/drafts/{ruleset_id}/{version}/approve", "POST", self.approve_draft),
-                ("/drafts/{ruleset_id}/{version}/publish", "POST", self.publish_draft)]
+                ("/drafts/{ruleset_id}/{version}/publish", "POST", self.publish_draft),
+                ("/drafts/{ruleset_id}/{version}/check", "POST", self.check_draft),
+                ("/drafts/{ruleset_id}/{version}/try", "POST", self.try_draft)]
 
     # --- drafts: the editor beside its checks, and the approver's review ----------------------------
 
@@ -156,11 +159,43 @@ class Pages:
         return RedirectResponse(f"/drafts/{quote(draft.ruleset_id)}/{quote(draft.name.split('@', 1)[1])}", 303)
 
     async def draft(self, request: Request, ruleset_id: str, version: str, error: str = "", status: int = 200,
-                    text: str | None = None):
+                    text: str | None = None, trial: dict | None = None):
         user = self.need(request, "drafts")
-        view = await _threaded(self.settings, _draft_view, self.settings, f"{ruleset_id}@{version}", self.lang(request),
-                               text)
-        return self.render(request, "draft.html", user, error=error, status=status, **view)
+        lang = self.lang(request)
+        view = await _threaded(self.settings, _draft_view, self.settings, f"{ruleset_id}@{version}", lang, text)
+        return self.render(request, "draft.html", user, error=error, status=status, trial=trial or {},
+                           bars=_shift_chart(trial["impact"], TEXTS[lang]) if trial and trial.get("impact") else None,
+                           **view)
+
+    async def check_draft(self, request: Request, ruleset_id: str, version: str):
+        """The live check of the editor: the form's fields written into the draft, its problems under their
+        fields (at their place in the field), in the page's language. Nothing is saved."""
+        user = self.need(request, "policy")
+        form = await self.form(request, user)
+        typed = str(form.get("text", "")).replace("\r\n", "\n")
+        found = await _threaded(self.settings, _live_check, self.settings, f"{ruleset_id}@{version}", typed,
+                                _form_changes(form), self.lang(request))
+        return JSONResponse(found, headers={"Cache-Control": "no-store"})
+
+    async def try_draft(self, request: Request, ruleset_id: str, version: str):
+        """Try the draft as saved: its test cases, or a simulation on a logged call's facts or an uploaded file,
+        with the impact against the version in force."""
+        user = self.need(request, "drafts")
+        form = await self.form(request, user)
+        name = f"{ruleset_id}@{version}"
+        try:
+            upload = form.get("facts_file")
+            raw = await upload.read(self.settings.max_body + 1) if upload is not None and hasattr(upload, "read") else b""
+            if len(raw) > self.settings.max_body:
+                raise InputError.at(Location(upload.filename or "<facts>"), "the file is over the size limit")
+            label = _upload_name(upload.filename, "<facts>") if raw else ""
+            trial = await _threaded(self.settings, _try_draft, self.settings, name, {
+                "tests": str(form.get("tests", "")), "call": str(form.get("call", "")), "as_of": str(form.get("as_of", "")),
+                "facts": raw, "label": label, "run": str(form.get("run", ""))})
+        except RulesError as exc:
+            return await self.draft(request, ruleset_id, version, error=str(exc), status=422,
+                                    trial={"tests_text": str(form.get("tests", ""))})
+        return await self.draft(request, ruleset_id, version, trial=trial)
 
     async def save_draft(self, request: Request, ruleset_id: str, version: str):
         """Save the form: a changed YAML text as it is, else the changed fields written into the stored text."""
@@ -173,8 +208,7 @@ class Pages:
         name, etag = f"{ruleset_id}@{version}", str(form.get("etag", ""))
         stored = await _threaded(self.settings, _in_log, self.settings, lambda log: DraftStore(log).get(name))
         typed = str(form.get("text", "")).replace("\r\n", "\n")
-        changes = {key: str(value) for key, value in form.items()
-                   if key in ("budget", "effective_from", "effective_to") or key.startswith("param:")}
+        changes = _form_changes(form)
         try:
             text = typed if typed != stored.text else apply(stored.text, changes)
             await _threaded(self.settings, _in_log, self.settings,
@@ -188,13 +222,11 @@ class Pages:
         return RedirectResponse(f"/drafts/{quote(ruleset_id)}/{quote(version)}", 303)
 
     async def submit_draft(self, request: Request, ruleset_id: str, version: str):
-        from rules_engine.policy import drafts
-
         user = self.need(request, "policy")
         form = await self.form(request, user)
         name, etag, reason = f"{ruleset_id}@{version}", str(form.get("etag", "")), str(form.get("reason", "")).strip()
-        return await self._draft_step(request, ruleset_id, version, lambda log: drafts.submit(
-            log, name, etag, user[0], reason))
+        return await self._draft_step(request, ruleset_id, version, lambda log: api.submit_draft(
+            log, name, etag, user[0], reason, self.settings.rules_dir))
 
     async def approve_draft(self, request: Request, ruleset_id: str, version: str):
         user = self.need(request, "approve")
@@ -770,6 +802,7 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
     """What the draft page shows: the text (the one typed, after a refused save), its problems at their lines, the
     form's fields, and against the version it replaces: the changes in words and line by line; its approvals."""
     from rules_engine.policy import drafts, registry
+    from rules_engine.policy.backtest import official_calls
 
     from .editor import changes_in_words, fields, fields_of_text, line_diff
 
@@ -778,7 +811,10 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
         text = draft.text if typed is None else typed
         check = _check_text(text)
         compiled = api.compile_text(text, f"draft:{name}") if check["valid"] else None
-        base = _base(log, draft.ruleset_id, name, settings.rules_dir)
+        base = api.draft_base(log, name, settings.rules_dir)
+        under = _field_problems(text, base, lang)
+        if check["valid"] and under:  # it compiles, but states a figure it no longer uses: not to be submitted
+            check = {**check, "valid": False, "problems": [{**p, "field": ""} for p in under]}
         approvals = []
         if draft.state == drafts.SUBMITTED and compiled is not None:
             approvals = api.approvals_for(log, compiled, exclude=draft.author)
@@ -788,8 +824,106 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
                 "fields": fields(compiled) if compiled is not None else {"parameters": [], **fields_of_text(text)},
                 "base": base, "changes": changes_in_words(base, compiled, lang) if base and compiled else [],
                 "diff": line_diff(base.text, text) if base else [], "approvals": approvals,
+                "under": {p["field"]: p for p in under if p["field"]},
+                "calls": [{"seq": e.seq, "as_of": e.as_of} for e in official_calls(log, draft.ruleset_id)][-20:],
                 "in_registry": registry.has_registry(log)}
     return _with_log(settings, read)
+
+
+_FORM_FIELDS = ("budget", "effective_from", "effective_to", "cap")
+_FORM_PREFIXES = ("param:", "pdesc:", "when:", "desc:")
+
+
+def _form_changes(form) -> dict:
+    """The editor's fields the form posted (not the text, the token or the revision)."""
+    return {key: str(value) for key, value in form.items() if key in _FORM_FIELDS or key.startswith(_FORM_PREFIXES)}
+
+
+def _live_check(settings, name: str, typed: str, changes: dict, lang: str) -> dict:
+    """The problems of the draft with the form's changes, each under its field: {problems: [...], valid}."""
+    from .editor import apply
+
+    def read(log):
+        stored = DraftStore(log).get(name)
+        try:
+            text = typed if typed and typed != stored.text else apply(stored.text, changes)
+        except Exception as exc:  # noqa: BLE001 - a value YAML cannot take (an unclosed bracket)
+            return {"problems": [{"field": "", "position": 0, "line": 0, "col": 0, "message": str(exc)[:300]}],
+                    "valid": False}
+        problems = _field_problems(text, api.draft_base(log, name, settings.rules_dir), lang)
+        return {"problems": problems, "valid": not problems}
+    return _with_log(settings, read)
+
+
+def _field_problems(text: str, base, lang: str) -> list[dict]:
+    """The text's problems, or (when it compiles) the figures its texts state that its parameters do not have;
+    each with the form field it belongs to and in the page's language."""
+    from rules_engine.errors import Problem
+    from rules_engine.policy.figures import stale_figures
+
+    from .dutch import in_dutch
+    from .editor import field_problems
+
+    try:
+        compiled = api.compile_text(text, "<draft>")
+        problems = [Problem(f.location, f.message, _stale_path(compiled, f.subject), f.code)
+                    for f in stale_figures(base, compiled)]
+    except InputError as exc:
+        problems = exc.problems
+    shown = field_problems(text, problems)
+    for problem in shown:
+        problem["message"] = in_dutch(problem["message"]) if lang == "nl" else problem["message"]
+    return shown
+
+
+def _stale_path(compiled, subject: str) -> str:
+    """The place of a text a stale figure was found in, as problems name places (the form's field)."""
+    if subject.startswith("params."):
+        return f"parameters.{subject[7:]}.description"
+    for i, rule in enumerate(compiled.eligibility):
+        if rule.id == subject:
+            return f"eligibility[{i}].description"
+    for i, rule in enumerate(compiled.tiers):
+        if rule.id == subject:
+            return f"priority.tiers[{i}].description"
+    return ""
+
+
+def _try_draft(settings, name: str, asked: dict) -> dict:
+    """The draft's test cases run, or the draft simulated on a logged call's facts or an uploaded file."""
+    def read(log):
+        draft = DraftStore(log).get(name)
+        if asked["run"] == "tests":
+            return {"tests_text": asked["tests"], "tests": _draft_tests(draft.text, asked["tests"])}
+        compiled = api.compile_text(draft.text, f"draft:{name}")
+        return {"tests_text": asked["tests"], "call": asked["call"], "impact": _trial_impact(log, compiled, asked, settings)}
+    return _with_log(settings, read)
+
+
+def _draft_tests(text: str, cases: str) -> dict:
+    if not cases.strip():
+        raise InputError.at(Location("tests"), "write the test cases to run (as a tests/*.yaml file of the ruleset)")
+    results = api.run_draft_tests(text, cases)
+    return {"results": [{"name": r.name, "passed": r.passed, "failures": list(r.failures)} for r in results],
+            "passed": sum(1 for r in results if r.passed), "total": len(results)}
+
+
+def _trial_impact(log, compiled, asked: dict, settings):
+    """The impact of the draft against the version in force: on an uploaded file (decided as of ``as_of``), or
+    on a logged official call (as of its date, against the text that decided it)."""
+    from rules_engine.policy.backtest import backtest, official_calls
+    from rules_engine.policy.diff import impact_of
+
+    if asked["facts"]:
+        day = _day(asked["as_of"]) if asked["as_of"].strip() else compiled.effective_from
+        base = api.draft_base(log, f"{compiled.id}@{compiled.version}", settings.rules_dir)
+        if base is None:
+            raise InputError.at(Location("facts_file"), f"no published version of {compiled.id} to compare with")
+        return impact_of(base, compiled, asked["facts"], asked["label"], None, day)
+    calls = {str(entry.seq): entry for entry in official_calls(log, compiled.id)}
+    if asked["call"] not in calls:
+        raise InputError.at(Location("call"), "pick a logged official call, or upload a facts file")
+    return backtest(log, [calls[asked["call"]]], lambda _day: compiled)[0].impact
 
 
 def _backtests(log, compiled, last: int = 5) -> list[dict]:
@@ -804,13 +938,6 @@ def _backtests(log, compiled, last: int = 5) -> list[dict]:
                                                                           run.impact.new["eligible"]),
              "allocated": (run.impact.old["allocated_fte"], run.impact.new["allocated_fte"]),
              "regions": run.impact.regions} for run in runs]
-
-
-def _base(log, ruleset_id: str, name: str, rules_dir):
-    """The published version a draft replaces: the latest published one of its ruleset (registry, else folder)."""
-    catalogue = api.catalogue(rules_dir, log)
-    published = [r for r in catalogue.get(ruleset_id, []) if r.status == "published" and f"{r.id}@{r.version}" != name]
-    return published[-1] if published else None
 
 
 def _found(settings, applicant: str, ruleset, since, until, after) -> tuple[list, int | None]:

@@ -16,6 +16,7 @@ from ..record.audit import DecisionLog, Entry, person
 from ..record.drafts import Conflict, Draft, DraftStore
 from ..rules.compile import Ruleset, compile_text
 from . import registry
+from .figures import stale_figures
 
 DRAFT, SUBMITTED = "draft", "submitted"
 SUBMISSION = "submission"
@@ -60,8 +61,11 @@ def save(log: DecisionLog, name: str, text: str, etag: str, who: str) -> tuple[D
     return store.save(name, text, etag), problems
 
 
-def submit(log: DecisionLog, name: str, etag: str, who: str, reason: str) -> tuple[Draft, Entry]:
-    """Fix the draft's text as it will be published and record the submission in the chain."""
+def submit(log: DecisionLog, name: str, etag: str, who: str, reason: str,
+           replaces: Ruleset | None = None) -> tuple[Draft, Entry]:
+    """Fix the draft's text as it will be published and record the submission in the chain. A text that states
+    a figure its parameters no longer have (against ``replaces``, the version in force) is refused: a letter would
+    quote it as the reason."""
     if not reason:
         raise GovernanceError("a submission needs its reason")
     store = DraftStore(log)
@@ -69,6 +73,9 @@ def submit(log: DecisionLog, name: str, etag: str, who: str, reason: str) -> tup
     _editable(current)
     text = with_top(current.text, "status", "published")
     ruleset = _compiled(text, f"draft:{name}")
+    stale = [f for f in stale_figures(replaces, ruleset) if not {f.code, f"{f.code}:{f.subject}"} & set(ruleset.lint_ignore)]
+    if stale:
+        raise InputError([Problem(f.location, f.message, code=f.code) for f in stale])
     draft = store.save(name, text, etag, SUBMITTED)
     body = {"ruleset": ruleset.id, "version": ruleset.version, "by": who, "note": reason,
             "ruleset_sha256": ruleset.sha256}

@@ -12,7 +12,10 @@
   applicant the facts schema allows; it then counts as 0, which is seldom
   what was meant (``max(0, ...)`` says so);
 - ``gap``: days between two consecutive versions on which none is in force;
-- ``published-tests-fail``: a published version whose own test cases fail.
+- ``published-tests-fail``: a published version whose own test cases fail;
+- ``stale-figure``: a text a letter quotes (a condition's, a derived value's or a parameter's description,
+  or their translations) states a figure its parameters no longer have: the old value after a change from
+  the previous version, or one of a dated parameter's values only (``policy.figures``).
 
 Reasoning is by intervals over conjunctions of ``name op constant``
 comparisons; what it cannot decide it leaves alone (no false alarms).
@@ -30,18 +33,8 @@ from typing import Any, Iterable
 from ..rules import expr as E
 from ..rules.checker import deref as _deref, kind_of_schema
 from ..rules.compile import Ruleset
-from ..errors import Location
-
-
-@dataclass(frozen=True)
-class Finding:
-    location: Location
-    code: str
-    subject: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.code}: {self.message}"
+from .figures import stale_figures
+from .findings import Finding
 
 
 @dataclass(frozen=True)
@@ -251,8 +244,10 @@ def _collect(node: Any, names: set) -> None:
             names.add(current.dotted)
 
 
-def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | None = None) -> list[Finding]:
-    """Every finding for one ruleset, minus those its rule file says to ignore."""
+def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | None = None,
+                 previous: Ruleset | None = None) -> list[Finding]:
+    """Every finding for one ruleset, minus those its rule file says to ignore; ``previous`` is the version it
+    follows (its texts must not keep a figure that version had and this one has not)."""
     findings: list[Finding] = []
     ranges = _Ranges(ruleset)
     for rule in ruleset.eligibility + ruleset.tiers:
@@ -271,6 +266,7 @@ def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | 
     findings += _unused(ruleset)
     findings += _untranslated(ruleset)
     findings += _negative_caps(ruleset)
+    findings += stale_figures(previous, ruleset)
     findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
     ignored = set(ruleset.lint_ignore)
     return [f for f in findings if f"{f.code}:{f.subject}" not in ignored and f.code not in ignored]
@@ -392,9 +388,10 @@ def lint_rulesets(rulesets: Iterable[Ruleset], today: dt.date | None = None) -> 
         by_id[r.id].append(r)
     findings = []
     for versions in by_id.values():
-        for r in versions:
+        ordered = sorted(versions, key=lambda r: (r.effective_from, r.version))
+        for previous, r in zip([None] + ordered, ordered):
             later = any(o.effective_from > r.effective_from for o in versions)
-            findings += lint_ruleset(r, later, today)
+            findings += lint_ruleset(r, later, today, previous)
         findings += _gaps(versions)
         findings += [f for r in versions if r.status == "published" for f in _failing_tests(r)]
     return sorted(findings, key=lambda f: (f.location, f.code))

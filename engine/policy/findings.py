@@ -1,0 +1,17 @@
+"""A finding of the publish gate: where, which check, about what, and what is wrong."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import Location
+
+
+@dataclass(frozen=True)
+class Finding:
+    location: Location
+    code: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.code}: {self.message}"
