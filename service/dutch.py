@@ -9,13 +9,23 @@ import re
 from typing import Callable
 
 _KINDS = {"a number": "een getal", "numbers": "getallen", "a text": "een tekst", "texts": "teksten",
-          "a date": "een datum", "dates": "datums", "a boolean": "een waar/onwaar-waarde",
+          "a string": "een tekst", "strings": "teksten", "an integer": "een geheel getal", "a date": "een datum", "dates": "datums", "a boolean": "een waar/onwaar-waarde",
           "booleans": "waar/onwaar-waarden", "a list": "een lijst", "lists": "lijsten", "null": "null",
           "the end of the expression": "het einde van de uitdrukking"}
 
 
 def _kind(text: str) -> str:
     return _KINDS.get(text, text)
+
+
+_NEEDS = {"a condition must be true or false": "een voorwaarde moet waar of onwaar zijn",
+          "allocation cap must be a number": "het maximum moet een getal zijn",
+          "a step's 'for' is a condition: it must be true or false":
+              "de 'for' van een stap is een voorwaarde: die moet waar of onwaar zijn",
+          "a reduction's amount must be a number": "het bedrag van een vermindering moet een getal zijn",
+          "allocation weight must be a number": "het gewicht moet een getal zijn",
+          "a ranking key must be a number, a text, a date or true/false":
+              "een rangschikkingssleutel moet een getal, een tekst, een datum of waar/onwaar zijn"}
 
 
 def _mean(name: str | None) -> str:
@@ -38,6 +48,8 @@ _PATTERNS: list[tuple[re.Pattern, Callable[[dict], str]]] = [(re.compile(pattern
     (r"^cannot compare (?P<a>.*) with (?P<b>.*)$",
      lambda g: f"{_kind(g['a'])} kan niet vergeleken worden met {_kind(g['b'])}"),
     (r"^(?P<a>.*) needs numbers, not (?P<b>.*)$", lambda g: f"{g['a']} werkt met getallen, niet met {_kind(g['b'])}"),
+    (r"^(?P<a>.*), this gives (?P<b>.*)$",
+     lambda g: f"{_NEEDS[g['a']]}, dit geeft {_kind(g['b'])}" if g["a"] in _NEEDS else ""),
     (r"^expected a condition \(true or false\), found (?P<a>.*)$",
      lambda g: f"hier hoort een voorwaarde (waar of onwaar), maar dit geeft {_kind(g['a'])}"),
     (r"^unknown function '(?P<a>[^']*)'; the functions are (?P<b>.*)$",
@@ -52,6 +64,7 @@ def in_dutch(message: str) -> str:
     """``message`` in Dutch when its shape is known, else as it is."""
     for pattern, say in _PATTERNS:
         match = pattern.match(message)
-        if match:
-            return say(match.groupdict())
+        said = say(match.groupdict()) if match else None
+        if said:
+            return said
     return message

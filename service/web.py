@@ -392,7 +392,7 @@ class Pages:
         form = await self.form(request, user)
         text = await _text_field(form, "rule_text", "rule_file", self.settings.max_body)
         tests_text = str(form.get("tests_text", ""))
-        result = await _threaded(self.settings, _check_text, text)
+        result = await _threaded(self.settings, _check_text, text, self.lang(request))
         cases, tests_error = [], ""
         if result["valid"] and tests_text.strip():
             cases, tests_error = await _threaded(self.settings, _run_tests, text, tests_text)
@@ -412,7 +412,7 @@ class Pages:
         try:
             entry = await _threaded(self.settings, _publish_text, self.settings, text, file_name, user[0], note)
         except RulesError as exc:
-            result = await _threaded(self.settings, _check_text, text)
+            result = await _threaded(self.settings, _check_text, text, self.lang(request))
             return self.render(request, "check.html", user, text=text, tests_text="", result=result,
                                lines=text.splitlines(), marks=set(), cases=[], tests_error="", publish_error=str(exc),
                                download="data:text/yaml;charset=utf-8," + quote(text), status=422)
@@ -654,17 +654,20 @@ def _upload_name(name: str | None, default: str) -> str:
     return base[:120] if base else default
 
 
-def _check_text(text: str) -> dict:
-    """What `rules validate --strict` says of a text, as plain data for the page."""
+def _check_text(text: str, lang: str = "en") -> dict:
+    """What `rules validate --strict` says of a text, as plain data for the page (in Dutch when it knows how)."""
+    from .dutch import in_dutch
+
+    say = in_dutch if lang == "nl" else str
     if not text.strip():
         return {"problems": [], "findings": [], "valid": False, "empty": True}
     try:
         result = api.check_text(text, "<draft>")
     except RulesError as exc:
         return {"problems": [{"line": 0, "col": 0, "message": str(exc)}], "findings": [], "valid": False, "empty": False}
-    problems = [{"line": p.location.line, "col": p.location.col, "field": p.path, "message": p.message}
+    problems = [{"line": p.location.line, "col": p.location.col, "field": p.path, "message": say(p.message)}
                 for p in result.problems]
-    findings = [{"line": f.location.line, "col": f.location.col, "field": f.code, "message": f.message}
+    findings = [{"line": f.location.line, "col": f.location.col, "field": f.code, "message": say(f.message)}
                 for f in result.findings]
     return {"problems": problems, "findings": findings, "valid": not problems, "empty": False}
 
@@ -809,7 +812,7 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
     def read(log):
         draft = DraftStore(log).get(name)
         text = draft.text if typed is None else typed
-        check = _check_text(text)
+        check = _check_text(text, lang)
         compiled = api.compile_text(text, f"draft:{name}") if check["valid"] else None
         base = api.draft_base(log, name, settings.rules_dir)
         under = _field_problems(text, base, lang)

@@ -233,6 +233,7 @@ def test_the_editor_checks_as_one_types_and_tries_the_draft(tmp_path):
     listing = owner.get("/drafts")
     owner.post("/drafts", data={"csrf": csrf(listing.text), "base": "sheltered-workshops@2018.1", "version": "2018.2"})
     page = owner.get("/drafts/sheltered-workshops/2018.2")
+    assert "<h1>Ontwerp sheltered-workshops@2018.2</h1>" in page.text  # not the check page's "Ontwerp (optioneel)"
     token = csrf(page.text)
     assert 'name="when:min_fill_rate" value="fill_rate &gt;= params.min_fill_rate"' in page.text
     check = "/drafts/sheltered-workshops/2018.2/check"

@@ -138,7 +138,7 @@ def test_a_draft_with_a_typo_shows_the_problem_at_its_line(server, browser):
     browser.execute_script("arguments[0].value = arguments[1];", area, typo)  # pasting, without typing 4 kB
     browser.find_element(By.CSS_SELECTOR, "form[action='/check'] button[type=submit]").click()
     problems = wait_for(browser, "ul.problems").text
-    assert f"Regel {line}, kolom" in problems and "unknown field 'fill_rat'" in problems
+    assert f"Regel {line}, kolom" in problems and "onbekend veld 'fill_rat', bedoelt u 'fill_rate'?" in problems
     marked = browser.find_element(By.ID, f"L{line}")
     assert "marked" in marked.get_attribute("class")
     shoot(browser, "check")
