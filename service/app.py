@@ -100,11 +100,19 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
+POOL_SIZE = 8  # connections per worker and database; a request past them connects on its own
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The ASGI application for ``settings``."""
     app = FastAPI(title="rules", version=__version__, docs_url=None, redoc_url=None,
                   description="Allocation policy as data: evaluate calls, read the decision log, replay and verify.")
     app.state.settings = settings
+    if is_postgres(settings.log_path):  # each worker keeps its connections open across requests
+        from rules_engine.record.audit_pg import close_pools, use_pools
+
+        use_pools(POOL_SIZE)
+        app.router.on_shutdown.append(close_pools)
     metrics = Metrics()
     add_observing(app, metrics)
     _handlers(app)

@@ -103,3 +103,28 @@ def test_two_servers_share_one_database_under_load(postgres, tmp_path):
         stored = {e.seq: e.output_sha256 for e in opened.entries()}
         assert opened.verify() == 640
     assert all(stored[seq] == digest for seq, digest in acks.items()) and len(acks) == 640
+
+
+def _sessions(dsn: str) -> int:
+    """How many connections the database has been opened with, ever (PostgreSQL 14's pg_stat_database.sessions)."""
+    name = dsn.rsplit("/", 1)[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        return conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()[0]
+
+
+def test_a_worker_keeps_its_connections_across_requests(postgres, tmp_path):
+    # Issue 24: a request on PostgreSQL opened two or three connections (the token, the registry, the append);
+    # a worker now keeps them in a pool. 30 decisions, one after another: without the pool at least 60 sessions.
+    dsn = postgres.database()
+    with DecisionLog(dsn) as opened:
+        secret = TokenStore(opened).add("load", "evaluator")
+    with Server(dsn, workers=1) as server:
+        before = _sessions(dsn)
+        results: list = []
+        client_loop(server.url, secret, 30, results)
+        grown = _sessions(dsn) - before
+    assert [r[0] for r in results] == [201] * 30
+    assert grown <= 6, grown  # the pools' connections (read-write and read-only) and the two of _sessions
+    with DecisionLog(dsn, create=False) as opened:
+        assert opened.verify() == 30

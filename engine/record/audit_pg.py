@@ -95,6 +95,35 @@ def display(dsn: str) -> str:
     return urlunsplit(parts)
 
 
+_POOLS: dict = {}  # (dsn, readonly) -> psycopg_pool.ConnectionPool, once use_pools() was called in this process
+_POOL_SIZE = 0
+
+
+def use_pools(size: int = 4) -> None:
+    """Keep up to ``size`` connections per database open in this process (a service worker), instead of one
+    connection per log opened: a request then costs no connection set-up. The command line never calls it."""
+    global _POOL_SIZE
+    _POOL_SIZE = size
+
+
+def close_pools() -> None:
+    """Close every pool of this process (at the end of a worker, or of a test)."""
+    for pool in _POOLS.values():
+        pool.close()
+    _POOLS.clear()
+
+
+def _pool(dsn: str, options: str) -> Any:
+    from psycopg_pool import ConnectionPool
+
+    key = (dsn, options)
+    if key not in _POOLS:
+        _POOLS[key] = ConnectionPool(dsn, min_size=1, max_size=_POOL_SIZE, open=True, timeout=30,
+                                     check=ConnectionPool.check_connection,  # a database restarted meanwhile
+                                     kwargs={"autocommit": True, "options": options, "connect_timeout": 30})
+    return _POOLS[key]
+
+
 class PostgresConnection:
     """What ``DecisionLog`` needs of a connection, on PostgreSQL."""
 
@@ -107,10 +136,26 @@ class PostgresConnection:
             raise sqlite3.OperationalError("unable to open: PostgreSQL needs psycopg (pip install 'psycopg[binary]')") from None
         self._psycopg = psycopg
         options = "-c default_transaction_read_only=on" if readonly else ""
+        self._pool = None
         try:
-            self.conn = psycopg.connect(dsn, autocommit=True, options=options, connect_timeout=30)
-        except psycopg.Error as exc:
+            self.conn = self._pooled(dsn, options) if _POOL_SIZE else None
+            if self.conn is None:
+                self.conn = psycopg.connect(dsn, autocommit=True, options=options, connect_timeout=30)
+        except Exception as exc:  # psycopg.Error, or the pool's PoolTimeout: the database is not reachable
             raise sqlite3.OperationalError(f"unable to open: {_first_line(exc)}") from None
+
+    def _pooled(self, dsn: str, options: str) -> Any:
+        """A connection of this process's pool; None when all are in use for a moment (a request that opens the
+        log twice must never wait for itself: it then connects on its own)."""
+        from psycopg_pool import PoolTimeout
+
+        pool = _pool(dsn, options)
+        try:
+            connection = pool.getconn(timeout=0.5)
+        except PoolTimeout:
+            return None
+        self._pool = pool
+        return connection
 
     @property
     def in_transaction(self) -> bool:
@@ -157,7 +202,12 @@ class PostgresConnection:
         return (UPGRADE_TO_3 if version < 3 else ()) + (UPGRADE_TO_4 if version < 4 else ())
 
     def close(self) -> None:
-        self.conn.close()
+        if self._pool is None:
+            self.conn.close()
+            return
+        if self.in_transaction:  # an append that failed half-way: nothing of it stays, and the lock goes with it
+            self.conn.rollback()
+        self._pool.putconn(self.conn)
 
 
 class _Empty:
