@@ -699,7 +699,7 @@ def import_cmd(folder, secret, log_path):
             if ruleset.status != "published":
                 click.echo(f"{ruleset.id}@{ruleset.version} ({ruleset.label}): a draft, left out")
                 continue
-            entry = run(log, ruleset, who, ruleset.label, f"imported from {folder}")
+            entry = run(log, ruleset, who, ruleset.label, f"imported from {folder}", figures=False)  # history as it was
             click.echo(f"{ruleset.id}@{ruleset.version} ({ruleset.label}): record {entry.seq}")
 
 

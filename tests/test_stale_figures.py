@@ -111,3 +111,41 @@ def test_a_draft_with_a_stale_figure_is_not_submitted(tmp_path):
         draft, _ = drafts.save(log, draft.name, fixed, draft.etag, "ann")
         draft, _ = drafts.submit(log, draft.name, draft.etag, "ann", "lager", replaces=_compiled(SHELTERED))
         assert draft.state == "submitted"
+
+
+def test_rules_publish_refuses_a_stale_figure_and_import_keeps_history(tmp_path):
+    from click.testing import CliRunner
+
+    from rules_cli.cli import main
+    from rules_engine.record.audit import DecisionLog, TokenStore
+
+    log = tmp_path / "log.sqlite"
+    with DecisionLog(log, create=True) as opened:
+        secret = TokenStore(opened).add("olivia", "policy-owner")
+    first = tmp_path / "a.yaml"
+    first.write_text(SHELTERED, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["publish", str(first), "--token", secret, "--log", str(log)]).exit_code == 0
+    later = LOWER.replace("from: 2018-04-01\n  to: 2019-03-31", "from: 2019-04-01")
+    second = tmp_path / "b.yaml"
+    second.write_text(later, encoding="utf-8")
+    refused = runner.invoke(main, ["publish", str(second), "--token", secret, "--log", str(log)])
+    assert refused.exit_code == 1 and "internal error" not in refused.output
+    lines = later.splitlines()
+    param, rule = lines.index("  min_fill_rate:") + 1, lines.index("  - id: min_fill_rate") + 1
+    assert f"{second}:{param}:3" in refused.stderr and f"{second}:{rule}:5" in refused.stderr and "95%" in refused.stderr
+    second.write_text(later.replace("95%", "90%"), encoding="utf-8")
+    assert runner.invoke(main, ["publish", str(second), "--token", secret, "--log", str(log)]).exit_code == 0
+    # a registry seeded from an existing folder keeps its history as it was (lint still names the text)
+    folder = tmp_path / "rules" / "sheltered-workshops"
+    folder.mkdir(parents=True)
+    (folder / "a.yaml").write_text(SHELTERED, encoding="utf-8")
+    (folder / "b.yaml").write_text(later, encoding="utf-8")
+    seeded = runner.invoke(main, ["import", str(tmp_path / "rules"), "--token", secret, "--log", str(tmp_path / "new.sqlite")])
+    assert seeded.exit_code == 1 and "token" in seeded.output  # a new log has no tokens: make one there first
+    with DecisionLog(tmp_path / "new.sqlite", create=True) as opened:
+        other = TokenStore(opened).add("olivia", "policy-owner")
+    seeded = runner.invoke(main, ["import", str(tmp_path / "rules"), "--token", other, "--log", str(tmp_path / "new.sqlite")])
+    assert seeded.exit_code == 0, seeded.output
+    linted = runner.invoke(main, ["lint", str(tmp_path / "rules")])
+    assert linted.exit_code == 1 and "stale-figure" in linted.output

@@ -16,7 +16,6 @@ from ..record.audit import DecisionLog, Entry, person
 from ..record.drafts import Conflict, Draft, DraftStore
 from ..rules.compile import Ruleset, compile_text
 from . import registry
-from .figures import stale_figures
 
 DRAFT, SUBMITTED = "draft", "submitted"
 SUBMISSION = "submission"
@@ -73,9 +72,7 @@ def submit(log: DecisionLog, name: str, etag: str, who: str, reason: str,
     _editable(current)
     text = with_top(current.text, "status", "published")
     ruleset = _compiled(text, f"draft:{name}")
-    stale = [f for f in stale_figures(replaces, ruleset) if not {f.code, f"{f.code}:{f.subject}"} & set(ruleset.lint_ignore)]
-    if stale:
-        raise InputError([Problem(f.location, f.message, code=f.code) for f in stale])
+    registry.check_figures(ruleset, replaces)
     draft = store.save(name, text, etag, SUBMITTED)
     body = {"ruleset": ruleset.id, "version": ruleset.version, "by": who, "note": reason,
             "ruleset_sha256": ruleset.sha256}

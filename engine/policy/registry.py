@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..errors import GovernanceError, LookupFailure
+from ..errors import GovernanceError, InputError, LookupFailure, Problem
 from ..record.audit import DecisionLog, Entry, Submission
 from ..rules.compile import Ruleset, compile_text
 from ..rules.folder import overlaps
 from ..rules.validate import schema_dir
+from .figures import stale_figures
 
 PUBLICATION, WITHDRAWAL = "publication", "withdrawal"
 
@@ -109,10 +110,12 @@ def versions(log: DecisionLog, ruleset_id: str, withdrawn: bool = False) -> list
     return sorted((compiled(log, p) for p in chosen), key=lambda r: (r.effective_from, r.version))
 
 
-def publish(log: DecisionLog, ruleset: Ruleset, who: str, file_name: str, note: str | None = None) -> Entry:
+def publish(log: DecisionLog, ruleset: Ruleset, who: str, file_name: str, note: str | None = None,
+            figures: bool = True) -> Entry:
     """Publish the exact text of ``ruleset`` (it must say ``status: published``); the same text again returns its
     publication, a different text under a published ``id@version`` is refused, as is a period that overlaps
-    another published version's."""
+    another published version's, and (``figures``) a text that states a figure its parameters no longer have
+    against the version before it (``policy.figures``: a letter would quote it)."""
     if ruleset.status != "published":
         raise GovernanceError(f"{ruleset.id} {ruleset.version} says 'status: {ruleset.status}': only a text that says "
                               "'status: published' is published")
@@ -124,6 +127,9 @@ def publish(log: DecisionLog, ruleset: Ruleset, who: str, file_name: str, note: 
         raise GovernanceError(f"{ruleset.id}@{ruleset.version} is published (record {current.seq}) with another text: "
                               "a published text never changes; publish the change as a new version")
     _check_periods(log, ruleset)
+    if figures:
+        earlier = [r for r in _quiet_versions(log, ruleset.id) if r.effective_from < ruleset.effective_from]
+        check_figures(ruleset, earlier[-1] if earlier else None)
     body = {"ruleset": ruleset.id, "version": ruleset.version, "file": Path(file_name).name, "by": who, "note": note,
             "schema_file": ruleset.facts_schema_file or None,
             "ruleset_sha256": _sha(rule_text), "facts_schema_sha256": _sha(schema_text)}
@@ -147,6 +153,15 @@ def _check_periods(log: DecisionLog, ruleset: Ruleset) -> None:
     problems = overlaps(others + [ruleset])
     if problems:
         raise GovernanceError(f"{ruleset.id} {ruleset.version} cannot be published: {problems[0].message}")
+
+
+def check_figures(ruleset: Ruleset, previous: Ruleset | None) -> None:
+    """Refuse a text that states a figure its parameters do not have, against ``previous`` (the version it
+    follows): InputError naming each text at its line; a rule file may ignore ``stale-figure`` as lint's."""
+    stale = [f for f in stale_figures(previous, ruleset)
+             if not {f.code, f"{f.code}:{f.subject}"} & set(ruleset.lint_ignore)]
+    if stale:
+        raise InputError([Problem(f.location, f.message, code=f.code) for f in stale])
 
 
 def _quiet_versions(log: DecisionLog, ruleset_id: str) -> list[Ruleset]:
