@@ -110,3 +110,30 @@ def test_a_decimal_as_plain_text(value, text):
 def test_literal_texts():
     assert [E.literal_text(v) for v in (None, True, False, "x", Decimal("2.0"), dt.date(2019, 4, 1), 7)] == \
         ["null", "true", "false", '"x"', "2", "2019-04-01", "7"]
+
+
+@pytest.mark.parametrize("unit", ["not b", "-n > 0", "(if b then 1 else 2) > 0", "floor(n) > 0", "(n) > 0",
+                                  "n in [1]"])
+def test_every_construct_gives_back_its_level_when_it_closes(unit):
+    # seventy side by side are one level each; and after one has closed, 61 brackets are still one too many
+    E.parse(" and ".join([unit] * 70))
+    with pytest.raises(ExpressionError, match="nested more than 60"):
+        E.parse(unit + " and " + "(" * 61 + "b" + ")" * 61)
+
+
+def test_a_comparison_chained_with_a_single_equals_is_refused_as_a_chain():
+    with pytest.raises(ExpressionError, match="comparisons cannot be chained"):
+        E.parse("x == 1 = 2")
+
+
+def test_walking_an_aggregate_reaches_its_value_and_its_condition():
+    tree = E.parse("sum(q in quarters, q.a + params.x where q.b > params.y)")
+    names = {n.dotted for n in E.walk(tree) if isinstance(n, E.Name)}
+    assert names == {"quarters", "q.a", "params.x", "q.b", "params.y"}
+    assert None not in list(E.walk(E.parse("count(quarters)")))
+
+
+def test_a_function_name_not_followed_by_a_bracket_is_a_name():
+    # the checker then says there is no such field; the parser must not take '+' for the call's '('
+    tree = E.parse("floor + 1")
+    assert isinstance(tree, E.Arith) and tree.left == E.Name(("floor",), 0)
