@@ -68,3 +68,40 @@ def test_a_mistake_is_refused_with_its_reason(text, words):
     with pytest.raises(ExpressionError) as caught:
         kind(text)
     assert words in caught.value.message
+
+
+WIDER = dict(FIELDS, u={}, o={"type": "object", "properties": {"a": {"type": "number"}}},
+             mx={"type": ["number", "string"]})
+WIDE = Scope(root={}, fields=WIDER, derived={}, params=SCOPE.params)
+
+
+@pytest.mark.parametrize("text, words, at", [
+    # an 'if' chooses a value of one declared scalar kind; the message points at the 'if'
+    ("if b then u else null", "'if' cannot choose a value of no declared type", 0),
+    ("if b then o else null", "'if' cannot choose an object", 0),
+    ("if b then mx else null", "'if' cannot choose a value of several possible types", 0),
+    ("1 + (if b then mx else null)", "'if' cannot choose", 5),
+    # 'in' looks for a value of the list's kind, in a list of literals or a list parameter
+    ("s in [1]", "cannot look for a string in a list of number values", 2),
+    ("n in ['a']", "cannot look for a number in a list of string values", 2),
+    ("d in ['2018-01-01']", "cannot look for a date in a list of string values", 2),
+    ("n in params.quarters", "cannot look for a number in a list of string values", 2),
+    ("s in params.limits", "cannot look for a string in a list of number values", 2),
+    ("n in l", "'in' needs a list: [a, b, c] or a list parameter", 2),
+    ("q in [1]", "'in' cannot look for a list", 2),
+    # a condition where a number stands: the message points at the number
+    ("b and n", "expected a condition (true or false), found a number", 6),
+    ("not n", "expected a condition (true or false), found a number", 4),
+    ("n or b", "expected a condition (true or false), found a number", 0),
+    ("if n then 1 else 2", "expected a condition (true or false), found a number", 3),
+])
+def test_what_is_refused_and_where(text, words, at):
+    with pytest.raises(ExpressionError) as refused:
+        check(parse(text), WIDE)
+    assert words in str(refused.value) and refused.value.offset == at
+
+
+@pytest.mark.parametrize("text", ["n in []", "n in [null]", "b in [true, false]", "s in ['a', null]",
+                                  "(if b then null else n) > 1", "(if b then n else null) > 1"])
+def test_what_is_a_condition(text):
+    assert check(parse(text), WIDE)[1].name == "boolean"
