@@ -1,12 +1,14 @@
 """Allocation methods on hand-computed cases, and Hamilton/D'Hondt/Sainte-Laguë against `apportionment`."""
 from __future__ import annotations
 
+import heapq
 import random
 from fractions import Fraction
 
 import pytest
 from apportionment import methods as reference
 
+from rules_engine.allocate import methods
 from rules_engine.allocate.methods import Claim, allocate, equal, greedy, hamilton, highest_averages, water_fill
 
 
@@ -132,3 +134,40 @@ def test_pool_larger_than_all_requests_leaves_the_rest_unallocated():
     result = allocate(20, [Claim("a", 2, region="A"), Claim("b", 3, region="B")], "proportional",
                       {"A": 1, "B": 3}, pooling=True)
     assert result.allocated == 5 and result.unallocated == 15
+
+
+def test_dhondt_takes_steps_per_region_not_per_unit(monkeypatch):
+    """10^9 units over 5 regions: the seats are exact, in a handful of heap steps."""
+    pops = []
+    real = heapq.heappop
+    monkeypatch.setattr(methods.heapq, "heappop", lambda heap: pops.append(1) or real(heap))
+    weights = {"A": 72_000, "B": 41_000, "C": 39_000, "D": 31_000, "E": 29_000}
+    for method in ("dhondt", "sainte-lague"):
+        pops.clear()
+        shares = highest_averages(10**9, weights, method)
+        assert sum(s.units for s in shares.values()) == 10**9
+        assert len(pops) <= len(weights) + 1
+        for share in shares.values():  # with 10^9 seats both methods land within one seat of the quota
+            assert abs(share.units - share.quota) < 1
+
+
+def _one_at_a_time(total: int, weights: dict, step: int) -> dict:
+    """The textbook procedure, unit by unit: an independent reference for the arithmetic version."""
+    seats = {r: 0 for r in weights}
+    for _ in range(total):
+        best = max((r for r in weights if weights[r] > 0),
+                   key=lambda r: (Fraction(weights[r], step * seats[r] + 1), weights[r], [-ord(c) for c in r]))
+        seats[best] += 1
+    return seats
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_arithmetic_divisor_methods_match_one_at_a_time(seed):
+    import random
+
+    rng = random.Random(seed)
+    weights = {chr(65 + i): rng.choice([0, rng.randint(1, 50), rng.randint(1, 5000)]) for i in range(rng.randint(1, 7))}
+    total = rng.randint(0, 120)
+    for method, step in (("dhondt", 1), ("sainte-lague", 2)):
+        got = {r: s.units for r, s in highest_averages(total, weights, method).items()}
+        assert got == (_one_at_a_time(total, weights, step) if any(weights.values()) else {r: 0 for r in weights})
