@@ -171,3 +171,13 @@ def test_arithmetic_divisor_methods_match_one_at_a_time(seed):
     for method, step in (("dhondt", 1), ("sainte-lague", 2)):
         got = {r: s.units for r, s in highest_averages(total, weights, method).items()}
         assert got == (_one_at_a_time(total, weights, step) if any(weights.values()) else {r: 0 for r in weights})
+
+
+@pytest.mark.parametrize("budget", [3, 10])
+def test_a_claim_without_room_takes_no_part_in_the_proportional_split(budget):
+    # a cap of 0 leaves no room: the claim gets nothing and has no ideal share (it is not in the level), whether
+    # all caps fit the budget (10) or the level is computed (3: 3 over weights 1 and 1, capped at 5 each)
+    grants = water_fill(budget, [Claim("none", 0, Fraction(4), 1), Claim("x", 5, Fraction(1), 2),
+                                 Claim("y", 5, Fraction(1), 3)])
+    assert grants["none"] == methods.Grant("none")
+    assert units(grants) == ({"none": 0, "x": 2, "y": 1} if budget == 3 else {"none": 0, "x": 5, "y": 5})
