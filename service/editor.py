@@ -70,7 +70,12 @@ def field_problems(text: str, problems: list) -> list[dict]:
 
 def _value_starts(text: str) -> dict:
     """{problem path: (form field, (0-based line, 0-based column) where its value starts)}."""
-    data = _yaml(text).load(text)
+    try:
+        data = _yaml(text).load(text)
+    except Exception:  # noqa: BLE001 - a text YAML cannot read: its problem has its line, no field
+        return {}
+    if not isinstance(data, dict):
+        return {}
     starts = {}
     for path, rule in _rules(data):
         for key, prefix in (("when", "when"), ("description", "desc")):

@@ -249,6 +249,10 @@ def test_the_editor_checks_as_one_types_and_tries_the_draft(tmp_path):
                                     "pdesc:min_fill_rate": "Minimale invullingsgraad (inclusief 90%)"}).json()
     assert clean == {"problems": [], "valid": True}
     assert owner.post(check, data={"csrf": "wrong"}).status_code == 403
+    broken = owner.post(check, data={"csrf": token, "text": "ruleset: [\n"})  # a text typed that YAML cannot read
+    assert broken.status_code == 200 and broken.json()["problems"][0]["line"] >= 1
+    bad_value = owner.post(check, data={"csrf": token, "budget": "[351"})  # a field YAML cannot take
+    assert bad_value.status_code == 200 and not bad_value.json()["valid"]
     assert owner.get("/drafts/sheltered-workshops/2018.2").text.count('class="field-problem error"') >= 5
     # the draft's own test cases: one case written for the draft, computed by hand (38/40 = 95% is in)
     cases = (RULES / "sheltered-workshops" / "tests" / "sheltered-workshops-2018.yaml").read_text(encoding="utf-8")

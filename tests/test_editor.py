@@ -64,3 +64,20 @@ def test_a_problem_of_no_field_is_kept_with_its_line():
 
     shown = field_problems(broken, api.check_text(broken, "<draft>").problems)
     assert shown and shown[0]["field"] == "" and shown[0]["line"] == broken.splitlines().index("  unit: one") + 1
+
+
+def test_a_text_yaml_cannot_read_keeps_its_problem_at_its_line():
+    from rules_engine import api
+    from rules_engine.errors import InputError
+
+    broken = SHIPPED.replace("  unit: 1\n", "  unit: [1\n")
+    try:
+        api.check_text(broken, "<draft>")
+        problems = []
+    except InputError as exc:
+        problems = exc.problems
+    else:
+        problems = api.check_text(broken, "<draft>").problems
+    shown = field_problems(broken, problems)
+    assert shown and all(p["field"] == "" and p["line"] > 0 for p in shown)
+    assert field_problems("- a list\n- not a mapping\n", problems) == [{**p} for p in shown]
