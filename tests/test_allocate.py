@@ -181,3 +181,11 @@ def test_a_claim_without_room_takes_no_part_in_the_proportional_split(budget):
                                  Claim("y", 5, Fraction(1), 3)])
     assert grants["none"] == methods.Grant("none")
     assert units(grants) == ({"none": 0, "x": 2, "y": 1} if budget == 3 else {"none": 0, "x": 5, "y": 5})
+
+
+def test_round_robin_over_a_billion_units_takes_steps_per_claim_not_per_unit():
+    # by hand: 500,000,001 units over two caps of 10^9, one at a time in turn: 250,000,000 whole rounds give
+    # each 250,000,000, and the one unit left goes to the first in order (a bisection, not a loop over units)
+    grants = methods.round_robin(500_000_001, [Claim("a", 10**9, Fraction(1), 1), Claim("b", 10**9, Fraction(1), 2)])
+    assert (grants["a"].units, grants["b"].units) == (250_000_001, 250_000_000)
+    assert (grants["a"].remainder_turn, grants["b"].remainder_turn) == (1, None)
