@@ -81,3 +81,25 @@ def test_named_items_print_as_written(text):
 ])
 def test_named_item_mistakes_are_refused(tmp_path, when, words):
     refused(write(tmp_path, FIELDS, when=when), words)
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_three_lists_deep_each_item_keeps_its_name(tmp_path, engine):
+    # per grant of more than 1 FTE, per quarter, the scores below that quarter's filled FTE:
+    # A: one grant of 2 FTE (the other is 1); quarters filled 5 and 6; scores 1, 2, 3 are below both: 3 + 3 = 6.
+    # B: its grant (3 FTE) has quarters filled 1 and 2, but B has no scores: 0. C: no grants: 0.
+    derived = ("derived:\n  nested: {description: n, expr: 'sum(g in grants, sum(q in quarters, "
+               "count(s in scores where s < q.filled_fte and g.fte > 1)))'}")
+    rules = write(tmp_path, FIELDS, derived=derived, when="nested >= 0")
+    decisions = decide(rules, APPLICANTS, tmp_path, engine)
+    assert [decisions[i]["derived"]["nested"] for i in "ABC"] == [6, 0, 0]
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_an_item_field_named_like_a_field_of_the_applicant_is_the_item_s(tmp_path, engine):
+    # the applicant's x is 5; inside count(...) the bare x is each item's x (0 and 2): one item above 1
+    fields = {"x": NUMBER, "items": {"type": "array", "items": {"type": "object", "properties": {"x": NUMBER}}}}
+    rules = write(tmp_path, fields, when="x > 0 and count(items where x > 1) == 1")
+    decided = decide(rules, [{"id": "A", "requested_fte": 1, "x": 5, "items": [{"x": 0}, {"x": 2}]},
+                             {"id": "B", "requested_fte": 1, "x": 5, "items": [{"x": 3}, {"x": 2}]}], tmp_path, engine)
+    assert [decided[i]["eligible"] for i in "AB"] == [True, False]

@@ -41,6 +41,14 @@ def test_exact_gives_the_simplest_exact_type(value, expected):
     (P._year_fraction, (D(2017, 10, 15), D(2019, 2, 28)), Fraction(493, 360)),  # 360 * 2 + 30 * -8 + 28 - 15
     (P._year_fraction, (None, D(2019, 1, 1)), None), (P._year_fraction, (D(2019, 1, 1), None), None),
     (P._quarter_of, (D(2018, 12, 31),), "2018Q4"), (P._quarter_of, (D(2018, 4, 1),), "2018Q2"),
+    # whole days written as decimals (30.0 in a facts file) are whole days
+    (P._add, (D(2018, 1, 1), Decimal("30.0")), D(2018, 1, 31)), (P._sub, (D(2018, 1, 31), Decimal("30")), D(2018, 1, 1)),
+    # min and max of values: a missing one makes the answer missing, as every operator with null does
+    (P._min_of, (1, None), None), (P._min_of, (None, 2), None), (P._max_of, (3, None), None),
+    (P._min_of, (3, Decimal("2.5"), 4), Decimal("2.5")), (P._max_of, (3, Decimal("2.5"), 4), 4),
+    # min and max over a list: none for an empty list or one with a missing value
+    (P._min, ([],), None), (P._min, ([1, None],), None), (P._min, ([None],), None), (P._min, ([2, 1],), 1),
+    (P._max, ([],), None), (P._max, ([1, None],), None), (P._max, ([2, 1],), 2),
 ])
 def test_the_helpers_by_hand(function, args, expected):
     got = function(*args)
