@@ -158,3 +158,15 @@ def test_an_applicant_field_called_region_keeps_its_meaning(tmp_path):
     applicants = [{**a, "region": "x" if a["id"] == "A" else "y"} for a in APPLICANTS]
     decisions = evaluate(str(path), facts(tmp_path, applicants, REGIONS))
     assert [decisions[i]["eligible"] for i in "ABC"] == [True, False, False]
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_a_region_attribute_named_like_a_derived_value_is_the_region_s(tmp_path, engine):
+    # a derived value 'unemployment_rate' (0) does not hide region.unemployment_rate: A's province is at 8%, the
+    # others' at 5%: only A is eligible
+    path = rules(tmp_path, when="region.unemployment_rate >= 0.06 and unemployment_rate == 0")
+    text = open(path, encoding="utf-8").read().replace(
+        "eligibility:", "derived:\n  unemployment_rate: {description: u, source: u, expr: '0'}\neligibility:")
+    open(path, "w", encoding="utf-8").write(text)
+    decisions = evaluate(path, facts(tmp_path, APPLICANTS, REGIONS), engine)
+    assert [decisions[i]["eligible"] for i in "ABC"] == [True, False, False]
