@@ -815,7 +815,7 @@ def _draft_view(settings, name: str, lang: str, typed: str | None) -> dict:
         check = _check_text(text, lang)
         compiled = api.compile_text(text, f"draft:{name}") if check["valid"] else None
         base = api.draft_base(log, name, settings.rules_dir)
-        under = _field_problems(text, base, lang)
+        under = _field_problems(text, base, lang, compiled)
         if check["valid"] and under:  # it compiles, but states a figure it no longer uses: not to be submitted
             check = {**check, "valid": False, "problems": [{**p, "field": ""} for p in under]}
         approvals = []
@@ -858,9 +858,10 @@ def _live_check(settings, name: str, typed: str, changes: dict, lang: str) -> di
     return _with_log(settings, read)
 
 
-def _field_problems(text: str, base, lang: str) -> list[dict]:
-    """The text's problems, or (when it compiles) the figures its texts state that its parameters do not have;
-    each with the form field it belongs to and in the page's language."""
+def _field_problems(text: str, base, lang: str, compiled=None) -> list[dict]:
+    """The text's problems, or (when it compiles) the figures its texts state that its parameters do not have
+    (those its rule file does not ignore, as submitting checks); each with the form field it belongs to and in
+    the page's language. ``compiled``: the text, compiled already."""
     from rules_engine.errors import Problem
     from rules_engine.policy.figures import stale_figures
 
@@ -868,9 +869,9 @@ def _field_problems(text: str, base, lang: str) -> list[dict]:
     from .editor import field_problems
 
     try:
-        compiled = api.compile_text(text, "<draft>")
+        compiled = compiled or api.compile_text(text, "<draft>")
         problems = [Problem(f.location, f.message, _stale_path(compiled, f.subject), f.code)
-                    for f in stale_figures(base, compiled)]
+                    for f in stale_figures(base, compiled) if not f.ignored_by(compiled.lint_ignore)]
     except InputError as exc:
         problems = exc.problems
     shown = field_problems(text, problems)

@@ -13,5 +13,9 @@ class Finding:
     subject: str
     message: str
 
+    def ignored_by(self, ignore: tuple | list) -> bool:
+        """Whether a rule file's ``lint: {ignore: [...]}`` names this finding's check, or the check and subject."""
+        return self.code in ignore or f"{self.code}:{self.subject}" in ignore
+
     def __str__(self) -> str:
         return f"{self.location}: {self.code}: {self.message}"

@@ -268,8 +268,7 @@ def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | 
     findings += _negative_caps(ruleset)
     findings += stale_figures(previous, ruleset)
     findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
-    ignored = set(ruleset.lint_ignore)
-    return [f for f in findings if f"{f.code}:{f.subject}" not in ignored and f.code not in ignored]
+    return [f for f in findings if not f.ignored_by(ruleset.lint_ignore)]
 
 
 def _unused(ruleset: Ruleset) -> list[Finding]:

@@ -159,7 +159,7 @@ def check_figures(ruleset: Ruleset, previous: Ruleset | None) -> None:
     """Refuse a text that states a figure its parameters do not have, against ``previous`` (the version it
     follows): InputError naming each text at its line; a rule file may ignore ``stale-figure`` as lint's."""
     stale = [f for f in stale_figures(previous, ruleset)
-             if not {f.code, f"{f.code}:{f.subject}"} & set(ruleset.lint_ignore)]
+             if not f.ignored_by(ruleset.lint_ignore)]
     if stale:
         raise InputError([Problem(f.location, f.message, code=f.code) for f in stale])
 
