@@ -5,6 +5,7 @@ itself the same way; two ``rules serve`` processes share one database under load
 """
 from __future__ import annotations
 
+import json
 import threading
 
 import psycopg
@@ -128,3 +129,28 @@ def test_a_worker_keeps_its_connections_across_requests(postgres, tmp_path):
     assert grown <= 6, grown  # the pools' connections (read-write and read-only) and the two of _sessions
     with DecisionLog(dsn, create=False) as opened:
         assert opened.verify() == 30
+
+
+def test_a_postgresql_log_of_format_4_is_upgraded_and_keeps_its_approvals(postgres, tmp_path):
+    """The format-4 fixture copied to PostgreSQL, then put back to format 4's layout (the index on the texts'
+    hashes, version 4) as a server of that engine left it; the next append upgrades it to the approvals' index."""
+    from pathlib import Path
+
+    dsn = postgres.database()
+    assert rules("audit", "copy", Path(__file__).parent / "fixtures" / "format4.sqlite", dsn).exit_code == 0
+    head = rules("audit", "head", "--log", dsn).stdout.strip()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP INDEX records_approvals")
+        conn.execute("CREATE INDEX records_texts ON records (ruleset_sha256, schema_sha256)")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'version'")
+    assert rules("audit", "verify", "--head", head, "--log", dsn).exit_code == 0  # a format-4 log as it was
+    again = rules("evaluate", "sheltered-workshops", example("sheltered-workshops"), "--as-of", AS_OF, "--rules-dir",
+                  RULES, "--log", dsn, "--as", "carol", "--require-approvals", "2", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert [(a["by"], a["seq"]) for a in json.loads(again.stdout)["approvals"]] == [("alice", 1), ("bob", 3)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        indexes = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'records'")}
+        assert conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == "5"
+    assert "records_approvals" in indexes and "records_texts" not in indexes
+    assert rules("audit", "verify", "--head", head, "--log", dsn).exit_code == 0
+    assert "6 identical, 0 different, 0 failed" in rules("replay", "--all", "--log", dsn).stdout

@@ -39,6 +39,11 @@ UPGRADE_TO_4 = ("CREATE TABLE drafts (name TEXT PRIMARY KEY, ruleset_id TEXT NOT
                 "revision BIGINT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL)",
                 "CREATE INDEX records_texts ON records (ruleset_sha256, schema_sha256)")
 
+# format 5: the index of approvals only (see ``audit.UPGRADE_TO_5``)
+UPGRADE_TO_5 = ("DROP INDEX records_texts",
+                "CREATE INDEX records_approvals ON records (ruleset_sha256, schema_sha256, seq) "
+                "WHERE applicants = 0 AND evaluator = '-'")
+
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
                       WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'table' ELSE c.relkind::text END,
@@ -76,9 +81,16 @@ _INDEXES = {"meta_pkey": ("UNIQUE ", "meta", "key"), "blobs_pkey": ("UNIQUE ", "
             "tokens_pkey": ("UNIQUE ", "tokens", "name"), "tokens_sha256_key": ("UNIQUE ", "tokens", "sha256"),
             "idempotency_pkey": ("UNIQUE ", "idempotency", "key"), "sessions_pkey": ("UNIQUE ", "sessions", "sha256"),
             "drafts_pkey": ("UNIQUE ", "drafts", "name"),
-            "records_texts": ("", "records", "ruleset_sha256, schema_sha256")}
+            "records_texts": ("", "records", "ruleset_sha256, schema_sha256"),
+            "records_approvals": ("", "records", "ruleset_sha256, schema_sha256, seq")}
+_WHERE = {"records_approvals": " WHERE ((applicants = 0) AND (evaluator = '-'::text))"}  # as pg_indexes shows it
 _SINCE = {"idempotency": 3, "idempotency_pkey": 3, "sessions": 3, "sessions_pkey": 3, "drafts": 4, "drafts_pkey": 4,
-          "records_texts": 4}  # objects a log of an earlier format does not have
+          "records_texts": 4, "records_approvals": 5}  # objects a log of an earlier format does not have
+_UNTIL = {"records_texts": 4}  # objects of an earlier format that a later one dropped: the last format that has them
+
+
+def _in_format(name: str, version: int) -> bool:
+    return _SINCE.get(name, 2) <= version <= _UNTIL.get(name, version)
 
 
 def is_postgres(target: str) -> bool:
@@ -188,18 +200,20 @@ class PostgresConnection:
 
     def expected_layout(self, version: int) -> frozenset:
         schema = self._run("SELECT current_schema()").fetchone()[0]
-        tables = {("table", name, columns) for name, columns in _COLUMNS.items() if _SINCE.get(name, 2) <= version}
-        indexes = {("index", name, f"CREATE {unique}INDEX {name} ON {schema}.{table} USING btree ({column})")
-                   for name, (unique, table, column) in _INDEXES.items() if _SINCE.get(name, 2) <= version}
+        tables = {("table", name, columns) for name, columns in _COLUMNS.items() if _in_format(name, version)}
+        indexes = {("index", name, f"CREATE {unique}INDEX {name} ON {schema}.{table} USING btree ({column})"
+                    + _WHERE.get(name, ""))
+                   for name, (unique, table, column) in _INDEXES.items() if _in_format(name, version)}
         return frozenset(tables | indexes)
 
     def create(self) -> None:
-        for statement in SCHEMA + UPGRADE_TO_3 + UPGRADE_TO_4:
+        for statement in SCHEMA + self.upgrade_statements(2):
             self._run(statement)
 
     def upgrade_statements(self, version: int) -> tuple:
         """What turns a log of ``version`` into the current format (PostgreSQL logs start at format 2)."""
-        return (UPGRADE_TO_3 if version < 3 else ()) + (UPGRADE_TO_4 if version < 4 else ())
+        steps = {3: UPGRADE_TO_3, 4: UPGRADE_TO_4, 5: UPGRADE_TO_5}
+        return tuple(statement for number in range(version + 1, max(steps) + 1) for statement in steps[number])
 
     def close(self) -> None:
         if self._pool is None:
