@@ -102,6 +102,28 @@ def _warn_password(target: str) -> None:
                    "leave it out and use PGPASSWORD, a PGPASSFILE (~/.pgpass) or a service file (PGSERVICE)", err=True)
 
 
+_LEAVE_AT_ONCE = [False]  # set by ``entry``: this process ends when the command does
+
+
+def entry() -> None:
+    """The installed ``rules`` command: ``main`` in a process of its own, which may end without freeing what a large
+    call built once everything is written and logged (about a seventh of the time of 100,000 applicants)."""
+    _LEAVE_AT_ONCE[0] = True
+    main()
+
+
+def _leave(code: int = 0) -> None:
+    """End the process now, output flushed, when it is the installed command's own (``entry``); else return."""
+    if not _LEAVE_AT_ONCE[0]:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        return  # let the usual ending report it
+    os._exit(code)
+
+
 @click.group(cls=Rules, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rules")
 def main():
@@ -212,6 +234,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         because = _simulation_because(compiled, sets, simulate, ruleset)
         click.echo(f"a simulation, not an official decision ({because}{period})", err=True)
     _write_output(target, output, shown, entry, log_path)
+    _leave()
 
 
 def _shown(record: dict, data: bytes, fmt: str, record_id: str | None = None) -> bytes:

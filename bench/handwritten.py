@@ -7,6 +7,10 @@ values each rule read) and writes them as JSON, so that the benchmark compares
 like with like, and cross-checks the engine's allocations.
 
     python bench/handwritten.py lde facts.json out.json
+    python bench/handwritten.py lde facts.json out.json --no-trace
+
+With ``--no-trace`` (LDE only) it is the floor: the same decision as a programmer would write it for
+the outcome alone (eligible, tier, rank, FTE per applicant), no trace built or written.
 """
 from __future__ import annotations
 
@@ -61,6 +65,27 @@ def lde(data: dict) -> list:
         r["allocation"] = {"floor_fte": r["allocated_fte"], "capped": r["allocated_fte"] == r["requested_fte"]}
         left -= r["allocated_fte"]
     return _finish(rows, eligible)
+
+
+def lde_plain(data: dict) -> list:
+    """The LDE decision without a trace: what the outcome alone costs in plain Python."""
+    rows = []
+    for a in data["applicants"]:
+        s = a["assessment"]
+        total = s["guidance_actions"] + s["transition_vision"] + s["realised_transition"] + s["regular_cooperation"]
+        tier = None
+        if min(s.values()) >= 1 and total >= 6 and a["realisation_rate"] >= Decimal("0.90"):
+            small = a["contingent_fte"] < 5
+            merged = a["merged_on"] is not None and a["merged_on"] >= LDE_IN_FORCE
+            tier = 1 if small and total >= 8 else 2 if small and merged else 3
+        rows.append([a["id"], tier, total, a["realisation_rate"], a["requested_fte"], None, 0])
+    eligible = sorted((r for r in rows if r[1] is not None), key=lambda r: (r[1], -r[2], -r[3], r[0]))
+    left = 155
+    for rank, r in enumerate(eligible, start=1):
+        r[5], r[6] = rank, min(r[4], left)
+        left -= r[6]
+    return [{"id": r[0], "eligible": r[1] is not None, "tier": r[1], "rank": r[5], "allocated_fte": r[6]}
+            for r in eligible + sorted((r for r in rows if r[1] is None), key=lambda r: r[0])]
 
 
 def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
@@ -163,11 +188,13 @@ def _number(value):
     return str(value)
 
 
-def main(kind: str, facts: str, output: str) -> None:
+def main(kind: str, facts: str, output: str, *flags: str) -> None:
     gc.disable()
     with open(facts, encoding="utf-8") as fh:
         data = json.load(fh, parse_float=Decimal)
-    if kind == "lde":
+    if "--no-trace" in flags:
+        decisions = lde_plain(data)
+    elif kind == "lde":
         decisions = lde(data)
     else:
         social = kind == "social-workshops"
@@ -179,4 +206,4 @@ def main(kind: str, facts: str, output: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:])

@@ -102,7 +102,7 @@ def _measure_once(cmd: list[str], env: dict | None = None, exit_code: int = 0) -
 
 
 def rules_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from rules_cli.cli import main; sys.exit(main())", *args]
+    return [sys.executable, "-c", "import sys; from rules_cli.cli import entry; entry()", *args]
 
 
 def allocations(path: str) -> dict:
@@ -123,6 +123,12 @@ def bench_one(kind: str, size: int, folder: Path, durable_max: int) -> dict:
     row["engine"], row["engine_mb"], _ = measure(rules_cmd(*common, "--no-log"))
     if allocations(engine_out) != allocations(hand_out):
         raise SystemExit(f"{kind} {size}: the engine and the hand-written script disagree")
+    if kind == "lde":  # the floor: the outcome alone, no trace (issue 24's targets are ratios to it)
+        floor_out = facts + ".floor.json"
+        row["floor"], row["floor_mb"], _ = measure([sys.executable, str(HERE / "handwritten.py"), kind, facts,
+                                                    floor_out, "--no-trace"])
+        if allocations(floor_out) != allocations(engine_out):
+            raise SystemExit(f"{kind} {size}: the engine and the plain decision disagree")
     log = folder / f"{kind}-{size}.sqlite"
     log.unlink(missing_ok=True)
     row["logged"], row["logged_mb"], _ = measure(rules_cmd(*common, "--log", str(log)))
@@ -167,13 +173,15 @@ def bench_yaml(folder: Path) -> float:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| scheme | applicants | hand-written | engine, no log | ratio | with log | log/no log | replay | "
+    lines = ["| scheme | applicants | hand-written | engine, no log | ratio | no trace (floor) | engine/floor | "
+             "with log | log/no log | replay | "
              "replay/eval | one bad value: refused | refused/eval | durable | peak MB (hand / engine) | applicants/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         durable = f"{r['durable']:.2f} s" if "durable" in r else "-"
+        floor = f"{r['floor']:.2f} s | **{r['engine'] / r['floor']:.2f}**" if "floor" in r else "- | -"
         lines.append(f"| {r['kind']} | {r['size']:,} | {r['hand']:.2f} s | {r['engine']:.2f} s | "
-                     f"**{r['engine'] / r['hand']:.2f}** | {r['logged']:.2f} s | {r['logged'] / r['engine']:.2f} | "
+                     f"**{r['engine'] / r['hand']:.2f}** | {floor} | {r['logged']:.2f} s | {r['logged'] / r['engine']:.2f} | "
                      f"{r['replay']:.2f} s | {r['replay'] / r['engine']:.2f} | {r['reject']:.2f} s | "
                      f"{r['reject'] / r['engine']:.2f} | {durable} | "
                      f"{r['hand_mb']} / {r['engine_mb']} | {r['size'] / r['engine']:,.0f} |")

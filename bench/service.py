@@ -8,9 +8,10 @@ PostgreSQL server this script starts), it measures:
 The targets of the service issues: at 8 clients, the service's throughput is at least 70% of the
 in-process loop's; with ``--records N`` the same is measured again after the log has grown by N records
 (a small call of the same ruleset, appended in process), and at 8 clients it must keep at least 90% of
-the empty log's throughput. Every request must be answered 201 with a record of its own: the number of
-new records is compared with the 201s, and the whole log is verified at the end.
-Run from the repository:  .venv/bin/python bench/service.py [--records 100000]
+the empty log's throughput. The empty log and the grown one (a second log) are measured in turns, ``--rounds``
+times, so that both see the machine alike; the table gives the median round. Every request must be answered 201
+with a record of its own: the number of new records is compared with the 201s, and each log is verified at the end.
+Run from the repository:  .venv/bin/python bench/service.py [--records 100000] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -86,8 +87,7 @@ def over_http(base: str, secret: str, clients: int) -> dict:
 
 def summary(latencies: list, elapsed: float) -> dict:
     ordered = sorted(latencies)
-    return {"n": len(ordered), "per_s": len(ordered) / elapsed, "p50_ms": statistics.median(ordered) * 1000,
-            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000}
+    return {"n": len(ordered), "per_s": len(ordered) / elapsed, "latencies": ordered}
 
 
 def fill(log_target: str, records: int) -> float:
@@ -102,14 +102,14 @@ def fill(log_target: str, records: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, log_target: str, secret: str, label: str) -> list:
-    rows = [(name, f"in process{label}", in_process(log_target))]
+def measure(log_target: str, secret: str) -> dict:
+    """One round on one log: the in-process loop, then a fresh ``rules serve`` at 1, 8 and 32 clients."""
+    results = {"in process": in_process(log_target)}
     with Server(log_target, workers=2) as server:
         over_http(server.url, secret, 1)  # warm up both workers' caches
         for clients in CLIENTS:
-            rows.append((name, f"HTTP, {clients} client{'s' if clients > 1 else ''}{label}",
-                         over_http(server.url, secret, clients)))
-    return rows
+            results[f"HTTP, {clients} client{'s' if clients > 1 else ''}"] = over_http(server.url, secret, clients)
+    return results
 
 
 def count(log_target: str) -> int:
@@ -117,53 +117,77 @@ def count(log_target: str) -> int:
         return log.head()[0]
 
 
-def run(name: str, log_target: str, records: int) -> list:
+def prepare(log_target: str, records: int) -> tuple[str, int]:
+    """A token in a new log, which is then grown by ``records``: (the token, the records before measuring)."""
     with DecisionLog(log_target) as log:
         secret = TokenStore(log).add(f"bench-{int(time.time())}", "evaluator")
-    before, ANSWERED[0] = count(log_target), 0
-    rows = measure(name, log_target, secret, "")
-    made = rows[0][2]["n"]
     if records:
         took = fill(log_target, records)
-        print(f"{name}: {records:,} records appended in {took:.0f} s", file=sys.stderr)
-        grown = measure(name, log_target, secret, f", {records:,} records")
-        made += records + grown[0][2]["n"]
-        rows += grown
-    made += ANSWERED[0]
-    after = count(log_target)
-    with DecisionLog(log_target, create=False) as log:
-        verified = log.verify()
-    if after - before != made or verified != after:
-        raise SystemExit(f"{name}: {made} answered or appended, {after - before} new records, {verified} verified")
-    print(f"{name}: {after - before:,} new records, one per 201 and per record appended; verify: {verified:,} ok",
-          file=sys.stderr)
-    return rows
+        print(f"{records:,} records appended in {took:.0f} s", file=sys.stderr)
+    return secret, count(log_target)
+
+
+def run(name: str, targets: dict, records: int, rounds: int) -> list:
+    """``rounds`` rounds, each measuring the empty log and then the grown one, so that both see the machine alike;
+    the median throughput of the rounds, and p50/p99 of all their requests."""
+    logs = {state: (target,) + prepare(target, records if state == "grown" else 0) for state, target in targets.items()}
+    made, seen = {state: 0 for state in logs}, {}
+    for _ in range(rounds):
+        for state, (target, secret, _before) in logs.items():
+            ANSWERED[0] = 0
+            for how, result in measure(target, secret).items():
+                seen.setdefault((state, how), []).append(result)
+                made[state] += result["n"] if how == "in process" else 0
+            made[state] += ANSWERED[0]
+    for state, (target, _secret, before) in logs.items():
+        with DecisionLog(target, create=False) as log:
+            verified = log.verify()
+        after = count(target)
+        if after - before != made[state] or verified != after:
+            raise SystemExit(f"{name} ({state}): {made[state]} answered, {after - before} new records, {verified} verified")
+        print(f"{name} ({state}): {after - before:,} new records, one per 201 and per decision in process; "
+              f"verify: {verified:,} ok", file=sys.stderr)
+    return [(name, state, how, _pooled(results)) for (state, how), results in seen.items()]
+
+
+def _pooled(results: list) -> dict:
+    latencies = sorted(value for result in results for value in result["latencies"])
+    return {"n": len(latencies), "per_s": statistics.median(r["per_s"] for r in results),
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "rounds": [r["per_s"] for r in results]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=0, help="measure again after the log grew by this many records")
+    parser.add_argument("--records", type=int, default=0, help="also measure a log grown by this many records")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of measurement, each on every log")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="rules-bench-service-"))
-    rows = [] if args.only == "postgresql" else run("SQLite", str(folder / "log.sqlite"), args.records)
+    states = ("empty", "grown") if args.records else ("empty",)
+    rows = [] if args.only == "postgresql" else run(
+        "SQLite", {state: str(folder / f"{state}.sqlite") for state in states}, args.records, args.rounds)
     if args.only != "sqlite":
         postgres = PostgresServer()
         try:
-            rows += run("PostgreSQL", postgres.database(), args.records)
+            rows += run("PostgreSQL", {state: postgres.database() for state in states}, args.records, args.rounds)
         finally:
             postgres.stop()
-    print(f"{'log':<11} {'how':<32} {'requests':>8} {'per s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs in process':>13} {'vs empty':>8}")
-    base, empty = {}, {}
-    for name, how, result in rows:
-        base.setdefault((name, "records" in how), result["per_s"])
-        empty.setdefault((name, how.split(", ")[0] + (", " + how.split(", ")[1] if how.startswith("HTTP") else "")),
-                         result["per_s"])
-        ratio = result["per_s"] / base[(name, "records" in how)]
-        key = (name, how.split(", ")[0] + (", " + how.split(", ")[1] if how.startswith("HTTP") else ""))
-        kept = result["per_s"] / empty[key]
-        print(f"{name:<11} {how:<32} {result['n']:>8} {result['per_s']:>7.1f} {result['p50_ms']:>7.1f} "
-              f"{result['p99_ms']:>7.1f} {ratio:>12.0%} {kept:>8.0%}")
+    report(rows, args.records)
+
+
+def report(rows: list, records: int) -> None:
+    print(f"{'log':<11} {'how':<18} {'log length':>10} {'requests':>8} {'per s':>7} {'rounds, per s':<20} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'vs in process':>13} {'vs empty':>8}")
+    by = {(name, state, how): result for name, state, how, result in rows}
+    for name, state, how, result in rows:
+        ratio = result["per_s"] / by[(name, state, "in process")]["per_s"]
+        kept = result["per_s"] / by[(name, "empty", how)]["per_s"]
+        length = f"{records:,}" if state == "grown" else "empty"
+        rounds = " ".join(f"{value:.1f}" for value in result["rounds"])
+        print(f"{name:<11} {how:<18} {length:>10} {result['n']:>8} {result['per_s']:>7.1f} {rounds:<20} "
+              f"{result['p50_ms']:>7.1f} {result['p99_ms']:>7.1f} {ratio:>12.0%} {kept:>8.0%}")
 
 
 if __name__ == "__main__":

@@ -232,7 +232,7 @@ def main_settlements() -> None:
 
     call = json.loads(json.dumps(YAML(typ="safe").load((HERE / "sheltered-workshops-2018.yaml").read_text(
         encoding="utf-8")), default=str))
-    decided = subprocess.run([sys.executable, "-c", "import sys; from rules_cli.cli import main; sys.exit(main())",
+    decided = subprocess.run([sys.executable, "-c", "import sys; from rules_cli.cli import entry; entry()",
                               "evaluate", "sheltered-workshops", str(HERE / "sheltered-workshops-2018.yaml"),
                               "--as-of", "2018-06-20", "--rules-dir", str(HERE.parent / "rules"), "--no-log",
                               "--format", "json"], capture_output=True, check=True)

@@ -158,7 +158,7 @@ def test_foreign_files_get_clear_errors(tmp_path):
 
 
 def _cli(*args, env=None) -> subprocess.Popen:
-    code = "import sys; from rules_cli.cli import main; sys.exit(main())"
+    code = "from rules_cli.cli import entry; entry()"  # the installed command, as it ends
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 

@@ -86,8 +86,9 @@ def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> 
         value = obj[key]
         parts.append((b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": ")
         if isinstance(value, list) and value:
-            lead = b"\n" + pad * 2
-            parts.append(b"[" + lead + (b"," + lead).join(encoder.encode(item) for item in value) + b"\n" + pad + b"]")
+            # one item a line, in one call: JSON text never holds a raw newline (inside a string it is \n)
+            lines = encoder.encode_lines(value)
+            parts.append(b"[\n" + pad * 2 + lines[:-1].replace(b"\n", b",\n" + pad * 2) + b"\n" + pad + b"]")
         else:
             parts.append(encoder.encode(value))
     parts.append(b"\n}")
