@@ -89,3 +89,32 @@ def test_bad_json(text, where, words):
 def test_missing_file_and_folder(tmp_path):
     assert "file not found" in error_of(read_text, tmp_path / "nope.yaml")
     assert "is a directory" in error_of(read_text, tmp_path)
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"a": 1e400}', "a.json:1:7"),
+    ('{"a": 12345678901234567890123456789012345678901234567890123456789012345678901234567890}', "a.json:1:7"),
+    ('{"a": [1, 2, 1E5000]}', "a.json:1:14"),
+])
+def test_a_number_out_of_bounds_in_json_is_refused_at_its_place(text, words):
+    assert error_of(load_json_fast, text, "a.json").startswith(words)
+
+
+def test_the_scan_for_numbers_to_check_finds_all_the_expression_it_replaced_finds():
+    """The cheap scan decides whether every number is checked one by one; it may say yes more often than the
+    regular expression it replaced (dots and e's outside numbers), never less."""
+    import random
+    import re
+
+    from rules_engine.rules.load import _suspicious_numbers
+
+    old = re.compile(r"[0-9][0-9.]{15}|[0-9][eE]")
+    rng = random.Random(24)
+    alphabet = "0123456789....eE\" :,[]{}aé-"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        if old.search(text):
+            assert _suspicious_numbers(text), text
+    assert not _suspicious_numbers('{"a": 1234567890123.5, "b": "LDE-0001", "c": 0.90}')
+    assert _suspicious_numbers('{"a": 1234567890123456}') and _suspicious_numbers('{"a": 2E3}')
+    assert _suspicious_numbers('{"a": "\\ud800", "b": 1e5}')

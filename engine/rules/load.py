@@ -468,7 +468,7 @@ def load_json_fast(text: str, label: str) -> Any:
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
     # A number out of bounds has a token of 16 or more digits and dots, or an exponent: only then is every
     # number checked one by one (in Python); otherwise the C parser's own numbers are within the bounds.
-    careful = _SUSPICIOUS_NUMBER.search(text) is not None
+    careful = _suspicious_numbers(text)
     try:
         data = json.loads(text, parse_float=_json_number(bounded_decimal) if careful else Decimal,
                           parse_int=_json_number(bounded_int) if careful else None,
@@ -487,7 +487,16 @@ def load_json_fast(text: str, label: str) -> Any:
     return data
 
 
-_SUSPICIOUS_NUMBER = re.compile(r"[0-9][0-9.]{15}|[0-9][eE]")  # JSON numbers start with a digit or -
+# Each digit and dot as 'd', each e or E as 'e', all else a space: a number out of bounds then shows as 16 d's or as
+# "de" (an exponent). Dots and exponents outside numbers only make the check careful, never skip it; two C passes
+# instead of a regular expression tried at every character (0.17 s for 28 MB).
+_NUMBER_SHAPES = bytes(ord("d") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else 32 for c in range(256))
+
+
+def _suspicious_numbers(text: str) -> bool:
+    """Could a number in this JSON text be out of bounds (more than 15 digits, or an exponent)?"""
+    shapes = text.encode("utf-8", "surrogatepass").translate(_NUMBER_SHAPES)
+    return b"d" * 16 in shapes or b"de" in shapes
 
 
 def _check_depth(data: Any, label: str) -> None:
