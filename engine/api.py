@@ -556,7 +556,7 @@ def _stored_facts(log: DecisionLog, entry) -> dict:
     from .policy.replay import legacy_format
 
     raw = log.blob(entry.facts_sha256)
-    return load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw))[0]
+    return load_data(raw, f"log#{entry.seq}:facts", entry.facts_format or legacy_format(raw), limited=False)[0]
 
 
 def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterable[str] = ()) -> bytes:

@@ -36,3 +36,33 @@ def check_deadline() -> None:
     limit = _DEADLINE.get()
     if limit is not None and time.monotonic() > limit:
         raise TimeLimitExceeded("the time limit for this request was reached; the work was stopped")
+
+
+# The operator's limits on one call, set in the environment of the command or the service (README, "Limits"):
+# a call as large as the machine's memory allows decides once they are raised. They apply to facts as they come
+# in, never to facts read back from the decision log (a record replays whatever the limits are today).
+MAX_APPLICANTS = 1_000_000
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+def max_applicants() -> int:
+    """The most applicants one call may hold: ``RULES_MAX_APPLICANTS``, else 1,000,000."""
+    return _setting("RULES_MAX_APPLICANTS", MAX_APPLICANTS)
+
+
+def max_json_bytes() -> int:
+    """The largest JSON facts file or body, in bytes: ``RULES_MAX_JSON_BYTES``, else 512 MiB."""
+    return _setting("RULES_MAX_JSON_BYTES", MAX_JSON_BYTES)
+
+
+def _setting(name: str, default: int) -> int:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    digits = value.replace("_", "")
+    if not digits.isdigit() or int(digits) < 1 or len(digits) > 18:
+        raise RulesError(f"{name}={value!r}: give a whole number of at least 1 (such as 2000000), or leave it unset "
+                         f"for {default:,}")
+    return int(digits)

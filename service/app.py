@@ -108,6 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="rules", version=__version__, docs_url=None, redoc_url=None,
                   description="Allocation policy as data: evaluate calls, read the decision log, replay and verify.")
     app.state.settings = settings
+    from rules_engine.limits import max_applicants, max_json_bytes
+
+    max_applicants(), max_json_bytes()  # a mistyped limit stops the server at start, not each request
     if is_postgres(settings.log_path):  # each worker keeps its connections open across requests
         from rules_engine.record.audit_pg import close_pools, use_pools
 

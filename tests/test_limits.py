@@ -202,3 +202,70 @@ def test_a_long_name_is_cut_with_an_ellipsis(tmp_path):
     result = CliRunner().invoke(main, ["evaluate", "lde", str(path), "--as-of", AS_OF, "--rules-dir", str(RULES),
                                        "--no-log"], env={"COLUMNS": "200"})
     assert "Lokale diensteneconomie Sint-Ni…" in result.stdout  # 32 characters at most, even with room
+
+
+def _lde_call(count: int) -> dict:
+    data = json.loads(json.dumps(__import__("yaml").safe_load(open(example("lde"), encoding="utf-8")), default=str))
+    first = data["applicants"][0]
+    data["applicants"] = [{**first, "id": f"LDE-{n:05d}"} for n in range(count)]
+    return data
+
+
+def test_the_applicant_limit_is_a_setting_checked_before_the_facts_are_validated(tmp_path, monkeypatch):
+    """Issue 24, item 4: the operator's limit on applicants in one call (RULES_MAX_APPLICANTS), named in the
+    message; the facts are refused before any is checked (the first applicant's bad value is not reported)."""
+    facts = tmp_path / "call.json"
+    data = _lde_call(30)
+    data["applicants"][0]["requested_fte"] = "drie"
+    facts.write_text(json.dumps(data), encoding="utf-8")
+    common = ("evaluate", "lde", facts, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log")
+    monkeypatch.setenv("RULES_MAX_APPLICANTS", "25")
+    refused = rules(*common)
+    assert refused.exit_code == 1
+    assert "30 applicants, over the limit of 25 a call (RULES_MAX_APPLICANTS" in refused.stderr, refused.stderr
+    assert "drie" not in refused.stderr and "Traceback" not in refused.stderr
+    monkeypatch.setenv("RULES_MAX_APPLICANTS", "30")
+    assert "requested_fte" in rules(*common).stderr  # at the limit: read and checked
+    monkeypatch.setenv("RULES_MAX_APPLICANTS", "many")
+    wrong = rules(*common)
+    assert wrong.exit_code == 1 and "RULES_MAX_APPLICANTS" in wrong.stderr and "a whole number" in wrong.stderr
+
+
+def test_the_size_limit_of_json_facts_is_a_setting(tmp_path, monkeypatch):
+    facts = tmp_path / "call.json"
+    facts.write_text(json.dumps(_lde_call(5)), encoding="utf-8")
+    common = ("evaluate", "lde", facts, "--as-of", AS_OF, "--rules-dir", RULES, "--no-log", "--format", "json")
+    monkeypatch.setenv("RULES_MAX_JSON_BYTES", str(facts.stat().st_size - 1))
+    refused = rules(*common)
+    assert refused.exit_code == 1 and f"over the limit of {facts.stat().st_size - 1:,} bytes" in refused.stderr
+    assert "RULES_MAX_JSON_BYTES" in refused.stderr
+    monkeypatch.setenv("RULES_MAX_JSON_BYTES", str(facts.stat().st_size))
+    decided = rules(*common)
+    assert decided.exit_code == 0 and json.loads(decided.stdout)["applicants"] == 5
+
+
+def test_the_service_takes_the_applicant_limit_too(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from service.app import Settings, create_app
+
+    monkeypatch.setenv("RULES_MAX_APPLICANTS", "3")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(tmp_path / "log.sqlite"))))
+    from helpers import approver
+
+    secret = approver(tmp_path / "log.sqlite", "ops", role="evaluator")
+    response = client.post("/v1/rulesets/lde/evaluate?as_of=2018-06-20", content=json.dumps(_lde_call(4)),
+                           headers={"Authorization": f"Bearer {secret}", "content-type": "application/json"})
+    assert response.status_code == 422 and "RULES_MAX_APPLICANTS" in response.text, response.text
+    assert records(tmp_path / "log.sqlite") == 0
+
+
+def test_a_mistyped_limit_stops_the_service_at_start(monkeypatch):
+    import pytest
+
+    from rules_engine.errors import RulesError
+    from service.app import Settings, create_app
+
+    monkeypatch.setenv("RULES_MAX_JSON_BYTES", "1GB")
+    with pytest.raises(RulesError, match="RULES_MAX_JSON_BYTES='1GB': give a whole number"):
+        create_app(Settings(rules_dir=str(RULES), log="unused.sqlite"))

@@ -44,7 +44,8 @@ def rebuild(log: DecisionLog, entry: Entry) -> tuple[Ruleset, dict]:
     kind = entry.extras.get("kind")  # None: written before kinds existed, and so without them
     approvals = log.approvals(entry.ruleset_sha256, entry.schema_sha256, entry.requested_by, entry.seq) if kind else ()
     with batch():
-        facts = parse_facts(raw, f"log#{entry.seq}:facts", ruleset, entry.facts_format or legacy_format(raw))
+        facts = parse_facts(raw, f"log#{entry.seq}:facts", ruleset, entry.facts_format or legacy_format(raw),
+                            limited=False)
         record = decide(ruleset, facts, _as_of(entry), entry.evaluator, kind, approvals, stored_format(entry.text))
     return ruleset, record
 

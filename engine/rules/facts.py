@@ -21,7 +21,8 @@ from .checker import deref, kind_of_schema, region_schema
 from .compile import Ruleset
 from .group import check_groups, merge
 from ..errors import InputError, Location, Problem, printable
-from .load import (MAX_JSON_BYTES, MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
+from ..limits import max_applicants, max_json_bytes
+from .load import (MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
 from .validate import validate_facts
 
@@ -59,8 +60,12 @@ def format_of(label: str, head: bytes) -> str:
     return "json" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "yaml"
 
 
-def limit_of(fmt: str) -> int:
-    return {"json": MAX_JSON_BYTES, "xlsx": MAX_XLSX_BYTES}.get(fmt, MAX_YAML_BYTES)
+def limit_of(fmt: str, limited: bool = True) -> int:
+    """The size limit of facts in ``fmt``; facts read back from the log (not ``limited``) have none of their own:
+    they were accepted when logged, and their stored copy is bounded when it is unpacked."""
+    if fmt == "json":
+        return max_json_bytes() if limited else 1 << 62
+    return {"xlsx": MAX_XLSX_BYTES}.get(fmt, MAX_YAML_BYTES)
 
 
 def read_facts_bytes(path: str | Path) -> tuple[bytes, str]:
@@ -72,7 +77,7 @@ def read_facts_bytes(path: str | Path) -> tuple[bytes, str]:
     label = str(path)
     if label != "-":
         known = label.lower().endswith((".json", ".yaml", ".yml", ".xlsx", ".xlsm"))
-        head = b"" if known else read_bounded(path, label, MAX_JSON_BYTES, head=SNIFF_BYTES)
+        head = b"" if known else read_bounded(path, label, max_json_bytes(), head=SNIFF_BYTES)
         fmt = format_of(label, head)
         return read_bounded(path, label, limit_of(fmt)), fmt
     head = sys.stdin.buffer.read(SNIFF_BYTES)
@@ -89,26 +94,32 @@ def load_facts(path: str | Path, ruleset: Ruleset) -> Facts:
     return parse_facts(raw, "<stdin>" if str(path) == "-" else str(path), ruleset, fmt)
 
 
-def load_data(raw: bytes, label: str, fmt: str | None = None) -> tuple[Any, str, str]:
-    """Facts bytes to (plain data, text, format), within the format's limits; a mapping at the top."""
+def load_data(raw: bytes, label: str, fmt: str | None = None, limited: bool = True) -> tuple[Any, str, str]:
+    """Facts bytes to (plain data, text, format), within the format's limits (``limited``: facts coming in, not
+    read back from the log); a mapping at the top."""
     fmt = fmt or format_of(label, raw[:SNIFF_BYTES])
-    text = decode(raw, label, limit_of(fmt))
+    text = decode(raw, label, limit_of(fmt, limited))
     data = load_json_fast(text, label) if fmt == "json" else load_yaml_fast(text, label)
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
+    if limited and isinstance(data.get("applicants"), list) and len(data["applicants"]) > max_applicants():
+        raise InputError.at(Location(label, 1, 1), f"{len(data['applicants']):,} applicants, over the limit of "
+                            f"{max_applicants():,} a call (RULES_MAX_APPLICANTS, set by whoever runs the engine)",
+                            code="too-large")
     return data, text, fmt
 
 
-def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None) -> Facts:
-    """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log).
+def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None, limited: bool = True) -> Facts:
+    """Parse and validate facts from bytes (a file, a request body, or as stored in the decision log: then not
+    ``limited`` by today's settings).
 
     A workbook is checked at its cells, then decided as its JSON twin: the JSON is what is logged.
     """
     if (fmt or format_of(label, raw[:SNIFF_BYTES])) == "xlsx":
         warnings: list = []
-        facts = parse_facts(workbook_json(raw, label, ruleset.facts_schema, warnings), label, ruleset, "json")
+        facts = parse_facts(workbook_json(raw, label, ruleset.facts_schema, warnings), label, ruleset, "json", limited)
         return dataclasses.replace(facts, warnings=tuple(warnings))
-    data, text, fmt = load_data(raw, label, fmt)
+    data, text, fmt = load_data(raw, label, fmt, limited)
     excluded: list = []
     exclude = ruleset.on_invalid == "exclude"
     checks = [lambda d: validate_facts(d, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml"),

@@ -29,9 +29,9 @@ from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import InputError, Location
+from ..limits import MAX_JSON_BYTES, max_json_bytes  # noqa: F401 - the default of a setting (RULES_MAX_JSON_BYTES)
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
-MAX_JSON_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 100
 SNIFF_BYTES = 65536
 # Numbers in rule files, facts files and expressions: at most this many digits before the decimal point
@@ -243,7 +243,8 @@ def too_large(label: str, size: int, limit: int, at_least: bool = False) -> Inpu
     return InputError.at(
         Location(label),
         f"file is {size_text} over the limit of {limit:,} bytes for this kind of file"
-        + (" (large calls must come as JSON)" if limit == MAX_YAML_BYTES else ""),
+        + (" (large calls must come as JSON)" if limit == MAX_YAML_BYTES
+           else " (RULES_MAX_JSON_BYTES, set by whoever runs the engine)" if limit == max_json_bytes() else ""),
         code="too-large",
     )
 
