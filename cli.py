@@ -213,7 +213,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         first = earlier(log, once)
         if first is not None:  # decided and logged before with this key: that record is the answer
             record = json.loads(first.text, parse_float=decimal.Decimal)
-        data = first.text if first is not None else to_json_bytes(record) + b"\n"
+        data = first.text if first is not None else to_json_bytes(record, end=b"\n")
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
         entry = first or (record_decision(log, compiled, record, data, loaded, asking.who, reason, once)
                           if not no_log else None)

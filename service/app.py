@@ -565,13 +565,13 @@ def _decided(settings: Settings, spec: str, body: bytes, fmt: str, day: dt.date,
     if not asking.logging and not _readable_log(settings):  # a dry run needs no log, only its approvals if any
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking)
-        return to_json_bytes(record) + b"\n", None
+        return to_json_bytes(record, end=b"\n"), None
     if asking.logging:
         DecisionLog(settings.log_path, create=True).close()  # made (or upgraded) before it is read
     with DecisionLog(settings.log_path, create=False) as log:
         ruleset, record, facts = api.evaluate(spec, body, day, settings.rules_dir, engine, overrides, "<body>", fmt,
                                               asking, log)
-    data = to_json_bytes(record) + b"\n"
+    data = to_json_bytes(record, end=b"\n")
     return data, api.submission(ruleset, record, data, facts, asking.who) if asking.logging else None
 
 

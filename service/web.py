@@ -444,7 +444,7 @@ class Pages:
         if form.get("download") == "json":
             from rules_engine.decide.decision import to_json_bytes
 
-            return Response(to_json_bytes(record) + b"\n", media_type="application/json",
+            return Response(to_json_bytes(record, end=b"\n"), media_type="application/json",
                             headers={"Content-Disposition": 'attachment; filename="simulation.json"'})
         if form.get("download") == "csv":
             from rules_engine.tell.render import decision_csv

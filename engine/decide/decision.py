@@ -68,8 +68,9 @@ def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
     return to_json_bytes(obj, indent, sort_keys).decode("utf-8")
 
 
-def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> bytes:
-    """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str.
+def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> bytes:
+    """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str; ``end`` (a newline)
+    is joined in, not added to a copy.
 
     A record of format 2 (it says so in its first key) writes fractions as objects; anything else,
     records made before included, as 'p/q' texts, so that they replay to the same bytes.
@@ -79,20 +80,26 @@ def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> 
     else:
         encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
-        return encoder.encode(obj)
+        return encoder.encode(obj) + end
     pad = b" " * indent
-    parts = [b"{"]
+    parts: list = [b"{"]
     for index, key in enumerate(sorted(obj) if sort_keys else obj):
         value = obj[key]
         parts.append((b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": ")
         if isinstance(value, list) and value:
-            # one item a line, in one call: JSON text never holds a raw newline (inside a string it is \n)
-            lines = encoder.encode_lines(value)
-            parts.append(b"[\n" + pad * 2 + lines[:-1].replace(b"\n", b",\n" + pad * 2) + b"\n" + pad + b"]")
+            parts += [b"[\n" + pad * 2, _one_a_line(encoder, value, b",\n" + pad * 2), b"\n" + pad + b"]"]
         else:
             parts.append(encoder.encode(value))
-    parts.append(b"\n}")
+    parts.append(b"\n}" + end)
     return b"".join(parts)
+
+
+def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> memoryview:
+    """The items, each encoded on its own line, in one call; a view without the last separator, so that the
+    largest text is held at most twice while it is joined (a million decisions are 800 MB)."""
+    # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
+    joined = encoder.encode_lines(items).replace(b"\n", separator)
+    return memoryview(joined)[:-len(separator)]
 
 
 def canonical(obj: Any) -> bytes:

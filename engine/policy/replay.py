@@ -99,7 +99,7 @@ def _text(log: DecisionLog, digest: str, entry: Entry, what: str) -> str:
 def replay(log: DecisionLog, entry: Entry) -> Replay:
     """Recompute one record and compare it byte for byte with what was stored."""
     _ruleset, record = rebuild(log, entry)
-    output = to_json_bytes(record) + b"\n"
+    output = to_json_bytes(record, end=b"\n")
     stored = entry.text
     identical = output == stored
     changes = [] if identical else diff_outputs(_json(stored, entry), json.loads(output))
