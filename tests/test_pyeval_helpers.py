@@ -58,3 +58,31 @@ def test_the_helpers_by_hand(function, args, expected):
 def test_a_date_shifted_by_a_fraction_of_a_day_is_no_date():
     assert P._add(D(2018, 1, 1), Decimal("0.5")) is None
     assert P._sub(D(2018, 1, 1), Decimal("1.5")) is None
+
+
+def test_a_mean_is_the_exact_mean_in_its_simplest_type_whatever_its_terms_are():
+    """The mean of quarterly quotients (the workshops' fill rate) as the exact value written in its simplest exact
+    type, computed here the textbook way with Fractions; terms of every kind, trailing zeros, negatives."""
+    import decimal
+    import random
+
+    rng = random.Random(2026)
+
+    def term():
+        kind = rng.randrange(4)
+        if kind == 0:
+            return rng.randint(-50, 500)
+        if kind == 1:
+            return Decimal(rng.randint(-50_000, 500_000)).scaleb(-rng.randint(0, 4))  # 12.50, 0.0300, ...
+        if kind == 2:
+            return Fraction(rng.randint(-500, 5_000), rng.randint(1, 997))
+        return P._div(Decimal(rng.randint(1, 30_000)) / 100, Decimal(rng.randint(1, 30_000)) / 10)
+    with decimal.localcontext(P.CONTEXT):
+        for _ in range(2000):
+            values = [term() for _ in range(rng.randint(1, 8))]
+            expected = P.exact(sum(map(Fraction, values), Fraction(0)) / len(values))
+            got = P._mean(values)
+            assert (type(got), str(got)) == (type(expected), str(expected)), values
+    assert P._mean([Decimal("0.95"), Decimal("0.95")]) == Decimal("0.95") and str(P._mean([Decimal("1.50")])) == "1.5"
+    assert P._mean([Fraction(1, 3), Fraction(2, 3)]) == Fraction(1, 2) and P._mean([1, 2]) == Decimal("1.5")
+    assert P._mean([]) is None and P._mean([1, None]) is None

@@ -120,11 +120,23 @@ def _sum(values):
     return total
 
 
+_EXACT_TYPES = (int, decimal.Decimal, Fraction)
+
+
 def _mean(values):
+    """The exact mean, in its simplest exact type (``exact``), which depends on its value only: summed here as one
+    integer pair, not as a Fraction (a gcd) and a Decimal-or-Fraction retry at every term (a third of the
+    workshops' evaluation at 100,000 applicants)."""
     values = list(values)
     if not values or any(v is None for v in values):
         return None
-    return _div(_sum(values), len(values))
+    if not all(type(v) in _EXACT_TYPES for v in values):
+        return _div(_sum(values), len(values))  # dates, booleans: the general path says what they come to
+    numerator, denominator = 0, 1
+    for value in values:
+        n, d = _ratio(value)
+        numerator, denominator = numerator * d + n * denominator, denominator * d
+    return exact(Fraction(numerator, denominator * len(values)))
 
 
 def _min(values):
