@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 from ..rules.compile import Ruleset
@@ -123,5 +125,18 @@ def _rank(ruleset: Ruleset, fns: Compiled, assessments: list[Assessment]) -> Non
         a.rank = rank
 
 
+_NUMBERS = (int, bool, decimal.Decimal, Fraction)
+
+
 def _sortable(value: Any) -> Any:
-    return 0 if value is None else value
+    """A sort key in the exact order of the values that C compares: a number as (its float, itself). Converting to
+    the nearest float keeps order (x < y gives float(x) <= float(y)), so the exact values are compared only when
+    their floats are equal; a Fraction compared in Python at every step took a quarter of the workshops' evaluation."""
+    if value is None:
+        return 0
+    if type(value) not in _NUMBERS:
+        return value
+    try:
+        return float(value), value
+    except OverflowError:
+        return (math.inf if value > 0 else -math.inf), value
