@@ -222,7 +222,9 @@ def test_the_applicant_limit_is_a_setting_checked_before_the_facts_are_validated
     monkeypatch.setenv("RULES_MAX_APPLICANTS", "25")
     refused = rules(*common)
     assert refused.exit_code == 1
-    assert "30 applicants, over the limit of 25 a call (RULES_MAX_APPLICANTS" in refused.stderr, refused.stderr
+    column = facts.read_text(encoding="utf-8").index('"applicants"') + 1  # one line of JSON: the key's place
+    assert refused.stderr.startswith(f"{facts}:1:{column}: applicants: 30 applicants, over the limit of 25 a call "
+                                     "(RULES_MAX_APPLICANTS"), refused.stderr
     assert "drie" not in refused.stderr and "Traceback" not in refused.stderr
     monkeypatch.setenv("RULES_MAX_APPLICANTS", "30")
     assert "requested_fte" in rules(*common).stderr  # at the limit: read and checked
@@ -257,6 +259,7 @@ def test_the_service_takes_the_applicant_limit_too(tmp_path, monkeypatch):
     response = client.post("/v1/rulesets/lde/evaluate?as_of=2018-06-20", content=json.dumps(_lde_call(4)),
                            headers={"Authorization": f"Bearer {secret}", "content-type": "application/json"})
     assert response.status_code == 422 and "RULES_MAX_APPLICANTS" in response.text, response.text
+    assert response.json()["problems"][0]["pointer"] == "/applicants"
     assert records(tmp_path / "log.sqlite") == 0
 
 

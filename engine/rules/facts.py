@@ -22,7 +22,7 @@ from .compile import Ruleset
 from .group import check_groups, merge
 from ..errors import InputError, Location, Problem, printable
 from ..limits import max_applicants, max_json_bytes
-from .load import (MAX_YAML_BYTES, SNIFF_BYTES, decode, load_json_fast, load_positions, load_yaml_fast,
+from .load import (MAX_YAML_BYTES, SNIFF_BYTES, _find as find_text, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
 from .validate import validate_facts
 
@@ -103,9 +103,9 @@ def load_data(raw: bytes, label: str, fmt: str | None = None, limited: bool = Tr
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
     if limited and isinstance(data.get("applicants"), list) and len(data["applicants"]) > max_applicants():
-        raise InputError.at(Location(label, 1, 1), f"{len(data['applicants']):,} applicants, over the limit of "
-                            f"{max_applicants():,} a call (RULES_MAX_APPLICANTS, set by whoever runs the engine)",
-                            code="too-large")
+        where = find_text(text, label, '"applicants"' if fmt == "json" else "applicants:")
+        raise InputError.at(where, f"{len(data['applicants']):,} applicants, over the limit of {max_applicants():,} "
+                            "a call (RULES_MAX_APPLICANTS, set by whoever runs the engine)", "applicants", "too-large")
     return data, text, fmt
 
 
