@@ -228,9 +228,12 @@ def test_the_applicant_limit_is_a_setting_checked_before_the_facts_are_validated
     assert "drie" not in refused.stderr and "Traceback" not in refused.stderr
     monkeypatch.setenv("RULES_MAX_APPLICANTS", "30")
     assert "requested_fte" in rules(*common).stderr  # at the limit: read and checked
-    monkeypatch.setenv("RULES_MAX_APPLICANTS", "many")
-    wrong = rules(*common)
-    assert wrong.exit_code == 1 and "RULES_MAX_APPLICANTS" in wrong.stderr and "a whole number" in wrong.stderr
+    for mistyped in ("many", "0", "-5", "1e6", "1" + "0" * 18):
+        monkeypatch.setenv("RULES_MAX_APPLICANTS", mistyped)
+        wrong = rules(*common)
+        assert wrong.exit_code == 1 and "RULES_MAX_APPLICANTS" in wrong.stderr and "a whole number" in wrong.stderr
+    monkeypatch.setenv("RULES_MAX_APPLICANTS", "1_000")
+    assert "requested_fte" in rules(*common).stderr  # 1,000 written as Python writes it
 
 
 def test_the_size_limit_of_json_facts_is_a_setting(tmp_path, monkeypatch):

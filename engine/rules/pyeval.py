@@ -120,9 +120,6 @@ def _sum(values):
     return total
 
 
-_EXACT_TYPES = (int, decimal.Decimal, Fraction)
-
-
 def _mean(values):
     """The exact mean, in its simplest exact type (``exact``), which depends on its value only: summed here as one
     integer pair, not as a Fraction (a gcd) and a Decimal-or-Fraction retry at every term (a third of the
@@ -130,8 +127,6 @@ def _mean(values):
     values = list(values)
     if not values or any(v is None for v in values):
         return None
-    if not all(type(v) in _EXACT_TYPES for v in values):
-        return _div(_sum(values), len(values))  # dates, booleans: the general path says what they come to
     numerator, denominator = 0, 1
     for value in values:
         n, d = _ratio(value)
