@@ -37,7 +37,8 @@ from rules_engine.decide.decision import batch, _allocate, _record, outcomes_for
 from rules_engine.rules.compile import compile_file
 from rules_engine.decide.evaluate import assess
 from rules_engine.rules.facts import check_regions, coerce_dates, date_paths
-from rules_engine.rules.load import MAX_JSON_BYTES, decode, load_json_fast
+from rules_engine.limits import max_json_bytes
+from rules_engine.rules.load import decode, load_json_fast
 from rules_engine.rules.validate import validate_facts
 import hashlib
 kind, facts, engine, log = sys.argv[1:5]
@@ -46,7 +47,7 @@ ruleset = compile_file({root!r} + f"/rules/{{kind}}/{{kind}}-2018.yaml")
 with batch():
     s = time.perf_counter()
     raw = open(facts, "rb").read()
-    data = load_json_fast(decode(raw, facts, MAX_JSON_BYTES), facts)
+    data = load_json_fast(decode(raw, facts, max_json_bytes()), facts)
     t["load"] = time.perf_counter() - s; s = time.perf_counter()
     validate_facts(data, "", facts, ruleset.facts_schema, from_yaml=False)
     paths = date_paths(ruleset)

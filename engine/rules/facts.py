@@ -22,7 +22,7 @@ from .compile import Ruleset
 from .group import check_groups, merge
 from ..errors import InputError, Location, Problem, printable
 from ..limits import max_applicants, max_json_bytes
-from .load import (MAX_YAML_BYTES, SNIFF_BYTES, _find as find_text, decode, load_json_fast, load_positions, load_yaml_fast,
+from .load import (MAX_YAML_BYTES, SNIFF_BYTES, find_text, decode, load_json_fast, load_positions, load_yaml_fast,
                    read_bounded, too_large)
 from .validate import validate_facts
 

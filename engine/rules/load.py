@@ -29,7 +29,7 @@ from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import InputError, Location
-from ..limits import MAX_JSON_BYTES, max_json_bytes  # noqa: F401 - the default of a setting (RULES_MAX_JSON_BYTES)
+from ..limits import max_json_bytes
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 100
@@ -479,7 +479,7 @@ def load_json_fast(text: str, label: str) -> Any:
     except _DuplicateJSONKey as exc:
         raise _json_duplicate(text, label, str(exc.args[0])) from None
     except _BadScalar as exc:
-        raise InputError.at(_find(text, label, exc.needle or exc.message.split("'")[1]), exc.message) from None
+        raise InputError.at(find_text(text, label, exc.needle or exc.message.split("'")[1]), exc.message) from None
     except RecursionError:
         raise InputError.at(Location(label, 1, 1), f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
     _check_depth(data, label)  # JSON has no aliases, but its depth is bounded as YAML's is
@@ -532,14 +532,14 @@ def _check_strings(data: Any, text: str, label: str) -> None:
             for value in (item if isinstance(item, tuple) else (item,)):
                 if isinstance(value, str) and _SURROGATE.search(value):
                     match = _SURROGATE_ESCAPE.search(text)
-                    raise InputError.at(_find(text, label, match.group() if match else value),
+                    raise InputError.at(find_text(text, label, match.group() if match else value),
                                         "text holds a lone surrogate code point (\\ud800 to \\udfff): not valid "
                                         "Unicode text")
                 if isinstance(value, (dict, list)):
                     stack.append(value)
 
 
-def _find(text: str, label: str, needle: str) -> Location:
+def find_text(text: str, label: str, needle: str) -> Location:
     """The line and column of the first occurrence of ``needle``, for errors the parser gives no position."""
     at = max(text.find(needle), 0)
     before = text[:at]
