@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import stat
@@ -112,6 +113,14 @@ def entry() -> None:
     main()
 
 
+def _short_lived() -> None:
+    """No cyclic garbage collection in a process that ends with this one command (``entry``): a call builds millions
+    of acyclic objects, which the collector, enabled again after the decision, would walk once more for nothing
+    (0.15 to 0.25 s of 100,000 applicants). A library caller or the service keeps its collector."""
+    if _LEAVE_AT_ONCE[0]:
+        gc.disable()
+
+
 def _leave(code: int = 0) -> None:
     """End the process now, output flushed, when it is the installed command's own (``entry``); else return."""
     if not _LEAVE_AT_ONCE[0]:
@@ -199,6 +208,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     from rules_engine.api import Asking, Once, earlier, evaluate as run, record_decision
     from rules_engine.decide.decision import to_json_bytes
 
+    _short_lived()
     as_of = as_of or dt.date.today()
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give it a file with -o decision.xlsx")

@@ -118,3 +118,52 @@ def test_the_scan_for_numbers_to_check_finds_all_the_expression_it_replaced_find
     assert not _suspicious_numbers('{"a": 1234567890123.5, "b": "LDE-0001", "c": 0.90}')
     assert _suspicious_numbers('{"a": 1234567890123456}') and _suspicious_numbers('{"a": 2E3}')
     assert _suspicious_numbers('{"a": "\\ud800", "b": 1e5}')
+
+
+@pytest.mark.parametrize("text, where", [
+    ('{"a": {"b": 1, "b": 2}}', "f.json:1:16"),
+    ('{"x": "a:b", "a": 1, "a": 2}', "f.json:1:22"),
+    ('[{"a": 1}, {"a": 1, "c": {"d": [], "d": []}}]', "f.json:1:36"),
+])
+def test_a_duplicate_key_anywhere_is_refused_at_its_second_place(text, where):
+    assert error_of(load_json_fast, text, "f.json").startswith(where + ": duplicate key")
+
+
+def test_json_is_read_as_the_standard_library_reads_it_exactly():
+    """Whichever parser reads it, a JSON text gives the data the standard library gives with exact decimals
+    (the same values of the same types, in the same order), or is refused where the standard library fails."""
+    import json
+    import random
+
+    def reference(text):
+        def pairs(items):
+            assert len({k for k, _ in items}) == len(items), "duplicate"
+            return dict(items)
+        return json.loads(text, parse_float=Decimal, object_pairs_hook=pairs)
+
+    def value(rng, depth):
+        pick = rng.random()
+        if depth > 3 or pick < 0.4:
+            return rng.choice([1, -0, 0.5, "1.10", "a:b", "é", True, None, 12345, 'x"y'])
+        if pick < 0.7:
+            return [value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice("abc:"): value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+    def text_of(rng, node):  # written by hand, so that duplicate keys and decimal texts can be made
+        if isinstance(node, dict):
+            keys = list(node) + ([rng.choice(list(node))] if node and rng.random() < 0.2 else [])
+            return "{" + ", ".join(f"{json.dumps(k)}: {text_of(rng, node[k])}" for k in keys) + "}"
+        if isinstance(node, list):
+            return "[" + ",".join(text_of(rng, item) for item in node) + "]"
+        return node if node == "1.10" else json.dumps(node)
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = text_of(rng, {"applicants": value(rng, 0)})
+        try:
+            expected = reference(text)
+        except AssertionError:
+            assert "duplicate key" in error_of(load_json_fast, text, "f.json"), text
+            continue
+        got = load_json_fast(text, "f.json")
+        assert repr(got) == repr(expected), text
