@@ -219,3 +219,42 @@ def test_an_unquoted_colon_in_a_text_suggests_quotes(tmp_path, old, new, where):
         compile_file(path)
     message = str(caught.value.problems[0])
     assert message.startswith(f"{path}:{where}: YAML syntax") and "a text that holds ': ' must be quoted" in message
+
+
+def test_an_ascii_id_looks_like_what_the_confusables_data_says():
+    """An ASCII id's skeleton is found without loading the confusables data; it is the one the full computation
+    (NFKC, each character to its prototype, NFD) gives, for every ASCII character and for mixed ids."""
+    import random
+    import unicodedata
+
+    from rules_engine.rules.validate import _prototypes, skeleton
+
+    def full(text):
+        return unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).translate(_prototypes()))
+
+    rng = random.Random(3)
+    texts = [chr(c) for c in range(32, 127)] + ["".join(rng.choice("IO0lL1|`'-_ab") for _ in range(8))
+                                                for _ in range(500)]
+    for text in texts:
+        assert skeleton(text) == full(text), text
+    assert skeleton("LDE-0O1") == skeleton("LDE-001") and skeleton("Il|") == "111"
+
+
+@pytest.mark.parametrize("ids, refused", [
+    (["A-1", "A-2", "A-3"], None),
+    (["A-1", "A-2", "A-1"], 2),
+    (["A-10", "A-lO", "B"], 1),  # a letter l and a letter O for a one and a zero
+    (["A-1", "A-2\n", "A-3"], 1),  # a newline: the separator a quick check would join them with
+    (["A-1", "A-\u00e9", "A-e\u0301"], 2),  # not ASCII: the same letter composed and decomposed
+])
+def test_ids_are_unique_as_a_reader_sees_them_in_any_mix(ids, refused):
+    from rules_engine.rules.validate import _check_unique_ids
+
+    data = {"applicants": [{"id": key} for key in ids]}
+    text = json.dumps(data, indent=1)
+    if refused is None:
+        _check_unique_ids(data, text, "f.json")
+        return
+    with pytest.raises(InputError) as info:
+        _check_unique_ids(data, text, "f.json")
+    assert f"applicants[{refused}].id" in str(info.value), str(info.value)

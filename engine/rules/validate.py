@@ -298,6 +298,8 @@ def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bo
 def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = None) -> None:
     """Applicant ids are unique as a reader sees them: no invisible or control character in one, and no two that
     look alike (Unicode NFKC and the confusables of Unicode TR39: 'LDE-001' and 'LDE‑001' with U+2011)."""
+    if _plain_and_unique([applicant.get("id") for applicant in data.get("applicants", [])]):
+        return
     seen: dict = {}
     problems = []
     for index, applicant in enumerate(data.get("applicants", [])):
@@ -324,6 +326,18 @@ def _check_unique_ids(data: dict, text: str, label: str, doc: Document | None = 
                      for index, message, code in problems)
 
 
+def _plain_and_unique(ids: list) -> bool:
+    """Are these ids all printable ASCII text that look different? Looked at in C, joined, for a large call;
+    False leaves it to the check of each id, which says what is wrong."""
+    if not all(type(key) is str for key in ids):
+        return False
+    joined = "\n".join(ids)
+    if not joined.isascii() or joined.count("\n") != len(ids) - 1 or not joined.replace("\n", "").isprintable():
+        return False
+    looks = joined.translate(_ASCII_PROTOTYPES).split("\n") if ids else []
+    return len(set(looks)) == len(looks)
+
+
 def _hidden_character(text: str) -> str | None:
     """The first control or format character (Unicode Cc, Cf: NUL, zero-width, bidi overrides) in ``text``."""
     import unicodedata
@@ -340,8 +354,8 @@ def skeleton(text: str) -> str:
     confusables (TR39), so that two ids with the same skeleton cannot be told apart by eye."""
     import unicodedata
 
-    if text.isascii() and not text.translate(_ascii_drop()):
-        return text  # nothing an ASCII id holds maps to anything else: most ids, and fast
+    if text.isascii():  # NFKC and NFD leave ASCII as it is: most ids, and the confusables data is not loaded
+        return text.translate(_ASCII_PROTOTYPES)
     return unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).translate(_prototypes()))
 
 
@@ -365,10 +379,9 @@ def _prototypes() -> dict:
     return {ord(char): root(char) for char in parent if root(char) != char}
 
 
-@functools.lru_cache(maxsize=1)
-def _ascii_drop() -> dict:
-    """A translation that deletes every ASCII character that stands for itself (what is left needs mapping)."""
-    return str.maketrans("", "", "".join(chr(c) for c in range(128) if c not in _prototypes()))
+# The ASCII characters that look like another one, each to its prototype in ``_prototypes`` (a test checks they
+# agree); every other ASCII character stands for itself.
+_ASCII_PROTOTYPES = str.maketrans({"I": "1", "O": "0", "`": "'", "l": "1", "|": "1"})
 
 
 def _best(error):
