@@ -86,3 +86,50 @@ def test_a_mean_is_the_exact_mean_in_its_simplest_type_whatever_its_terms_are():
     assert P._mean([Decimal("0.95"), Decimal("0.95")]) == Decimal("0.95") and str(P._mean([Decimal("1.50")])) == "1.5"
     assert P._mean([Fraction(1, 3), Fraction(2, 3)]) == Fraction(1, 2) and P._mean([1, 2]) == Decimal("1.5")
     assert P._mean([]) is None and P._mean([1, None]) is None
+
+
+def test_a_mean_of_quotients_is_the_mean_of_each_quotient_worked_out_with_fractions():
+    """``mean(items, a / b)`` is summed without a quotient made for each item; it must be the exact mean of the
+    quotients, computed here the textbook way, and null where a quotient is (a missing value, a zero divisor)."""
+    import decimal
+    import random
+
+    rng = random.Random(24)
+
+    def number():
+        kind = rng.randrange(5)
+        if kind == 0:
+            return rng.randint(-30, 400)
+        if kind == 1:
+            return Decimal(rng.randint(-30_000, 400_000)).scaleb(-rng.randint(0, 3))
+        if kind == 2:
+            return Fraction(rng.randint(-300, 3_000), rng.randint(1, 97))
+        return rng.choice([None, 0, Decimal("0.00")]) if rng.random() < 0.1 else Decimal(rng.randint(1, 9999)) / 100
+
+    def textbook(pairs):
+        if not pairs or any(a is None or b is None or b == 0 for a, b in pairs):
+            return None
+        return P.exact(sum((Fraction(a) / Fraction(b) for a, b in pairs), Fraction(0)) / len(pairs))
+    with decimal.localcontext(P.CONTEXT):
+        for _ in range(3000):
+            pairs = [(number(), number()) for _ in range(rng.randint(0, 7))]
+            expected, got = textbook(pairs), P._mean_div(pairs)
+            assert (type(got), str(got)) == (type(expected), str(expected)), pairs
+
+
+def test_the_generated_fill_rate_is_a_mean_of_quotients_without_a_quotient_each():
+    import datetime as dt
+
+    from rules_engine.api import resolve
+    from rules_engine.decide.evaluate import compiled
+
+    from conftest import RULES
+
+    ruleset = resolve("social-workshops@2019.1", RULES, dt.date(2019, 6, 20))
+    source = compiled(ruleset).source
+    assert "_mean_div([(" in source and "_div(" not in source.replace("_mean_div(", ""), source
+    quarters = [{"quarter": q, "contingent_fte": Decimal("30"), "filled_fte": Decimal(f)}
+                for q, f in (("2016Q3", "29"), ("2016Q4", "28.5"), ("2017Q1", "30"), ("2017Q2", "27"), ("2017Q3", "1"))]
+    env = compiled(ruleset).derive({"quarters": quarters})
+    # (29 + 28.5 + 30 + 27) / 30 / 4 = 114.5 / 120 = 229/240 (2017Q3 is outside the reference period)
+    assert env["fill_rate"] == Fraction(229, 240) and env["reference_quarters_reported"] == 4
