@@ -258,3 +258,28 @@ def test_ids_are_unique_as_a_reader_sees_them_in_any_mix(ids, refused):
     with pytest.raises(InputError) as info:
         _check_unique_ids(data, text, "f.json")
     assert f"applicants[{refused}].id" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("quarters, refused", [
+    ([["2016Q3", "2016Q4"], ["2016Q3", "2016Q4"]], []),
+    ([["2016Q3", "2016Q4"], ["2016Q4", "2017Q1", "2016Q4"]], [(1, 2, 0)]),
+    ([["2016Q3", "2016Q3", "2016Q3"], []], [(0, 1, 0), (0, 2, 0)]),
+    ([[None, None, "2016Q3"], ["2016Q3"]], []),  # no key is no value: nothing to be given twice
+])
+def test_a_key_given_twice_in_an_applicants_list_is_refused_at_each_repetition(quarters, refused):
+    from rules_engine.rules.facts import check_unique_by
+
+    schema = {"type": "object", "properties": {"applicants": {"type": "array", "items": {
+        "type": "object", "properties": {"id": {"type": "string"}, "quarters": {
+            "type": "array", "x-unique-by": "quarter", "items": {"type": "object"}}}}}}}
+    applicants = [{"id": f"A{i}", "quarters": [{"quarter": q} for q in qs]} for i, qs in enumerate(quarters)]
+    fields = schema["properties"]["applicants"]["items"]["properties"]
+    text = json.dumps({"applicants": applicants}, indent=1)
+    if not refused:
+        check_unique_by(applicants, fields, schema, text, "f.json")
+        return
+    with pytest.raises(InputError) as info:
+        check_unique_by(applicants, fields, schema, text, "f.json")
+    places = [p.path for p in info.value.problems]
+    assert places == [f"applicants[{i}] (id A{i}).quarters[{pos}].quarter" for i, pos, _ in refused], places
+    assert all(f"(first at quarters[{first}])" in p.message for p, (_, _, first) in zip(info.value.problems, refused))

@@ -212,6 +212,10 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
     found = []
     for index, applicant in enumerate(applicants):
         for name, key in rules:
+            items = applicant.get(name) or ()
+            keys = [item.get(key) for item in items if type(item) is dict]
+            if len(set(keys)) == len(keys) == len(items):
+                continue  # each key once: most applicants, seen at once
             seen: dict = {}
             for position, item in enumerate(applicant.get(name) or ()):
                 value = item.get(key) if isinstance(item, dict) else None
