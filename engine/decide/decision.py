@@ -326,9 +326,14 @@ def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessm
 
 def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]) -> dict:
     unit = ruleset.unit_fte
+    by_region: dict = {}
+    if result.shares:
+        field = ruleset.allocation.split.field
+        for a in assessments:
+            by_region.setdefault(a.env.get(field), []).append(a)
     out = {}
     for name, share in result.shares.items():
-        members = [a for a in assessments if a.env.get(ruleset.allocation.split.field) == name]
+        members = by_region.get(name, [])
         out[name] = {
             "weight": share.weight, "quota_fte": share.quota * Fraction(unit), "budget_fte": fte(share.units, unit),
             "remainder_unit": share.extra, "allocated_fte": fte(result.region_allocated.get(name, 0), unit),

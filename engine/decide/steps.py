@@ -75,8 +75,11 @@ def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome) -> dict:
                             for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
             value = [_decision(ruleset, decision, outcome) for decision in value]
         out[key] = value
+    given: dict = {}  # per region, in the decisions' order, as a sum over each region's decisions adds them
+    for d in out["decisions"]:
+        given[d["region"]] = given.get(d["region"], Decimal(0)) + d["allocated_fte"]
     for name, region in out["regions"].items():
-        region["allocated_fte"] = sum((d["allocated_fte"] for d in out["decisions"] if d["region"] == name), Decimal(0))
+        region["allocated_fte"] = given.get(name, Decimal(0))
     return out
 
 
