@@ -121,7 +121,8 @@ def _room(state: _State, plan: Plan, member: Member) -> int:
 
 def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
     """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
-    claims = [Claim(m.id, _room(state, plan, m), (plan.weights or {}).get(m.id, Fraction(1)), m.order, m.region)
+    weights, one = plan.weights or {}, Fraction(1)
+    claims = [Claim(m.id, _room(state, plan, m), weights.get(m.id, one), m.order, m.region)
               for m in members if plan.selected is None or m.id in plan.selected]
     grants = WITHIN[method](budget, claims)
     given = {g.id: g.units for g in grants.values() if g.units}
@@ -136,9 +137,11 @@ def _distribute(state: _State, plan: Plan, method: str) -> StepTrace:
         given, turns = _hand_out(state, plan, method, state.left, state.members)
         state.left -= sum(given.values())
         return StepTrace(plan.kind, budget, given, state.total_left(), turns)
-    given, turns = {}, {}
+    given, turns, members = {}, {}, {}
+    for member in state.members:  # each region's members in order, found in one pass
+        members.setdefault(member.region, []).append(member)
     for region, pot in state.pots.items():
-        region_given, region_turns = _hand_out(state, plan, method, pot, [m for m in state.members if m.region == region])
+        region_given, region_turns = _hand_out(state, plan, method, pot, members.get(region, []))
         state.pots[region] -= sum(region_given.values())
         given.update(region_given)
         turns.update(region_turns)
