@@ -180,3 +180,26 @@ def test_an_ineligible_applicant_gives_up_nothing(tmp_path):
                                    RULES, asking=Asking(logging=False))
     out = [d for d in record["decisions"] if not d["eligible"]]
     assert out and all(d["reduced_fte"] == 0 and d["change_fte"] == 0 and d["allocated_fte"] == 0 for d in out)
+
+
+def test_whole_units_are_the_floor_of_the_exact_quotient_of_any_number_by_any_unit():
+    """An amount in whole units, rounded down, none below 0 (and none for no amount): worked out with Fractions."""
+    import math
+    import random
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from rules_engine.decide.steps import whole_units
+
+    rng = random.Random(5)
+
+    def number():
+        return rng.choice([rng.randint(-20, 50), Decimal(rng.randint(-2000, 5000)).scaleb(-rng.randint(0, 3)),
+                           Fraction(rng.randint(-200, 500), rng.randint(1, 13)), None, 0, True])
+    for _ in range(3000):
+        value = number()
+        unit = rng.choice([1, Decimal("0.5"), Decimal("0.1"), Decimal("2"), Fraction(1, 3), Decimal("0.25")])
+        expected = max(0, math.floor(Fraction(value or 0) / Fraction(unit)))
+        got = whole_units(value, unit)
+        assert got == expected and type(got) is int, (value, unit)
+    assert whole_units(Decimal("2.99"), Decimal("0.5")) == 5 and whole_units(Decimal("-0.1"), 1) == 0

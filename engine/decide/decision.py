@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from .. import __version__
 from ..allocate.methods import Claim, Result, allocate
-from .steps import allocate_steps, outcome_result, steps_record
+from .steps import allocate_steps, outcome_result, steps_record, whole_units
 from ..rules.compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
 from ..rules.pyeval import exact
@@ -273,6 +273,9 @@ def call_budget(ruleset: Ruleset, assessments: Sequence[Assessment]) -> Decimal:
     return units * ruleset.unit_fte
 
 
+_ONE = Fraction(1)
+
+
 def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Result:
     fns = compiled(ruleset)
     spec = ruleset.allocation
@@ -284,8 +287,8 @@ def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts)
         cap = fns.cap(a.env, a.tier)
         weight = fns.weight(a.env, a.tier) if fns.weight else 1
         region = a.env.get(spec.regions.field) if spec.regions else None
-        units = math.floor(Fraction(cap or 0) / Fraction(unit))  # exact: the cap may be a Fraction (x / 3)
-        claims.append(Claim(a.id, max(0, units), Fraction(weight or 0), a.rank, region))  # a negative cap is 0
+        weight = _ONE if weight == 1 else Fraction(weight or 0)  # most weigh 1: no Fraction made for each
+        claims.append(Claim(a.id, whole_units(cap, unit), weight, a.rank, region))  # a cap below 0 is 0
     budget = int(ruleset.budget_fte / unit)
     weights = None
     if spec.regions:
