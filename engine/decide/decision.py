@@ -300,6 +300,7 @@ def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts)
 def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessments: Sequence[Assessment],
             result: Result) -> dict:
     unit = ruleset.unit_fte
+    split = ruleset.allocation.split.field if ruleset.allocation.split else None
     ordered = sorted((a for a in assessments if a.eligible), key=lambda a: a.rank)
     ordered += sorted((a for a in assessments if not a.eligible), key=lambda a: a.id)
     eligible = [a for a in assessments if a.eligible]
@@ -323,7 +324,7 @@ def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessm
         "regions": _regions(ruleset, result, assessments),
         "pool": {"rounds_fte": [fte(u, unit) for u in result.pool_rounds],
                  "pooled_fte": fte(sum(result.pool_rounds), unit)},
-        "decisions": [_decision(ruleset, a, result) for a in ordered],
+        "decisions": [_decision(ruleset, a, result, split) for a in ordered],
     }
 
 
@@ -345,13 +346,13 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
     return out
 
 
-def _decision(ruleset: Ruleset, a: Assessment, result: Result) -> dict:
+def _decision(ruleset: Ruleset, a: Assessment, result: Result, split: str | None) -> dict:
     derived = {d.name: a.env.get(d.name) for d in ruleset.derived}
     grant = result.grants.get(a.id)
     return {
         "id": a.id,
         "name": a.env.get("name"),
-        "region": a.env.get(ruleset.allocation.split.field) if ruleset.allocation.split else None,
+        "region": a.env.get(split) if split else None,
         "eligible": a.eligible,
         "tier": a.tier,
         "tier_rule": a.tier_rule,

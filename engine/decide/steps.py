@@ -39,14 +39,11 @@ def allocate_steps(ruleset: Ruleset, assessments: Sequence[Assessment], facts: F
     unit = ruleset.unit_fte
     eligible = sorted((a for a in assessments if a.eligible), key=lambda a: a.rank)
     with decimal.localcontext(CONTEXT):
-        members = [Member(a.id, whole_units(fns.cap(a.env, a.tier), unit), a.rank, _region(ruleset, a)) for a in eligible]
+        field = ruleset.allocation.split.field if ruleset.allocation.split else None
+        members = [Member(a.id, whole_units(fns.cap(a.env, a.tier), unit), a.rank, a.env.get(field) if field else None)
+                   for a in eligible]
         plans = [_plan(step, step_fns, eligible, facts, unit) for step, step_fns in zip(ruleset.allocation.steps, fns.steps)]
     return run(whole_units(ruleset.budget_fte, unit), members, plans)
-
-
-def _region(ruleset: Ruleset, a: Assessment) -> str | None:
-    split = ruleset.allocation.split
-    return a.env.get(split.field) if split else None
 
 
 def _plan(step: Step, fns: dict, eligible: Sequence[Assessment], facts: Facts, unit: Decimal) -> Plan:
@@ -80,7 +77,8 @@ def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome) -> dict:
         if key == "decisions":
             out["steps"] = [_step_total(step, trace, number, unit)
                             for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
-            value = [_decision(ruleset, decision, outcome) for decision in value]
+            reduces = ruleset.allocation.reduces
+            value = [_decision(ruleset, decision, outcome, reduces) for decision in value]
         out[key] = value
     given: dict = {}  # per region, in the decisions' order, as a sum over each region's decisions adds them
     for d in out["decisions"]:
@@ -99,15 +97,20 @@ def _step_total(step: Step, trace, number: int, unit: Decimal) -> dict:
     return total
 
 
-def _decision(ruleset: Ruleset, decision: dict, outcome: Outcome) -> dict:
+def _decision(ruleset: Ruleset, decision: dict, outcome: Outcome, reduces: bool) -> dict:
+    """The decision with what each step did; changed in place (the record is being written) unless a reduction
+    adds keys in the middle."""
     unit = ruleset.unit_fte
-    reduces = ruleset.allocation.reduces
+    if not reduces:
+        if decision["allocation"] is not None:
+            decision["allocation"] = _trace(ruleset, decision["id"], outcome)
+        return decision
     out = {}
     for key, value in decision.items():
         if key == "allocation" and value is not None:
             value = _trace(ruleset, decision["id"], outcome)
         out[key] = value
-        if key == "allocated_fte" and reduces:
+        if key == "allocated_fte":
             reduced = outcome.reduced.get(decision["id"], 0) * unit
             out["reduced_fte"] = reduced
             out["change_fte"] = value - reduced
