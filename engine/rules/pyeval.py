@@ -145,8 +145,8 @@ def _mean_div(pairs):
     for a, b in pairs:
         if a is None or b is None or b == 0:
             return None
-        n1, d1 = _ratio(a)
-        n2, d2 = _ratio(b)
+        n1, d1 = a.as_integer_ratio()  # int, Decimal and Fraction all have it, in C for the first two
+        n2, d2 = b.as_integer_ratio()
         n, d = n1 * d2, d1 * n2
         numerator, denominator = numerator * d + n * denominator, denominator * d
     return exact(Fraction(numerator, denominator * len(pairs)))
