@@ -159,6 +159,28 @@ def bench_reject(facts: str, folder: Path) -> tuple[float, int]:
     return elapsed, peak
 
 
+def bench_steps(size: int, folder: Path) -> float:
+    """`rules evaluate social-workshops@2019.1` (split, minimum, round-robin, pool: a ruleset of steps) on the
+    social workshops' call of ``size``: issue 24 asks it within 1.5 times LDE per applicant."""
+    from generate import generate
+
+    facts = generate("social-workshops", size, folder)
+    elapsed, _, _ = measure(rules_cmd("evaluate", "social-workshops@2019.1", str(facts), "--as-of", "2019-06-20",
+                                      "--rules-dir", str(ROOT / "rules"), "--format", "json", "--no-log", "-o",
+                                      str(facts) + ".steps.json"))
+    return elapsed
+
+
+def steps_table(rows: list[dict], steps: dict) -> str:
+    lde = {r["size"]: r["engine"] for r in rows if r["kind"] == "lde"}
+    lines = ["| ruleset | applicants | engine, no log | LDE | per applicant, to LDE |", "|---|---:|---:|---:|---:|"]
+    for size, elapsed in steps.items():
+        ratio = f"**{elapsed / lde[size]:.2f}**" if size in lde else "-"
+        base = f"{lde[size]:.2f} s" if size in lde else "-"
+        lines.append(f"| social-workshops@2019.1 (steps) | {size:,} | {elapsed:.2f} s | {base} | {ratio} |")
+    return "\n".join(lines)
+
+
 def bench_yaml(folder: Path) -> float:
     """`rules evaluate` on a YAML facts file of 1,000 LDE applicants."""
     from generate import generate
@@ -203,6 +225,8 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--durable-max", type=int, default=10_000, help="largest size run with --engine durable")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--no-steps", dest="steps", action="store_false",
+                        help="leave out the ruleset of steps (social-workshops@2019.1)")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per measurement; the best is kept")
     args = parser.parse_args()
     REPEAT = args.repeat
@@ -213,10 +237,12 @@ def main() -> None:
             for size in map(int, args.sizes.split(",")):
                 rows.append(bench_one(kind, size, folder, args.durable_max))
                 print(f"{kind} {size}: engine {rows[-1]['engine']:.2f} s, hand {rows[-1]['hand']:.2f} s", file=sys.stderr)
+        steps = {size: bench_steps(size, folder) for size in map(int, args.sizes.split(","))} if args.steps else {}
         yaml_time = bench_yaml(folder)
     text = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
             f"{time.strftime('%Y-%m-%d')}; best of {REPEAT} runs each\n\n" + table(rows) + "\n\nStages of the engine (seconds, one process, no "
-            "start-up):\n\n" + stage_table(rows) + f"\n\nYAML facts, 1,000 LDE applicants, `rules evaluate`: "
+            "start-up):\n\n" + stage_table(rows) + ("\n\nA ruleset of steps:\n\n" + steps_table(rows, steps)
+                                                      if steps else "") + f"\n\nYAML facts, 1,000 LDE applicants, `rules evaluate`: "
             f"{yaml_time:.2f} s\n")
     print(text)
     if args.markdown:
