@@ -1,10 +1,13 @@
-"""The engine's problems with a rule text, in Dutch for the pages (the command line and the API speak English).
+"""The engine's problems with a rule text or a call's facts, in Dutch for the pages (the command line and the API
+speak English).
 
-Each pattern is one message shape of the expression language (``rules.expr``, ``rules.checker``) and the
-publish gate; a message no pattern knows is shown as the engine wrote it (tests keep the common ones covered).
+Each pattern is one message shape of the expression language (``rules.expr``, ``rules.checker``), the publish
+gate, the facts (``rules.load``, ``rules.validate``, ``rules.facts``) or the pages' own forms; a message no pattern
+knows is shown as the engine wrote it (tests keep the common ones and the hostile corpus covered).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Callable
 
@@ -58,6 +61,128 @@ _PATTERNS: list[tuple[re.Pattern, Callable[[dict], str]]] = [(re.compile(pattern
      lambda g: f"'{g['a']}' noemt {g['b']}, maar params.{g['c']} is nu {g['d']}: een brief die deze tekst aanhaalt, "
                f"zou een cijfer noemen dat de beslissing niet gebruikte (\"{g['e']}\")"),
 )]
+
+
+_TYPES = {"an integer": "een geheel getal", "a number": "een getal", "a text": "een tekst",
+          "a mapping": "een verzameling sleutels", "a list": "een lijst", "true or false": "waar of onwaar",
+          "null": "null"}
+_TYPE = "|".join(re.escape(word) for word in _TYPES)
+_VALUE = {"a mapping": "een verzameling sleutels", "a list": "een lijst"}  # what was found; a literal stays as it is
+_JSON = {"Expecting value": "hier hoort een waarde", "Expecting ',' delimiter": "hier hoort een komma",
+         "Expecting ':' delimiter": "hier hoort een dubbele punt",
+         "Expecting property name enclosed in double quotes": "hier hoort een sleutel tussen dubbele aanhalingstekens",
+         "Extra data": "na het einde staat nog tekst",
+         "Unterminated string starting at": "een tekst zonder afsluitend aanhalingsteken",
+         "Invalid control character at": "een stuurteken in een tekst", "Invalid \\escape": "een ongeldige \\-reeks",
+         "Invalid \\uXXXX escape": "een ongeldige \\u-reeks"}
+_PATTERN_WORDS = {"a quarter such as 2016Q3": "moet een kwartaal zijn zoals 2016Q3",
+                  "a lower-case name of letters, digits and _": "moet een naam zijn van kleine letters, cijfers en _",
+                  "a lower-case id of letters, digits and -": "moet een id zijn van kleine letters, cijfers en -"}
+
+
+def _found(text: str) -> str:
+    return _VALUE.get(text, text)
+
+
+def _dutch_number(text: str) -> str:
+    return text.replace(",", ".")
+
+
+# The facts' problems (``rules.validate``, ``rules.facts``, ``rules.load``): what a policy owner sees on the
+# simulation and comparison pages when a call is refused.
+_PATTERNS += [(re.compile(pattern), say) for pattern, say in (
+    (rf"^must be (?P<a>(?:{_TYPE})(?: or (?:{_TYPE}))*), not (?P<b>.*)$",
+     lambda g: f"moet {' of '.join(_TYPES[t] for t in g['a'].split(' or '))} zijn, niet {_found(g['b'])}"),
+    (r"^must be one of (?P<a>.*), not (?P<b>'[^']*'|\S+)(?: \(did you mean '(?P<c>[^']*)'\?\))?$",
+     lambda g: f"moet een van {g['a']} zijn, niet {g['b']}{_mean(g['c'])}"),
+    (r"^must be (?P<a>>=|<=|>|<) (?P<b>\S+), not (?P<c>.*)$", lambda g: f"moet {g['a']} {g['b']} zijn, niet {g['c']}"),
+    (r"^must be a date \(YYYY-MM-DD\), not (?P<a>.*)$", lambda g: f"moet een datum zijn (JJJJ-MM-DD), niet {g['a']}"),
+    (r"^must be (?P<a>a quarter such as 2016Q3|a lower-case (?:name|id) of [^,]*), not (?P<b>.*)$",
+     lambda g: f"{_PATTERN_WORDS[g['a']]}, niet {g['b']}" if g["a"] in _PATTERN_WORDS else ""),
+    (r"^must not be empty$", lambda g: "mag niet leeg zijn"),
+    (r"^must have at least (?P<a>\d+) items$", lambda g: f"moet minstens {g['a']} elementen hebben"),
+    (r"^is too long \(at most (?P<a>\d+)\)$", lambda g: f"is te lang (hoogstens {g['a']})"),
+    (r"^missing required key '(?P<a>[^']*)'$", lambda g: f"de verplichte sleutel '{g['a']}' ontbreekt"),
+    (r"^unknown key '(?P<a>[^']*)'(?: \(did you mean '(?P<b>[^']*)'\?\))?; allowed here: (?P<c>.*)$",
+     lambda g: f"onbekende sleutel '{g['a']}'{_mean(g['b'])}; hier toegestaan: {g['c']}"),
+    (r"^duplicate applicant id (?P<a>'.*') \(first at (?P<b>applicants\[\d+\])\)$",
+     lambda g: f"aanvrager-id {g['a']} komt twee keer voor (eerst bij {g['b']})"),
+    (r"^applicant id (?P<a>.*) looks the same as (?P<b>.*) \(first at (?P<c>applicants\[\d+\])\)$",
+     lambda g: f"aanvrager-id {g['a']} ziet er hetzelfde uit als {g['b']} (eerst bij {g['c']})"),
+    (r"^applicant id (?P<a>.*) contains (?P<b>.*): an id is what people read and type, so it may hold no invisible "
+     r"or control character$",
+     lambda g: f"aanvrager-id {g['a']} bevat {g['b']}: een id wordt gelezen en getypt, er mag dus geen onzichtbaar "
+               "teken of stuurteken in staan"),
+    (r"^(?P<a>'.*') is given twice \(first at (?P<b>\S+)\): each (?P<c>\S+) once$",
+     lambda g: f"{g['a']} staat er twee keer (eerst bij {g['b']}): elke waarde van '{g['c']}' één keer"),
+    (r"^no entry for (?P<a>'.*') under regions$", lambda g: f"geen gegevens voor {g['a']} onder regions"),
+    (r"^this ruleset splits the budget over regions: the facts need 'regions:' with '(?P<a>[^']*)' per region$",
+     lambda g: f"deze regelset verdeelt het budget over de regio's: de aanvragen moeten 'regions:' hebben, met "
+               f"'{g['a']}' per regio"),
+    (r"^not a date this engine can use \(YYYY-MM-DD, years 0001 to 9999\)$",
+     lambda g: "geen datum die deze engine kan gebruiken (JJJJ-MM-DD, jaren 0001 tot 9999)"),
+    (r"^JSON syntax: (?P<a>.*)$", lambda g: f"JSON-syntaxis: {_JSON[g['a']]}" if g["a"] in _JSON else ""),
+    (r"^duplicate key '(?P<a>[^']*)'$", lambda g: f"de sleutel '{g['a']}' staat er twee keer"),
+    (r"^a facts file must be a mapping with an 'applicants' list$",
+     lambda g: "een bestand met aanvragen moet een verzameling sleutels zijn, met een lijst 'applicants'"),
+    (r"^'(?P<a>[^']*)' is not a number this engine accepts$", lambda g: f"'{g['a']}' is geen getal dat deze engine aanvaardt"),
+    (r"^'(?P<a>[^']*)' is not a number$", lambda g: f"'{g['a']}' is geen getal"),
+    (r"^number '(?P<a>[^']*)' is not finite$", lambda g: f"het getal '{g['a']}' is niet eindig"),
+    (r"^number '(?P<a>[^']*)' is too large: numbers may have at most (?P<b>\d+) significant digits, (?P<c>\d+) digits "
+     r"before the decimal point and (?P<d>\d+) after it$",
+     lambda g: f"het getal '{g['a']}' is te groot: een getal heeft hoogstens {g['b']} beduidende cijfers, {g['c']} voor "
+               f"de komma en {g['d']} erna"),
+    (r"^number '(?P<a>[^']*)' has too many decimals: numbers may have at most (?P<b>\d+) significant digits, "
+     r"(?P<c>\d+) digits before the decimal point and (?P<d>\d+) after it$",
+     lambda g: f"het getal '{g['a']}' heeft te veel decimalen: een getal heeft hoogstens {g['b']} beduidende cijfers, "
+               f"{g['c']} voor de komma en {g['d']} erna"),
+    (r"^nesting is too deep \(more than (?P<a>\d+) levels\)$",
+     lambda g: f"de gegevens zijn te diep genest (meer dan {g['a']} niveaus)"),
+    (r"^anchors and aliases \(&name, \*name\) are not allowed$",
+     lambda g: "ankers en verwijzingen (&naam, *naam) zijn niet toegestaan"),
+    (r"^merge keys \(<<\) are not allowed: write the keys out$",
+     lambda g: "samenvoegsleutels (<<) zijn niet toegestaan: schrijf de sleutels uit"),
+    (r"^the YAML tag '(?P<a>.*)' is not allowed: rule and facts files hold plain data \(mappings, lists, text, "
+     r"numbers, true/false, null and dates\)$",
+     lambda g: f"de YAML-tag '{g['a']}' is niet toegestaan: regel- en aanvraagbestanden bevatten gewone gegevens "
+               "(verzamelingen sleutels, lijsten, tekst, getallen, true/false, null en datums)"),
+    (r"^binary data \(NUL byte\): not a text file$", lambda g: "binaire gegevens (NUL-byte): geen tekstbestand"),
+    (r"^not valid UTF-8 text \(byte (?P<a>0x[0-9a-f]{2})\)$", lambda g: f"geen geldige UTF-8-tekst (byte {g['a']})"),
+    (r"^text holds a lone surrogate code point \(\\ud800 to \\udfff\): not valid Unicode text$",
+     lambda g: "de tekst bevat een los surrogaat (\\ud800 tot \\udfff): geen geldige Unicode-tekst"),
+    (r"^a key holds a lone surrogate code point \(\\ud800 to \\udfff\): not valid Unicode text$",
+     lambda g: "een sleutel bevat een los surrogaat (\\ud800 tot \\udfff): geen geldige Unicode-tekst"),
+    (r"^file is empty$", lambda g: "het bestand is leeg"),
+    (r"^the file is over the size limit$", lambda g: "het bestand is groter dan toegestaan"),
+    (r"^(?P<a>[\d,]+) applicants, over the limit of (?P<b>[\d,]+) a call \(RULES_MAX_APPLICANTS, set by whoever "
+     r"runs the engine\)$",
+     lambda g: f"{_dutch_number(g['a'])} aanvragen, meer dan de grens van {_dutch_number(g['b'])} per oproep "
+               "(RULES_MAX_APPLICANTS, ingesteld door wie de engine beheert)"),
+)]
+
+
+# The pages' own forms (``service.web``).
+_PATTERNS += [(re.compile(pattern), say) for pattern, say in (
+    (r"^upload a facts file or pick an example$", lambda g: "laad een bestand met aanvragen op, of kies een voorbeeld"),
+    (r"^'(?P<a>.*)' is not a date \(YYYY-MM-DD\)$", lambda g: f"'{g['a']}' is geen datum (JJJJ-MM-DD)"),
+    (r"^write NAME=VALUE, not '(?P<a>.*)'$", lambda g: f"schrijf NAAM=WAARDE, niet '{g['a']}'"),
+    (r"^paste the draft rule text, or pick a version$", lambda g: "plak de ontwerptekst, of kies een versie"),
+    (r"^pick a logged official call, or upload a facts file$",
+     lambda g: "kies een vastgelegde officiële oproep, of laad een bestand met aanvragen op"),
+    (r"^no published version of (?P<a>\S+) to compare with$",
+     lambda g: f"geen gepubliceerde versie van {g['a']} om mee te vergelijken"),
+)]
+
+
+def error_text(exc: Exception, lang: str) -> str:
+    """An error as a page shows it: each problem at its place, its message in Dutch on a Dutch page where its shape
+    is known (an unknown shape stays as the engine wrote it)."""
+    problems = getattr(exc, "problems", None)
+    if lang != "nl":
+        return str(exc)
+    if not problems:
+        return "\n".join(in_dutch(line) for line in str(exc).splitlines())
+    return "\n".join(str(dataclasses.replace(p, message=in_dutch(p.message))) for p in problems)
 
 
 def in_dutch(message: str) -> str:

@@ -79,7 +79,7 @@ TEXTS = {
         "not_verified": "Niet in orde", "forbidden": "Geen toegang", "not_found": "Niet gevonden", "bad_request": "Ongeldige vraag",
         "bad_request_text": "Deze waarde is geen datum (JJJJ-MM-DD):", "conflict": "Het register klopt niet",
         "forbidden_text": "Uw rol laat deze pagina niet toe.", "needs_roles": "Ze is er voor de rollen", "back": "Terug naar de start",
-        "kind_official": "officieel", "kind_simulation": "simulatie", "no_facts": "upload a facts file or pick an example",
+        "kind_official": "officieel", "kind_simulation": "simulatie", "no_facts": "laad een bestand met aanvragen op, of kies een voorbeeld",
         "tests_text": "Testgevallen (optioneel, zoals in rules/<id>/tests/)",
         "tests_help": "Ze worden op het ontwerp uitgevoerd zoals 'rules test' dat doet.",
         "tests": "Testgevallen", "case_ok": "geslaagd", "case_failed": "mislukt",

@@ -32,6 +32,7 @@ from rules_engine.record.drafts import DraftStore, Stale
 from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError, with_article
 
 from .auth import registry_log
+from .dutch import error_text
 from .texts import TEXTS
 
 HERE = Path(__file__).resolve().parent
@@ -439,8 +440,8 @@ class Pages:
             facts, label = await self._facts(form, values)
             record = await _threaded(self.settings, self._simulate, values, facts, label)
         except RulesError as exc:
-            return self.render(request, "simulate.html", user, result=None, error=str(exc), form=values,
-                               status=422, **self._choices())
+            return self.render(request, "simulate.html", user, result=None, error=error_text(exc, self.lang(request)),
+                               form=values, status=422, **self._choices())
         if form.get("download") == "json":
             from rules_engine.decide.decision import to_json_bytes
 
@@ -495,7 +496,8 @@ class Pages:
             facts, label = await self._facts(form, values)
             result = await _threaded(self.settings, self._compare, values, facts, label)
         except RulesError as exc:
-            return self.render(request, "compare.html", user, result=None, error=str(exc), form=values,
+            return self.render(request, "compare.html", user, result=None, error=error_text(exc, self.lang(request)),
+                               form=values,
                                status=422, **self._choices())
         return self.render(request, "compare.html", user, result=result, error="", form=values,
                            bars=_shift_chart(result, TEXTS[self.lang(request)]), **self._choices())
@@ -544,7 +546,8 @@ class Pages:
             result = await _threaded(self.settings, _realisation, self.settings, seq, raw,
                                      values["quarter"] or None, values["through"] or None)
         except RulesError as exc:
-            return self.render(request, "realisation.html", user, seq=seq, result=None, error=str(exc), form=values,
+            return self.render(request, "realisation.html", user, seq=seq, result=None,
+                               error=error_text(exc, self.lang(request)), form=values,
                                status=422)
         return self.render(request, "realisation.html", user, seq=seq, result=result, error="", form=values,
                            bars=_realisation_bars(result))

@@ -119,14 +119,19 @@ def test_a_hostile_upload_shows_the_message_of_the_command_line(site, runner, na
     path = HOSTILE / name
     cli = runner.invoke(main, ["evaluate", "lde", str(path), "--as-of", "2018-06-20", "--rules-dir", str(RULES),
                                "--no-log"])
-    page = client.post("/simulate", data={"csrf": csrf(client.get("/simulate").text), "spec": "lde@2018.1",
-                                          "as_of": "2018-06-20"},
-                       files={"facts_file": (name, path.read_bytes())})
-    assert page.status_code in (200, 422) and "Traceback" not in page.text
+    shown = {}
+    for lang in ("en", "nl"):  # the command line speaks English; a Dutch page names the same place
+        client.get(f"/lang/{lang}")
+        page = client.post("/simulate", data={"csrf": csrf(client.get("/simulate").text), "spec": "lde@2018.1",
+                                              "as_of": "2018-06-20"},
+                           files={"facts_file": (name, path.read_bytes())})
+        assert page.status_code in (200, 422) and "Traceback" not in page.text
+        found = re.search(r'<pre class="error" role="alert">(.*?)</pre>', page.text, re.S)
+        shown[lang] = _unescape(found.group(1)) if found else None
     if cli.exit_code == 1:
         first = cli.stderr.strip().splitlines()[0].replace(str(path), name)
-        shown = re.search(r'<pre class="error" role="alert">(.*?)</pre>', page.text, re.S).group(1)
-        assert _unescape(first) in _unescape(shown)
+        assert _unescape(first) in shown["en"]
+        assert first.split(": ", 1)[0] in shown["nl"]
 
 
 def _unescape(text: str) -> str:
