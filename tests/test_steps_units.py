@@ -203,3 +203,20 @@ def test_whole_units_are_the_floor_of_the_exact_quotient_of_any_number_by_any_un
         got = whole_units(value, unit)
         assert got == expected and type(got) is int, (value, unit)
     assert whole_units(Decimal("2.99"), Decimal("0.5")) == 5 and whole_units(Decimal("-0.1"), 1) == 0
+
+
+def test_a_region_with_a_share_and_no_applicant_has_allocated_nothing(tmp_path):
+    """2019 social workshops, 149 FTE by D'Hondt over Antwerpen (weight 3) and Limburg (weight 1): Antwerpen 112,
+    Limburg 37 (the 149th quotient is Antwerpen's 3/112 = 0.02679; Limburg's 38th, 1/38 = 0.02632, and
+    Antwerpen's 113th, 3/113 = 0.02655, fall below it). Limburg's share has no workshop to go to: its own figure
+    says 0 FTE allocated, and A gets what it asked (5) from Antwerpen's share."""
+    from helpers import workshop, write_facts
+
+    facts = write_facts(tmp_path / "facts.json", [workshop("A", "Antwerpen", 10, 5, "0.98")],
+                        {"Antwerpen": {"nwwz": 3}, "Limburg": {"nwwz": 1}})
+    _ruleset, record, _ = evaluate("social-workshops@2019.1", facts, dt.date(2019, 6, 20), RULES,
+                                   asking=Asking(logging=False))
+    limburg = record["regions"]["Limburg"]
+    assert limburg["applicants"] == 0 and limburg["budget_fte"] == 37
+    assert limburg["allocated_fte"] == 0 and str(limburg["allocated_fte"]) == "0"
+    assert record["regions"]["Antwerpen"]["allocated_fte"] == 5
