@@ -123,3 +123,38 @@ def test_an_index_of_approvals_that_names_a_decision_finds_no_approval(tmp_path)
     db.close()
     with DecisionLog(path, create=False) as log:
         assert [a["by"] for a in api.approvals_for(log, ruleset)] == ["alice"]
+
+
+def test_reading_the_registry_at_start_takes_as_many_steps_at_any_length(tmp_path):
+    """A server's worker reads the registry when it starts: its publications and withdrawals are found through the
+    index of records without applicants (format 5), so a log of many decisions costs no more to read than a log
+    of few, and what it finds is the same: the version published, then withdrawn."""
+    from rules_engine.policy.registry import Registry, publish, withdraw
+    from rules_engine.rules.compile import compile_file
+
+    ruleset = compile_file(RULES / SHELTERED / f"{SHELTERED}-2018.yaml")
+
+    def read(log) -> tuple[int, dict]:
+        counted = [0]
+
+        def step() -> int:
+            counted[0] += 1
+            return 0
+        log.db.set_progress_handler(step, 1)
+        try:
+            found = Registry().refresh(log)
+        finally:
+            log.db.set_progress_handler(None, 1)
+        return counted[0], {key: (p.seq, p.withdrawn) for key, p in found.versions.items()}
+
+    with DecisionLog(tmp_path / "log.sqlite") as log:
+        publish(log, ruleset, "olivia", f"{SHELTERED}-2018.yaml")
+        decisions(log, 5)
+        withdraw(log, SHELTERED, "2018.1", "olivia", "a mistake")
+        decisions(log, 5)
+        few, found = read(log)
+        assert found == {(SHELTERED, "2018.1"): (1, True)}
+        decisions(log, 400)
+        many, found_again = read(log)
+    assert found_again == found
+    assert many == few, f"{few} steps at 12 records, {many} at 412"

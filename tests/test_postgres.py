@@ -154,3 +154,18 @@ def test_a_postgresql_log_of_format_4_is_upgraded_and_keeps_its_approvals(postgr
     assert "records_approvals" in indexes and "records_texts" not in indexes
     assert rules("audit", "verify", "--head", head, "--log", dsn).exit_code == 0
     assert "6 identical, 0 different, 0 failed" in rules("replay", "--all", "--log", dsn).stdout
+
+
+def test_the_registry_on_postgresql_finds_a_withdrawal_among_decisions(postgres):
+    from rules_engine.policy.registry import Registry, publish, withdraw
+    from rules_engine.rules.compile import compile_file
+
+    ruleset, dsn = compile_file(RULES / "lde" / "lde-2018.yaml"), postgres.database()
+    with DecisionLog(dsn) as log:
+        publish(log, ruleset, "olivia", "lde-2018.yaml")
+    assert rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--log", dsn, "--rules-dir",
+                 RULES).exit_code == 0
+    with DecisionLog(dsn) as log:
+        withdraw(log, "lde", "2018.1", "olivia", "a mistake")
+        found = Registry().refresh(log)
+    assert {key: (p.seq, p.withdrawn) for key, p in found.versions.items()} == {("lde", "2018.1"): (1, True)}

@@ -598,10 +598,15 @@ class DecisionLog:
             raise self._error(exc) from None
 
     def kinds_after(self, seq: int) -> list[tuple[int, str]]:
-        """(seq, kind) of every record after ``seq``, read without their outputs (a light scan of the chain's
-        kinds: the registry looks for its records this way). A record whose kind cannot be read says so."""
+        """(seq, kind) of the records after ``seq`` that have no applicants and no evaluator (approvals,
+        publications, withdrawals: the registry looks for its records this way), read without their outputs and,
+        in format 5, found through the index of such records, never by reading every decision's row. A record
+        whose kind cannot be read says so."""
+        source = ("records INDEXED BY records_approvals" if self.version >= 5 else "records NOT INDEXED") \
+            if not self.pg else "records"
         try:
-            rows = self.db.execute("SELECT seq, extra FROM records NOT INDEXED WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+            rows = self.db.execute(f"SELECT seq, extra FROM {source} WHERE seq > ? AND {APPROVALS_WHERE} ORDER BY seq",
+                                   (seq,)).fetchall()
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
         return [(number, _mapping(extra or "{}", number, "extra fields").get("kind", "")) for number, extra in rows]
