@@ -169,9 +169,19 @@ _PATTERNS += [(re.compile(pattern), say) for pattern, say in (
     (r"^paste the draft rule text, or pick a version$", lambda g: "plak de ontwerptekst, of kies een versie"),
     (r"^pick a logged official call, or upload a facts file$",
      lambda g: "kies een vastgelegde officiële oproep, of laad een bestand met aanvragen op"),
+    (r"^ruleset '(?P<a>[^']*)' has no version (?P<b>\S+); versions: (?P<c>.*)$",
+     lambda g: f"regelset '{g['a']}' heeft geen versie {g['b']}; versies: {g['c']}"),
+    (r"^no version of '(?P<a>[^']*)' is in force on (?P<b>\S+); versions: (?P<c>.*)$",
+     lambda g: f"geen versie van '{g['a']}' is van kracht op {g['b']}; versies: "
+               + _periods(g["c"])),
     (r"^no published version of (?P<a>\S+) to compare with$",
      lambda g: f"geen gepubliceerde versie van {g['a']} om mee te vergelijken"),
 )]
+
+
+def _periods(text: str) -> str:
+    """'2018.1 from 2018-06-15 to 2018-12-31; 2019.1 from 2019-01-01, with no end' in Dutch."""
+    return text.replace(" from ", " van ").replace(" to ", " tot ").replace(", with no end", ", zonder einde")
 
 
 def error_text(exc: Exception, lang: str) -> str:

@@ -183,3 +183,19 @@ def test_every_hostile_call_is_refused_in_dutch_on_a_dutch_page(name):
             if "YAML syntax: " not in line_en:
                 assert line_nl != line_en and not re.search(r"\b(must|is not|not a|the|are|allowed)\b", line_nl), \
                     line_nl
+
+
+def test_a_version_that_cannot_decide_is_told_in_dutch():
+    import datetime as dt
+
+    from rules_engine.errors import LookupFailure
+    from rules_service.dutch import error_text
+
+    with pytest.raises(LookupFailure) as info:
+        api.resolve("lde@2017.1", RULES, dt.date(2018, 6, 20))
+    assert error_text(info.value, "nl") == "regelset 'lde' heeft geen versie 2017.1; versies: 2018.1, 2019.1"
+    with pytest.raises(LookupFailure) as info:
+        api.resolve("lde", RULES, dt.date(2001, 1, 1))
+    assert error_text(info.value, "nl") == ("geen versie van 'lde' is van kracht op 2001-01-01; versies: 2018.1 van "
+                                            "2018-06-15 tot 2018-12-31; 2019.1 van 2019-01-01, zonder einde")
+    assert error_text(info.value, "en") == str(info.value)
