@@ -179,6 +179,36 @@ _PATTERNS += [(re.compile(pattern), say) for pattern, say in (
 )]
 
 
+# The drafts' way to publication (``policy.drafts``, ``record.drafts``).
+_PATTERNS += [(re.compile(pattern), say) for pattern, say in (
+    (r"^the text is of '(?P<a>[^']*)', not of '(?P<b>[^']*)'$",
+     lambda g: f"de tekst is van '{g['a']}', niet van '{g['b']}'"),
+    (r"^(?P<a>\S+) is published already: a change is a new version$",
+     lambda g: f"{g['a']} is al gepubliceerd: een wijziging is een nieuwe versie"),
+    (r"^the text says (?P<a>\S+): a draft keeps its id and version \(start a new draft for another version\)$",
+     lambda g: f"de tekst zegt {g['a']}: een ontwerp houdt zijn id en versie (begin een nieuw ontwerp voor een "
+               "andere versie)"),
+    (r"^a submission needs its reason$", lambda g: "een indiening heeft een reden nodig"),
+    (r"^draft (?P<a>\S+) is not submitted: only a submitted text is approved or published$",
+     lambda g: f"ontwerp {g['a']} is niet ingediend: alleen een ingediende tekst wordt goedgekeurd of gepubliceerd"),
+    (r"^draft (?P<a>\S+) is not submitted$", lambda g: f"ontwerp {g['a']} is niet ingediend"),
+    (r"^(?P<a>.+) wrote draft (?P<b>\S+): an author never approves their own text$",
+     lambda g: f"{g['a']} schreef ontwerp {g['b']}: een auteur keurt nooit de eigen tekst goed"),
+    (r"^draft (?P<a>\S+) has (?P<b>\d+) approval\(s\) of its submitted text by others than its author "
+     r"\((?P<c>.*)\); publishing needs (?P<d>\d+)$",
+     lambda g: f"ontwerp {g['a']} heeft {g['b']} goedkeuring(en) van de ingediende tekst door anderen dan de auteur "
+               f"({g['c']}); publiceren vraagt er {g['d']}"),
+    (r"^draft (?P<a>\S+) is submitted: it is approved or sent back, not edited$",
+     lambda g: f"ontwerp {g['a']} is ingediend: het wordt goedgekeurd of teruggestuurd, niet bewerkt"),
+    (r"^no draft (?P<a>\S+)$", lambda g: f"geen ontwerp {g['a']}"),
+    (r"^draft (?P<a>\S+) was saved since \(it is now (?P<b>\S+)\); load it again and redo the edit$",
+     lambda g: f"ontwerp {g['a']} werd intussen bewaard (het is nu {g['b']}); laad het opnieuw en doe de wijziging "
+               "opnieuw"),
+    (r"^draft (?P<a>\S+) was saved meanwhile; load it again and redo the edit$",
+     lambda g: f"ontwerp {g['a']} werd intussen bewaard; laad het opnieuw en doe de wijziging opnieuw"),
+)]
+
+
 def _periods(text: str) -> str:
     """'2018.1 from 2018-06-15 to 2018-12-31; 2019.1 from 2019-01-01, with no end' in Dutch."""
     return text.replace(" from ", " van ").replace(" to ", " tot ").replace(", with no end", ", zonder einde")

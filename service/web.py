@@ -156,7 +156,7 @@ class Pages:
         except RulesError as exc:
             listed = await _threaded(self.settings, _drafts_list, self.settings)
             return self.render(request, "drafts.html", user, drafts=listed, bases=_published(self._catalogue()),
-                               error=str(exc), status=422)
+                               error=error_text(exc, self.lang(request)), status=422)
         return RedirectResponse(f"/drafts/{quote(draft.ruleset_id)}/{quote(draft.name.split('@', 1)[1])}", 303)
 
     async def draft(self, request: Request, ruleset_id: str, version: str, error: str = "", status: int = 200,
@@ -194,7 +194,8 @@ class Pages:
                 "tests": str(form.get("tests", "")), "call": str(form.get("call", "")), "as_of": str(form.get("as_of", "")),
                 "facts": raw, "label": label, "run": str(form.get("run", ""))})
         except RulesError as exc:
-            return await self.draft(request, ruleset_id, version, error=str(exc), status=422,
+            return await self.draft(request, ruleset_id, version, error=error_text(exc, self.lang(request)),
+                                    status=422,
                                     trial={"tests_text": str(form.get("tests", ""))})
         return await self.draft(request, ruleset_id, version, trial=trial)
 
@@ -215,7 +216,7 @@ class Pages:
             await _threaded(self.settings, _in_log, self.settings,
                             lambda log: drafts.save(log, name, text, etag, user[0]))
         except RulesError as exc:
-            return await self.draft(request, ruleset_id, version, error=str(exc),
+            return await self.draft(request, ruleset_id, version, error=error_text(exc, self.lang(request)),
                                     status=412 if isinstance(exc, Stale) else 422, text=typed)
         except Exception as exc:  # noqa: BLE001 - a value the YAML cannot take (an unclosed bracket)
             return await self.draft(request, ruleset_id, version, error=f"{type(exc).__name__}: {exc}"[:300],
@@ -244,7 +245,8 @@ class Pages:
             entry = await _threaded(self.settings, _in_log, self.settings, lambda log: api.publish_draft(
                 log, f"{ruleset_id}@{version}", user[0], self.settings.require_approvals, note, self.settings.signers))
         except RulesError as exc:
-            return await self.draft(request, ruleset_id, version, error=str(exc), status=422)
+            return await self.draft(request, ruleset_id, version, error=error_text(exc, self.lang(request)),
+                                    status=422)
         return RedirectResponse(f"/rules/{quote(entry.ruleset_id)}/{quote(entry.ruleset_version)}?published={entry.seq}",
                                 status_code=303)
 
@@ -252,7 +254,7 @@ class Pages:
         try:
             await _threaded(self.settings, _in_log, self.settings, step)
         except RulesError as exc:
-            return await self.draft(request, ruleset_id, version, error=str(exc),
+            return await self.draft(request, ruleset_id, version, error=error_text(exc, self.lang(request)),
                                     status=412 if isinstance(exc, Stale) else 422)
         return RedirectResponse(f"/drafts/{quote(ruleset_id)}/{quote(version)}", 303)
 
@@ -415,7 +417,8 @@ class Pages:
         except RulesError as exc:
             result = await _threaded(self.settings, _check_text, text, self.lang(request))
             return self.render(request, "check.html", user, text=text, tests_text="", result=result,
-                               lines=text.splitlines(), marks=set(), cases=[], tests_error="", publish_error=str(exc),
+                               lines=text.splitlines(), marks=set(), cases=[], tests_error="",
+                               publish_error=error_text(exc, self.lang(request)),
                                download="data:text/yaml;charset=utf-8," + quote(text), status=422)
         return RedirectResponse(f"/rules/{quote(entry.ruleset_id)}/{quote(entry.ruleset_version)}?published={entry.seq}",
                                 status_code=303)

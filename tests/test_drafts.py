@@ -178,7 +178,7 @@ def test_the_editor_and_the_review_on_the_pages(tmp_path):
     saved = owner.post("/drafts/sheltered-workshops/2019.2", data=form, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     stale = owner.post("/drafts/sheltered-workshops/2019.2", data=form)
-    assert stale.status_code == 412 and "load it again" in stale.text
+    assert stale.status_code == 412 and "laad het opnieuw en doe de wijziging opnieuw" in stale.text  # a Dutch page
     page = owner.get("/drafts/sheltered-workshops/2019.2")
     stored = html.unescape(re.search(r'<textarea id="text" name="text"[^>]*>(.*?)</textarea>', page.text, re.S).group(1))
     assert "    value: 0.90\n" in stored and "  from: 2019-04-01\n" in stored and "to: 2019-03-31" not in stored
@@ -265,4 +265,4 @@ def test_the_editor_checks_as_one_types_and_tries_the_draft(tmp_path):
     same = owner.post("/drafts/sheltered-workshops/2018.2/try", data={"csrf": token, "run": "simulate", "call": seq})
     assert same.status_code == 200 and "0 / 55 gewijzigde aanvragers" in " ".join(same.text.split())
     bad = owner.post("/drafts/sheltered-workshops/2018.2/try", data={"csrf": token, "run": "simulate", "call": "999"})
-    assert bad.status_code == 422 and "pick a logged official call" in bad.text
+    assert bad.status_code == 422 and "kies een vastgelegde officiële oproep" in bad.text

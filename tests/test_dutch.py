@@ -199,3 +199,19 @@ def test_a_version_that_cannot_decide_is_told_in_dutch():
     assert error_text(info.value, "nl") == ("geen versie van 'lde' is van kracht op 2001-01-01; versies: 2018.1 van "
                                             "2018-06-15 tot 2018-12-31; 2019.1 van 2019-01-01, zonder einde")
     assert error_text(info.value, "en") == str(info.value)
+
+
+@pytest.mark.parametrize("english, dutch", [
+    ("olivia wrote draft lde@2019.2: an author never approves their own text",
+     "olivia schreef ontwerp lde@2019.2: een auteur keurt nooit de eigen tekst goed"),
+    ("draft lde@2019.2 has 1 approval(s) of its submitted text by others than its author (olivia); publishing needs 2",
+     "ontwerp lde@2019.2 heeft 1 goedkeuring(en) van de ingediende tekst door anderen dan de auteur (olivia); "
+     "publiceren vraagt er 2"),
+    ("draft lde@2019.2 is submitted: it is approved or sent back, not edited",
+     "ontwerp lde@2019.2 is ingediend: het wordt goedgekeurd of teruggestuurd, niet bewerkt"),
+    ("lde@2018.1 is published already: a change is a new version",
+     "lde@2018.1 is al gepubliceerd: een wijziging is een nieuwe versie"),
+    ("a submission needs its reason", "een indiening heeft een reden nodig"),
+])
+def test_the_drafts_refusals_are_told_in_dutch(english, dutch):
+    assert in_dutch(english) == dutch
