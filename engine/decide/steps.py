@@ -8,7 +8,6 @@ totals and, per applicant, what each step gave it (and what a reduction took).
 from __future__ import annotations
 
 import decimal
-import math
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
@@ -30,7 +29,6 @@ def whole_units(value: Any, unit: Decimal) -> int:
     n1, d1 = value.as_integer_ratio()
     n2, d2 = unit.as_integer_ratio()
     return max(0, (n1 * d2) // (d1 * n2))
-
 
 
 def allocate_steps(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts) -> Outcome:
