@@ -206,7 +206,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     import json
 
     from rules_engine.api import Asking, Once, earlier, evaluate as run, record_decision
-    from rules_engine.decide.decision import to_json_bytes
+    from rules_engine.decide.decision import to_json_parts
 
     _short_lived()
     as_of = as_of or dt.date.today()
@@ -223,11 +223,14 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         first = earlier(log, once)
         if first is not None:  # decided and logged before with this key: that record is the answer
             record = json.loads(first.text, parse_float=decimal.Decimal)
-        data = first.text if first is not None else to_json_bytes(record, end=b"\n")
+        # the text in parts, written one after the other; joined only for the log, which keeps it whole
+        parts = [first.text] if first is not None else to_json_parts(record, end=b"\n")
+        data = b"".join(parts) if not no_log and first is None else None
+        parts = [data] if data is not None else parts
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
         entry = first or (record_decision(log, compiled, record, data, loaded, asking.who, reason, once)
                           if not no_log else None)
-        shown = _shown(record, data, fmt, entry.record_id if entry else None)
+        shown = parts if fmt == "json" else _shown(record, fmt, entry.record_id if entry else None)
     if first:
         click.echo(f"already logged as record {entry.seq} ({record['kind']}) in {_log_name(log_path)} with this "
                    "idempotency key: nothing new was logged", err=True)
@@ -247,11 +250,10 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
     _leave()
 
 
-def _shown(record: dict, data: bytes, fmt: str, record_id: str | None = None) -> bytes:
+def _shown(record: dict, fmt: str, record_id: str | None = None) -> bytes:
+    """The decision as a table, CSV or a workbook (JSON is written from its parts)."""
     from rules_engine.tell.render import decision_csv, decision_table
 
-    if fmt == "json":
-        return data
     if fmt == "xlsx":
         from rules_engine.rules.xlsx import decision_workbook
 
@@ -306,16 +308,21 @@ def _open_output(output):
         raise RulesError(f"{output}: cannot write the output here: {exc.strerror or exc}; nothing was logged") from None
 
 
-def _write_output(target, output, data: bytes, entry, log_path) -> None:
+def _write_output(target, output, data: bytes | list, entry, log_path) -> None:
+    """Write ``data`` (bytes, or parts written one after the other) to the --output file or standard output."""
+    parts = data if isinstance(data, list) else [data]
     try:
         if target is None:
-            click.echo(data, nl=False)
-            sys.stdout.flush()
+            stream = click.get_binary_stream("stdout")
+            for part in parts:
+                stream.write(part)
+            stream.flush()
         else:
             with target:
                 if stat.S_ISREG(os.fstat(target.fileno()).st_mode):  # a device or a pipe has nothing to cut
                     target.truncate(0)
-                target.write(data)
+                for part in parts:
+                    target.write(part)
     except OSError as exc:
         if target is None:  # stdout is gone: do not let Python complain again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

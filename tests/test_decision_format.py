@@ -64,3 +64,51 @@ def test_a_record_of_the_earlier_format_still_replays_identical(runner):
     for path in logs:
         result = runner.invoke(main, ["replay", "--all", "--log", str(path)])
         assert result.exit_code == 0 and " 0 different, 0 failed" in result.stdout, result.output
+
+
+def test_a_record_is_written_in_parts_that_join_to_its_text_at_any_chunk_size(monkeypatch):
+    """A large decision list is encoded a chunk at a time and written part by part (never joined into one more
+    copy): whatever the chunk, the parts join to the same bytes, which read back as the record, one decision a
+    line, ending in the newline asked for."""
+    from fractions import Fraction
+
+    from rules_engine.decide import decision as D
+
+    record = {"format": D.FORMAT, "decision_id": "x", "empty": [], "pool": {"rounds_fte": [Decimal("1.50")]},
+              "decisions": [{"id": f"A{i}", "allocated_fte": Decimal(i) / 4, "ideal": Fraction(i, 3)}
+                            for i in range(1, 8)]}
+    whole = D.to_json_bytes(record, end=b"\n")
+    for chunk in (1, 2, 3, 7, 100):
+        monkeypatch.setattr(D, "CHUNK", chunk)
+        parts = D.to_json_parts(record, end=b"\n")
+        assert b"".join(parts) == whole, chunk
+    assert whole.endswith(b"\n  ]\n}\n") and whole.count(b'\n    {"id":"A') == 7
+    back = json.loads(whole, parse_float=Decimal)
+    assert [d["id"] for d in back["decisions"]] == [f"A{i}" for i in range(1, 8)]
+    assert back["decisions"][5]["allocated_fte"] == Decimal("1.5") and back["decisions"][2]["ideal"] == 1
+    assert back["decisions"][0]["ideal"] == {"numerator": 1, "denominator": 3, "approx": "0.333333"}
+
+
+def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_path, monkeypatch):
+    """`rules evaluate -o` and to standard output, with the decisions written in chunks of two: the same bytes as
+    the record's text in one piece (`rules show` of the logged record), and as with one chunk."""
+    from click.testing import CliRunner
+
+    from rules_engine.decide import decision as D
+
+    from conftest import AS_OF, example
+
+    monkeypatch.setattr(D, "CHUNK", 2)
+    log, out = tmp_path / "log.sqlite", tmp_path / "out.json"
+    args = ["evaluate", "sheltered-workshops", str(example("sheltered-workshops")), "--as-of", AS_OF, "--rules-dir",
+            str(RULES), "--format", "json"]
+    logged = CliRunner().invoke(main, args + ["--log", str(log), "-o", str(out)])
+    assert logged.exit_code == 0, logged.output
+    printed = CliRunner().invoke(main, args + ["--no-log"])
+    written = CliRunner().invoke(main, args + ["--no-log", "-o", str(tmp_path / "out2.json")])
+    shown = CliRunner().invoke(main, ["show", "1", "--log", str(log)])
+    assert printed.exit_code == written.exit_code == shown.exit_code == 0
+    assert out.read_bytes() == shown.stdout_bytes  # the logged decision, as written and as stored
+    assert printed.stdout_bytes == (tmp_path / "out2.json").read_bytes()  # a dry run, printed and written
+    monkeypatch.setattr(D, "CHUNK", 10**6)
+    assert CliRunner().invoke(main, args + ["--no-log"]).stdout_bytes == printed.stdout_bytes  # in one chunk

@@ -69,37 +69,48 @@ def to_json(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
 
 
 def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> bytes:
-    """``to_json`` as UTF-8 bytes, joined as bytes: a large decision is never one big str; ``end`` (a newline)
-    is joined in, not added to a copy.
+    """``to_json`` as UTF-8 bytes (``to_json_parts`` joined); ``end`` (a newline) is joined in, not added to a
+    copy.
 
     A record of format 2 (it says so in its first key) writes fractions as objects; anything else,
     records made before included, as 'p/q' texts, so that they replay to the same bytes.
     """
+    return b"".join(to_json_parts(obj, indent, sort_keys, end))
+
+
+CHUNK = 20_000  # decisions encoded at a time: a million are 800 MB of text, never all held twice
+
+
+def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> list:
+    """``to_json_bytes`` as the parts it is joined from (bytes and views), to write one after the other: a large
+    decision is never one more copy of its whole text."""
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         encoder = _SORTED_2 if sort_keys else _ENCODER_2
     else:
         encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
-        return encoder.encode(obj) + end
+        return [encoder.encode(obj) + end]
     pad = b" " * indent
     parts: list = [b"{"]
     for index, key in enumerate(sorted(obj) if sort_keys else obj):
         value = obj[key]
         parts.append((b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": ")
         if isinstance(value, list) and value:
-            parts += [b"[\n" + pad * 2, _one_a_line(encoder, value, b",\n" + pad * 2), b"\n" + pad + b"]"]
+            parts += [b"[\n" + pad * 2, *_one_a_line(encoder, value, b",\n" + pad * 2), b"\n" + pad + b"]"]
         else:
             parts.append(encoder.encode(value))
     parts.append(b"\n}" + end)
-    return b"".join(parts)
+    return parts
 
 
-def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> memoryview:
-    """The items, each encoded on its own line, in one call; a view without the last separator, so that the
-    largest text is held at most twice while it is joined (a million decisions are 800 MB)."""
+def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> list:
+    """The items, each encoded on its own line, ``CHUNK`` in one call; the last part a view without the last
+    separator, so that no more than a chunk is held twice while the lines are joined."""
     # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
-    joined = encoder.encode_lines(items).replace(b"\n", separator)
-    return memoryview(joined)[:-len(separator)]
+    parts = [encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
+             for start in range(0, len(items), CHUNK)]
+    parts[-1] = memoryview(parts[-1])[:-len(separator)]
+    return parts
 
 
 def canonical(obj: Any) -> bytes:
