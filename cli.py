@@ -313,7 +313,8 @@ def _write_output(target, output, data: bytes | list, entry, log_path) -> None:
     parts = data if isinstance(data, list) else [data]
     try:
         if target is None:
-            stream = click.get_binary_stream("stdout")
+            sys.stdout.flush()  # what was printed as text before comes first
+            stream = sys.stdout.buffer
             for part in parts:
                 stream.write(part)
             stream.flush()
