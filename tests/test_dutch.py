@@ -108,19 +108,27 @@ def test_the_workshops_facts_problems_are_told_in_dutch():
                                             "(RULES_MAX_APPLICANTS, ingesteld door wie de engine beheert)")
 
 
-def test_the_simulation_page_tells_a_bad_call_in_the_pages_language(tmp_path):
+def _policy_owner(tmp_path):
+    """A browser signed in to the pages as a policy owner."""
     from fastapi.testclient import TestClient
 
     from rules_engine.record.audit import DecisionLog, TokenStore
     from rules_service.app import Settings, create_app
 
-    from test_web import csrf, sign_in
+    from test_web import sign_in
 
     log = tmp_path / "log.sqlite"
     with DecisionLog(log) as opened:
         secret = TokenStore(opened).add("policy-team", "policy-owner")
     client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
     assert sign_in(client, secret).status_code == 303
+    return client
+
+
+def test_the_simulation_page_tells_a_bad_call_in_the_pages_language(tmp_path):
+    from test_web import csrf
+
+    client = _policy_owner(tmp_path)
     said = {}
     for lang in ("nl", "en"):
         client.get(f"/lang/{lang}")
@@ -135,18 +143,9 @@ def test_the_simulation_page_tells_a_bad_call_in_the_pages_language(tmp_path):
 
 
 def test_the_simulation_forms_own_refusals_are_dutch_on_a_dutch_page(tmp_path):
-    from fastapi.testclient import TestClient
+    from test_web import csrf
 
-    from rules_engine.record.audit import DecisionLog, TokenStore
-    from rules_service.app import Settings, create_app
-
-    from test_web import csrf, sign_in
-
-    log = tmp_path / "log.sqlite"
-    with DecisionLog(log) as opened:
-        secret = TokenStore(opened).add("policy-team", "policy-owner")
-    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))), raise_server_exceptions=False)
-    assert sign_in(client, secret).status_code == 303
+    client = _policy_owner(tmp_path)
     client.get("/lang/nl")
 
     def refusal(**fields):

@@ -50,19 +50,25 @@ def decisions(log: DecisionLog, count: int) -> None:
         api.record_decision(log, ruleset, record, output, facts, "carol")
 
 
-def steps(log: DecisionLog, ruleset) -> tuple[int, list]:
-    """SQLite's virtual-machine steps the approvals lookup of ``ruleset``'s text takes, and what it finds."""
-    counted = [0]
+def counted(log: DecisionLog, work) -> tuple[int, object]:
+    """SQLite's virtual-machine steps ``work(log)`` takes, and what it gives."""
+    count = [0]
 
     def step() -> int:
-        counted[0] += 1
+        count[0] += 1
         return 0
     log.db.set_progress_handler(step, 1)
     try:
-        found = api.approvals_for(log, ruleset, exclude="carol")
+        found = work(log)
     finally:
         log.db.set_progress_handler(None, 1)
-    return counted[0], [(a["by"], a["seq"]) for a in found]
+    return count[0], found
+
+
+def steps(log: DecisionLog, ruleset) -> tuple[int, list]:
+    """The steps the approvals lookup of ``ruleset``'s text takes, and what it finds."""
+    number, found = counted(log, lambda opened: api.approvals_for(opened, ruleset, exclude="carol"))
+    return number, [(a["by"], a["seq"]) for a in found]
 
 
 def test_finding_the_approvals_takes_as_many_steps_at_any_length(tmp_path):
@@ -135,17 +141,8 @@ def test_reading_the_registry_at_start_takes_as_many_steps_at_any_length(tmp_pat
     ruleset = compile_file(RULES / SHELTERED / f"{SHELTERED}-2018.yaml")
 
     def read(log) -> tuple[int, dict]:
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-        log.db.set_progress_handler(step, 1)
-        try:
-            found = Registry().refresh(log)
-        finally:
-            log.db.set_progress_handler(None, 1)
-        return counted[0], {key: (p.seq, p.withdrawn) for key, p in found.versions.items()}
+        number, found = counted(log, lambda opened: Registry().refresh(opened))
+        return number, {key: (p.seq, p.withdrawn) for key, p in found.versions.items()}
 
     with DecisionLog(tmp_path / "log.sqlite") as log:
         publish(log, ruleset, "olivia", f"{SHELTERED}-2018.yaml")
