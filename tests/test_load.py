@@ -167,3 +167,16 @@ def test_json_is_read_as_the_standard_library_reads_it_exactly():
             continue
         got = load_json_fast(text, "f.json")
         assert repr(got) == repr(expected), text
+
+
+def test_a_colon_in_a_text_keeps_the_fast_parser_and_a_repeated_key_beside_it_is_still_found():
+    """Names often hold a colon ("Werkplaats X: afdeling Y"); the fast parser's count of keys must still see a key
+    written twice, also when a colon is written as the escape \\u003a (which the count of the text cannot see)."""
+    from rules_engine.rules.load import _quick_json
+
+    named = '{"applicants": [{"id": "A", "name": "Werkplaats X: afdeling Y", "time": "12:00"}]}'
+    assert _quick_json(named) == {"applicants": [{"id": "A", "name": "Werkplaats X: afdeling Y", "time": "12:00"}]}
+    for text in ('{"a": "x:y", "a": "z"}', '{"a": "x\\u003ay", "b": 1, "b": 2}', '{"a": "\\u003A", "a": 1}'):
+        assert _quick_json(text) is None, text
+        assert "duplicate key" in error_of(load_json_fast, text, "f.json"), text
+    assert load_json_fast('{"a": "x\\u003ay"}', "f.json") == {"a": "x:y"}
