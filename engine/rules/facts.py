@@ -217,7 +217,7 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
             if len(set(keys)) == len(keys) == len(items):
                 continue  # each key once: most applicants, seen at once
             seen: dict = {}
-            for position, item in enumerate(applicant.get(name) or ()):
+            for position, item in enumerate(items):
                 value = item.get(key) if isinstance(item, dict) else None
                 if value is not None and value in seen:
                     found.append((index, applicant.get("id"), name, position, key, value, seen[value]))
