@@ -15,6 +15,7 @@ import stat
 from decimal import Decimal
 import sys
 from pathlib import Path
+from typing import Iterable
 
 import click
 
@@ -223,7 +224,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         first = earlier(log, once)
         if first is not None:  # decided and logged before with this key: that record is the answer
             record = json.loads(first.text, parse_float=decimal.Decimal)
-        # the text in parts, written one after the other; joined only for the log, which keeps it whole
+        # the text in parts, encoded as they are written; joined only for the log, which keeps it whole
         parts = [first.text] if first is not None else to_json_parts(record, end=b"\n")
         data = b"".join(parts) if not no_log and first is None else None
         parts = [data] if data is not None else parts
@@ -308,9 +309,10 @@ def _open_output(output):
         raise RulesError(f"{output}: cannot write the output here: {exc.strerror or exc}; nothing was logged") from None
 
 
-def _write_output(target, output, data: bytes | list, entry, log_path) -> None:
-    """Write ``data`` (bytes, or parts written one after the other) to the --output file or standard output."""
-    parts = data if isinstance(data, list) else [data]
+def _write_output(target, output, data: bytes | Iterable[bytes], entry, log_path) -> None:
+    """Write ``data`` (bytes, or parts written one after the other as they come) to the --output file or standard
+    output."""
+    parts = [data] if isinstance(data, bytes) else data
     try:
         if target is None:
             sys.stdout.flush()  # what was printed as text before comes first

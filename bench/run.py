@@ -56,7 +56,7 @@ with batch():
         coerce_dates(applicant, paths)
     check_regions(ruleset, applicants, data.get("regions"), "", facts)
     from rules_engine.rules.facts import Facts
-    f = Facts(facts, "", hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)
+    f = Facts(facts, hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), {{}}, raw)
     t["validate"] = time.perf_counter() - s; s = time.perf_counter()
     assessments = assess(ruleset, f.applicants, outcomes_for(engine))
     t["evaluate"] = time.perf_counter() - s; s = time.perf_counter()

@@ -155,6 +155,8 @@ def evaluate(spec: str, facts: str | Path | bytes | Mapping, as_of: dt.date, rul
         raise GovernanceError(refusal)
     with batch():
         loaded = parse_facts(facts, label, ruleset, fmt) if isinstance(facts, bytes) else load_facts(facts, ruleset)
+        if not asking.logging:  # the bytes are kept for the log only: a large call decides without a copy of them
+            loaded = dataclasses.replace(loaded, raw=b"")
         record = decide(ruleset, loaded, as_of, engine, kind, relied_on)
     if not asking.logging:
         record = _dry_run(record, kind, refusal)

@@ -18,7 +18,7 @@ import re
 import msgspec
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .. import __version__
 from ..allocate.methods import Claim, Result, allocate
@@ -81,36 +81,37 @@ def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False, end
 CHUNK = 20_000  # decisions encoded at a time: a million are 800 MB of text, never all held twice
 
 
-def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> list:
-    """``to_json_bytes`` as the parts it is joined from (bytes and views), to write one after the other: a large
-    decision is never one more copy of its whole text."""
+def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> Iterator[bytes]:
+    """``to_json_bytes`` as the parts it is joined from, encoded as they are asked for: written one after the other,
+    a large decision is never held whole as text (a million decisions are 800 MB of it)."""
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         encoder = _SORTED_2 if sort_keys else _ENCODER_2
     else:
         encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
-        return [encoder.encode(obj) + end]
+        yield encoder.encode(obj) + end
+        return
     pad = b" " * indent
-    parts: list = [b"{"]
+    yield b"{"
     for index, key in enumerate(sorted(obj) if sort_keys else obj):
         value = obj[key]
-        parts.append((b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": ")
+        yield (b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": "
         if isinstance(value, list) and value:
-            parts += [b"[\n" + pad * 2, *_one_a_line(encoder, value, b",\n" + pad * 2), b"\n" + pad + b"]"]
+            yield b"[\n" + pad * 2
+            yield from _one_a_line(encoder, value, b",\n" + pad * 2)
+            yield b"\n" + pad + b"]"
         else:
-            parts.append(encoder.encode(value))
-    parts.append(b"\n}" + end)
-    return parts
+            yield encoder.encode(value)
+    yield b"\n}" + end
 
 
-def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> list:
-    """The items, each encoded on its own line, ``CHUNK`` in one call; the last part a view without the last
-    separator, so that no more than a chunk is held twice while the lines are joined."""
+def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> Iterator[bytes]:
+    """The items, each encoded on its own line, ``CHUNK`` in one call, separated; the last part a view without the
+    last separator, so that a part is never copied whole."""
     # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
-    parts = [encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
-             for start in range(0, len(items), CHUNK)]
-    parts[-1] = memoryview(parts[-1])[:-len(separator)]
-    return parts
+    for start in range(0, len(items), CHUNK):
+        part = encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
+        yield part if start + CHUNK < len(items) else memoryview(part)[:-len(separator)]
 
 
 def canonical(obj: Any) -> bytes:

@@ -158,7 +158,7 @@ def _facts(case_doc: Document, ruleset: Ruleset) -> Facts:
     if ruleset.group is not None:
         check_groups(applicants, ruleset.group, case_doc.loc)
     applicants, groups = grouped(applicants, ruleset)
-    return Facts(case_doc.file, "", "0" * 64, applicants, regions, call, groups=groups)
+    return Facts(case_doc.file, "0" * 64, applicants, regions, call, groups=groups)
 
 
 def _run_case(doc: Document, index: int, ruleset_id: str, rules_dir: Path) -> CaseResult:

@@ -36,12 +36,11 @@ class Facts:
     """A validated facts file."""
 
     label: str
-    text: str
     sha256: str
     applicants: list
     regions: dict | None
     call: dict
-    raw: bytes = field(default=b"", compare=False, repr=False)
+    raw: bytes = field(default=b"", compare=False, repr=False)  # kept for the log: empty when nothing is logged
     format: str = "json"  # the parser the bytes went through: "json" or "yaml"
     excluded: tuple = ()  # (applicant as given, its problems) of the applications excluded (on_invalid: exclude)
     warnings: tuple = ()  # what was read other than as given (a number stored as text in a workbook), at its cell
@@ -133,7 +132,7 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
     for check in checks:
         data = _excluding(check, data, excluded) if exclude else (check(data), data)[1]
     applicants, groups = grouped(data["applicants"], ruleset)
-    return Facts(label, text, hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), data.get("call") or {},
+    return Facts(label, hashlib.sha256(raw).hexdigest(), applicants, data.get("regions"), data.get("call") or {},
                  raw, fmt, tuple(excluded), groups=groups)
 
 
