@@ -22,17 +22,21 @@ from typing import Any, Iterator, Sequence
 
 from .. import __version__
 from ..allocate.methods import Claim, Result, allocate
-from .steps import allocate_steps, outcome_result, steps_record, whole_units
+from .steps import allocate_steps, outcome_result, step_decision, steps_record, whole_units
 from ..rules.compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
+from .lazy import Decisions
 from ..rules.pyeval import exact
 from ..rules.facts import Facts
 
 ENGINES = ("python", "durable")
 def _encode_other(value: Any) -> Any:
-    """What msgspec cannot write itself: a Fraction, as a decimal when it terminates, else 'p/q'."""
+    """What msgspec cannot write itself: a Fraction, as a decimal when it terminates, else 'p/q'; decisions written
+    when read, as their list."""
     if isinstance(value, Fraction):
         return fraction_text(value)
+    if isinstance(value, Decisions):
+        return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -47,6 +51,8 @@ def _encode_v2(value: Any) -> Any:
             return simple
         approx = Decimal(value.numerator) / Decimal(value.denominator)
         return {"numerator": value.numerator, "denominator": value.denominator, "approx": f"{approx:.6f}"}
+    if isinstance(value, Decisions):
+        return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -96,7 +102,7 @@ def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end
     for index, key in enumerate(sorted(obj) if sort_keys else obj):
         value = obj[key]
         yield (b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": "
-        if isinstance(value, list) and value:
+        if isinstance(value, (list, Decisions)) and value:
             yield b"[\n" + pad * 2
             yield from _one_a_line(encoder, value, b",\n" + pad * 2)
             yield b"\n" + pad + b"]"
@@ -170,7 +176,7 @@ def batch():
 
 def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python", kind: str | None = None,
            approvals: Sequence[dict] = (), record_format: str | None = FORMAT) -> dict:
-    """The full decision record for one call.
+    """The full decision record for one call; its decisions are written when they are read (``lazy``).
 
     ``kind`` (official or simulation) and the ``approvals`` relied on are part of the record of every
     decision made since governance exists; a record replayed from before (kind None) has neither.
@@ -180,45 +186,40 @@ def decide(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str = "python
         assessments = assess(ruleset, facts.applicants, outcomes_for(engine), as_of, facts.call, facts.regions)
         if ruleset.budget_from_call:
             ruleset = dataclasses.replace(ruleset, budget_fte=call_budget(ruleset, assessments))
-        if ruleset.allocation.steps:
-            outcome = allocate_steps(ruleset, assessments, facts)
-            record = steps_record(ruleset, _record(ruleset, facts, as_of, engine, assessments, outcome_result(outcome)),
-                                  outcome)
-            record = _with_excluded(ruleset, _with_members(record, facts), facts)
-            return _with_format(_with_kind(record, kind, approvals), kind, record_format)
-        result = _allocate(ruleset, assessments, facts)
-        record = _with_excluded(ruleset, _with_members(_record(ruleset, facts, as_of, engine, assessments, result),
-                                                       facts), facts)
-    if kind is None:
-        return record
-    for decision in record["decisions"]:  # the cap each applicant had, which explanations name
-        if decision["allocation"] is not None:
-            decision["allocation"]["cap_fte"] = fte(result.caps.get(decision["id"], 0), ruleset.unit_fte)
+        outcome = allocate_steps(ruleset, assessments, facts) if ruleset.allocation.steps else None
+        result = outcome_result(outcome) if outcome is not None else _allocate(ruleset, assessments, facts)
+        # the cap each applicant had, which explanations name, is in the record of every decision with a kind
+        write = _writer(ruleset, facts, result, outcome, caps=kind is not None)
+        record = _record(ruleset, facts, as_of, engine, assessments, result, write)
+        if outcome is not None:
+            record = steps_record(ruleset, record, outcome, _given(ruleset, assessments, result))
     return _with_format(_with_kind(record, kind, approvals), kind, record_format)
 
 
-def _with_members(record: dict, facts: Facts) -> dict:
-    """A group's decision names the applications merged into it (``facts.group``), after its name."""
-    if not facts.groups:
-        return record
-    decisions = []
-    for decision in record["decisions"]:
-        members = facts.groups.get(decision["id"])
-        if members:
-            items = list(decision.items())
-            decision = {**dict(items[:2]), "members": list(members), **dict(items[2:])}
-        decisions.append(decision)
-    return {**record, "decisions": decisions}
-
-
-def _with_excluded(ruleset: Ruleset, record: dict, facts: Facts) -> dict:
-    """The applications set aside for their problems (``on_invalid: exclude``): ineligible, each problem a
-    failed check of the facts, counted among the applicants, after the others."""
-    if not facts.excluded:
-        return record
+def _writer(ruleset: Ruleset, facts: Facts, result: Result, outcome: Any, caps: bool):
+    """The function that writes one item of a record's decisions: an assessed applicant, with what each step did
+    (``outcome``), the applications merged into it (``facts.group``) and, with ``caps``, its cap; or an
+    application set aside for its problems (``on_invalid: exclude``)."""
+    split = ruleset.allocation.split.field if ruleset.allocation.split else None
     reduces = ruleset.allocation.reduces
-    extra = [_excluded_decision(applicant, problems, reduces) for applicant, problems in facts.excluded]
-    return {**record, "applicants": record["applicants"] + len(extra), "decisions": record["decisions"] + extra}
+
+    def write(item: Any) -> dict:
+        if not isinstance(item, Assessment):
+            return _excluded_decision(*item, reduces)
+        decision = _decision(ruleset, item, result, split)
+        if outcome is not None:
+            decision = step_decision(ruleset, decision, outcome, reduces)
+        elif caps and decision["allocation"] is not None:
+            decision["allocation"]["cap_fte"] = fte(result.caps.get(item.id, 0), ruleset.unit_fte)
+        members = facts.groups.get(item.id) if facts.groups else None
+        return _with_members(decision, members) if members else decision
+    return write
+
+
+def _with_members(decision: dict, members: Sequence[str]) -> dict:
+    """A group's decision names the applications merged into it (``facts.group``), after its name."""
+    items = list(decision.items())
+    return {**dict(items[:2]), "members": list(members), **dict(items[2:])}
 
 
 def _excluded_decision(applicant: Any, problems: Sequence, reduces: bool) -> dict:
@@ -310,12 +311,15 @@ def _allocate(ruleset: Ruleset, assessments: Sequence[Assessment], facts: Facts)
 
 
 def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessments: Sequence[Assessment],
-            result: Result) -> dict:
+            result: Result, write: Any = None) -> dict:
+    """The record of a decision; its decisions (ranked, then the ineligible by id, then the applications excluded
+    for their problems) written by ``write`` (by default as a decision of one method, without caps) when they are
+    read."""
+    write = write or _writer(ruleset, facts, result, None, caps=False)
     unit = ruleset.unit_fte
-    split = ruleset.allocation.split.field if ruleset.allocation.split else None
-    ordered = sorted((a for a in assessments if a.eligible), key=lambda a: a.rank)
-    ordered += sorted((a for a in assessments if not a.eligible), key=lambda a: a.id)
     eligible = [a for a in assessments if a.eligible]
+    ordered: list = sorted(eligible, key=lambda a: a.rank)
+    ordered += sorted((a for a in assessments if not a.eligible), key=lambda a: a.id)
     return {
         "decision_id": decision_id(ruleset, facts.sha256, as_of),
         "engine": {"version": __version__, "evaluator": engine},
@@ -330,14 +334,28 @@ def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessm
         "unit_fte": unit,
         "allocated_fte": fte(result.allocated, unit),
         "unallocated_fte": fte(result.unallocated, unit),
-        "applicants": len(assessments),
+        "applicants": len(assessments) + len(facts.excluded),
         "eligible": len(eligible),
         "requested_fte_eligible": sum((Decimal(a.env.get("requested_fte") or 0) for a in eligible), Decimal(0)),
         "regions": _regions(ruleset, result, assessments),
         "pool": {"rounds_fte": [fte(u, unit) for u in result.pool_rounds],
                  "pooled_fte": fte(sum(result.pool_rounds), unit)},
-        "decisions": [_decision(ruleset, a, result, split) for a in ordered],
+        "decisions": Decisions(ordered + list(facts.excluded), write),
     }
+
+
+def _given(ruleset: Ruleset, assessments: Sequence[Assessment], result: Result) -> dict:
+    """What the decisions of each region were given (their ``allocated_fte`` added up), per region."""
+    split = ruleset.allocation.split.field if ruleset.allocation.split else None
+    given: dict = {}
+    for a in assessments:
+        region = a.env.get(split) if split else None
+        given[region] = given.get(region, Decimal(0)) + _allocated(result.grants.get(a.id), ruleset.unit_fte)
+    return given
+
+
+def _allocated(grant: Any, unit: Decimal) -> Decimal:
+    return fte(grant.units, unit) if grant else Decimal(0)
 
 
 def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]) -> dict:
@@ -361,6 +379,7 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
 def _decision(ruleset: Ruleset, a: Assessment, result: Result, split: str | None) -> dict:
     derived = {d.name: a.env.get(d.name) for d in ruleset.derived}
     grant = result.grants.get(a.id)
+    checks, tier_checks = a.trace()
     return {
         "id": a.id,
         "name": a.env.get("name"),
@@ -370,9 +389,9 @@ def _decision(ruleset: Ruleset, a: Assessment, result: Result, split: str | None
         "tier_rule": a.tier_rule,
         "rank": a.rank,
         "requested_fte": a.env.get("requested_fte"),
-        "allocated_fte": fte(grant.units, ruleset.unit_fte) if grant else Decimal(0),
-        "reasons": a.checks,
-        "tier_checks": a.tier_checks,
+        "allocated_fte": _allocated(grant, ruleset.unit_fte),
+        "reasons": checks,
+        "tier_checks": tier_checks,
         "rank_keys": a.rank_keys,
         "derived": derived,
         "allocation": _grant_trace(ruleset, grant) if grant else None,

@@ -19,19 +19,26 @@ from ..limits import check_deadline
 from ..rules.pyeval import AS_OF, CALL, CONTEXT, REGION, Compiled, generate
 
 
-@dataclass
+@dataclass(slots=True)
 class Assessment:
-    """One applicant after evaluation and ranking (before allocation)."""
+    """One applicant after evaluation and ranking (before allocation). What its rules read and whether they held
+    are kept as two tuples, and written out as the record's trace by ``trace()`` when the record is written."""
 
     id: str
     env: dict
     eligible: bool
-    checks: list  # [{"rule", "passed", "values"}]: one rule checked, and the values it read
+    values: tuple  # what the rules read, each value once, in the ruleset's order
+    passed: tuple  # whether each rule checked held: every eligibility rule, then the tiers up to the first that held
+    tracer: Callable  # the ruleset's generated ``trace``
     tier: int | None = None
     tier_rule: str | None = None
-    tier_checks: list = field(default_factory=list)
     rank: int | None = None
     rank_keys: dict = field(default_factory=dict)
+
+    def trace(self) -> tuple[list, list]:
+        """(checks, tier_checks): each rule checked, whether it held and the values it read, as the record shows
+        them (``[{"rule", "passed", "values"}]``)."""
+        return self.tracer(self.values, self.passed)
 
 
 _CACHE: dict = {}
@@ -90,20 +97,20 @@ def assess(ruleset: Ruleset, applicants: Sequence[dict], outcomes: Outcomes = py
            as_of: dt.date | None = None, call: dict | None = None, regions: dict | None = None) -> list[Assessment]:
     """Evaluate and rank every applicant; ``outcomes`` is the evaluator that matches the rules.
 
-    The Python evaluator's conditions run inside the generated ``assess_one``, which also writes
-    the trace; another evaluator's outcomes are handed to it, and it only writes the trace.
+    The Python evaluator's conditions run inside the generated ``assess_one``, which also keeps what they
+    read; another evaluator's outcomes are handed to it, and it keeps them beside the values read.
     """
     envs = derive(ruleset, applicants, as_of, call, regions)
     fns = compiled(ruleset)
     held = [None] * len(envs) if outcomes is python_outcomes else outcomes(ruleset, envs)
-    one = fns.assess_one
+    one, tracer = fns.assess_one, fns.trace
     result = []
     with decimal.localcontext(CONTEXT):
         for index, (env, h) in enumerate(zip(envs, held)):
             if index % 512 == 0:
                 check_deadline()
-            checks, eligible, tier, tier_rule, tier_checks = one(env, h)
-            result.append(Assessment(env["id"], env, eligible, checks, tier, tier_rule, tier_checks))
+            values, eligible, tier, tier_rule, passed = one(env, h)
+            result.append(Assessment(env["id"], env, eligible, values, passed, tracer, tier, tier_rule))
     _rank(ruleset, fns, result)
     return result
 

@@ -65,8 +65,9 @@ def outcome_result(outcome: Outcome) -> Result:
     return Result(grants, outcome.shares, {}, pool.rounds if pool else [], outcome.unallocated, outcome.caps)
 
 
-def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome) -> dict:
-    """The record of an allocation of steps: each step's totals, and per applicant what each step did."""
+def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome, given: dict) -> dict:
+    """The record of an allocation of steps: each step's totals, and what each region's decisions were ``given``
+    (each decision says what each step did: ``step_decision``, as it is written)."""
     unit = ruleset.unit_fte
     out = {}
     for key, value in record.items():
@@ -75,12 +76,7 @@ def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome) -> dict:
         if key == "decisions":
             out["steps"] = [_step_total(step, trace, number, unit)
                             for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
-            reduces = ruleset.allocation.reduces
-            value = [_decision(ruleset, decision, outcome, reduces) for decision in value]
         out[key] = value
-    given: dict = {}  # per region, in the decisions' order, as a sum over each region's decisions adds them
-    for d in out["decisions"]:
-        given[d["region"]] = given.get(d["region"], Decimal(0)) + d["allocated_fte"]
     for name, region in out["regions"].items():
         region["allocated_fte"] = given.get(name, Decimal(0))
     return out
@@ -95,9 +91,9 @@ def _step_total(step: Step, trace, number: int, unit: Decimal) -> dict:
     return total
 
 
-def _decision(ruleset: Ruleset, decision: dict, outcome: Outcome, reduces: bool) -> dict:
-    """The decision with what each step did; changed in place (the record is being written) unless a reduction
-    adds keys in the middle."""
+def step_decision(ruleset: Ruleset, decision: dict, outcome: Outcome, reduces: bool) -> dict:
+    """The decision with what each step did; changed in place (it is being written) unless a reduction adds keys
+    in the middle."""
     unit = ruleset.unit_fte
     if not reduces:
         if decision["allocation"] is not None:

@@ -360,7 +360,8 @@ class Compiled:
 
     derive: Callable[[dict], None]  # adds derived values to an applicant's dict
     conditions: dict  # rule id -> function(e) -> bool
-    assess_one: Callable  # (e, held or None) -> (checks, eligible, tier, tier_rule, tier_checks)
+    assess_one: Callable  # (e, held or None) -> (values read, eligible, tier, tier_rule, outcomes of the rules checked)
+    trace: Callable  # (values read, outcomes) -> (checks, tier_checks), as the record shows them
     ranking: tuple  # functions(e) -> value
     cap: Callable  # (e, tier) -> the applicant's cap
     weight: Callable | None
@@ -400,6 +401,7 @@ def generate(ruleset) -> Compiled:
         derive=namespace["derive"],
         conditions={r.id: namespace[f"cond_{i}"] for i, r in enumerate(rules)},
         assess_one=namespace["assess_one"],
+        trace=namespace["trace"],
         ranking=tuple(namespace[f"rank_{i}"] for i in range(len(ruleset.ranking))),
         cap=namespace["cap"],
         weight=namespace.get("weight"),
@@ -409,44 +411,64 @@ def generate(ruleset) -> Compiled:
 
 
 def _assess_one(writer: _Writer, ruleset) -> list[str]:
-    """One function per ruleset that checks every rule and writes its trace, reading each value once.
+    """Two functions per ruleset: ``assess_one`` checks every rule, reading each value once, and keeps what they
+    read and what held as two tuples; ``trace`` writes the trace from those tuples when the record is written
+    (a million applicants' traces are never all held as dicts at once).
 
     ``held`` is None for this evaluator; another evaluator (durable_rules) passes the outcomes it
-    found, and the function only writes the trace around them.
+    found, and the function only keeps them beside the values.
     """
     lines = ["def assess_one(e, held):"]
+    read: dict = {}  # each name the rules read (but parameters) -> the local that holds its value
     for name in dict.fromkeys(n for r in ruleset.eligibility + ruleset.tiers for n in r.reads):
         if not name.startswith("params."):
             code = writer.write(_name(name, ruleset))
-            writer.bound[name] = f"n{len(writer.bound)}"
-            lines.append(f"    {writer.bound[name]} = {code}")
-    flags = []
-    for index, rule in enumerate(ruleset.eligibility):
-        flags.append(f"c{index}")
-        lines.append(f"    c{index} = held[{rule.id!r}] if held is not None else bool({writer.write(rule.condition)})")
-    checks = ", ".join(_check(writer, ruleset, rule, flag) for rule, flag in zip(ruleset.eligibility, flags))
-    lines += [f"    checks = [{checks}]", f"    if not ({' and '.join(flags)}):",
-              "        return checks, False, None, None, []", "    tier_checks = []"]
+            read[name] = writer.bound[name] = f"n{len(read)}"
+            lines.append(f"    {read[name]} = {code}")
+    values = "".join(f"{local}, " for local in read.values())
+    flags = [f"c{index}" for index in range(len(ruleset.eligibility))]
+    for flag, rule in zip(flags, ruleset.eligibility):
+        lines.append(f"    {flag} = held[{rule.id!r}] if held is not None else bool({writer.write(rule.condition)})")
+    passed = "".join(f"{flag}, " for flag in flags)
+    lines += [f"    v = ({values})", f"    if not ({' and '.join(flags)}):",
+              f"        return v, False, None, None, ({passed})"]
     for number, rule in enumerate(ruleset.tiers, start=1):
-        lines.append(f"    t = held.get({rule.id!r}, False) if held is not None else bool({writer.write(rule.condition)})")
-        lines.append(f"    tier_checks.append({_check(writer, ruleset, rule, 't')})")
-        lines.append(f"    if t:\n        return checks, True, {number}, {rule.id!r}, tier_checks")
-    lines.append(f"    return checks, True, {len(ruleset.tiers) + 1}, {ruleset.default_tier.id!r}, tier_checks")
+        lines.append(f"    t{number} = held.get({rule.id!r}, False) if held is not None else "
+                     f"bool({writer.write(rule.condition)})")
+        passed += f"t{number}, "
+        lines.append(f"    if t{number}:\n        return v, True, {number}, {rule.id!r}, ({passed})")
+    lines.append(f"    return v, True, {len(ruleset.tiers) + 1}, {ruleset.default_tier.id!r}, ({passed})")
     writer.bound = {}
+    return lines + _trace(writer, ruleset, read)
+
+
+def _trace(writer: _Writer, ruleset, read: dict) -> list[str]:
+    """``trace(v, p)``: (checks, tier_checks) as the record shows them, from ``assess_one``'s values (the locals of
+    ``read``) and outcomes; a tier is shown only if it was checked (up to the first that held)."""
+    values = "".join(f"{local}, " for local in read.values())
+    lines = ["def trace(v, p):"] + ([f"    {values}= v"] if values else [])
+    checks = ", ".join(_check(writer, ruleset, rule, f"p[{index}]", read)
+                       for index, rule in enumerate(ruleset.eligibility))
+    lines += [f"    checks = [{checks}]", "    tiers = []"]
+    for offset, rule in enumerate(ruleset.tiers):
+        index = len(ruleset.eligibility) + offset
+        check = _check(writer, ruleset, rule, f"p[{index}]", read)
+        lines.append(f"    if len(p) > {index}:\n        tiers.append({check})")
+    lines.append("    return checks, tiers")
     return lines
 
 
-def _check(writer: _Writer, ruleset, rule, flag: str) -> str:
-    values = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name)}" for name in rule.reads)
+def _check(writer: _Writer, ruleset, rule, flag: str, read: dict) -> str:
+    values = ", ".join(f"{name!r}: {_trace_value(writer, ruleset, name, read)}" for name in rule.reads)
     return f"{{'rule': {rule.id!r}, 'passed': {flag}, 'values': {{{values}}}}}"
 
 
-def _trace_value(writer: _Writer, ruleset, dotted: str) -> str:
-    """Code for the value a rule read, as the trace shows it (parameters as declared)."""
+def _trace_value(writer: _Writer, ruleset, dotted: str, read: dict) -> str:
+    """Code for the value a rule read, as the trace shows it: the local that holds it (parameters as declared)."""
     path = tuple(dotted.split("."))
     if path[0] == "params":
         return writer.const(ruleset.params[path[1]], raw=True)
-    return writer.write(_name(dotted, ruleset))
+    return read[dotted]
 
 
 def _name(dotted: str, ruleset) -> E.Name:
