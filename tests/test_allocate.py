@@ -189,3 +189,32 @@ def test_round_robin_over_a_billion_units_takes_steps_per_claim_not_per_unit():
     grants = methods.round_robin(500_000_001, [Claim("a", 10**9, Fraction(1), 1), Claim("b", 10**9, Fraction(1), 2)])
     assert (grants["a"].units, grants["b"].units) == (250_000_001, 250_000_000)
     assert (grants["a"].remainder_turn, grants["b"].remainder_turn) == (1, None)
+
+
+def test_round_robin_gives_what_one_unit_at_a_time_in_turn_gives():
+    # an independent method: hand out literally one unit at a time, cycling in order over the claims still below
+    # their cap; whole rounds first, so the units of the last, partial round are the turns (1, 2, ...)
+    rng = random.Random(24)
+    for _ in range(3000):
+        claims = [Claim(f"c{i}", rng.choice([-2, 0, 1, 2, 3, 5, 8, rng.randint(0, 40)]), Fraction(1), rng.randint(0, 9))
+                  for i in range(rng.randint(0, 9))]
+        budget = rng.randint(0, 120)
+        ordered = sorted(claims, key=lambda c: (c.order, c.id))
+        given, left, rounds = {c.id: 0 for c in claims}, budget, 0
+        while left and any(given[c.id] < c.cap for c in ordered):
+            below = [c for c in ordered if given[c.id] < c.cap]
+            if len(below) > left:  # the last, partial round: one each in order while units last
+                turns = {c.id: n for n, c in enumerate(below[:left], start=1)}
+                for c in below[:left]:
+                    given[c.id] += 1
+                break
+            for c in below:
+                given[c.id] += 1
+            left -= len(below)
+            rounds += 1
+        else:
+            turns = {}
+        grants = methods.round_robin(budget, claims)
+        assert {i: g.units for i, g in grants.items()} == given, (budget, claims)
+        assert {i: g.remainder_turn for i, g in grants.items() if g.remainder_turn} == turns, (budget, claims)
+        assert all(g.floor == min(max(0, c.cap), rounds) for c in claims for g in [grants[c.id]]), (budget, claims)

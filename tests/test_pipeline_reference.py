@@ -310,13 +310,14 @@ def test_a_weight_that_is_not_given_is_1():
     assert outcome.granted == {"a": 2, "b": 2, "c": 2}  # c's weight is 1 as well: 6 / 3 each
 
 
-def test_plans_and_members_are_frozen():
-    import dataclasses
-
+def test_plans_members_and_claims_are_frozen():
     import pytest
 
-    for value, name in ((Member("a", 1, 1), "cap"), (Plan("greedy"), "kind")):
-        with pytest.raises(dataclasses.FrozenInstanceError):
+    from rules_engine.allocate.methods import Claim
+
+    # a frozen dataclass (FrozenInstanceError) or a named tuple: both refuse as an AttributeError
+    for value, name in ((Member("a", 1, 1), "cap"), (Plan("greedy"), "kind"), (Claim("a", 1), "cap")):
+        with pytest.raises(AttributeError):
             setattr(value, name, None)
 
 

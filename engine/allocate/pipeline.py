@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from .methods import WITHIN, Claim, Share, split
 
@@ -35,9 +35,9 @@ KINDS = ("reserve", "split", "minimum", "greedy", "equal", "proportional", "roun
 DISTRIBUTE = ("greedy", "equal", "proportional", "round-robin")
 
 
-@dataclass(frozen=True)
-class Member:
-    """One eligible applicant: its cap over the whole pipeline, its rank and its region (units)."""
+class Member(NamedTuple):
+    """One eligible applicant: its cap over the whole pipeline, its rank and its region (units); a named tuple,
+    as ``Claim``."""
 
     id: str
     cap: int
@@ -109,21 +109,24 @@ def run(budget: int, members: Sequence[Member], plans: Sequence[Plan]) -> Outcom
     return Outcome(state.granted, state.reduced, traces, state.shares, state.total_left(), caps, capped)
 
 
-def _room(state: _State, plan: Plan, member: Member) -> int:
-    """What the step may still give the member: its cap less what it holds, within the step's own cap."""
-    room = max(0, member.cap) - state.granted[member.id]
+def _rooms(state: _State, plan: Plan, members: Sequence[Member]) -> list[int]:
+    """What the step may still give each member: its cap less what it holds, within the step's own cap (and, for a
+    minimum, up to the minimum); one pass over all members, none looked up twice."""
+    granted = state.granted
+    rooms = [max(0, m.cap) - granted[m.id] for m in members]
     if plan.caps is not None:
-        room = min(room, max(0, plan.caps.get(member.id, 0)))
+        rooms = [min(room, max(0, plan.caps.get(m.id, 0))) for room, m in zip(rooms, members)]
     if plan.kind == "minimum":
-        room = min(room, (plan.units or 0) - state.granted[member.id])
-    return max(0, room)
+        rooms = [min(room, (plan.units or 0) - granted[m.id]) for room, m in zip(rooms, members)]
+    return [max(0, room) for room in rooms]
 
 
 def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
     """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
     weights, one = plan.weights or {}, Fraction(1)
-    claims = [Claim(m.id, _room(state, plan, m), weights.get(m.id, one), m.order, m.region)
-              for m in members if plan.selected is None or m.id in plan.selected]
+    chosen = [m for m in members if plan.selected is None or m.id in plan.selected]
+    claims = [Claim(m.id, room, weights.get(m.id, one), m.order, m.region)
+              for m, room in zip(chosen, _rooms(state, plan, chosen))]
     grants = WITHIN[method](budget, claims)
     given = {g.id: g.units for g in grants.values() if g.units}
     for member_id, units in given.items():

@@ -202,11 +202,12 @@ def _writer(ruleset: Ruleset, facts: Facts, result: Result, outcome: Any, caps: 
     application set aside for its problems (``on_invalid: exclude``)."""
     split = ruleset.allocation.split.field if ruleset.allocation.split else None
     reduces = ruleset.allocation.reduces
+    derived = tuple(d.name for d in ruleset.derived)
 
     def write(item: Any) -> dict:
         if not isinstance(item, Assessment):
             return _excluded_decision(*item, reduces)
-        decision = _decision(ruleset, item, result, split)
+        decision = _decision(ruleset, item, result.grants.get(item.id), split, derived)
         if outcome is not None:
             decision = step_decision(ruleset, decision, outcome, reduces)
         elif caps and decision["allocation"] is not None:
@@ -354,8 +355,11 @@ def _given(ruleset: Ruleset, assessments: Sequence[Assessment], result: Result) 
     return given
 
 
+_ZERO = Decimal(0)  # what most applicants of a large call are given: one shared value, never changed
+
+
 def _allocated(grant: Any, unit: Decimal) -> Decimal:
-    return fte(grant.units, unit) if grant else Decimal(0)
+    return fte(grant.units, unit) if grant else _ZERO
 
 
 def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]) -> dict:
@@ -376,24 +380,23 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
     return out
 
 
-def _decision(ruleset: Ruleset, a: Assessment, result: Result, split: str | None) -> dict:
-    derived = {d.name: a.env.get(d.name) for d in ruleset.derived}
-    grant = result.grants.get(a.id)
-    checks, tier_checks = a.trace()
+def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, derived: tuple) -> dict:
+    env = a.env
+    checks, tier_checks = a.tracer(a.values, a.passed)
     return {
         "id": a.id,
-        "name": a.env.get("name"),
-        "region": a.env.get(split) if split else None,
+        "name": env.get("name"),
+        "region": env.get(split) if split else None,
         "eligible": a.eligible,
         "tier": a.tier,
         "tier_rule": a.tier_rule,
         "rank": a.rank,
-        "requested_fte": a.env.get("requested_fte"),
+        "requested_fte": env.get("requested_fte"),
         "allocated_fte": _allocated(grant, ruleset.unit_fte),
         "reasons": checks,
         "tier_checks": tier_checks,
         "rank_keys": a.rank_keys,
-        "derived": derived,
+        "derived": {name: env.get(name) for name in derived},
         "allocation": _grant_trace(ruleset, grant) if grant else None,
     }
 
