@@ -1,4 +1,5 @@
-"""Seeded synthetic calls for the benchmark: LDE, sheltered and social workshops, as JSON."""
+"""Seeded synthetic calls for the benchmark: LDE, sheltered and social workshops, and a maatwerk redistribution, as
+JSON."""
 from __future__ import annotations
 
 import json
@@ -22,13 +23,13 @@ def lde(n: int, rng: random.Random) -> dict:
     return {"applicants": applicants}
 
 
-def workshops(n: int, rng: random.Random, weight: str) -> dict:
+def workshops(n: int, rng: random.Random, weight: str, quarters_of=QUARTERS) -> dict:
     applicants = []
     for i in range(n):
         contingent = round(rng.uniform(5, 400), 1)
         base = rng.uniform(0.88, 1.0)
         quarters = [{"quarter": q, "contingent_fte": contingent,
-                     "filled_fte": round(contingent * min(1.0, rng.gauss(base, 0.01)), 2)} for q in QUARTERS
+                     "filled_fte": round(contingent * min(1.0, rng.gauss(base, 0.01)), 2)} for q in quarters_of
                     if rng.random() > 0.01]
         applicants.append({"id": f"W-{i:07d}", "name": f"Werkplaats {i}", "province": rng.choice(PROVINCES),
                            "contingent_fte": contingent, "requested_fte": rng.randint(1, 20), "quarters": quarters})
@@ -38,7 +39,12 @@ def workshops(n: int, rng: random.Random, weight: str) -> dict:
 
 def generate(kind: str, n: int, folder: Path, seed: int = 2018) -> Path:
     rng = random.Random(f"{kind}-{n}-{seed}")
-    data = lde(n, rng) if kind == "lde" else workshops(n, rng, "work_disabled" if kind == "sheltered-workshops" else "nwwz")
+    if kind == "lde":
+        data = lde(n, rng)
+    elif kind == "maatwerk-redistribution":  # the year 2019: who filled under 90% gives back, over 95% receives
+        data = workshops(n, rng, "work_disabled", [f"2019Q{q}" for q in range(1, 5)])
+    else:
+        data = workshops(n, rng, "work_disabled" if kind == "sheltered-workshops" else "nwwz")
     path = folder / f"{kind}-{n}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path

@@ -44,7 +44,8 @@ def test_the_decisions_read_as_the_list_their_json_text_holds():
     assert decisions == plain and plain == decisions and decisions == Decisions(plain, dict)
     assert decisions[0] == plain[0] and decisions[-1] == plain[-1] and decisions[2:5] == plain[2:5]
     assert decisions[::-2] == plain[::-2]
-    assert decisions != plain[:-1] and decisions != "not a list" and decisions != tuple(plain)
+    assert decisions != plain[:-1] and decisions != plain + plain[:1]
+    assert decisions != "not a list" and decisions != tuple(plain)
 
 
 def test_a_decision_read_twice_is_written_twice_alike_and_apart():
