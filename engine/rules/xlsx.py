@@ -424,6 +424,7 @@ def decision_workbook(record: dict, record_id: str | None = None) -> bytes:
     Column headers are the record's JSON keys. A value Excel cannot hold exactly (a fraction that
     does not terminate) is written rounded, with its exact form in a column ``<key>_exact`` beside it.
     """
+    record = {**record, "decisions": list(record["decisions"])}  # read three times: written out once (``lazy``)
     header, rows = _decision_sheet(record)
     if record_id:  # the record the log keeps of it, by its own id
         rows = [["record_id", record_id], *rows]
