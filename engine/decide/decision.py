@@ -395,7 +395,7 @@ def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, de
         "allocated_fte": _allocated(grant, ruleset.unit_fte),
         "reasons": checks,
         "tier_checks": tier_checks,
-        "rank_keys": a.rank_keys,
+        "rank_keys": dict(a.rank_keys),  # its own: what a reader does to it is not written again
         "derived": {name: env.get(name) for name in derived},
         "allocation": _grant_trace(ruleset, grant) if grant else None,
     }
