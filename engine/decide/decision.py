@@ -382,7 +382,7 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
 
 def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, derived: tuple) -> dict:
     env = a.env
-    checks, tier_checks = a.tracer(a.values, a.passed)
+    checks, tier_checks = a.trace()
     return {
         "id": a.id,
         "name": env.get("name"),
