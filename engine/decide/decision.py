@@ -95,7 +95,9 @@ def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end
     else:
         encoder = _SORTED if sort_keys else _ENCODER
     if indent is None or not isinstance(obj, dict):
-        yield encoder.encode(obj) + end
+        with batch():  # decisions written when read: many objects, none cyclic
+            text = encoder.encode(obj) + end
+        yield text
         return
     pad = b" " * indent
     yield b"{"
@@ -116,7 +118,8 @@ def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) ->
     last separator, so that a part is never copied whole."""
     # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
     for start in range(0, len(items), CHUNK):
-        part = encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
+        with batch():  # a chunk of decisions is written and encoded: thousands of objects, none cyclic
+            part = encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
         yield part if start + CHUNK < len(items) else memoryview(part)[:-len(separator)]
 
 
