@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--durable-max", type=int, default=10_000, help="largest size run with --engine durable")
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--no-steps", dest="steps", action="store_false",
-                        help="leave out the ruleset of steps (social-workshops@2019.1)")
+                        help="leave out the rulesets of steps (social-workshops@2019.1, maatwerk-redistribution@2020.1)")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per measurement; the best is kept")
     args = parser.parse_args()
     REPEAT = args.repeat
