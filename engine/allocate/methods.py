@@ -22,6 +22,7 @@ import bisect
 import heapq
 import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, NamedTuple, Sequence
@@ -204,11 +205,14 @@ def equal(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
     return water_fill(budget, [Claim(c.id, c.cap, Fraction(1), c.order, c.region) for c in claims])
 
 
+_IN_ORDER = operator.attrgetter("order", "id")  # a claim's place: its order, then its id
+
+
 def greedy(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
     """In ``order``, each claim gets min(cap, what is left)."""
     grants = {}
     left = budget
-    for claim in sorted(claims, key=lambda c: (c.order, c.id)):
+    for claim in sorted(claims, key=_IN_ORDER):
         units = min(claim.cap, left)
         grants[claim.id] = Grant(claim.id, units, None, units, None, units == claim.cap)
         left -= units
@@ -223,7 +227,7 @@ def round_robin(budget: int, claims: Sequence[Claim]) -> dict[str, Grant]:
     them go one each, in order, to the claims still below their cap. The cost grows with the
     number of claims (times log of the largest cap), never with the number of units.
     """
-    ordered = sorted(claims, key=lambda c: (c.order, c.id))
+    ordered = sorted(claims, key=_IN_ORDER)
     caps = [max(0, c.cap) for c in ordered]
     rounds = _rounds_paid(budget, caps)
     low = rounds(None)

@@ -25,11 +25,17 @@ per-applicant numbers (caps, weights, selections, amounts) and passes them in.
 """
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass, field
+from itertools import repeat
 from fractions import Fraction
 from typing import Mapping, NamedTuple, Sequence
 
 from .methods import WITHIN, Claim, Share, split
+
+_claim = functools.partial(tuple.__new__, Claim)
+_ids, _orders, _regions = (functools.partial(map, operator.attrgetter(name)) for name in ("id", "order", "region"))
 
 KINDS = ("reserve", "split", "minimum", "greedy", "equal", "proportional", "round-robin", "pool", "reduce")
 DISTRIBUTE = ("greedy", "equal", "proportional", "round-robin")
@@ -95,6 +101,15 @@ class _State:
         self.granted = {m.id: 0 for m in members}
         self.reduced = {m.id: 0 for m in members}
         self.shares: dict[str, Share] = {}
+        self._by_region: dict | None = None
+
+    def by_region(self) -> dict[str | None, list[Member]]:
+        """Each region's members in order, found in one pass the first time a step asks."""
+        if self._by_region is None:
+            self._by_region = {}
+            for member in self.members:
+                self._by_region.setdefault(member.region, []).append(member)
+        return self._by_region
 
     def total_left(self) -> int:
         return self.left + sum((self.pots or {}).values())
@@ -123,10 +138,12 @@ def _rooms(state: _State, plan: Plan, members: Sequence[Member]) -> list[int]:
 
 def _hand_out(state: _State, plan: Plan, method: str, budget: int, members: Sequence[Member]) -> tuple[dict, dict]:
     """Give ``budget`` units over ``members`` with ``method``; returns (units given, turns) per id."""
-    weights, one = plan.weights or {}, Fraction(1)
-    chosen = [m for m in members if plan.selected is None or m.id in plan.selected]
-    claims = [Claim(m.id, room, weights.get(m.id, one), m.order, m.region)
-              for m, room in zip(chosen, _rooms(state, plan, chosen))]
+    chosen = members if plan.selected is None else [m for m in members if m.id in plan.selected]
+    one = Fraction(1)
+    weights = map(plan.weights.get, _ids(chosen), repeat(one)) if plan.weights else repeat(one)
+    # made in C, as Claim(id, room, weight, order, region) would be: one for each applicant at each step
+    claims = list(map(_claim, zip(_ids(chosen), _rooms(state, plan, chosen), weights, _orders(chosen),
+                                  _regions(chosen))))
     grants = WITHIN[method](budget, claims)
     given = {g.id: g.units for g in grants.values() if g.units}
     for member_id, units in given.items():
@@ -140,11 +157,9 @@ def _distribute(state: _State, plan: Plan, method: str) -> StepTrace:
         given, turns = _hand_out(state, plan, method, state.left, state.members)
         state.left -= sum(given.values())
         return StepTrace(plan.kind, budget, given, state.total_left(), turns)
-    given, turns, members = {}, {}, {}
-    for member in state.members:  # each region's members in order, found in one pass
-        members.setdefault(member.region, []).append(member)
+    given, turns = {}, {}
     for region, pot in state.pots.items():
-        region_given, region_turns = _hand_out(state, plan, method, pot, members.get(region, []))
+        region_given, region_turns = _hand_out(state, plan, method, pot, state.by_region().get(region, []))
         state.pots[region] -= sum(region_given.values())
         given.update(region_given)
         turns.update(region_turns)
