@@ -208,6 +208,7 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
 
     from rules_engine.api import Asking, Once, earlier, evaluate as run, record_decision
     from rules_engine.decide.decision import to_json_parts
+    from rules_engine.record.audit import pack_parts
 
     _short_lived()
     as_of = as_of or dt.date.today()
@@ -224,12 +225,13 @@ def evaluate(ruleset, facts, as_of, rules_dir, engine_name, fmt, output, sets, n
         first = earlier(log, once)
         if first is not None:  # decided and logged before with this key: that record is the answer
             record = json.loads(first.text, parse_float=decimal.Decimal)
-        # the text in parts, encoded as they are written; joined only for the log, which keeps it whole
+        # the text in parts, encoded as they are written; logged, packed as they are encoded, and written out
+        # from what the log stores (so never held whole)
         parts = [first.text] if first is not None else to_json_parts(record, end=b"\n")
-        data = b"".join(parts) if not no_log and first is None else None
-        parts = [data] if data is not None else parts
+        packed = pack_parts(parts) if not no_log and first is None else None
+        parts = packed.parts() if packed is not None else parts
         target = _open_output(output)  # before logging: a path that cannot be written must not leave a record behind
-        entry = first or (record_decision(log, compiled, record, data, loaded, asking.who, reason, once)
+        entry = first or (record_decision(log, compiled, record, packed, loaded, asking.who, reason, once)
                           if not no_log else None)
         shown = parts if fmt == "json" else _shown(record, fmt, entry.record_id if entry else None)
     if first:

@@ -15,7 +15,7 @@ from .rules.compile import Ruleset, compile_file, compile_text
 from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions, overlaps  # noqa: F401 - the API
 from .decide.decision import batch, decide
 from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, with_article
-from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Submission
+from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Packed, Submission
 from .rules.facts import Facts, load_facts, parse_facts
 
 @dataclass(frozen=True)
@@ -415,7 +415,7 @@ def approve(log: DecisionLog, ruleset: Ruleset, who: str, note: str | None = Non
         request_sha256=once and once.request_sha256))
 
 
-def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requested_by: str | None = None,
+def submission(ruleset: Ruleset, record: dict, output: bytes | Packed, facts: Facts, requested_by: str | None = None,
                reason: str | None = None) -> Submission:
     """What the decision log stores for one decision: the exact texts it depended on and its output."""
     return Submission(
@@ -427,7 +427,7 @@ def submission(ruleset: Ruleset, record: dict, output: bytes, facts: Facts, requ
         facts_format=facts.format, requested_by=requested_by, kind=record.get("kind"), reason=reason)
 
 
-def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes, facts: Facts,
+def record_decision(log: DecisionLog, ruleset: Ruleset, record: dict, output: bytes | Packed, facts: Facts,
                     requested_by: str | None = None, reason: str | None = None, once: Once | None = None) -> Entry:
     """Append a decision to the log; returns the committed record (read back, its hash checked).
 

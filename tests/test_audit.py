@@ -1,6 +1,8 @@
 """The decision log: records, tamper evidence, concurrency, crashes, foreign files."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import signal
 import sqlite3
@@ -210,3 +212,34 @@ while True:
             assert count >= 1
             for entry in log.entries():
                 assert log.blob(entry.facts_sha256).endswith(str(entry.applicants).encode())
+
+
+def test_a_text_packed_part_by_part_is_the_text_joined():
+    from rules_engine.record.audit import pack_parts
+
+    parts = [b'{"decisions": [\n', b"x" * 300_000, "é\n".encode(), b"", b"]}\n"]
+    whole = b"".join(parts)
+    packed = pack_parts(iter(parts))  # a generator's parts, each taken once
+    assert packed.size == len(whole) and packed.sha256 == hashlib.sha256(whole).hexdigest()
+    assert zlib.decompress(packed.data) == whole
+    chunks = list(packed.parts(chunk=100_000))
+    assert b"".join(chunks) == whole and max(map(len, chunks)) <= 100_000
+
+
+def test_a_packed_text_is_stored_as_the_text_would_be(log_path):
+    from rules_engine.record.audit import pack_parts
+
+    text = b'{"n": 1}\n' * 1000
+    with DecisionLog(log_path) as log:
+        entry = log.append(dataclasses.replace(submission(1), output=pack_parts([text[:5], text[5:]])))
+        assert entry.text == text and entry.output_sha256 == hashlib.sha256(text).hexdigest()
+        assert log.verify() == 1
+
+
+def test_a_text_larger_than_the_log_keeps_is_refused_before_it_is_logged(log_path, monkeypatch):
+    from rules_engine.record import audit
+
+    monkeypatch.setattr(audit, "MAX_STORED_BYTES", 1000)
+    with pytest.raises(LogError, match="1,001 bytes.*at most 1,000"):
+        audit.pack_parts([b"x" * 600, b"y" * 401])
+    assert audit.pack_parts([b"x" * 1000]).size == 1000

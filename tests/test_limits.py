@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import zlib
 from decimal import Decimal
 from fractions import Fraction
 
@@ -275,3 +276,15 @@ def test_a_mistyped_limit_stops_the_service_at_start(monkeypatch):
     monkeypatch.setenv("RULES_MAX_JSON_BYTES", "1GB")
     with pytest.raises(RulesError, match="RULES_MAX_JSON_BYTES='1GB': give a whole number"):
         create_app(Settings(rules_dir=str(RULES), log="unused.sqlite"))
+
+
+def test_a_logged_decision_is_written_as_the_log_stores_it(tmp_path):
+    log, out = tmp_path / "log.sqlite", tmp_path / "out.json"
+    result = rules("evaluate", "lde", example("lde"), "--as-of", AS_OF, "--rules-dir", RULES, "--log", log,
+                   "-o", out, "--format", "json")
+    assert result.exit_code == 0
+    db = sqlite3.connect(str(log))
+    encoding, stored = db.execute("SELECT output_encoding, output FROM records WHERE seq = 1").fetchone()
+    db.close()
+    assert encoding == "zlib" and zlib.decompress(stored) == out.read_bytes()
+    assert json.loads(out.read_bytes())["decisions"]  # the whole decision, not a part of it

@@ -28,7 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from .audit_pg import PostgresConnection, display, is_postgres
@@ -271,6 +271,46 @@ def unpack(encoding: str, data: bytes, what: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """A text packed for the log part by part as it was written (``pack_parts``): never held whole, unpacked."""
+
+    encoding: str
+    data: bytes
+    sha256: str  # of the text itself
+    size: int  # its length in bytes
+
+    def parts(self, chunk: int = 1 << 24) -> Iterator[bytes]:
+        """The text again, ``chunk`` bytes at most at a time."""
+        inflater = zlib.decompressobj()
+        part = inflater.decompress(self.data, chunk)
+        while part:
+            yield part
+            part = inflater.decompress(inflater.unconsumed_tail, chunk)
+
+
+def pack_parts(parts: Iterable[bytes]) -> Packed:
+    """The parts of a text packed as ``pack`` packs the text, each part dropped once it is packed (a million
+    decisions are 800 MB of text: never held whole). LogError if the text is longer than a log keeps."""
+    deflater, digest, packed, size = zlib.compressobj(1), hashlib.sha256(), [], 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_STORED_BYTES:
+            raise LogError(f"the decision's text is at least {size:,} bytes; a log keeps texts of at most "
+                           f"{MAX_STORED_BYTES:,} bytes: decide it without the log (--no-log), or in smaller calls")
+        digest.update(part)
+        packed.append(deflater.compress(part))
+    packed.append(deflater.flush())
+    return Packed("zlib", b"".join(packed), digest.hexdigest(), size)
+
+
+def _stored(output: bytes | Packed) -> tuple[str, bytes, str]:
+    """(encoding, packed bytes, sha256 of the text) of a submission's output."""
+    if isinstance(output, Packed):
+        return output.encoding, output.data, output.sha256
+    return (*pack(output), sha256(output))
+
+
+@dataclass(frozen=True)
 class Submission:
     """What the caller hands the log for one decision."""
 
@@ -286,7 +326,7 @@ class Submission:
     overrides: dict
     applicants: int
     allocated_fte: str
-    output: bytes
+    output: bytes | Packed  # the decision's text, or that text packed as it was written
     facts_format: str | None = None  # "json" or "yaml": how replay must parse the stored facts
     requested_by: str | None = None  # who asked (the service's token name); in the chain, not in decision_id
     kind: str | None = None  # official, simulation or approval
@@ -502,7 +542,7 @@ class DecisionLog:
         recorded_at = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         blobs = [(sha256(data), kind, data) for kind, data in
                  (("ruleset", sub.rule_text), ("schema", sub.schema_text), ("facts", sub.facts))]
-        encoding, packed_output = pack(sub.output)
+        encoding, packed_output, output_sha256 = _stored(sub.output)
         extra = {key: value for key, value in (("facts_format", sub.facts_format), ("requested_by", sub.requested_by),
                                                ("kind", sub.kind), ("reason", sub.reason),
                                                ("idempotency_key", sub.idempotency_key)) if value}
@@ -521,7 +561,7 @@ class DecisionLog:
                       "ruleset_version": sub.ruleset_version, "ruleset_sha256": blobs[0][0],
                       "schema_sha256": blobs[1][0], "facts_sha256": blobs[2][0], "as_of": sub.as_of,
                       "overrides": json.dumps(sub.overrides, sort_keys=True), "applicants": sub.applicants,
-                      "allocated_fte": sub.allocated_fte, "output_sha256": sha256(sub.output), "prev_hash": prev}
+                      "allocated_fte": sub.allocated_fte, "output_sha256": output_sha256, "prev_hash": prev}
             digest = record_hash({**fields, **extra})
             for digest_, kind, data in blobs:  # stored once each: only pack what is new
                 if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (digest_,)).fetchone() is None:
