@@ -243,3 +243,13 @@ def test_a_text_larger_than_the_log_keeps_is_refused_before_it_is_logged(log_pat
     with pytest.raises(LogError, match="1,001 bytes.*at most 1,000"):
         audit.pack_parts([b"x" * 600, b"y" * 401])
     assert audit.pack_parts([b"x" * 1000]).size == 1000
+
+
+def test_a_whole_text_larger_than_the_log_keeps_is_refused_and_nothing_logged(log_path, monkeypatch):
+    from rules_engine.record import audit
+
+    monkeypatch.setattr(audit, "MAX_STORED_BYTES", 1000)
+    with DecisionLog(log_path) as log:
+        with pytest.raises(LogError, match="at most 1,000 bytes"):
+            log.append(dataclasses.replace(submission(1), output=b"x" * 1001))
+        assert log.head()[0] == 0

@@ -294,19 +294,25 @@ def pack_parts(parts: Iterable[bytes]) -> Packed:
     deflater, digest, packed, size = zlib.compressobj(1), hashlib.sha256(), [], 0
     for part in parts:
         size += len(part)
-        if size > MAX_STORED_BYTES:
-            raise LogError(f"the decision's text is at least {size:,} bytes; a log keeps texts of at most "
-                           f"{MAX_STORED_BYTES:,} bytes: decide it without the log (--no-log), or in smaller calls")
+        _keeps(size)
         digest.update(part)
         packed.append(deflater.compress(part))
     packed.append(deflater.flush())
     return Packed("zlib", b"".join(packed), digest.hexdigest(), size)
 
 
+def _keeps(size: int) -> None:
+    """LogError if a text of ``size`` bytes (or more) is longer than a log keeps: it could not be read back."""
+    if size > MAX_STORED_BYTES:
+        raise LogError(f"the decision's text is at least {size:,} bytes; a log keeps texts of at most "
+                       f"{MAX_STORED_BYTES:,} bytes: decide it without the log (--no-log), or in smaller calls")
+
+
 def _stored(output: bytes | Packed) -> tuple[str, bytes, str]:
     """(encoding, packed bytes, sha256 of the text) of a submission's output."""
     if isinstance(output, Packed):
         return output.encoding, output.data, output.sha256
+    _keeps(len(output))
     return (*pack(output), sha256(output))
 
 
