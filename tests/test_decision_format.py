@@ -112,3 +112,18 @@ def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_pa
     assert printed.stdout_bytes == (tmp_path / "out2.json").read_bytes()  # a dry run, printed and written
     monkeypatch.setattr(D, "CHUNK", 10**6)
     assert CliRunner().invoke(main, args + ["--no-log"]).stdout_bytes == printed.stdout_bytes  # in one chunk
+
+
+def test_a_fraction_seen_again_and_another_after_it_are_each_written_as_themselves():
+    from fractions import Fraction
+
+    from rules_engine.decide.decision import FORMAT, to_json_bytes
+
+    third, two_thirds = Fraction(1, 3), Fraction(2, 3)
+    values = [third, third, two_thirds, third, Fraction(1, 3), Fraction(1, 4), two_thirds]
+    text = to_json_bytes({"format": FORMAT, "values": values}, indent=None)
+    a = '{"numerator":1,"denominator":3,"approx":"0.333333"}'
+    b = '{"numerator":2,"denominator":3,"approx":"0.666667"}'
+    assert text.decode() == f'{{"format":"{FORMAT}","values":[{a},{a},{b},{a},{a},0.25,{b}]}}'
+    old = to_json_bytes({"values": values}, indent=None)  # the earlier format: 'p/q' texts
+    assert old == b'{"values":["1/3","1/3","2/3","1/3","1/3",0.25,"2/3"]}'

@@ -18,7 +18,7 @@ import re
 import msgspec
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .. import __version__
 from ..allocate.methods import Claim, Result, allocate
@@ -30,11 +30,26 @@ from ..rules.pyeval import exact
 from ..rules.facts import Facts
 
 ENGINES = ("python", "durable")
+def _once_each(write: Callable[[Fraction], Any]) -> Callable[[Fraction], Any]:
+    """``write``, kept for the last fraction it was given: a decision holds one fraction in several places (its
+    derived value, the rule that read it, its ranking key), written one after the other. The fraction is held,
+    so no other object can take its identity while it is kept; the pair is read and replaced whole (threads)."""
+    last: list = [(None, None)]
+
+    def written(value: Fraction) -> Any:
+        held, text = last[0]
+        if held is not value:
+            text = write(value)
+            last[0] = (value, text)
+        return text
+    return written
+
+
 def _encode_other(value: Any) -> Any:
     """What msgspec cannot write itself: a Fraction, as a decimal when it terminates, else 'p/q'; decisions written
     when read, as their list."""
     if isinstance(value, Fraction):
-        return fraction_text(value)
+        return _fraction_text(value)
     if isinstance(value, Decisions):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
@@ -46,14 +61,19 @@ FORMAT = "rules-decision/2"  # the record format of decisions made now; see sche
 def _encode_v2(value: Any) -> Any:
     """Format 2: a fraction that does not terminate is an object no consumer can take for text."""
     if isinstance(value, Fraction):
-        simple = exact(value)
-        if not isinstance(simple, Fraction):
-            return simple
-        approx = Decimal(value.numerator) / Decimal(value.denominator)
-        return {"numerator": value.numerator, "denominator": value.denominator, "approx": f"{approx:.6f}"}
+        return _fraction_object(value)
     if isinstance(value, Decisions):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+@_once_each
+def _fraction_object(value: Fraction) -> Any:
+    simple = exact(value)
+    if not isinstance(simple, Fraction):
+        return simple
+    approx = Decimal(value.numerator) / Decimal(value.denominator)
+    return {"numerator": value.numerator, "denominator": value.denominator, "approx": f"{approx:.6f}"}
 
 
 # msgspec writes decimals as exact JSON numbers in C; the json module can only write them as
@@ -121,6 +141,9 @@ def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) ->
         with batch():  # a chunk of decisions is written and encoded: thousands of objects, none cyclic
             part = encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
         yield part if start + CHUNK < len(items) else memoryview(part)[:-len(separator)]
+
+
+_fraction_text = _once_each(lambda value: fraction_text(value))
 
 
 def canonical(obj: Any) -> bytes:
