@@ -224,6 +224,8 @@ def test_a_text_packed_part_by_part_is_the_text_joined():
     assert zlib.decompress(packed.data) == whole
     chunks = list(packed.parts(chunk=100_000))
     assert b"".join(chunks) == whole and max(map(len, chunks)) <= 100_000
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        packed.sha256 = hashlib.sha256(b"another text").hexdigest()
 
 
 def test_a_packed_text_is_stored_as_the_text_would_be(log_path):
@@ -253,3 +255,14 @@ def test_a_whole_text_larger_than_the_log_keeps_is_refused_and_nothing_logged(lo
         with pytest.raises(LogError, match="at most 1,000 bytes"):
             log.append(dataclasses.replace(submission(1), output=b"x" * 1001))
         assert log.head()[0] == 0
+
+
+def test_a_packed_text_is_the_same_bytes_as_the_whole_text_packed_and_comes_back_in_parts_of_16_mib():
+    from rules_engine.record.audit import pack, pack_parts
+
+    parts = [b'{"decisions": [', b"1," * 100_000, "é".encode() * 5000, bytes(40 << 20), b"]}\n"]
+    whole = b"".join(parts)
+    packed = pack_parts(parts)
+    assert packed.data == pack(whole)[1]  # the log holds what it held when texts were packed whole
+    sizes = [len(part) for part in packed.parts()]
+    assert sizes[:2] == [1 << 24, 1 << 24] and sum(sizes) == len(whole)  # 40 MB never unpacked at once
