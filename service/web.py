@@ -474,6 +474,12 @@ class Pages:
         raise InputError.at(Location("facts"), TEXTS["en"]["no_facts"])
 
     def _simulate(self, values: dict, facts: bytes, label: str) -> dict:
+        """The simulated record, its decisions written out here, in the worker thread: the page reads them more
+        than once, and a record's decisions are written each time they are read."""
+        record = self._simulated(values, facts, label)
+        return {**record, "decisions": list(record["decisions"])}
+
+    def _simulated(self, values: dict, facts: bytes, label: str) -> dict:
         day = _day(values["as_of"])
         overrides = _overrides(values["overrides"])
         spec = _draft_or_spec(values)
