@@ -28,8 +28,8 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass, field
-from itertools import repeat
 from fractions import Fraction
+from itertools import repeat
 from typing import Mapping, NamedTuple, Sequence
 
 from .methods import WITHIN, Claim, Share, split
