@@ -266,3 +266,15 @@ def test_a_packed_text_is_the_same_bytes_as_the_whole_text_packed_and_comes_back
     assert packed.data == pack(whole)[1]  # the log holds what it held when texts were packed whole
     sizes = [len(part) for part in packed.parts()]
     assert sizes[:2] == [1 << 24, 1 << 24] and sum(sizes) == len(whole)  # 40 MB never unpacked at once
+
+
+@pytest.mark.parametrize("chunk", [1, 4096, 65_536, 1 << 20])
+def test_a_packed_text_comes_back_whole_at_any_part_size(chunk):
+    import random
+
+    from rules_engine.record.audit import pack_parts
+
+    noise = random.Random(chunk).randbytes(200_000)  # hardly compressible: parts end anywhere in the stream
+    whole = noise + b"0" * 300_000 + noise[:12_345]
+    parts = list(pack_parts([whole[:77_777], whole[77_777:]]).parts(chunk=chunk))
+    assert b"".join(parts) == whole and max(map(len, parts)) <= chunk
