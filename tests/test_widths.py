@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rules_cli.cli import main
 
@@ -69,3 +71,36 @@ def test_a_wide_terminal_gets_the_whole_table(runner):
     narrow, wide = run(runner, *args).stdout, run(runner, *args, columns="200").stdout
     assert "LDE-initiatief Sint-Niklaas 124" in wide and "LDE-initiatief Sint-Niklaas 124" not in narrow
     assert "…" in narrow and max(len(line) for line in wide.splitlines()) > 80
+
+
+# A table of 100,000 decisions took a minute through rich; one whose cells are all one cell a character is laid
+# out directly, and must come out as rich lays it out: texts with wide, combining and invisible characters, tabs,
+# newlines, spaces at either end and cells cut with an ellipsis.
+_CHARACTERS = st.sampled_from(list("ab Z09-.…") + ["é", "ë", "ĳ", "漢", "\u0301", "\u200b", "\t", "\n", "  ", "😀"])
+_TEXTS = st.lists(_CHARACTERS, max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(1, 5).flatmap(lambda n: st.tuples(
+    st.lists(_TEXTS.filter(str.strip), min_size=n, max_size=n),
+    st.lists(st.lists(_TEXTS, min_size=n, max_size=n), max_size=4),
+    st.sets(st.integers(0, n - 1)),
+    st.lists(st.integers(1, 10), min_size=n, max_size=n))))
+def test_a_table_is_laid_out_as_rich_lays_it_out(table):
+    from rules_engine.tell import render
+
+    headers, rows, right, widths = table
+    assert render._render(headers, rows, sorted(right), widths) == render._render_rich(headers, rows, sorted(right), widths)
+
+
+def test_a_table_of_plain_cells_is_laid_out_without_rich_and_one_with_a_wide_character_with_it(monkeypatch):
+    from rules_engine.tell import render
+
+    def refused(*args):
+        raise AssertionError("laid out by rich")
+
+    monkeypatch.setattr(render, "_render_rich", refused)
+    plain = render._render(["rank", "naam"], [["1", "Atelier Zuid-Oost é"], ["12", "x " * 20]], [0], [4, 12])
+    assert plain == "rank  naam\n----- ------------\n   1  Atelier Zui…\n  12  x x x x x x…"
+    with pytest.raises(AssertionError, match="laid out by rich"):
+        render._render(["rank", "naam"], [["1", "漢字"]], [0], [4, 12])
