@@ -104,3 +104,13 @@ def test_a_table_of_plain_cells_is_laid_out_without_rich_and_one_with_a_wide_cha
     assert plain == "rank  naam\n----- ------------\n   1  Atelier Zui…\n  12  x x x x x x…"
     with pytest.raises(AssertionError, match="laid out by rich"):
         render._render(["rank", "naam"], [["1", "漢字"]], [0], [4, 12])
+
+
+def test_every_character_a_table_lays_out_directly_takes_one_cell():
+    from rich.cells import cell_len
+
+    from rules_engine.tell import render
+
+    direct = [chr(c) for c in range(0x110000) if render._ONE_CELL_EACH.fullmatch(chr(c))]
+    assert len(direct) == 95 + 12 + 418 + 2 + 6 + 1 + 1 and "é" in direct and "…" in direct and "漢" not in direct and "\u0301" not in direct
+    assert all(c.isprintable() and cell_len(c) == 1 for c in direct)
