@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rules_cli.cli import main
@@ -81,6 +81,7 @@ _TEXTS = st.lists(_CHARACTERS, max_size=12).map("".join)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@example((["n", "r"], [["ab   ", "0 "], ["abcd", " 7"]], {1}, [3, 1]))  # spaces cut before a number, kept in a text
 @given(st.integers(1, 5).flatmap(lambda n: st.tuples(
     st.lists(_TEXTS.filter(str.strip), min_size=n, max_size=n),
     st.lists(st.lists(_TEXTS, min_size=n, max_size=n), max_size=4),
