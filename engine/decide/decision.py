@@ -30,6 +30,8 @@ from ..rules.pyeval import exact
 from ..rules.facts import Facts
 
 ENGINES = ("python", "durable")
+
+
 def _once_each(write: Callable[[Fraction], Any]) -> Callable[[Fraction], Any]:
     """``write``, kept for the last fraction it was given: a decision holds one fraction in several places (its
     derived value, the rule that read it, its ranking key), written one after the other. The fraction is held,
@@ -143,9 +145,6 @@ def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) ->
         yield part if start + CHUNK < len(items) else memoryview(part)[:-len(separator)]
 
 
-_fraction_text = _once_each(lambda value: fraction_text(value))
-
-
 def canonical(obj: Any) -> bytes:
     """Canonical bytes for hashing: sorted keys, no spaces, UTF-8."""
     return to_json_bytes(obj, indent=None, sort_keys=True)
@@ -155,6 +154,9 @@ def fraction_text(value: Fraction) -> str | Decimal | int:
     """A fraction as an exact int or decimal when it has one (up to 28 decimals), else as 'p/q'."""
     simple = exact(value)
     return f"{value.numerator}/{value.denominator}" if isinstance(simple, Fraction) else simple
+
+
+_fraction_text = _once_each(fraction_text)
 
 
 def fte(units: int, unit: Decimal) -> Decimal:

@@ -123,7 +123,7 @@ def _render_plain(headers: Sequence[str], rows: Sequence[Sequence[str]], right: 
             text = text if len(text) <= width else text[:width - 1] + "…"
             out.append(text.rjust(width) if index in right else text.ljust(width))
         return "  ".join(out).rstrip()
-    rule = " ".join("-" * (width + 1) for width in widths[:-1]) + (" " if len(widths) > 1 else "") + "-" * widths[-1]
+    rule = " ".join(["-" * (width + 1) for width in widths[:-1]] + ["-" * widths[-1]])
     return "\n".join([line(headers), rule, *map(line, rows)])
 
 
