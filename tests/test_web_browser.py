@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -101,8 +102,10 @@ def sign_in(driver, url: str, token: str) -> None:
     field = driver.find_element(By.ID, "token")
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)  # the skip link
     field.send_keys(token + Keys.ENTER)
-    # the form posts and the browser navigates: wait for the page after it, not the login page's heading
-    WebDriverWait(driver, 60).until(EC.staleness_of(field))
+    # the form posts and the browser navigates: wait for the page after it, not the login page's heading. Asked
+    # whether the old field is stale, Chrome at times answers that the node left the document (a WebDriverException,
+    # not a staleness): the address says it without touching the old page.
+    WebDriverWait(driver, 60).until(lambda d: urlsplit(d.current_url).path.rstrip("/") != urlsplit(url).path + "/login")
     assert wait_for(driver, "h1").text
 
 
