@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from rules_engine.rules.compile import Ruleset
-from rules_engine.tell.letter import Formatter
+from rules_engine.tell.letter import Formatter, numbers_in
 
 
 def _yaml(text: str = "") -> YAML:
@@ -152,8 +152,9 @@ def fields_of_text(text: str) -> dict:
 
 
 def changes_in_words(old: Ruleset, new: Ruleset, lang: str) -> list[str]:
-    """Per parameter, budget and period that differ: 'Minimale invullingsgraad ...: 0,95 → 0,90'."""
-    number = Formatter(lang, new)
+    """Per parameter, budget and period that differ: 'Minimale invullingsgraad ...: 0,95 → 0,90'. Each number is said
+    as written (a rate of 0.95555 as 95,555 %, never rounded to 95,56 %, which would say a change as none)."""
+    number = Formatter(lang, new, numbers_in(p.value for r in (old, new) for p in r.parameters.values()))
     lines = []
     for name, parameter in new.parameters.items():
         before = old.parameters.get(name)

@@ -3,8 +3,10 @@ the parameters' descriptions are fields; what the form changes is written into t
 as it was; a problem of the text is shown under the field it comes from, at its position in that field."""
 from __future__ import annotations
 
-from rules_engine.rules.compile import compile_text
-from rules_service.editor import apply, field_problems, fields
+import pytest
+
+from rules_engine.rules.compile import compile_file, compile_text
+from rules_service.editor import apply, changes_in_words, field_problems, fields
 
 from conftest import RULES
 
@@ -81,3 +83,18 @@ def test_a_text_yaml_cannot_read_keeps_its_problem_at_its_line():
     shown = field_problems(broken, problems)
     assert shown and all(p["field"] == "" and p["line"] > 0 for p in shown)
     assert field_problems("- a list\n- not a mapping\n", problems) == [{**p} for p in shown]
+
+
+@pytest.mark.parametrize("before, after, said", [
+    ("0.95", "0.95555", "95,00 % → 95,555 %"),  # a threshold is said as written, never rounded to 95,56 %
+    ("0.95555", "0.95556", "95,555 % → 95,556 %"),  # a change is never said as no change
+    ("0.95", "0.90", "95,00 % → 90,00 %"),
+])
+def test_a_changed_threshold_is_said_exactly(before, after, said):
+    path = RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "    value: 0.95\n" in text
+    old, new = (compile_file(path) if value == "0.95" else
+                compile_text(text.replace("    value: 0.95\n", f"    value: {value}\n"), str(path), path.parent)
+                for value in (before, after))
+    assert any(line.endswith(": " + said) for line in changes_in_words(old, new, "nl")), changes_in_words(old, new, "nl")

@@ -266,3 +266,57 @@ def test_a_tie_of_many_names_five_and_counts_the_rest(tmp_path):
     text = " ".join(as_letter_text(letter(record, ruleset, "T8", "nl")).split())
     assert "U stond gelijk met T1, T2, T3, T4, T5 en 2 andere op:" in text
     assert "Daarna besliste het dossiernummer (laagste eerst): T1; T2; T3; T4; T5; T6; en 2 andere." in text
+
+
+def _workshop(ident: str, filled: str) -> dict:
+    """A sheltered workshop of 100 FTE that filled ``filled`` FTE in each of the four quarters of the 2018 round's
+    reference period: its mean fill rate is filled / 100, exactly."""
+    quarters = [{"quarter": q, "contingent_fte": 100, "filled_fte": Decimal(filled)}
+                for q in ("2016Q3", "2016Q4", "2017Q1", "2017Q2")]
+    return {"id": ident, "name": f"Werkplaats {ident}", "province": "Limburg", "contingent_fte": 100,
+            "requested_fte": 2, "quarters": quarters}
+
+
+@pytest.mark.parametrize("filled, held, nl, en", [
+    # 94.9996% misses the 95% of the 2018 round: written with two decimals it would be 95,00 %, the threshold
+    # itself, beside "niet voldaan"; the letter writes as many decimals as it takes to fall on the right side
+    ("94.9996", False, "94,9996 %", "94.9996 %"),
+    ("95.0004", True, "95,0004 %", "95.0004 %"),  # over it, never shown as exactly it
+    ("95", True, "95,00 %", "95.00 %"),  # exactly the threshold: two decimals, as any other rate
+    ("95.004", True, "95,004 %", "95.004 %"),
+    ("92.2849", False, "92,28 %", "92.28 %"),  # far from any threshold: two decimals
+])
+@pytest.mark.parametrize("written", ["params.min_fill_rate", "0.95"])  # a parameter, or a number in the rule itself
+def test_a_rate_near_a_threshold_is_written_on_its_own_side_of_it(tmp_path, filled, held, nl, en, written):
+    text = (RULES / "sheltered-workshops" / "sheltered-workshops-2018.yaml").read_text(encoding="utf-8")
+    text = text.replace("when: fill_rate >= params.min_fill_rate", f"when: fill_rate >= {written}")
+    if written == "0.95":  # and the parameter no longer 0.95, so that only the rule's own number can tell
+        text = text.replace("    value: 0.95\n", "    value: 0.5\n")
+    folder = tmp_path / "rules" / "sheltered-workshops"
+    folder.mkdir(parents=True)
+    (folder / "sheltered-workshops-2018.yaml").write_text(text, encoding="utf-8")
+    facts = {"regions": {"Limburg": {"work_disabled": 4700}}, "applicants": [_workshop("W1", filled)]}
+    ruleset, record, _ = evaluate("sheltered-workshops", facts, dt.date(2018, 6, 20), tmp_path / "rules",
+                                  asking=Asking(simulate=True, logging=False))
+    check = next(c for c in record["decisions"][0]["reasons"] if c["rule"] == "min_fill_rate")
+    assert check["passed"] is held
+    for lang, shown in (("nl", nl), ("en", en)):
+        text = " ".join(as_letter_text(letter(record, ruleset, "W1", lang)).split())
+        assert f"over de kwartalen van de referteperiode: {shown}." in text if lang == "nl" else f": {shown}." in text
+
+
+def test_the_letter_names_the_value_it_was_ranked_by():
+    """Maatwerk 2020: MB-013 filled 321.2, 321.71, 325.99 and 326.57 of 341.2 FTE in the four quarters of 2019, a mean
+    rate of 1295.47 / 1364.8 = 94.920...%: not over the 95% that receives, which its letter can only show by its
+    rate (the rule of eligibility does not read it)."""
+    ruleset, record, _ = evaluate("maatwerk-redistribution", EXAMPLES / "maatwerk-2020.yaml", dt.date(2020, 3, 1),
+                                  RULES, asking=Asking(simulate=True, logging=False))
+    assert num(next(d for d in record["decisions"] if d["id"] == "MB-013")["rank_keys"]["fill_rate"]) == \
+        Fraction("1295.47") / Fraction("1364.8")
+    nl = " ".join(as_letter_text(letter(record, ruleset, "MB-013", "nl")).split())
+    assert ("3. Uw plaats in de rangschikking U staat op plaats 16 van de 39 aanvragers die in aanmerking komen. "
+            "De volgorde is bepaald door: gemiddelde invullingsgraad (ingevuld / contingent) over de kwartalen van de "
+            "referteperiode (hoogste eerst); dossiernummer. Uw gegevens: gemiddelde invullingsgraad (ingevuld / "
+            "contingent) over de kwartalen van de referteperiode: 94,92 %.") in nl
+    en = " ".join(as_letter_text(letter(record, ruleset, "MB-013", "en")).split())
+    assert "Your figures: " in en and ": 94.92 %." in en

@@ -7,6 +7,7 @@ rules needed, and for a failed rule its ``reason:``. No parameter names, no code
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import textwrap
@@ -14,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ..rules import expr as E
 from ..rules.compile import Ruleset
 from .explain import _find
 
@@ -150,7 +152,7 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
     """The letter to one applicant, as sections of paragraphs (``explain``'s shape, for the same renderers)."""
     w = WORDS[lang]
     decision = _find(record, applicant)
-    fmt = Formatter(lang, ruleset)
+    fmt = Formatter(lang, ruleset, thresholds(record, ruleset))
     head = [w["intro"].format(name=decision.get("name") or decision["id"], id=decision["id"],
                               title=record["ruleset"]["title"], version=record["ruleset"]["version"],
                               as_of=fmt.date(dt.date.fromisoformat(record["as_of"]))),
@@ -159,7 +161,7 @@ def letter(record: dict, ruleset: Ruleset, applicant: str, lang: str = "nl", fac
     sections = [{"title": w["title"], "lines": head}, _eligibility(decision, ruleset, fmt, w, facts)]
     number = 2
     if decision["eligible"]:
-        sections += [_priority(decision, ruleset, w, lang), _ranking(record, decision, ruleset, w, lang)]
+        sections += [_priority(decision, ruleset, w, lang), _ranking(record, decision, ruleset, fmt, w)]
         number = 4
     sections.append(_allocation(record, decision, ruleset, fmt, w, number))
     sections.append({"title": "", "lines": [w["closing"]]})
@@ -187,17 +189,18 @@ def _and(items: list[str], w: dict) -> str:
 class Formatter:
     """Numbers, rates and dates as a reader of ``lang`` writes them."""
 
-    def __init__(self, lang: str, ruleset: Ruleset):
+    def __init__(self, lang: str, ruleset: Ruleset, thresholds: tuple = ()):
         self.lang = lang
         self.locale = LOCALES[lang]
         self.ruleset = ruleset
+        self.thresholds = thresholds  # what a value rounded for the reader must stay on its own side of
 
     def number(self, value: Any) -> str:
         from babel.numbers import format_decimal
 
         exact = _exact(value)
-        if isinstance(exact, Fraction):  # no fraction in a letter: four decimals are plenty
-            exact = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.0001"))
+        if isinstance(exact, Fraction):  # no fraction in a letter: four decimals are plenty, unless near a threshold
+            exact = on_its_side(exact, 4, self.thresholds)
         return format_decimal(exact, format="#,##0.##########", locale=self.locale)
 
     @staticmethod
@@ -215,9 +218,9 @@ class Formatter:
     def rate(self, value: Any) -> str:
         from babel.numbers import format_percent
 
-        exact = _exact(value)
-        ratio = Decimal(exact.numerator) / Decimal(exact.denominator) if isinstance(exact, Fraction) else Decimal(exact)
-        return format_percent(ratio, "#,##0.00 %", locale=self.locale)
+        percent = on_its_side(Fraction(_exact(value)), 2, self.thresholds, scale=100)
+        places = max(2, -percent.as_tuple().exponent)
+        return format_percent(percent.scaleb(-2), "#,##0." + "0" * places + " %", locale=self.locale)
 
     def date(self, value: dt.date) -> str:
         from babel.dates import format_date
@@ -261,6 +264,42 @@ _FRACTION_TEXT = re.compile(r"-?[0-9]+/[1-9][0-9]*")  # 'p/q' as a record of for
 def _is_fraction_text(value: Any) -> bool:
     """A text that is an exact fraction 'p/q'; '2018/06/20' or '1/0' is text, shown as given."""
     return isinstance(value, str) and _FRACTION_TEXT.fullmatch(value) is not None
+
+
+def on_its_side(value: Fraction, places: int, thresholds: tuple, scale: int = 1) -> Decimal:
+    """``value`` times ``scale``, rounded to ``places`` decimals or as many more as it takes for the rounded number to
+    stand on the same side of every threshold as the value itself: a rate of 94.9996% that misses 95% is written
+    94,9996 %, never 95,00 %, and one just over it never as exactly it."""
+    for more in range(places, places + 16):
+        shown = (Decimal(value.numerator) * scale / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-more))
+        written = Fraction(shown) / scale
+        if all((written < t) == (value < t) and (written == t) == (value == t) for t in thresholds):
+            break
+    return shown
+
+
+def thresholds(record: dict, ruleset: Ruleset) -> tuple[Fraction, ...]:
+    """The numbers the decision's values were held against: its parameters and the numbers written in its rules'
+    conditions and its steps' ``for``."""
+    trees = [rule.condition for rule in (*ruleset.eligibility, *ruleset.tiers)]
+    trees += [step.when for step in ruleset.allocation.steps if step.when is not None]
+    return numbers_in([*(record.get("parameters") or {}).values(), *(node.value for tree in trees
+                                                                     for node in _literals(tree))])
+
+
+def numbers_in(values: Any) -> tuple[Fraction, ...]:
+    """The exact numbers among ``values`` (as a decision or a rule file holds them), each once, in order."""
+    return tuple(sorted({Fraction(number) for number in map(_exact, values) if number is not None}))
+
+
+def _literals(node: Any) -> list:
+    if isinstance(node, E.Literal):
+        return [node]
+    if isinstance(node, (list, tuple)):
+        return [found for item in node for found in _literals(item)]
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return [found for field in dataclasses.fields(node) for found in _literals(getattr(node, field.name))]
+    return []
 
 
 def _exact(value: Any) -> Any:
@@ -366,7 +405,8 @@ def _priority(decision: dict, ruleset: Ruleset, w: dict, lang: str) -> dict:
     return {"title": w["priority"], "lines": lines}
 
 
-def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict, lang: str) -> dict:
+def _ranking(record: dict, decision: dict, ruleset: Ruleset, fmt: Formatter, w: dict) -> dict:
+    lang = fmt.lang
     keys = []
     for key in ruleset.ranking:
         name = key.text
@@ -381,7 +421,19 @@ def _ranking(record: dict, decision: dict, ruleset: Ruleset, w: dict, lang: str)
         order = w["high_first"] if key.descending else w["low_first"]
         keys.append(f"{words} ({order})" if name not in ("id",) and not name.startswith("lottery(") else words)
     lines = [w["rank"].format(rank=decision["rank"], count=record["eligible"], keys="; ".join(keys))]
+    figures = _ranked_by(decision, ruleset, fmt)
+    if figures:
+        lines.append(w["figures"].format(figures="; ".join(figures)))
     return {"title": w["ranking"], "lines": lines + _tie(record, decision, ruleset, w, keys[:-1])}
+
+
+def _ranked_by(decision: dict, ruleset: Ruleset, fmt: Formatter) -> list[str]:
+    """The applicant's own values of the ranking keys that section 1 did not show (a rate a step went by, say)."""
+    shown = {name for check in decision["reasons"] for name in check["values"]}
+    values = decision.get("rank_keys") or {}
+    return _figures({"values": {key.text: values[key.text] for key in ruleset.ranking if key.text in values
+                                and key.text not in shown and key.text not in ("tier", "id")
+                                and not key.text.startswith("lottery(")}}, ruleset, fmt)
 
 
 def _tie(record: dict, decision: dict, ruleset: Ruleset, w: dict, before: list[str]) -> list[str]:
