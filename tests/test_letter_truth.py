@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 
 from rules_engine.api import Asking, evaluate
-from rules_engine.tell.letter import as_letter_text, letter
+from rules_engine.tell.letter import as_letter_text, letter, on_its_side
 
 from conftest import EXAMPLES, RULES
 
@@ -320,3 +320,12 @@ def test_the_letter_names_the_value_it_was_ranked_by():
             "contingent) over de kwartalen van de referteperiode: 94,92 %.") in nl
     en = " ".join(as_letter_text(letter(record, ruleset, "MB-013", "en")).split())
     assert "Your figures: " in en and ": 94.92 %." in en
+
+
+def test_a_large_value_near_a_threshold_takes_the_decimals_it_needs():
+    # 10^20 + 2/3 against a threshold 10^-9 above it: as a percentage 10^22 + 66.666...; rounded up at the k-th
+    # decimal it exceeds the value by 10^-k / 3, which stays under the 10^-7 to the threshold from k = 7 on: thirty
+    # digits, more than the 28 of the default decimal context
+    value = Fraction(10**20) + Fraction(2, 3)
+    assert on_its_side(value, 2, (value + Fraction(1, 10**9),), scale=100) == \
+        Decimal("10000000000000000000066.6666667")

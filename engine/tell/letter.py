@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 import textwrap
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -270,11 +270,12 @@ def on_its_side(value: Fraction, places: int, thresholds: tuple, scale: int = 1)
     """``value`` times ``scale``, rounded to ``places`` decimals or as many more as it takes for the rounded number to
     stand on the same side of every threshold as the value itself: a rate of 94.9996% that misses 95% is written
     94,9996 %, never 95,00 %, and one just over it never as exactly it."""
-    for more in range(places, places + 16):
-        shown = (Decimal(value.numerator) * scale / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-more))
-        written = Fraction(shown) / scale
-        if all((written < t) == (value < t) and (written == t) == (value == t) for t in thresholds):
-            break
+    with localcontext(prec=60):  # a large value with many decimals still fits: quantize never raises
+        for more in range(places, places + 16):
+            shown = (Decimal(value.numerator) * scale / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-more))
+            written = Fraction(shown) / scale
+            if all((written < t) == (value < t) and (written == t) == (value == t) for t in thresholds):
+                break
     return shown
 
 
