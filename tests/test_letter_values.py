@@ -74,3 +74,22 @@ def test_a_letter_quotes_a_text_of_slashes_and_digits_as_given(tmp_path):
     record = decide(ruleset, facts, dt.date(2018, 6, 20), kind="simulation")
     text = " ".join(as_letter_text(letter(record, ruleset, "A", "nl")).split())
     assert "ref: 2018/06/20" in text
+
+
+@pytest.mark.parametrize("value, nl", [
+    (Fraction(99996, 100000), "99,996 %"),  # not all of it: never written as 100,00 %
+    (Fraction(1, 3), "33,33 %"),
+    (Fraction(4, 100000), "0,004 %"),  # not nothing: never written as 0,00 %
+    (Fraction(1), "100,00 %"), (Fraction(0), "0,00 %"),
+])
+def test_a_rate_is_all_or_nothing_only_when_it_is(value, nl):
+    assert Formatter("nl", LDE).rate(value) == nl
+
+
+@pytest.mark.parametrize("value, nl", [
+    (Fraction(1, 30000), "0,00003"),  # a share that is not nothing is never written as 0
+    (Fraction(-1, 30000), "-0,00003"),
+    (Fraction(1, 3), "0,3333"),
+])
+def test_a_number_is_nothing_only_when_it_is(value, nl):
+    assert Formatter("nl", LDE).number(value) == nl

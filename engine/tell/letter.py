@@ -200,7 +200,7 @@ class Formatter:
 
         exact = _exact(value)
         if isinstance(exact, Fraction):  # no fraction in a letter: four decimals are plenty, unless near a threshold
-            exact = on_its_side(exact, 4, self.thresholds)
+            exact = on_its_side(exact, 4, (*self.thresholds, _NONE))
         return format_decimal(exact, format="#,##0.##########", locale=self.locale)
 
     @staticmethod
@@ -218,7 +218,7 @@ class Formatter:
     def rate(self, value: Any) -> str:
         from babel.numbers import format_percent
 
-        percent = on_its_side(Fraction(_exact(value)), 2, self.thresholds, scale=100)
+        percent = on_its_side(Fraction(_exact(value)), 2, (*self.thresholds, _NONE, _ALL), scale=100)
         places = max(2, -percent.as_tuple().exponent)
         return format_percent(percent.scaleb(-2), "#,##0." + "0" * places + " %", locale=self.locale)
 
@@ -264,6 +264,9 @@ _FRACTION_TEXT = re.compile(r"-?[0-9]+/[1-9][0-9]*")  # 'p/q' as a record of for
 def _is_fraction_text(value: Any) -> bool:
     """A text that is an exact fraction 'p/q'; '2018/06/20' or '1/0' is text, shown as given."""
     return isinstance(value, str) and _FRACTION_TEXT.fullmatch(value) is not None
+
+
+_NONE, _ALL = Fraction(0), Fraction(1)  # nothing and all of it are said only of what is exactly that
 
 
 def on_its_side(value: Fraction, places: int, thresholds: tuple, scale: int = 1) -> Decimal:
