@@ -128,6 +128,28 @@ def test_shipped_rules_pass_lint(runner):
     assert invoke(runner, "validate", "--strict", RULES).exit_code == 0
 
 
+def test_the_example_policies_pass_lint(runner):
+    result = invoke(runner, "lint", RULES.parent / "examples" / "policies")
+    assert result.exit_code == 0 and result.stdout.strip() == "0 finding(s) in 4 rule file(s)", result.stdout
+
+
+def test_a_field_a_letter_names_without_a_dutch_label_is_a_lint_finding():
+    # a Dutch letter names what a rule read by the facts schema's x-label; without one it wrote the field's own
+    # (English) name: "granted from" in "De volgorde is bepaald door: granted from (laagste eerst)"
+    schema = (RULES.parent / "schemas" / "lde.facts.schema.json").read_text(encoding="utf-8")
+    data = json.loads(schema)
+    fields = data["$defs"]["applicant"]["properties"]
+    del fields["realisation_rate"]["x-label"]
+    del fields["assessment"]["properties"]["guidance_actions"]["x-label"]
+    text = rule_file("lde").read_text(encoding="utf-8")
+    ruleset = compile_text(text, "x.yaml", schema_text=json.dumps(data))
+    findings = [f for f in lint_ruleset(ruleset, today=dt.date(2018, 7, 1)) if f.code == "missing-label"]
+    assert {f.subject for f in findings} == {"realisation_rate", "assessment.guidance_actions"}
+    assert "a Dutch letter would call it 'realisation rate'" in str(findings[-1]) + str(findings[0])
+    assert not [f for f in lint_ruleset(compile_text(text, "x.yaml"), today=dt.date(2018, 7, 1))
+                if f.code == "missing-label"]
+
+
 def test_lint_findings():
     text = rule_file("lde").read_text(encoding="utf-8")
     shadow = text.replace("when: contingent_fte < params.small_initiative_fte and merged_on >= params.lde_regulation_in_force",

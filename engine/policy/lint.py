@@ -33,6 +33,7 @@ from typing import Any, Iterable
 from ..rules import expr as E
 from ..rules.checker import deref as _deref, kind_of_schema
 from ..rules.compile import Ruleset
+from ..tell.letter import field_label, label
 from .figures import stale_figures
 from .findings import Finding
 
@@ -265,6 +266,7 @@ def lint_ruleset(ruleset: Ruleset, later_exists: bool = False, today: dt.date | 
                 break
     findings += _unused(ruleset)
     findings += _untranslated(ruleset)
+    findings += _unlabelled(ruleset)
     findings += _negative_caps(ruleset)
     findings += stale_figures(previous, ruleset)
     findings += _ranking_and_period(ruleset, later_exists, today or dt.date.today())
@@ -302,6 +304,25 @@ def _untranslated(ruleset: Ruleset) -> list[Finding]:
 
 
 INF = float("inf")
+
+
+def _unlabelled(ruleset: Ruleset) -> list[Finding]:
+    """A field a letter names (what a rule read, a ranking key) has a Dutch label in the facts schema (``x-label``):
+    else a Dutch letter calls it by its field's name, in English words ('granted from')."""
+    derived = {d.name for d in ruleset.derived}
+    named = [name for rule in ruleset.eligibility + ruleset.tiers for name in rule.reads]
+    named += [key.text for key in ruleset.ranking]
+    findings = []
+    for name in dict.fromkeys(named):
+        path = name.split(".")
+        if path[0] in derived or path[0] not in ruleset.applicant_fields or name in ("id", "name"):
+            continue
+        if field_label(ruleset, path, "nl") is None:
+            findings.append(Finding(ruleset.locations["facts"], "missing-label", name,
+                                    f"field '{name}' is named in letters but has no Dutch label: a Dutch letter would "
+                                    f"call it '{label(ruleset, name)}' (\"x-label\": {{\"nl\": ...}} in the facts "
+                                    "schema)"))
+    return findings
 
 
 def _negative_caps(ruleset: Ruleset) -> list[Finding]:

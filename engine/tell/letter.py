@@ -326,8 +326,12 @@ def label(ruleset: Ruleset, name: str, lang: str = "nl") -> str:
     for derived in ruleset.derived:
         if derived.name == name:
             return _first_clause(say(ruleset, derived.description, lang))
-    found = _schema_label({"properties": ruleset.applicant_fields}, name.split("."), lang)
-    return found or name.split(".")[-1].replace("_", " ")
+    return field_label(ruleset, name.split("."), lang) or name.split(".")[-1].replace("_", " ")
+
+
+def field_label(ruleset: Ruleset, path: list[str], lang: str) -> str | None:
+    """The label of an applicant's field (``path``, nested) in ``lang``, as its facts schema gives it; else None."""
+    return _schema_label({"properties": ruleset.applicant_fields}, path, lang)
 
 
 def _schema_label(schema: Any, path: list[str], lang: str) -> str | None:
