@@ -329,3 +329,37 @@ def test_a_large_value_near_a_threshold_takes_the_decimals_it_needs():
     value = Fraction(10**20) + Fraction(2, 3)
     assert on_its_side(value, 2, (value + Fraction(1, 10**9),), scale=100) == \
         Decimal("10000000000000000000066.6666667")
+
+
+@pytest.mark.parametrize("gap, shown", [
+    (Fraction(1, 10**10), "94.99999999"),  # 10^-8 of a percent below: eight decimals tell it apart
+    (-Fraction(1, 10**10), "95.00000001"),
+    # 10^-28 of a percent below: no rounding to 26 decimals (24 more than the usual two) tells it apart; cut down
+    (Fraction(1, 10**30), "94." + "9" * 26),
+    (-Fraction(1, 10**30), "95." + "0" * 25 + "1"),  # and above it, cut up
+])
+def test_a_rate_a_hair_from_a_threshold_stays_on_its_side(gap, shown):
+    assert str(on_its_side(Fraction(95, 100) - gap, 2, (Fraction(95, 100),), scale=100)) == shown
+
+
+def test_a_number_in_a_steps_for_is_a_threshold_too(tmp_path):
+    # maatwerk 2020 with the recipients' 95% written in the step itself (the parameter set apart at 0.5): a company
+    # that filled 95.0004 of 100 FTE each quarter receives, and its letter says 95,0004 %, not 95,00 %
+    text = (RULES / "maatwerk-redistribution" / "maatwerk-redistribution-2020.yaml").read_text(encoding="utf-8")
+    text = text.replace("for: fill_rate > params.recipient_threshold", "for: fill_rate > 0.95")
+    text = text.replace("  recipient_threshold:\n    value: 0.95\n", "  recipient_threshold:\n    value: 0.5\n")
+    folder = tmp_path / "rules" / "maatwerk-redistribution"
+    folder.mkdir(parents=True)
+    (folder / "maatwerk-redistribution-2020.yaml").write_text(text, encoding="utf-8")
+    quarters = lambda filled: [{"quarter": f"2019Q{q}", "contingent_fte": 100, "filled_fte": Decimal(filled)}  # noqa
+                               for q in range(1, 5)]
+    facts = {"regions": {"Limburg": {"work_disabled": 4700}}, "applicants": [
+        {"id": "M1", "name": "Maatwerk M1", "province": "Limburg", "contingent_fte": 100, "requested_fte": 2,
+         "quarters": quarters("95.0004")},
+        {"id": "M2", "name": "Maatwerk M2", "province": "Limburg", "contingent_fte": 100, "requested_fte": 2,
+         "quarters": quarters("80")}]}
+    ruleset, record, _ = evaluate("maatwerk-redistribution", facts, dt.date(2020, 3, 1), tmp_path / "rules",
+                                  asking=Asking(simulate=True, logging=False))
+    assert next(d for d in record["decisions"] if d["id"] == "M1")["allocated_fte"] > 0
+    nl = " ".join(as_letter_text(letter(record, ruleset, "M1", "nl")).split())
+    assert "over de kwartalen van de referteperiode: 95,0004 %." in nl
