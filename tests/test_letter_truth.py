@@ -13,7 +13,8 @@ from fractions import Fraction
 import pytest
 
 from rules_engine.api import Asking, evaluate
-from rules_engine.tell.letter import as_letter_text, letter, on_its_side
+from rules_engine.tell.letter import as_letter_text, letter
+from rules_engine.tell.rounding import on_its_side
 
 from conftest import EXAMPLES, RULES
 

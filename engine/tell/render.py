@@ -5,12 +5,13 @@ import csv
 import io
 import itertools
 import re
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Sequence
 
 from ..errors import escape_text
 from ..rules.expr import format_decimal
+from .rounding import ALL, NONE, on_its_side
 
 
 def terminal_width() -> int:
@@ -61,13 +62,11 @@ def problem_lines(problems: Sequence, shown: int = 10) -> list[str]:
 
 
 def percent(rate: Decimal | Fraction | None) -> str:
-    """A rate as a percentage with two decimals, rounded half to even from its exact value."""
+    """A rate as a percentage with two decimals, rounded half to even from its exact value; with more where two would
+    say all or nothing of what is not (99.996%, never 100.00%)."""
     if rate is None:
         return "-"
-    exact = Fraction(rate) * 100
-    with localcontext(prec=60):
-        value = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.01"))
-    return f"{value}%"
+    return f"{on_its_side(Fraction(rate), 2, (NONE, ALL), scale=100)}%"
 
 
 def shorten(text: str, width: int) -> str:
