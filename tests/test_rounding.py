@@ -8,6 +8,7 @@ from fractions import Fraction
 import pytest
 
 from rules_engine.tell.render import percent
+from rules_engine.tell.rounding import on_its_side
 
 
 @pytest.mark.parametrize("rate, shown", [
@@ -19,3 +20,17 @@ from rules_engine.tell.render import percent
 ])
 def test_a_table_rate_is_all_or_nothing_only_when_it_is(rate, shown):
     assert percent(rate) == shown
+
+
+def test_a_hair_below_a_threshold_that_no_decimal_reaches_is_cut_down():
+    # 2/3 has no decimal form: 10^-40 below it, rounding to 26 decimals gives ...667, above it, at every width the
+    # loop tries; the figure is then cut down, to ...666 (26 sixes), below it as the value is
+    value = Fraction(2, 3) - Fraction(1, 10**40)
+    assert on_its_side(value, 2, (Fraction(2, 3),)) == Decimal("0." + "6" * 26)
+
+
+def test_a_hair_above_one_threshold_and_below_another_is_cut_toward_the_one_it_is_above():
+    # 10^-40 above 1/3 and below all of it (1): as a percentage 33.333..., rounded at any width up to the 26th
+    # decimal, is under 1/3; cut up, 33.33...34 (25 threes and a four), over 1/3 and still under 100%
+    value = Fraction(1, 3) + Fraction(1, 10**40)
+    assert on_its_side(value, 2, (Fraction(1, 3), Fraction(1)), scale=100) == Decimal("33." + "3" * 25 + "4")
