@@ -93,3 +93,13 @@ def test_a_rate_is_all_or_nothing_only_when_it_is(value, nl):
 ])
 def test_a_number_is_nothing_only_when_it_is(value, nl):
     assert Formatter("nl", LDE).number(value) == nl
+
+
+def test_a_rate_a_hair_over_all_of_it_keeps_every_decimal_it_needs():
+    # 10^-40 over 100%: twenty-six decimals and three digits before them, more than a decimal context of 28 holds
+    assert Formatter("nl", LDE).rate(Fraction(1) + Fraction(1, 10**40)) == "100," + "0" * 25 + "1 %"
+
+
+def test_a_number_keeps_the_decimals_it_needs_past_ten():
+    # 10^-12 is not nothing: twelve decimals, past the ten a written number was cut to
+    assert Formatter("nl", LDE).number(Fraction(1, 10**12)) == "0,000000000001"

@@ -34,3 +34,18 @@ def test_a_hair_above_one_threshold_and_below_another_is_cut_toward_the_one_it_i
     # decimal, is under 1/3; cut up, 33.33...34 (25 threes and a four), over 1/3 and still under 100%
     value = Fraction(1, 3) + Fraction(1, 10**40)
     assert on_its_side(value, 2, (Fraction(1, 3), Fraction(1)), scale=100) == Decimal("33." + "3" * 25 + "4")
+
+
+@pytest.mark.parametrize("value, shown", [
+    (Fraction(2, 3), "0." + "6" * 25 + "7"),  # the value is the threshold, which no decimal reaches: the closest
+    (Fraction(1, 3), "0." + "3" * 26),
+])
+def test_a_value_that_is_a_threshold_no_decimal_reaches_is_rounded_half_to_even(value, shown):
+    assert str(on_its_side(value, 2, (value,))) == shown
+
+
+def test_a_value_of_fifty_digits_a_hair_below_a_threshold_is_cut_with_all_its_decimals():
+    # 10^53 + 1/2 as the threshold, 10^-40 below it: fifty-four digits before the point and twenty-six after, the
+    # eighty a figure may have
+    threshold = Fraction(10**53) + Fraction(1, 2)
+    assert str(on_its_side(threshold - Fraction(1, 10**40), 2, (threshold,))) == "1" + "0" * 53 + ".4" + "9" * 25

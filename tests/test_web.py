@@ -326,8 +326,12 @@ def test_a_draft_is_never_in_force_on_the_rules_page(site, monkeypatch):
         def today(cls):
             return cls(2019, 1, 15)
 
+    import types
+
     from rules_service import web
-    monkeypatch.setattr(web.dt, "date", Day)
+    # the page's own view of the date module, not the module itself: a ruleset compiled (and cached) while the date
+    # module were patched would hold Day objects, which no later test could write as JSON
+    monkeypatch.setattr(web, "dt", types.SimpleNamespace(**{**vars(real), "date": Day}))
     app, tokens, _log = site
     page = signed_in(app, tokens["auditor"]).get("/rules").text
     rows = [re.sub(r"<[^>]+>", " ", row).split() for row in page.split("<tr")[1:]]

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 import textwrap
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -202,7 +202,7 @@ class Formatter:
         exact = _exact(value)
         if isinstance(exact, Fraction):  # no fraction in a letter: four decimals are plenty, unless near a threshold
             exact = on_its_side(exact, 4, (*self.thresholds, _NONE))
-        return format_decimal(exact, format="#,##0.##########", locale=self.locale)
+        return _decimal(exact, self.locale)
 
     @staticmethod
     def number_in(lang: str, value: Any) -> str:
@@ -213,15 +213,16 @@ class Formatter:
         if exact is None:
             return str(value)
         if isinstance(exact, Fraction):
-            exact = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.0001"))
-        return format_decimal(exact, format="#,##0.##########", locale=LOCALES[lang])
+            exact = on_its_side(exact, 4, (_NONE,))
+        return _decimal(exact, LOCALES[lang])
 
     def rate(self, value: Any) -> str:
         from babel.numbers import format_percent
 
         percent = on_its_side(Fraction(_exact(value)), 2, (*self.thresholds, _NONE, _ALL), scale=100)
         places = max(2, -percent.as_tuple().exponent)
-        return format_percent(percent.scaleb(-2), "#,##0." + "0" * places + " %", locale=self.locale)
+        with localcontext(prec=100):  # Babel computes in the current context: every digit kept is kept whole
+            return format_percent(Decimal(f"{percent}E-2"), "#,##0." + "0" * places + " %", locale=self.locale)
 
     def date(self, value: dt.date) -> str:
         from babel.dates import format_date
@@ -312,6 +313,16 @@ def label(ruleset: Ruleset, name: str, lang: str = "nl") -> str:
         if derived.name == name:
             return _first_clause(say(ruleset, derived.description, lang))
     return field_label(ruleset, name.split("."), lang) or name.split(".")[-1].replace("_", " ")
+
+
+_EVERY_DECIMAL = "#,##0." + "#" * 60  # a number is written with the decimals it has: rounding was done before
+
+
+def _decimal(value: Any, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    with localcontext(prec=120):  # Babel computes in the current context: every digit kept is kept whole
+        return format_decimal(value, format=_EVERY_DECIMAL, locale=locale)
 
 
 def field_label(ruleset: Ruleset, path: list[str], lang: str) -> str | None:
