@@ -49,3 +49,16 @@ def test_a_value_of_fifty_digits_a_hair_below_a_threshold_is_cut_with_all_its_de
     # eighty a figure may have
     threshold = Fraction(10**53) + Fraction(1, 2)
     assert str(on_its_side(threshold - Fraction(1, 10**40), 2, (threshold,))) == "1" + "0" * 53 + ".4" + "9" * 25
+
+
+def test_a_value_that_is_a_threshold_no_decimal_reaches_beside_others_is_still_rounded_half_to_even():
+    # 1/3 as a threshold beside nothing and all of it: it is on its own side of 0 and of 1 at every width, so only
+    # the one no decimal reaches is never met, and the figure stays the closest, not cut up
+    assert str(on_its_side(Fraction(1, 3), 2, (Fraction(0), Fraction(1, 3), Fraction(1)))) == "0." + "3" * 26
+
+
+@pytest.mark.parametrize("places", [1, 3])
+def test_a_hair_takes_at_most_the_usual_decimals_and_24_more(places):
+    # 10^-40 below 1/2: no width up to places + 24 tells it apart, so it is cut down at exactly that width
+    assert str(on_its_side(Fraction(1, 2) - Fraction(1, 10**40), places, (Fraction(1, 2),))) == \
+        "0.4" + "9" * (places + 23)
