@@ -148,6 +148,14 @@ def test_a_field_a_letter_names_without_a_dutch_label_is_a_lint_finding():
     assert "a Dutch letter would call it 'realisation rate'" in str(findings[-1]) + str(findings[0])
     assert not [f for f in lint_ruleset(compile_text(text, "x.yaml"), today=dt.date(2018, 7, 1))
                 if f.code == "missing-label"]
+    # with on_invalid: exclude, a letter to an application set aside names the field that was wrong, whichever
+    del fields["province"]["x-label"]
+    excluding = text.replace("  schema: lde.facts.schema.json\n", "  schema: lde.facts.schema.json\n  on_invalid: exclude\n")
+    assert excluding != text
+    for rule_text, province in ((text, False), (excluding, True)):
+        codes = {f.subject for f in lint_ruleset(compile_text(rule_text, "x.yaml", schema_text=json.dumps(data)),
+                                                 today=dt.date(2018, 7, 1)) if f.code == "missing-label"}
+        assert ("province" in codes) is province
 
 
 def test_lint_findings():

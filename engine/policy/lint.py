@@ -307,11 +307,13 @@ INF = float("inf")
 
 
 def _unlabelled(ruleset: Ruleset) -> list[Finding]:
-    """A field a letter names (what a rule read, a ranking key) has a Dutch label in the facts schema (``x-label``):
+    """A field a letter names (what a rule read, a ranking key; with ``on_invalid: exclude``, any) has a Dutch label in the facts schema (``x-label``):
     else a Dutch letter calls it by its field's name, in English words ('granted from')."""
     derived = {d.name for d in ruleset.derived}
     named = [name for rule in ruleset.eligibility + ruleset.tiers for name in rule.reads]
     named += [key.text for key in ruleset.ranking]
+    if ruleset.on_invalid == "exclude":  # a letter to an application set aside names the field that was wrong
+        named += list(ruleset.applicant_fields)
     findings = []
     for name in dict.fromkeys(named):
         path = name.split(".")
