@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from rules_engine.tell.render import percent
+from rules_engine.tell.render import cell, percent
 from rules_engine.tell.rounding import on_its_side
 
 
@@ -62,3 +62,11 @@ def test_a_hair_takes_at_most_the_usual_decimals_and_24_more(places):
     # 10^-40 below 1/2: no width up to places + 24 tells it apart, so it is cut down at exactly that width
     assert str(on_its_side(Fraction(1, 2) - Fraction(1, 10**40), places, (Fraction(1, 2),))) == \
         "0.4" + "9" * (places + 23)
+
+
+@pytest.mark.parametrize("value, shown", [
+    (Fraction(1, 30000), "0.00003"),  # a quota above nothing is never 0.0000
+    (Fraction(2, 3), "0.6667"), (Fraction(1, 8), "0.125"), (Fraction(-1, 30000), "-0.00003"),
+])
+def test_a_table_cell_of_a_fraction_is_nothing_only_when_it_is(value, shown):
+    assert cell(value) == shown

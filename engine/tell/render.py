@@ -35,8 +35,7 @@ def wrap(text: str, indent: str = "    ", width: int | None = None) -> str:
 def cell(value: Any) -> str:
     if isinstance(value, Fraction):
         exact = value.denominator & (value.denominator - 1) == 0 or 10**12 % value.denominator == 0
-        value = Decimal(value.numerator) / Decimal(value.denominator) if exact else \
-            (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001"))
+        value = Decimal(value.numerator) / Decimal(value.denominator) if exact else on_its_side(value, 4, (NONE,))
     if value is None:
         return "-"
     if isinstance(value, bool):
