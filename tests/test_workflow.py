@@ -112,6 +112,28 @@ def test_diff_with_set_on_one_ruleset(runner):
     assert invoke(runner, "diff", "lde", example("lde"), "--rules-dir", RULES).exit_code == 2
 
 
+@pytest.mark.parametrize("old, new, facts, as_of", [
+    ("sheltered-workshops@2018.1", "sheltered-workshops@2019.1", "sheltered-workshops", "2019-04-01"),
+    ("maatwerk-redistribution", None, "maatwerk", "2020-03-01"),  # steps with a reduction: reduced and change too
+])
+def test_a_diff_compares_outcomes_without_writing_a_trace(monkeypatch, old, new, facts, as_of):
+    # the impact of a change over 100,000 applicants wrote both sides' full decisions, trace and all, to compare four
+    # fields (10 s and 923 MB); the outcomes compared are those of the decisions written out in full
+    from rules_engine.decide.evaluate import Assessment
+    from rules_engine.policy.diff import changed_applicants
+
+    day = dt.date.fromisoformat(as_of)
+    path = RULES.parent / "examples" / ("maatwerk-2020.yaml" if facts == "maatwerk" else f"{facts}-2018.yaml")
+    rulesets = [resolve(old, RULES, day), resolve(new, RULES, day) if new else
+                resolve(old, RULES, day, {"reduction_threshold": "0.92"})]
+    before, after = (decide(r, load_facts(path, r), day) for r in rulesets)
+    expected = changed_applicants({**before, "decisions": list(before["decisions"])},
+                                  {**after, "decisions": list(after["decisions"])})
+    assert expected
+    monkeypatch.setattr(Assessment, "trace", lambda self: pytest.fail("a trace written to compare outcomes"))
+    assert changed_applicants(before, after) == expected
+
+
 def test_changed_applicants_ignores_unchanged():
     a = {"decisions": [{"id": "x", "eligible": True, "tier": 1, "rank": 1, "allocated_fte": Decimal(1)}]}
     b = {"decisions": [{"id": "x", "eligible": True, "tier": 1, "rank": 1, "allocated_fte": Decimal("1.0")}]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import hashlib
 import math
@@ -232,10 +233,11 @@ def _writer(ruleset: Ruleset, facts: Facts, result: Result, outcome: Any, caps: 
     reduces = ruleset.allocation.reduces
     derived = tuple(d.name for d in ruleset.derived)
 
-    def write(item: Any) -> dict:
+    def write(item: Any, brief: bool = False) -> dict:
+        """The decision of ``item``; ``brief``: without its trace (``Decisions.outcomes``)."""
         if not isinstance(item, Assessment):
             return _excluded_decision(*item, reduces)
-        decision = _decision(ruleset, item, result.grants.get(item.id), split, derived)
+        decision = _decision(ruleset, item, result.grants.get(item.id), split, derived, brief)
         if outcome is not None:
             decision = step_decision(ruleset, decision, outcome, reduces)
         elif caps and decision["allocation"] is not None:
@@ -369,7 +371,7 @@ def _record(ruleset: Ruleset, facts: Facts, as_of: dt.date, engine: str, assessm
         "regions": _regions(ruleset, result, assessments),
         "pool": {"rounds_fte": [fte(u, unit) for u in result.pool_rounds],
                  "pooled_fte": fte(sum(result.pool_rounds), unit)},
-        "decisions": Decisions(ordered + list(facts.excluded), write),
+        "decisions": Decisions(ordered + list(facts.excluded), write, functools.partial(write, brief=True)),
     }
 
 
@@ -408,9 +410,10 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
     return out
 
 
-def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, derived: tuple) -> dict:
+def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, derived: tuple,
+              brief: bool = False) -> dict:
     env = a.env
-    checks, tier_checks = a.trace()
+    checks, tier_checks = ([], []) if brief else a.trace()
     return {
         "id": a.id,
         "name": env.get("name"),

@@ -13,13 +13,19 @@ from typing import Any
 
 
 class Decisions(Sequence):
-    """The decisions of ``items``, each written by ``write`` when it is read (indexing, slicing, iterating)."""
+    """The decisions of ``items``, each written by ``write`` when it is read (indexing, slicing, iterating); by
+    ``brief``, when given, without their trace for ``outcomes``."""
 
-    __slots__ = ("_items", "_write")
+    __slots__ = ("_items", "_write", "_brief")
 
-    def __init__(self, items: Sequence, write: Callable[[Any], dict]):
+    def __init__(self, items: Sequence, write: Callable[[Any], dict], brief: Callable[[Any], dict] | None = None):
         self._items = items
         self._write = write
+        self._brief = brief
+
+    def outcomes(self) -> Iterator[dict]:
+        """Each decision without its trace (no rule checked shown): what was decided, for comparing outcomes."""
+        return map(self._brief or self._write, self._items)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from ..rules.compile import Ruleset
 from ..decide.decision import decide
+from ..decide.lazy import Decisions
 from ..rules.facts import parse_facts, read_facts_bytes
 
 FIELDS = ("eligible", "tier", "rank", "allocated_fte")
@@ -37,8 +39,10 @@ def impact_of(old: Ruleset, new: Ruleset, raw: bytes, label: str, fmt: str | Non
 
 
 def changed_applicants(before: dict, after: dict) -> list[dict]:
-    old = {d["id"]: d for d in before["decisions"]}
-    new = {d["id"]: d for d in after["decisions"]}
+    """The applicants whose outcome differs (``FIELDS``), each with both; the decisions compared without their trace
+    (a fresh record writes only what was decided)."""
+    old = {d["id"]: d for d in _outcomes(before["decisions"])}
+    new = {d["id"]: d for d in _outcomes(after["decisions"])}
     fields = FIELDS + (REDUCTION_FIELDS if "reduced_fte" in before or "reduced_fte" in after else ())
     out = []
     for applicant in sorted(set(old) | set(new)):
@@ -47,6 +51,10 @@ def changed_applicants(before: dict, after: dict) -> list[dict]:
             out.append({"id": applicant, "name": (b or a).get("name"),
                         "before": {f: a.get(f) for f in fields}, "after": {f: b.get(f) for f in fields}})
     return out
+
+
+def _outcomes(decisions: Iterable[dict]) -> Iterable[dict]:
+    return decisions.outcomes() if isinstance(decisions, Decisions) else decisions
 
 
 def _regions(before: dict, after: dict) -> dict:
