@@ -131,3 +131,13 @@ def test_decisions_are_written_without_the_cyclic_collector_and_leave_it_as_foun
     assert gc.isenabled()
     between = [gc.isenabled() for _part in D.to_json_parts({"decisions": decisions}, indent=indent)]
     assert seen == [False] * 5 and all(between) and gc.isenabled()
+
+
+def test_the_outcomes_are_the_decisions_without_their_trace():
+    # what a comparison of two calls reads (rules diff): every field as written, but no rule checked shown
+    record = lde_record(9)
+    full = list(record["decisions"])
+    assert any(d["reasons"] for d in full) and any(d["tier_checks"] for d in full)
+    assert list(record["decisions"].outcomes()) == [{**d, "reasons": [], "tier_checks": []} for d in full]
+    plain = Decisions(["a"], lambda item: {"id": item, "reasons": [1]})  # no brief writer: the decisions whole
+    assert list(plain.outcomes()) == [{"id": "a", "reasons": [1]}]
