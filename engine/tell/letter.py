@@ -7,7 +7,6 @@ rules needed, and for a failed rule its ``reason:``. No parameter names, no code
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 import textwrap
@@ -274,22 +273,13 @@ def thresholds(record: dict, ruleset: Ruleset) -> tuple[Fraction, ...]:
     trees = [rule.condition for rule in (*ruleset.eligibility, *ruleset.tiers)]
     trees += [step.when for step in ruleset.allocation.steps if step.when is not None]
     return numbers_in([*(record.get("parameters") or {}).values(), *(node.value for tree in trees
-                                                                     for node in _literals(tree))])
+                                                                     for node in E.walk(tree)
+                                                                     if isinstance(node, E.Literal))])
 
 
 def numbers_in(values: Any) -> tuple[Fraction, ...]:
     """The exact numbers among ``values`` (as a decision or a rule file holds them), each once, in order."""
     return tuple(sorted({Fraction(number) for number in map(_exact, values) if number is not None}))
-
-
-def _literals(node: Any) -> list:
-    if isinstance(node, E.Literal):
-        return [node]
-    if isinstance(node, (list, tuple)):
-        return [found for item in node for found in _literals(item)]
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return [found for field in dataclasses.fields(node) for found in _literals(getattr(node, field.name))]
-    return []
 
 
 def _exact(value: Any) -> Any:
