@@ -307,8 +307,8 @@ INF = float("inf")
 
 
 def _unlabelled(ruleset: Ruleset) -> list[Finding]:
-    """A field a letter names (what a rule read, a ranking key; with ``on_invalid: exclude``, any) has a Dutch label in the facts schema (``x-label``):
-    else a Dutch letter calls it by its field's name, in English words ('granted from')."""
+    """A field a letter names (what a rule read, a ranking key; with ``on_invalid: exclude``, any) has a Dutch label
+    in the facts schema (``x-label``): else a Dutch letter calls it by its field's name, in English words."""
     derived = {d.name for d in ruleset.derived}
     named = [name for rule in ruleset.eligibility + ruleset.tiers for name in rule.reads]
     named += [key.text for key in ruleset.ranking]

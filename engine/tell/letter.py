@@ -12,7 +12,7 @@ import re
 import textwrap
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 from ..rules import expr as E
 from ..rules.compile import Ruleset
@@ -220,8 +220,7 @@ class Formatter:
 
         percent = on_its_side(Fraction(_exact(value)), 2, (*self.thresholds, _NONE, _ALL), scale=100)
         places = max(2, -percent.as_tuple().exponent)
-        with localcontext(prec=100):  # Babel computes in the current context: every digit kept is kept whole
-            return format_percent(Decimal(f"{percent}E-2"), "#,##0." + "0" * places + " %", locale=self.locale)
+        return _babel(format_percent, Decimal(f"{percent}E-2"), "#,##0." + "0" * places + " %", self.locale)
 
     def date(self, value: dt.date) -> str:
         from babel.dates import format_date
@@ -311,8 +310,14 @@ _EVERY_DECIMAL = "#,##0." + "#" * 60  # a number is written with the decimals it
 def _decimal(value: Any, locale: str) -> str:
     from babel.numbers import format_decimal
 
-    with localcontext(prec=120):  # Babel computes in the current context: every digit kept is kept whole
-        return format_decimal(value, format=_EVERY_DECIMAL, locale=locale)
+    return _babel(format_decimal, value, _EVERY_DECIMAL, locale)
+
+
+def _babel(format_number: Callable, value: Decimal, pattern: str, locale: str) -> str:
+    """``value`` written by Babel's ``format_number`` in a decimal context wide enough that every digit rounding kept
+    is written whole (Babel computes in the current context; the default 28 digits raised or rounded)."""
+    with localcontext(prec=120):
+        return format_number(value, pattern, locale=locale)
 
 
 def field_label(ruleset: Ruleset, path: list[str], lang: str) -> str | None:
