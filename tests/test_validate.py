@@ -265,6 +265,9 @@ def test_ids_are_unique_as_a_reader_sees_them_in_any_mix(ids, refused):
     ([["2016Q3", "2016Q4"], ["2016Q4", "2017Q1", "2016Q4"]], [(1, 2, 0)]),
     ([["2016Q3", "2016Q3", "2016Q3"], []], [(0, 1, 0), (0, 2, 0)]),
     ([[None, None, "2016Q3"], ["2016Q3"]], []),  # no key is no value: nothing to be given twice
+    ([["2016Q3", {}, "2016Q4", {}], ["2016Q4", "2016Q4"]], [(1, 1, 0)]),  # an item without the key
+    ([["2016Q3", [], "2016Q3"]], [(0, 2, 0)]),  # an item that is no mapping
+    ([["2016Q3"], ["2016Q4"], ["2016Q3", "2016Q4", "2017Q1", "2016Q3"]], [(2, 3, 0)]),  # the last applicant
 ])
 def test_a_key_given_twice_in_an_applicants_list_is_refused_at_each_repetition(quarters, refused):
     from rules_engine.rules.facts import check_unique_by
@@ -272,7 +275,8 @@ def test_a_key_given_twice_in_an_applicants_list_is_refused_at_each_repetition(q
     schema = {"type": "object", "properties": {"applicants": {"type": "array", "items": {
         "type": "object", "properties": {"id": {"type": "string"}, "quarters": {
             "type": "array", "x-unique-by": "quarter", "items": {"type": "object"}}}}}}}
-    applicants = [{"id": f"A{i}", "quarters": [{"quarter": q} for q in qs]} for i, qs in enumerate(quarters)]
+    applicants = [{"id": f"A{i}", "quarters": [{"quarter": q} if q is None or isinstance(q, str) else q for q in qs]}
+                  for i, qs in enumerate(quarters)]
     fields = schema["properties"]["applicants"]["items"]["properties"]
     text = json.dumps({"applicants": applicants}, indent=1)
     if not refused:

@@ -14,6 +14,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,8 +24,9 @@ from .compile import Ruleset
 from .group import check_groups, merge
 from ..errors import InputError, Location, Problem, printable
 from ..limits import max_applicants, max_json_bytes
-from .load import (MAX_YAML_BYTES, SNIFF_BYTES, find_text, decode, load_json_fast, load_positions, load_yaml_fast,
-                   read_bounded, too_large)
+from .load import (MAX_YAML_BYTES, SNIFF_BYTES, find_text, decode, load_json_checked, load_positions,
+                   load_yaml_fast, read_bounded, too_large)
+from .typed import shape_for
 from .validate import validate_facts
 
 
@@ -96,16 +99,25 @@ def load_facts(path: str | Path, ruleset: Ruleset) -> Facts:
 def load_data(raw: bytes, label: str, fmt: str | None = None, limited: bool = True) -> tuple[Any, str, str]:
     """Facts bytes to (plain data, text, format), within the format's limits (``limited``: facts coming in, not
     read back from the log); a mapping at the top."""
+    return _load(raw, label, fmt, limited, None)[:3]
+
+
+def _load(raw: bytes, label: str, fmt: str | None, limited: bool, schema: dict | None) -> tuple[Any, str, str, bool]:
+    """``load_data``, and whether the data was read as ``schema``'s type and found to be what it allows."""
     fmt = fmt or format_of(label, raw[:SNIFF_BYTES])
     text = decode(raw, label, limit_of(fmt, limited))
-    data = load_json_fast(text, label) if fmt == "json" else load_yaml_fast(text, label)
+    checked = False
+    if fmt == "json":
+        data, checked = load_json_checked(text, label, shape_for(schema) if schema is not None else None)
+    else:
+        data = load_yaml_fast(text, label)
     if not isinstance(data, dict):
         raise InputError.at(Location(label, 1, 1), "a facts file must be a mapping with an 'applicants' list")
     if limited and isinstance(data.get("applicants"), list) and len(data["applicants"]) > max_applicants():
         where = find_text(text, label, '"applicants"' if fmt == "json" else "applicants:")
         raise InputError.at(where, f"{len(data['applicants']):,} applicants, over the limit of {max_applicants():,} "
                             "a call (RULES_MAX_APPLICANTS, set by whoever runs the engine)", "applicants", "too-large")
-    return data, text, fmt
+    return data, text, fmt, checked
 
 
 def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None, limited: bool = True) -> Facts:
@@ -118,10 +130,11 @@ def parse_facts(raw: bytes, label: str, ruleset: Ruleset, fmt: str | None = None
         warnings: list = []
         facts = parse_facts(workbook_json(raw, label, ruleset.facts_schema, warnings), label, ruleset, "json", limited)
         return dataclasses.replace(facts, warnings=tuple(warnings))
-    data, text, fmt = load_data(raw, label, fmt, limited)
+    data, text, fmt, checked = _load(raw, label, fmt, limited, ruleset.facts_schema)
     excluded: list = []
     exclude = ruleset.on_invalid == "exclude"
-    checks = [lambda d: validate_facts(d, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml"),
+    checks = [lambda d: validate_facts(d, text, label, ruleset.facts_schema, from_yaml=fmt == "yaml",
+                                       checked=checked),
               lambda d: check_unique_by(d["applicants"], ruleset.applicant_fields, ruleset.facts_schema, text, label),
               lambda d: coerce_all(d["applicants"], date_paths(ruleset), text, label),
               lambda d: check_regions(ruleset, d["applicants"], d.get("regions"), text, label),
@@ -205,7 +218,7 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
 
     JSON Schema cannot say this; the engine's own keyword ``x-unique-by`` on an array does.
     """
-    rules = unique_by_fields(fields, root)
+    rules = [(name, key) for name, key in unique_by_fields(fields, root) if not _each_once(applicants, name, key)]
     if not rules:
         return
     found = []
@@ -227,6 +240,19 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
                                  f"'{printable(str(value))}' is given twice (first at {name}[{first}]): each {key} once",
                                  f"applicants[{i}] (id {printable(str(aid))}).{name}[{pos}].{key}", "duplicate")
                          for i, aid, name, pos, key, value, first in found)
+
+
+def _each_once(applicants: list, name: str, key: str) -> bool:
+    """Does every applicant's list ``name`` give each ``key`` once (and each of its items one)? Looked at in C,
+    for all applicants at once: the pairs (applicant, key) are as many as the items. False leaves it to the check
+    of each applicant, which says where."""
+    try:
+        lists = [applicant.get(name) or () for applicant in applicants]
+        keys = list(map(itemgetter(key), chain.from_iterable(lists)))
+        owners = chain.from_iterable(map(repeat, range(len(lists)), map(len, lists)))
+        return len(set(zip(owners, keys))) == len(keys) and None not in keys
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _drop_empty_optional(applicants: list, root: dict) -> None:

@@ -31,6 +31,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import InputError, Location
 from ..limits import max_json_bytes
+from . import typed
+from .typed import Shape
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 100
@@ -470,39 +472,53 @@ class _DuplicateJSONKey(Exception):
 
 def load_json_fast(text: str, label: str) -> Any:
     """Parse JSON with exact, bounded decimals; errors carry line and column."""
+    return load_json_checked(text, label, None)[0]
+
+
+def load_json_checked(text: str, label: str, shape: Shape | None) -> tuple[Any, bool]:
+    """Parse JSON as ``load_json_fast`` does; and True when the data was read as ``shape`` (a facts schema as a
+    type, rules/typed.py), which found it to be what its schema allows, so that it need not be checked again."""
     if not text.strip():
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
     # A number out of bounds has a token of 16 or more digits and dots, or an exponent: only then is every
     # number checked one by one (in Python); otherwise the C parser's own numbers are within the bounds.
     careful = _suspicious_numbers(text)
-    data = None if careful else _quick_json(text)
+    found = None if careful or shape is None else typed.parse(shape, text)
+    data = found[0] if found is not None and _keys_once(text, found[0], found[1]) else None
+    checked = data is not None
+    if data is None and not careful:
+        data = _quick_json(text)
     if data is None:
         data = _strict_json(text, label, careful)
     if _SURROGATE_ESCAPE.search(text):
         _check_strings(data, text, label)
-    return data
+    return data, checked
 
 
 def _quick_json(text: str) -> Any:
     """The data, parsed in C (msgspec, decimals exact); None when the careful path must say what is wrong or might
     differ: a syntax error, or a key written twice, which msgspec takes silently (twice as fast as the standard
-    library's parser with a duplicate check in Python).
+    library's parser with a duplicate check in Python)."""
+    try:
+        data = _MSGSPEC_JSON.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    keys = _check_depth(data, "", quiet=True)
+    return data if keys is not None and _keys_once(text, data, keys) else None
+
+
+def _keys_once(text: str, data: Any, keys: int) -> bool:
+    """Is every key of ``text`` in ``data`` (which holds ``keys`` keys), none written twice or left out?
 
     Every key is followed by a colon outside strings, so when the text has exactly as many colons as the data has
     keys, no key was written twice. With colons in texts, the data written again (one colon a key, and the
     colons of its texts) has as many as the text unless an entry was dropped, or a colon was written as an
     escape (then the careful path decides)."""
-    try:
-        data = _MSGSPEC_JSON.decode(text)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    keys, colons = _check_depth(data, "", quiet=True), text.count(":")
-    if keys is None:
-        return None
+    colons = text.count(":")
     if keys == colons:
-        return data
+        return True
     escaped = "\\u003a" in text or "\\u003A" in text
-    return data if not escaped and _MSGSPEC_WRITER.encode(data).count(b":") == colons else None
+    return not escaped and _MSGSPEC_WRITER.encode(data).count(b":") == colons
 
 
 def _strict_json(text: str, label: str, careful: bool) -> Any:

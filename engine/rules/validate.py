@@ -272,11 +272,17 @@ def _slow_errors(schema: dict, view: Any) -> list:
     return errors
 
 
-def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bool = True) -> None:
+def validate_facts(data: Any, text: str, label: str, schema: dict, from_yaml: bool = True,
+                   checked: bool = False) -> None:
     """Check facts against their schema; raise InputError listing every problem.
 
-    YAML may hold dates, which the schema sees as ISO text; JSON cannot, so it is checked as it is.
+    YAML may hold dates, which the schema sees as ISO text; JSON cannot, so it is checked as it is. ``checked``:
+    the data was read as the schema's type (rules/typed.py), which found it valid; only what no schema says is
+    left (the applicants' ids told apart).
     """
+    if checked:
+        _check_unique_ids(data, text, label)
+        return
     fast = _fast(schema)
     view = json_view(data) if from_yaml else data
     if fast is not None:
