@@ -106,7 +106,9 @@ class AuditFailure(RulesError):
 
 
 def did_you_mean(name: str, candidates: Sequence[str]) -> str:
-    """A ``did you mean 'x'?`` suffix, or '' when nothing is close."""
+    """A ``did you mean 'x'?`` suffix, or '' when nothing is close (or ``name`` is no text: a YAML key of null)."""
+    if not isinstance(name, str):
+        return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

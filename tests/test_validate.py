@@ -1,6 +1,7 @@
 """Validation: the broken-file corpus (one fault per file), schemas, positions."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -287,3 +288,40 @@ def test_a_key_given_twice_in_an_applicants_list_is_refused_at_each_repetition(q
     places = [p.path for p in info.value.problems]
     assert places == [f"applicants[{i}] (id A{i}).quarters[{pos}].quarter" for i, pos, _ in refused], places
     assert all(f"(first at quarters[{first}])" in p.message for p, (_, _, first) in zip(info.value.problems, refused))
+
+
+def test_dates_given_as_text_become_dates_and_each_bad_one_is_named_in_order():
+    from rules_engine.rules.facts import coerce_all
+
+    applicants = [{"id": "A", "from": "2018-01-31", "to": "2018-02-30"},
+                  {"id": "B", "from": None, "to": "2019-12-01"},
+                  {"id": "C", "from": "2018-13-01", "to": "x"},
+                  {"id": "D"},
+                  {"id": "E", "from": "0000-01-01", "to": "2020-02-29"}]
+    text = json.dumps({"applicants": applicants}, indent=1)
+    with pytest.raises(InputError) as info:
+        coerce_all(applicants, (("from",), ("to",)), text, "f.json")
+    # by applicant, then by field, as the file reads
+    assert [p.path for p in info.value.problems] == ["applicants[0].to", "applicants[2].from", "applicants[2].to",
+                                                     "applicants[4].from"]
+    assert applicants[0]["from"] == dt.date(2018, 1, 31) and applicants[1]["to"] == dt.date(2019, 12, 1)
+    assert applicants[1]["from"] is None and "from" not in applicants[3]
+    assert applicants[4]["to"] == dt.date(2020, 2, 29)
+    nested = [{"id": "A", "grants": [{"on": "2018-01-01"}, {"on": "2018-02-31"}]}, {"id": "B", "grants": []}]
+    with pytest.raises(InputError) as info:
+        coerce_all(nested, (("grants", "*", "on"),), json.dumps({"applicants": nested}), "f.json")
+    assert [p.path for p in info.value.problems] == ["applicants[0].grants[1].on"]
+    assert nested[0]["grants"][0]["on"] == dt.date(2018, 1, 1)
+
+
+def test_a_key_that_is_no_text_is_named_at_its_place():
+    """YAML's ``~`` or ``1`` as a key (found by the fuzzer: an internal error before)."""
+    from rules_engine import api
+
+    ruleset = api.resolve("lde", Path(__file__).resolve().parents[1] / "rules", dt.date(2018, 6, 20))
+    text = "applicants:\n  - id: A\n    ~: 1\n    foo: 2\n    1: x\n"
+    with pytest.raises(InputError) as info:
+        api.parse_facts(text.encode(), "f.yaml", ruleset)
+    unknown = sorted(str(p) for p in info.value.problems if "unknown key" in p.message)
+    assert [u.split(": applicants")[0] for u in unknown] == ["f.yaml:3:5", "f.yaml:4:5", "f.yaml:5:5"]
+    assert "(id A).null: unknown key null;" in unknown[0] and "(id A).1: unknown key 1;" in unknown[2]

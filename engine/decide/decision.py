@@ -26,6 +26,7 @@ from ..allocate.methods import Claim, Result, allocate
 from .steps import allocate_steps, outcome_result, step_decision, steps_record, whole_units
 from ..rules.compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
+from . import parallel
 from .lazy import Decisions
 from ..rules.pyeval import exact
 from ..rules.facts import Facts
@@ -110,9 +111,11 @@ def to_json_bytes(obj: Any, indent: int | None = 2, sort_keys: bool = False, end
 CHUNK = 20_000  # decisions encoded at a time: a million are 800 MB of text, never all held twice
 
 
-def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"") -> Iterator[bytes]:
+def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end: bytes = b"",
+                  jobs: int = 1) -> Iterator[bytes]:
     """``to_json_bytes`` as the parts it is joined from, encoded as they are asked for: written one after the other,
-    a large decision is never held whole as text (a million decisions are 800 MB of it)."""
+    a large decision is never held whole as text (a million decisions are 800 MB of it). ``jobs``: processes that
+    write a large record's decisions at once (forked: only from a process without other threads)."""
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         encoder = _SORTED_2 if sort_keys else _ENCODER_2
     else:
@@ -129,21 +132,27 @@ def to_json_parts(obj: Any, indent: int | None = 2, sort_keys: bool = False, end
         yield (b"," if index else b"") + b"\n" + pad + encoder.encode(key) + b": "
         if isinstance(value, (list, Decisions)) and value:
             yield b"[\n" + pad * 2
-            yield from _one_a_line(encoder, value, b",\n" + pad * 2)
+            yield from _one_a_line(encoder, value, b",\n" + pad * 2, jobs)
             yield b"\n" + pad + b"]"
         else:
             yield encoder.encode(value)
     yield b"\n}" + end
 
 
-def _one_a_line(encoder: msgspec.json.Encoder, items: list, separator: bytes) -> Iterator[bytes]:
+def _one_a_line(encoder: msgspec.json.Encoder, items: Sequence, separator: bytes, jobs: int = 1) -> Iterator[bytes]:
     """The items, each encoded on its own line, ``CHUNK`` in one call, separated; the last part a view without the
-    last separator, so that a part is never copied whole."""
-    # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
-    for start in range(0, len(items), CHUNK):
-        with batch():  # a chunk of decisions is written and encoded: thousands of objects, none cyclic
-            part = encoder.encode_lines(items[start:start + CHUNK]).replace(b"\n", separator)
-        yield part if start + CHUNK < len(items) else memoryview(part)[:-len(separator)]
+    last separator, so that a part is never copied whole. With ``jobs``, spans of at least ``CHUNK`` items are
+    written by as many processes at once (``parallel``), the same parts."""
+    n = len(items)
+
+    def write(start: int, stop: int) -> Iterator[bytes]:
+        # JSON text never holds a raw newline (inside a string it is \n), so each newline ends an item
+        for at in range(start, stop, CHUNK):
+            upto = min(at + CHUNK, stop)
+            with batch():  # a chunk of decisions is written and encoded: thousands of objects, none cyclic
+                part = encoder.encode_lines(items[at:upto]).replace(b"\n", separator)
+            yield part if upto < n else memoryview(part)[:-len(separator)]
+    return parallel.written(write, n, jobs, CHUNK) if jobs > 1 else write(0, n)
 
 
 def canonical(obj: Any) -> bytes:

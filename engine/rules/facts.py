@@ -342,16 +342,31 @@ def _date_paths(properties: dict, root: dict, prefix: tuple) -> Iterable[tuple]:
 
 def coerce_all(applicants: list, paths: tuple, text: str, label: str) -> list:
     """Date fields given as text (JSON) become dates; one that is no usable date is reported at its place."""
-    bad = []
-    for index, applicant in enumerate(applicants):
-        for path in coerce_dates(applicant, paths):
-            bad.append((index, path))
+    if all(len(path) == 1 for path in paths):
+        bad = _coerce_fields(applicants, paths)
+    else:
+        bad = [(index, path) for index, applicant in enumerate(applicants) for path in coerce_dates(applicant, paths)]
     if bad:
         doc = load_positions(text, label)
         raise InputError(Problem(doc.loc(("applicants", i) + path), "not a date this engine can use (YYYY-MM-DD, "
                                  "years 0001 to 9999)", f"applicants[{i}]{_dotted(path)}", "format")
                          for i, path in bad)
     return applicants
+
+
+def _coerce_fields(applicants: list, paths: tuple) -> list:
+    """``coerce_dates`` of fields of the applicants themselves (not inside a list or object), a field at a time:
+    only the applicants that give one as text are visited. The places that hold no date, in the order of
+    ``coerce_dates`` (by applicant, then by field)."""
+    bad = []
+    for order, (key,) in enumerate(paths):
+        for index, applicant in [(i, a) for i, a in enumerate(applicants) if isinstance(a, dict)
+                                 and isinstance(a.get(key), str)]:
+            try:
+                applicant[key] = dt.date.fromisoformat(applicant[key])
+            except ValueError:
+                bad.append((index, order, (key,)))
+    return [(index, path) for index, _, path in sorted(bad)]
 
 
 def coerce_call_dates(data: dict, ruleset: Ruleset, text: str, label: str) -> dict:

@@ -402,9 +402,11 @@ def _problems(doc: Document, error) -> Iterable[Problem]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(error.schema.get("properties", {}))
-        for key in sorted(set(error.instance) - set(allowed)):
-            yield Problem(doc.loc(path + (key,), key=True),
-                          f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
+        for key in sorted(set(error.instance) - set(allowed), key=str):
+            name = f"'{key}'" if isinstance(key, str) else json.dumps(key, default=str)  # YAML's ~ or 1 as a key
+            # the positioned document holds every key as text
+            yield Problem(doc.loc(path + (key if isinstance(key, str) else str(key),), key=True),
+                          f"unknown key {name}{did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
                           field_path(doc, path + (key,)), "unknown-key")
         return
     if error.validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
@@ -477,12 +479,13 @@ def field_path(doc: Document, path: tuple) -> str:
     out = ""
     node = doc.data
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(node, dict):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str) and len(path) > 1:
                 out += f" (id {printable(node['id'])})"
         else:
-            out += f".{part}" if out else str(part)
+            name = part if isinstance(part, str) else json.dumps(part, default=str)  # YAML's ~ or 1 as a key
+            out += f".{name}" if out else name
             node = node.get(part) if isinstance(node, dict) else None
     return out
