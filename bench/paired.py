@@ -45,16 +45,16 @@ def commands(folder: Path, rules: str, before: str | None) -> dict[str, list[str
     return out
 
 
-def measure(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak memory (MB), measured by bench/peak.py from a small process: forked from this one, which
+def measure(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall time, peak memory (MB) and processor time, measured by bench/peak.py from a small process: forked from this one, which
     holds the calls it generated, the command's peak would count this process's pages."""
     with tempfile.NamedTemporaryFile("r", suffix=".peak") as report:
         proc = subprocess.run([sys.executable, "-S", str(HERE / "peak.py"), report.name, *cmd], cwd=HERE.parent,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-500:]}")
-        seconds, peak_kb = report.read().split()
-    return float(seconds), int(peak_kb) // 1024
+        seconds, peak_kb, cpu = report.read().split()
+    return float(seconds), int(peak_kb) // 1024, float(cpu)
 
 
 def main() -> None:
@@ -67,17 +67,20 @@ def main() -> None:
         folder = Path(tmp)
         cmds = commands(folder, args.rules, args.before)
         times: dict[str, list[float]] = {name: [] for name in cmds}
+        cpu: dict[str, list[float]] = {name: [] for name in cmds}
         peaks = dict.fromkeys(cmds, 0)
         for _ in range(args.rounds):
             for name, cmd in cmds.items():
-                seconds, peak = measure(cmd)
+                seconds, peak, processor = measure(cmd)
                 times[name].append(seconds)
+                cpu[name].append(processor)
                 peaks[name] = max(peaks[name], peak)
             print(" ".join(f"{name} {t[-1]:.2f}" for name, t in times.items()), file=sys.stderr, flush=True)
         for name in CALLS:
             if not filecmp.cmp(folder / f"{name}.json", folder / f"{name}-jobs.json", shallow=False):
                 raise SystemExit(f"{name}: --jobs 2 wrote other bytes than one process")
-        print(table(times, peaks))
+        print("Wall time:\n\n" + table(times, peaks) + "\n\nProcessor time (the command's and its copies'):\n\n"
+              + table(cpu, peaks))
 
 
 def table(times: dict[str, list[float]], peaks: dict[str, int]) -> str:

@@ -97,7 +97,7 @@ def _measure_once(cmd: list[str], env: dict | None = None, exit_code: int = 0) -
     with tempfile.NamedTemporaryFile("r", suffix=".peak") as report:
         proc = subprocess.run([sys.executable, "-S", str(HERE / "peak.py"), report.name, *cmd], capture_output=True,
                               cwd=ROOT, env=env)
-        elapsed, peak_kb = report.read().split()
+        elapsed, peak_kb, _cpu = report.read().split()
     if proc.returncode != exit_code:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()}")
     return float(elapsed), int(peak_kb) // 1024, (proc.stdout if exit_code == 0 else proc.stderr).decode()
