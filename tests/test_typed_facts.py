@@ -222,6 +222,16 @@ def test_a_colon_in_a_text_is_no_key():
     {"type": "object", "additionalProperties": False, "properties": {"a": {}}},  # anything
     {"type": "object", "additionalProperties": False, "required": ["b"], "properties": {"a": {"type": "string"}}},
     {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": False},
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"type": ["string", "object"]}}},
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "array"}}},  # items unsaid
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"enum": ["x", 1]}}},
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "integer", "minimum": 0,
+                                                                          "exclusiveMinimum": 0}}},
+    # a map of maps of maps ... without end: declined, not followed
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"$ref": "#/$defs/m"}},
+     "$defs": {"m": {"type": "object", "additionalProperties": {"$ref": "#/$defs/m"}}}},
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"$ref": "#/$defs/o"}},
+     "$defs": {"o": {"type": "object", "additionalProperties": False, "properties": {"o": {"$ref": "#/$defs/o"}}}}},
 ])
 def test_a_schema_saying_more_than_the_type_can_has_no_shape(schema):
     assert shape_for(schema) is None
@@ -308,6 +318,7 @@ FIELDS = {
     "quarter or null": {"type": ["string", "null"], "pattern": "^[0-9]{4}Q[1-4]$"},
     "date or null": {"type": ["string", "null"], "format": "date"},
     "a list of scores": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "maximum": 3}},
+    "whole-valued bounds written as decimals": {"type": "number", "minimum": 0.0, "maximum": 1.0},
     "named counts": {"type": "object", "propertyNames": {"enum": ["a", "b"]}, "maxProperties": 1,
                      "additionalProperties": {"type": "integer"}},
 }
