@@ -224,6 +224,10 @@ def test_a_colon_in_a_text_is_no_key():
     {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": False},
     {"type": "object", "additionalProperties": False, "properties": {"a": {"type": ["string", "object"]}}},
     {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "array"}}},  # items unsaid
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "object",
+                                                                          "additionalProperties": True}}},
+    {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "object", "properties": {
+        "b": {"type": "string"}}, "additionalProperties": {"type": "string"}}}},
     {"type": "object", "additionalProperties": False, "properties": {"a": {"enum": ["x", 1]}}},
     {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "integer", "minimum": 0,
                                                                           "exclusiveMinimum": 0}}},
@@ -318,7 +322,7 @@ FIELDS = {
     "quarter or null": {"type": ["string", "null"], "pattern": "^[0-9]{4}Q[1-4]$"},
     "date or null": {"type": ["string", "null"], "format": "date"},
     "a list of scores": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "maximum": 3}},
-    "whole-valued bounds written as decimals": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+    "whole-valued bounds written as decimals": {"type": "number", "minimum": 0.0, "maximum": 3.0},
     "named counts": {"type": "object", "propertyNames": {"enum": ["a", "b"]}, "maxProperties": 1,
                      "additionalProperties": {"type": "integer"}},
 }

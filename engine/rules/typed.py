@@ -187,10 +187,8 @@ class _Map(_Node):
             if not isinstance(names.get("enum"), list) or not all(type(n) is str for n in names["enum"]) \
                     or not names["enum"]:
                 raise _Declined
-        values = schema.get("additionalProperties", True)
-        if values is True or "properties" in schema:
-            raise _Declined  # an object open to anything: the type could not say what it holds
-        self.value = _Node.of(values, root, depth + 1)
+        # an object open to anything (no additionalProperties, or true) is declined there: true is no schema
+        self.value = _Node.of(schema.get("additionalProperties", True), root, depth + 1)
         keys = Literal[tuple(names["enum"])] if names is not None else str  # type: ignore[misc]
         meta = _meta(min_length=_count(schema.get("minProperties")), max_length=_count(schema.get("maxProperties")))
         self.type = _annotated(dict[keys, self.value.type], meta)  # type: ignore[valid-type]
