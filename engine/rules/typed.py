@@ -288,7 +288,7 @@ def _bound(schema: dict, inclusive: str, exclusive: str) -> tuple[int, bool] | N
     for word, strict in ((inclusive, False), (exclusive, True)):
         if word in schema:
             value = schema[word]
-            if type(value) is float and value.is_integer() and abs(value) < 2 ** 53:
+            if type(value) is float and value.is_integer():  # a whole float is exactly its int
                 value = int(value)
             if type(value) is not int:
                 raise _Declined
