@@ -344,3 +344,19 @@ def test_each_kind_of_field_is_taken_exactly_when_the_schema_allows_it(field):
         assert checked == schema_allows(schema, text) or (not checked and isinstance(value, Decimal)), value
         taken += checked
     assert taken >= 2
+
+
+def test_a_valid_json_call_is_not_checked_again(monkeypatch):
+    """The typed way is the way taken: the facts it read are not handed to jsonschema-rs again (which took as long
+    as parsing them), nor walked value by value for their keys; YAML facts still are."""
+    ruleset = api.resolve("lde", ROOT / "rules", dt.date(2018, 6, 20))
+    raw = text_of(call_of("lde", 5)).encode()
+
+    def unneeded(*args, **kwargs):
+        raise AssertionError("checked again")
+    with monkeypatch.context() as patch:
+        patch.setattr("rules_engine.rules.validate._fast", unneeded)
+        patch.setattr("rules_engine.rules.load._check_depth", unneeded)
+        assert len(api.parse_facts(raw, "f.json", ruleset).applicants) == 5
+        with pytest.raises(AssertionError, match="checked again"):
+            api.parse_facts((ROOT / "examples" / "lde-2018.yaml").read_bytes(), "f.yaml", ruleset)
