@@ -325,3 +325,30 @@ def test_a_key_that_is_no_text_is_named_at_its_place():
     unknown = sorted(str(p) for p in info.value.problems if "unknown key" in p.message)
     assert [u.split(": applicants")[0] for u in unknown] == ["f.yaml:3:5", "f.yaml:4:5", "f.yaml:5:5"]
     assert "(id A).null: unknown key null;" in unknown[0] and "(id A).1: unknown key 1;" in unknown[2]
+
+
+@pytest.mark.parametrize("lists, once", [
+    ([["2016Q3", "2016Q4"], ["2016Q3", "2016Q4"], []], True),  # the same quarter in two applicants is no repeat
+    ([["2016Q3", "2016Q4", "2016Q3"]], False),
+    ([["2016Q3"], ["2016Q4", "2016Q4"]], False),
+    ([["2016Q3", None]], False),  # no value: left to the check of each applicant
+    ([[]], True),
+    ([], True),
+])
+def test_each_key_once_is_seen_for_all_applicants_at_once(lists, once):
+    from rules_engine.rules.facts import _each_once
+
+    applicants = [{"id": str(i), "quarters": [{"quarter": q} for q in qs]} for i, qs in enumerate(lists)]
+    assert _each_once(applicants, "quarters", "quarter") is once
+
+
+@pytest.mark.parametrize("applicants", [
+    [{"quarters": [{"quarter": "2016Q3"}, {}]}],  # an item without the key
+    [{"quarters": [{"quarter": "2016Q3"}, "2016Q4"]}],  # an item that is no mapping
+    [{"quarters": [{"quarter": ["2016Q3"]}]}],  # a key no set can hold
+    ["no applicant"],
+])
+def test_what_cannot_be_seen_at_once_is_left_to_each_applicant(applicants):
+    from rules_engine.rules.facts import _each_once
+
+    assert _each_once(applicants, "quarters", "quarter") is False
