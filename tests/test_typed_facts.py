@@ -360,3 +360,12 @@ def test_a_valid_json_call_is_not_checked_again(monkeypatch):
         assert len(api.parse_facts(raw, "f.json", ruleset).applicants) == 5
         with pytest.raises(AssertionError, match="checked again"):
             api.parse_facts((ROOT / "examples" / "lde-2018.yaml").read_bytes(), "f.yaml", ruleset)
+
+
+def test_a_shape_is_not_changed_once_made():
+    """A shape is shared by every call of its schema (cached): it cannot be changed by one of them."""
+    import dataclasses
+
+    shape = shape_for(schema_of("lde"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        shape.walk = None
