@@ -31,6 +31,7 @@ def alone(monkeypatch):
     (60, 4, 20, [(0, 20), (20, 40), (40, 60)]),
     (0, 2, 10, [(0, 0)]),
     (5, 1, 1, [(0, 5)]),
+    (5, 4, 1, [(0, 1), (1, 2), (2, 3), (3, 5)]),
 ])
 def test_spans_cut_a_list_in_order(n, jobs, least, expected):
     assert spans(n, jobs, least) == expected
@@ -48,6 +49,32 @@ EXPECTED = b"".join(f"<{i}:{'x' * (i % 5)}>".encode() for i in range(40))
 @pytest.mark.parametrize("jobs", [1, 2, 3, 4, 7])
 def test_the_same_bytes_with_any_number_of_processes(jobs, alone):
     assert b"".join(written(lines, 40, jobs, 5)) == EXPECTED
+
+
+def test_this_process_writes_the_first_span_only(alone, monkeypatch):
+    """The copies' spans are read from what they wrote, not written again here (nor is any copy signalled once
+    it has finished)."""
+    parent, here, signalled = os.getpid(), [], []
+
+    def recording(start: int, stop: int):
+        if os.getpid() == parent:
+            here.append((start, stop))
+        yield from lines(start, stop)
+    monkeypatch.setattr(parallel.os, "kill", lambda *args: signalled.append(args))
+    assert b"".join(written(recording, 40, 4, 5)) == EXPECTED
+    assert here == [(0, 10)] and signalled == []
+
+
+def test_a_copy_killed_midway_is_replaced_here(alone):
+    """A copy stopped by a signal (the kernel's out-of-memory killer) leaves half a span behind: not read."""
+    parent = os.getpid()
+
+    def killed(start: int, stop: int):
+        for index, part in enumerate(lines(start, stop)):
+            if os.getpid() != parent and start >= 20 and index == 1:
+                os.kill(os.getpid(), 9)
+            yield part
+    assert b"".join(written(killed, 40, 4, 5)) == EXPECTED
 
 
 def test_a_process_that_fails_is_replaced_here(alone):
