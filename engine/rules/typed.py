@@ -43,15 +43,16 @@ class _Declined(Exception):
 
 @dataclass(frozen=True)
 class Shape:
-    """A facts schema as a msgspec decoder, with what the type cannot check (numbers' bounds, dates) and the
-    count of the keys in what it parsed."""
+    """A facts schema as a msgspec decoder, with what the type cannot check (numbers' bounds, patterns, dates) and
+    the count of the keys in what it parsed."""
 
     decoder: msgspec.json.Decoder
     walk: Callable[[list], int]  # the keys in these values and under them; raises _Refused on a value out of bounds
 
 
 class _Refused(Exception):
-    pass
+    """Parsed, the facts hold a value the schema does not allow (a number out of its bounds, a text off its
+    pattern)."""
 
 
 _SHAPES: dict[str, Shape | None] = {}
@@ -220,7 +221,7 @@ _NUMBER = (int, Decimal)
 class _Scalar(_Node):
     """A text, whole number, number, boolean or null (or several of them), or an enum of texts."""
 
-    def __init__(self, schema: dict, root: dict | None = None, depth: int = 0) -> None:
+    def __init__(self, schema: dict) -> None:
         _only(schema, {"type", "enum", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
                        "exclusiveMinimum", "exclusiveMaximum"})
         kinds = schema.get("type", "string" if "enum" in schema else None)
