@@ -369,3 +369,72 @@ def test_a_shape_is_not_changed_once_made():
     shape = shape_for(schema_of("lde"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         shape.walk = None
+
+
+# A closed schema of every kind of field the rules fuzzer uses (tests/test_fuzz_rules.py), nested lists included.
+NUMBER = {"type": "number"}
+CLOSED = {"type": "object", "additionalProperties": False, "required": ["applicants"], "properties": {
+    "applicants": {"type": "array", "items": {
+        "type": "object", "additionalProperties": False, "required": ["id", "requested_fte"], "properties": {
+            "id": {"type": "string", "minLength": 1}, "requested_fte": {"type": "integer", "minimum": 0},
+            "n": NUMBER, "i": {"type": "integer", "minimum": 0}, "m": {"type": ["number", "null"], "maximum": 10},
+            "s": {"type": "string"}, "e": {"enum": ["a", "b", "c"]}, "d": {"type": "string", "format": "date"},
+            "b": {"type": "boolean"}, "u": {"type": ["string", "number"]},
+            "o": {"type": "object", "additionalProperties": False, "properties": {"x": NUMBER, "y": {"type": "string"}}},
+            "q": {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["k"],
+                                             "properties": {"k": NUMBER, "t": {"type": "string", "pattern": "^t[0-9]$"},
+                                                            "w": {"type": "array", "maxItems": 2, "items": {
+                                                                "type": "object", "additionalProperties": False,
+                                                                "properties": {"z": NUMBER}}}}}}}}},
+    "regions": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": False,
+                                                           "properties": {"weight": NUMBER}}}}}
+ANY_VALUE = st.deferred(lambda: st.one_of(
+    LEAVES, st.integers(-3, 12), st.sampled_from(["t1", "t10", "a", "d", "2018-06-20"]),
+    st.lists(st.dictionaries(st.sampled_from(["k", "t", "w", "z", "x", "y"]), ANY_VALUE, max_size=3), max_size=3),
+    st.dictionaries(st.sampled_from(["x", "y", "z", "weight"]), ANY_VALUE, max_size=2)))
+NUMBERS = st.one_of(st.integers(-5, 10), st.sampled_from([Decimal("0.5"), Decimal("-1.25"), Decimal("3.0"),
+                                                          Decimal("10.00"), Decimal("-0.0")]))
+
+
+def mostly(valid):
+    """A field's value: most often one its schema allows, else anything."""
+    return st.tuples(st.integers(0, 9), valid, ANY_VALUE).map(lambda t: t[2] if t[0] == 5 else t[1])
+
+
+W_ITEM = st.fixed_dictionaries({}, optional={"z": mostly(NUMBERS)})
+Q_ITEM = st.fixed_dictionaries({"k": mostly(NUMBERS)}, optional={
+    "t": mostly(st.sampled_from(["t1", "t9", "xt0"])), "w": mostly(st.lists(W_ITEM, max_size=2))})
+APPLICANT = st.fixed_dictionaries(
+    {"id": mostly(st.sampled_from(["A", "B"])), "requested_fte": mostly(st.integers(0, 5))},
+    optional={"n": mostly(NUMBERS), "i": mostly(st.integers(0, 5)), "m": mostly(st.one_of(st.none(), NUMBERS)),
+              "s": mostly(st.text(max_size=3)), "e": mostly(st.sampled_from(["a", "c"])),
+              "d": mostly(st.sampled_from(["2018-06-20", "2020-02-29"])), "b": mostly(st.booleans()),
+              "u": mostly(st.one_of(st.text(max_size=2), NUMBERS)),
+              "o": mostly(st.fixed_dictionaries({}, optional={"x": mostly(NUMBERS), "y": mostly(st.text(max_size=2))})),
+              "q": mostly(st.lists(Q_ITEM, max_size=3))}).flatmap(
+    lambda applicant: mostly(st.just(applicant)).map(lambda value: value if value is applicant else {**applicant,
+                                                                                                   "other": value}))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(applicants=st.lists(APPLICANT, min_size=1, max_size=3),
+       regions=st.dictionaries(st.sampled_from(["R1", "R2"]), mostly(st.fixed_dictionaries(
+           {}, optional={"weight": mostly(NUMBERS)})), max_size=2))
+def test_generated_facts_of_every_kind_are_taken_only_when_the_schema_allows_them(applicants, regions):
+    text = text_of({"applicants": applicants, "regions": regions})
+    data, checked = typed(CLOSED, text)
+    if checked:
+        assert schema_allows(CLOSED, text)
+        assert same(data, exact(text))
+
+
+def test_a_generated_call_of_every_kind_is_taken():
+    call = {"applicants": [{"id": "A", "requested_fte": 2, "n": Decimal("1.5"), "i": 0, "m": None, "s": "x", "e": "b",
+                            "d": "2018-06-20", "b": True, "u": "x", "o": {"x": 1},
+                            "q": [{"k": Decimal("0.5"), "t": "t3", "w": [{"z": 1}, {}]}, {"k": 2}]},
+                           {"id": "B", "requested_fte": 0, "m": 10, "u": Decimal("2.5"), "q": []}],
+            "regions": {"R1": {"weight": 3}, "R2": {}}}
+    text = text_of(call)
+    assert schema_allows(CLOSED, text)
+    data, checked = typed(CLOSED, text)
+    assert checked and same(data, exact(text))
