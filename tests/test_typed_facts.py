@@ -438,3 +438,17 @@ def test_a_generated_call_of_every_kind_is_taken():
     assert schema_allows(CLOSED, text)
     data, checked = typed(CLOSED, text)
     assert checked and same(data, exact(text))
+
+
+def test_without_a_way_to_say_a_field_is_optional_such_a_schema_is_read_the_general_way(monkeypatch):
+    """On Python 3.10 without typing_extensions, ``NotRequired`` is missing: a schema with an optional field has no
+    shape (its facts are read as before), one whose every field is required keeps its shape."""
+    from rules_engine.rules import typed as module
+
+    monkeypatch.setattr(module, "NotRequired", None)
+    monkeypatch.setattr(module, "_SHAPES", {})
+    assert shape_for(schema_of("lde")) is None  # its call metadata is optional
+    closed = {"type": "object", "additionalProperties": False, "required": ["applicants"], "properties": {
+        "applicants": {"type": "array", "items": {"type": "object", "additionalProperties": False,
+                                                  "required": ["id"], "properties": {"id": {"type": "string"}}}}}}
+    assert typed(closed, '{"applicants": [{"id": "A"}]}')[1]

@@ -22,9 +22,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
-from typing import Annotated, Any, Callable, Literal, NotRequired, Optional, TypedDict, Union
+from typing import Annotated, Any, Callable, Literal, Optional, TypedDict, Union
 
 import msgspec
+
+try:
+    from typing import NotRequired
+except ImportError:  # Python 3.10: typing_extensions has it (pydantic and referencing need it); else no optional field
+    try:
+        from typing_extensions import NotRequired
+    except ImportError:
+        NotRequired = None
 
 # Keywords that say nothing about validity (annotations, and this project's own ``x-`` words).
 _ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "default", "deprecated", "readOnly",
@@ -164,6 +172,8 @@ class _Object(_Node):
                 not set(required) <= set(properties) or len(set(required)) != len(required):
             raise _Declined
         self.fields = {name: (_Node.of(sub, root, depth + 1), name in required) for name, sub in properties.items()}
+        if NotRequired is None and len(required) < len(properties):
+            raise _Declined
         self.type = TypedDict(f"Object{depth}", {  # type: ignore[misc]
             name: node.type if needed else NotRequired[node.type] for name, (node, needed) in self.fields.items()})
         self.below = [(itemgetter(name) if needed else name, node)
