@@ -42,3 +42,14 @@ def approver(log, name: str, role: str = "approver") -> str:
         if name in known:
             raise ValueError(f"token {name} exists; keep the secret the first call returned")
         return store.add(name, role)
+
+
+def paths(value, prefix=()):
+    """Every place in plain data, as a path of keys and indices: the value itself first, then what it holds."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths(item, prefix + (index,))

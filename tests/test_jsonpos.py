@@ -9,6 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import paths
 from rules_engine.rules.jsonpos import JsonPositions, json_positions
 from rules_engine.rules.load import _flatten, _round_trip_yaml
 
@@ -18,15 +19,6 @@ documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_si
                                                           st.dictionaries(st.text("kxy\u00e9", max_size=3), inner, max_size=4)),
                          max_leaves=20)
 
-
-def paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths(item, prefix + (index,))
 
 
 @settings(max_examples=150, deadline=None)

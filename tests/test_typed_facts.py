@@ -22,6 +22,8 @@ from rules_engine.rules.load import load_json_checked
 from rules_engine.rules.typed import parse, shape_for
 from rules_engine.rules.validate import shipped_only
 
+from helpers import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 # bench/generate.py, the benchmark's seeded calls (loaded by its path: bench/ also holds a service.py)
 _SPEC = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
@@ -275,24 +277,14 @@ LEAVES = st.sampled_from([-1, 0, 1, 3, 4, 100001, Decimal("-0.5"), Decimal("0.5"
                           {}, [], {"nwwz": 1}])
 
 
-def leaf_paths(value, path=()):
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            yield from leaf_paths(sub, path + (key,))
-    elif isinstance(value, list):
-        for index, sub in enumerate(value):
-            yield from leaf_paths(sub, path + (index,))
-    yield path
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(SCHEMAS), seed=st.integers(0, 10 ** 6), changes=st.lists(
     st.tuples(st.integers(0, 10 ** 6), st.sampled_from(["set", "drop", "add"]), LEAVES), min_size=1, max_size=3))
 def test_a_mutated_call_is_taken_only_when_the_schema_allows_it(name, seed, changes):
     data = call_of(name, 2, seed)
     for pick, what, leaf in changes:
-        paths = list(leaf_paths(data))
-        path = paths[pick % len(paths)]
+        places = list(paths(data))
+        path = places[pick % len(places)]
         if not path:
             continue
         parent = data
