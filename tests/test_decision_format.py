@@ -78,10 +78,11 @@ def test_a_record_is_written_in_parts_that_join_to_its_text_at_any_chunk_size(mo
               "decisions": [{"id": f"A{i}", "allocated_fte": Decimal(i) / 4, "ideal": Fraction(i, 3)}
                             for i in range(1, 8)]}
     whole = D.to_json_bytes(record, end=b"\n")
-    for chunk in (1, 2, 3, 7, 100):
-        monkeypatch.setattr(D, "CHUNK", chunk)
+    for first, part in ((1, 1), (2, 1), (3, 60), (7, 1), (100, 10**6)):  # from a decision a part to all in one
+        monkeypatch.setattr(D, "FIRST", first)
+        monkeypatch.setattr(D, "PART", part)
         parts = D.to_json_parts(record, end=b"\n")
-        assert b"".join(parts) == whole, chunk
+        assert b"".join(parts) == whole, (first, part)
     assert whole.endswith(b"\n  ]\n}\n") and whole.count(b'\n    {"id":"A') == 7
     back = json.loads(whole, parse_float=Decimal)
     assert [d["id"] for d in back["decisions"]] == [f"A{i}" for i in range(1, 8)]
@@ -89,8 +90,28 @@ def test_a_record_is_written_in_parts_that_join_to_its_text_at_any_chunk_size(mo
     assert back["decisions"][0]["ideal"] == {"numerator": 1, "denominator": 3, "approx": "0.333333"}
 
 
+def test_a_large_record_is_written_in_parts_of_about_a_set_size_whatever_its_decisions_weigh(monkeypatch):
+    """The decisions are encoded a part of about ``PART`` bytes at a time, however many decisions that takes: a
+    few thousand small ones, a few large ones (a ruleset of a hundred rules has a long trace). A part of many
+    megabytes is a buffer the process maps and unmaps for each part (at 20,000 decisions a part, a third of the
+    time writing 100,000 LDE decisions went to that); a part of one decision is a call per decision."""
+    from rules_engine.decide import decision as D
+
+    monkeypatch.setattr(D, "PART", 20_000)
+    small = [{"id": f"A{i}", "n": i} for i in range(5000)]  # 20-odd bytes each: about 900 to a part
+    large = [{"id": f"B{i}", "trace": "x" * 3000} for i in range(200)]  # 3 kB each: 6 to a part
+    for items in (small, large, small[:10] + large + small):
+        parts = [bytes(p) for p in D._one_a_line(D._ENCODER_2, items, b",\n    ")]
+        assert b"".join(parts) == b",\n    ".join(D._ENCODER_2.encode(item) for item in items)
+        assert parts[0].count(b"\n") <= D.FIRST  # the first part: a few items, to judge their length by
+        assert max(map(len, parts[1:])) <= 2 * 20_000 + 3100, [len(p) for p in parts]
+        assert len(parts) >= sum(len(D._ENCODER_2.encode(i)) for i in items) // (2 * 20_000 + 3100)
+    many = [bytes(p) for p in D._one_a_line(D._ENCODER_2, small, b",")]
+    assert 5 <= len(many) <= 20 and all(len(p) >= 5_000 for p in many[1:-1])  # not a part per decision
+
+
 def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_path, monkeypatch):
-    """`rules evaluate -o` and to standard output, with the decisions written in chunks of two: the same bytes as
+    """`rules evaluate -o` and to standard output, with the decisions written two, then one at a time: the same bytes as
     the record's text in one piece (`rules show` of the logged record), and as with one chunk."""
     from click.testing import CliRunner
 
@@ -98,7 +119,8 @@ def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_pa
 
     from conftest import AS_OF, example
 
-    monkeypatch.setattr(D, "CHUNK", 2)
+    monkeypatch.setattr(D, "FIRST", 2)
+    monkeypatch.setattr(D, "PART", 1)  # then a decision a part
     log, out = tmp_path / "log.sqlite", tmp_path / "out.json"
     args = ["evaluate", "sheltered-workshops", str(example("sheltered-workshops")), "--as-of", AS_OF, "--rules-dir",
             str(RULES), "--format", "json"]
@@ -110,7 +132,7 @@ def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_pa
     assert printed.exit_code == written.exit_code == shown.exit_code == 0
     assert out.read_bytes() == shown.stdout_bytes  # the logged decision, as written and as stored
     assert printed.stdout_bytes == (tmp_path / "out2.json").read_bytes()  # a dry run, printed and written
-    monkeypatch.setattr(D, "CHUNK", 10**6)
+    monkeypatch.setattr(D, "FIRST", 10**6)
     assert CliRunner().invoke(main, args + ["--no-log"]).stdout_bytes == printed.stdout_bytes  # in one chunk
 
 

@@ -96,14 +96,15 @@ def test_the_trace_shows_every_value_each_rule_read():
     assert failed["tier_checks"] == [] and failed["tier"] is None
 
 
-def test_a_large_record_is_encoded_a_chunk_of_decisions_at_a_time(monkeypatch):
+def test_a_large_record_is_encoded_a_part_of_decisions_at_a_time(monkeypatch):
     record = lde_record(9)
     whole = D.to_json_bytes(record)
     written: list = []
     decisions = record["decisions"]
     write = decisions._write
     monkeypatch.setattr(decisions, "_write", lambda item: written.append(item) or write(item), raising=False)
-    monkeypatch.setattr(D, "CHUNK", 2)
+    monkeypatch.setattr(D, "FIRST", 2)
+    monkeypatch.setattr(D, "PART", 1)
     parts = D.to_json_parts(record)
     seen = b""
     for part in parts:

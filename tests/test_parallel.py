@@ -139,10 +139,12 @@ def test_no_fork_while_another_thread_runs(monkeypatch):
 
 def test_a_record_is_the_same_bytes_written_by_several_processes(runner, tmp_path, monkeypatch, alone):
     """The command line's JSON, with its decisions written by three processes, is the record one process writes
-    (the decisions cut into chunks of 7, so that 55 workshops make several spans)."""
+    (spans of at least 7 decisions, so that 55 workshops make several, each written in several parts)."""
     from rules_cli.cli import main
 
-    monkeypatch.setattr(D, "CHUNK", 7)
+    monkeypatch.setattr(D, "SPAN", 7)
+    monkeypatch.setattr(D, "FIRST", 3)
+    monkeypatch.setattr(D, "PART", 1)
     forks = []
     fork = os.fork
     monkeypatch.setattr(parallel.os, "fork", lambda: forks.append(1) or fork())
