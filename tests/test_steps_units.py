@@ -157,6 +157,8 @@ def test_the_reduction_stands_before_what_is_allocated(tmp_path):
     decision = list(by_id(record)["C"])
     assert decision.index("allocated_fte") + 1 == decision.index("reduced_fte")
     assert decision.index("reduced_fte") + 1 == decision.index("change_fte")
+    assert decision[decision.index("change_fte") + 1:] == ["reasons", "tier_checks", "rank_keys", "derived", "allocation"]
+    assert by_id(record)["C"]["allocation"]["steps"][0] == {"step": 1, "kind": "reduce", "reduced_fte": Decimal("0.5")}
 
 
 def test_step_totals_and_entries_are_named_by_what_the_step_did(tmp_path):

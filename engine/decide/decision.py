@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .. import __version__
 from ..allocate.methods import Claim, Result, allocate
-from .steps import allocate_steps, outcome_result, step_decision, steps_record, whole_units
+from .steps import allocate_steps, outcome_result, step_tracer, steps_record, whole_units
 from ..rules.compile import Ruleset
 from .evaluate import Assessment, assess, compiled, python_outcomes
 from . import parallel
@@ -249,16 +249,15 @@ def _writer(ruleset: Ruleset, facts: Facts, result: Result, outcome: Any, caps: 
     split = ruleset.allocation.split.field if ruleset.allocation.split else None
     reduces = ruleset.allocation.reduces
     derived = tuple(d.name for d in ruleset.derived)
+    unit = ruleset.unit_fte
+    allocation = step_tracer(ruleset, outcome) if outcome is not None else _grant_tracer(ruleset, result, caps)
+    reduced = outcome.reduced if outcome is not None and reduces else None
 
     def write(item: Any, brief: bool = False) -> dict:
         """The decision of ``item``; ``brief``: without its trace (``Decisions.outcomes``)."""
         if not isinstance(item, Assessment):
             return _excluded_decision(*item, reduces)
-        decision = _decision(ruleset, item, result.grants.get(item.id), split, derived, brief)
-        if outcome is not None:
-            decision = step_decision(ruleset, decision, outcome, reduces)
-        elif caps and decision["allocation"] is not None:
-            decision["allocation"]["cap_fte"] = fte(result.caps.get(item.id, 0), ruleset.unit_fte)
+        decision = _decision(item, result.grants.get(item.id), unit, split, derived, allocation, reduced, brief)
         members = facts.groups.get(item.id) if facts.groups else None
         return _with_members(decision, members) if members else decision
     return write
@@ -427,11 +426,14 @@ def _regions(ruleset: Ruleset, result: Result, assessments: Sequence[Assessment]
     return out
 
 
-def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, derived: tuple,
-              brief: bool = False) -> dict:
+def _decision(a: Assessment, grant: Any, unit: Decimal, split: str | None, derived: tuple,
+              allocation: Callable[[str, Any], dict], reduced: dict | None, brief: bool = False) -> dict:
+    """One applicant's decision, built in the order it is written: what a reduction took (``reduced``, per id, in
+    units) after what it was given; what the allocation did for it as ``allocation`` writes it."""
     env = a.env
     checks, tier_checks = ([], []) if brief else a.trace()
-    return {
+    allocated = fte(grant.units, unit) if grant else _ZERO
+    decision = {
         "id": a.id,
         "name": env.get("name"),
         "region": env.get(split) if split else None,
@@ -440,23 +442,36 @@ def _decision(ruleset: Ruleset, a: Assessment, grant: Any, split: str | None, de
         "tier_rule": a.tier_rule,
         "rank": a.rank,
         "requested_fte": env.get("requested_fte"),
-        "allocated_fte": _allocated(grant, ruleset.unit_fte),
-        "reasons": checks,
-        "tier_checks": tier_checks,
-        "rank_keys": dict(a.rank_keys),  # its own: what a reader does to it is not written again
-        "derived": {name: env.get(name) for name in derived},
-        "allocation": _grant_trace(ruleset, grant) if grant else None,
+        "allocated_fte": allocated,
     }
+    if reduced is not None:
+        taken = reduced.get(a.id, 0) * unit
+        decision["reduced_fte"] = taken
+        decision["change_fte"] = allocated - taken
+    decision["reasons"] = checks
+    decision["tier_checks"] = tier_checks
+    decision["rank_keys"] = dict(a.rank_keys)  # its own: what a reader does to it is not written again
+    decision["derived"] = {name: env.get(name) for name in derived}
+    decision["allocation"] = allocation(a.id, grant) if grant else None
+    return decision
 
 
-def _grant_trace(ruleset: Ruleset, grant) -> dict:
+def _grant_tracer(ruleset: Ruleset, result: Result, caps: bool) -> Callable[[str, Any], dict]:
+    """What an allocation of one method did for an applicant given ``grant``; with ``caps``, its cap too."""
     unit = ruleset.unit_fte
-    ideal = grant.ideal if unit == 1 or grant.ideal is None else grant.ideal * Fraction(unit)
-    return {
-        "region_budget_fte": fte(grant.region_share, unit) if grant.region_share is not None else None,
-        "ideal_fte": ideal,
-        "floor_fte": fte(grant.floor, unit),
-        "remainder_turn": grant.remainder_turn,
-        "capped": grant.capped,
-        "pooled_fte": fte(grant.pooled, unit),
-    }
+    scale = None if unit == 1 else Fraction(unit)
+
+    def allocation(applicant_id: str, grant: Any) -> dict:
+        ideal = grant.ideal if scale is None or grant.ideal is None else grant.ideal * scale
+        trace = {
+            "region_budget_fte": fte(grant.region_share, unit) if grant.region_share is not None else None,
+            "ideal_fte": ideal,
+            "floor_fte": fte(grant.floor, unit),
+            "remainder_turn": grant.remainder_turn,
+            "capped": grant.capped,
+            "pooled_fte": fte(grant.pooled, unit),
+        }
+        if caps:
+            trace["cap_fte"] = fte(result.caps.get(applicant_id, 0), unit)
+        return trace
+    return allocation

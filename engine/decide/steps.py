@@ -10,7 +10,7 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..allocate.methods import Grant, Result
 from ..rules.compile import Ruleset, Step
@@ -67,7 +67,7 @@ def outcome_result(outcome: Outcome) -> Result:
 
 def steps_record(ruleset: Ruleset, record: dict, outcome: Outcome, given: dict) -> dict:
     """The record of an allocation of steps: each step's totals, and what each region's decisions were ``given``
-    (each decision says what each step did: ``step_decision``, as it is written)."""
+    (each decision says what each step did: ``step_tracer``, as it is written)."""
     unit = ruleset.unit_fte
     out = {}
     for key, value in record.items():
@@ -91,35 +91,22 @@ def _step_total(step: Step, trace, number: int, unit: Decimal) -> dict:
     return total
 
 
-def step_decision(ruleset: Ruleset, decision: dict, outcome: Outcome, reduces: bool) -> dict:
-    """The decision with what each step did; changed in place (it is being written) unless a reduction adds keys
-    in the middle."""
+def step_tracer(ruleset: Ruleset, outcome: Outcome) -> Callable[..., dict]:
+    """What each step did for an applicant, as its decision's ``allocation``: its cap, whether it was reached, and
+    each step that gave it (or took from it) anything, with its turn in a last round."""
     unit = ruleset.unit_fte
-    if not reduces:
-        if decision["allocation"] is not None:
-            decision["allocation"] = _trace(ruleset, decision["id"], outcome)
-        return decision
-    out = {}
-    for key, value in decision.items():
-        if key == "allocation" and value is not None:
-            value = _trace(ruleset, decision["id"], outcome)
-        out[key] = value
-        if key == "allocated_fte":
-            reduced = outcome.reduced.get(decision["id"], 0) * unit
-            out["reduced_fte"] = reduced
-            out["change_fte"] = value - reduced
-    return out
+    steps = [(number, step.kind, "reduced_fte" if step.kind == "reduce" else "fte", trace.given, trace.turns)
+             for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
+    caps, capped = outcome.caps, outcome.capped
 
-
-def _trace(ruleset: Ruleset, applicant_id: str, outcome: Outcome) -> dict:
-    unit = ruleset.unit_fte
-    steps = []
-    for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1):
-        units = trace.given.get(applicant_id, 0)
-        if units:
-            entry = {"step": number, "kind": step.kind, ("reduced_fte" if step.kind == "reduce" else "fte"): units * unit}
-            if applicant_id in trace.turns:
-                entry["turn"] = trace.turns[applicant_id]
-            steps.append(entry)
-    return {"cap_fte": outcome.caps.get(applicant_id, 0) * unit, "capped": applicant_id in outcome.capped,
-            "steps": steps}
+    def allocation(applicant_id: str, grant: Any = None) -> dict:
+        entries = []
+        for number, kind, key, given, turns in steps:
+            units = given.get(applicant_id, 0)
+            if units:
+                entry = {"step": number, "kind": kind, key: units * unit}
+                if applicant_id in turns:
+                    entry["turn"] = turns[applicant_id]
+                entries.append(entry)
+        return {"cap_fte": caps.get(applicant_id, 0) * unit, "capped": applicant_id in capped, "steps": entries}
+    return allocation
