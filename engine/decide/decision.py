@@ -432,7 +432,7 @@ def _decision(a: Assessment, grant: Any, unit: Decimal, split: str | None, deriv
     units) after what it was given; what the allocation did for it as ``allocation`` writes it."""
     env = a.env
     checks, tier_checks = ([], []) if brief else a.trace()
-    allocated = fte(grant.units, unit) if grant else _ZERO
+    allocated = _allocated(grant, unit)
     decision = {
         "id": a.id,
         "name": env.get("name"),

@@ -91,7 +91,7 @@ def _step_total(step: Step, trace, number: int, unit: Decimal) -> dict:
     return total
 
 
-def step_tracer(ruleset: Ruleset, outcome: Outcome) -> Callable[..., dict]:
+def step_tracer(ruleset: Ruleset, outcome: Outcome) -> Callable[[str, Any], dict]:
     """What each step did for an applicant, as its decision's ``allocation``: its cap, whether it was reached, and
     each step that gave it (or took from it) anything, with its turn in a last round."""
     unit = ruleset.unit_fte
@@ -99,7 +99,7 @@ def step_tracer(ruleset: Ruleset, outcome: Outcome) -> Callable[..., dict]:
              for number, (step, trace) in enumerate(zip(ruleset.allocation.steps, outcome.steps), 1)]
     caps, capped = outcome.caps, outcome.capped
 
-    def allocation(applicant_id: str, grant: Any = None) -> dict:
+    def allocation(applicant_id: str, grant: Any) -> dict:
         entries = []
         for number, kind, key, given, turns in steps:
             units = given.get(applicant_id, 0)
