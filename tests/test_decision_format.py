@@ -110,6 +110,16 @@ def test_a_large_record_is_written_in_parts_of_about_a_set_size_whatever_its_dec
     assert 5 <= len(many) <= 20 and all(len(p) >= 5_000 for p in many[1:-1])  # not a part per decision
 
 
+def test_by_default_a_part_is_hundreds_of_kilobytes():
+    """The default part: neither a buffer of megabytes (mapped anew for each part) nor a call per decision. 3,000
+    decisions of about 700 bytes (as LDE's are) are about 2 MB: parts of about 512 kB after the first."""
+    from rules_engine.decide import decision as D
+
+    items = [{"id": f"A{i:04}", "trace": "x" * 680} for i in range(3000)]
+    parts = [bytes(p) for p in D._one_a_line(D._ENCODER_2, items, b",\n    ")]
+    assert all(300_000 <= len(p) <= 800_000 for p in parts[1:-1]) and len(parts) >= 4, [len(p) for p in parts]
+
+
 def test_the_command_writes_a_large_decision_in_parts_with_the_same_bytes(tmp_path, monkeypatch):
     """`rules evaluate -o` and to standard output, with the decisions written two, then one at a time: the same bytes as
     the record's text in one piece (`rules show` of the logged record), and as with one chunk."""

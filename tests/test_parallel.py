@@ -149,13 +149,13 @@ def test_a_record_is_the_same_bytes_written_by_several_processes(runner, tmp_pat
     fork = os.fork
     monkeypatch.setattr(parallel.os, "fork", lambda: forks.append(1) or fork())
     outputs = []
-    for jobs in (None, "1", "3"):
+    for jobs in (None, "1", "2", "3"):
         out = tmp_path / f"jobs-{jobs}.json"
         result = runner.invoke(main, ["evaluate", "sheltered-workshops", str(example("sheltered-workshops")),
                                       "--as-of", "2018-06-20", "--format", "json", "--no-log", "-o", str(out)]
                                + (["--jobs", jobs] if jobs else []))
         assert result.exit_code == 0, result.output
         outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] == outputs[2]
-    assert len(forks) == 2  # two copies wrote with --jobs 3; by default, and with 1, none
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
+    assert len(forks) == 3  # one copy wrote with --jobs 2, two with --jobs 3; by default, and with 1, none
     assert outputs[0].count(b'\n    {"id":') == 55

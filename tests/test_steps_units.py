@@ -161,6 +161,16 @@ def test_the_reduction_stands_before_what_is_allocated(tmp_path):
     assert by_id(record)["C"]["allocation"]["steps"][0] == {"step": 1, "kind": "reduce", "reduced_fte": Decimal("0.5")}
 
 
+def test_steps_that_take_nothing_leave_no_reduction_in_the_decision(tmp_path):
+    """Only a ruleset with a reduce step has reduced_fte and change_fte in its decisions; steps that only give
+    write a decision as a method does, with what each step gave in its allocation."""
+    record = decide(tmp_path, "  fte: 4\n  unit: 0.5\n", "  cap: '1'\n  steps:\n    - step: greedy\n")
+    decision = by_id(record)["A"]
+    assert list(decision) == ["id", "name", "region", "eligible", "tier", "tier_rule", "rank", "requested_fte",
+                              "allocated_fte", "reasons", "tier_checks", "rank_keys", "derived", "allocation"]
+    assert decision["allocation"] == {"cap_fte": 1, "capped": True, "steps": [{"step": 1, "kind": "greedy", "fte": 1}]}
+
+
 def test_step_totals_and_entries_are_named_by_what_the_step_did(tmp_path):
     # round-robin as before: 4 FTE in half units, A 1.5, B 1.5, C 1; a step that gives says allocated_fte
     record = decide(tmp_path, "  fte: 4\n  unit: 0.5\n", "  cap: requested_fte\n  steps:\n    - step: round-robin\n")
