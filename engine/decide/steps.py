@@ -108,5 +108,5 @@ def step_tracer(ruleset: Ruleset, outcome: Outcome) -> Callable[[str, Any], dict
                 if applicant_id in turns:
                     entry["turn"] = turns[applicant_id]
                 entries.append(entry)
-        return {"cap_fte": caps.get(applicant_id, 0) * unit, "capped": applicant_id in capped, "steps": entries}
+        return {"cap_fte": caps[applicant_id] * unit, "capped": applicant_id in capped, "steps": entries}
     return allocation
