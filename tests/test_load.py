@@ -120,6 +120,30 @@ def test_the_scan_for_numbers_to_check_finds_all_the_expression_it_replaced_find
     assert _suspicious_numbers('{"a": "\\ud800", "b": 1e5}')
 
 
+def test_the_scan_reads_the_bytes_a_file_came_as_the_same_as_its_text():
+    """The facts' bytes, when the reader has them, are scanned as they are (not encoded again from the text: 28 MB
+    copied for 100,000 LDE applicants); a byte order mark in front changes nothing."""
+    import random
+
+    from rules_engine.rules.load import _suspicious_numbers
+
+    rng = random.Random(7)
+    alphabet = "0123456789....eE\" :,[]{}aé€-"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        assert _suspicious_numbers(text.encode()) == _suspicious_numbers(b"\xef\xbb\xbf" + text.encode()) \
+            == _suspicious_numbers(text), text
+
+
+def test_a_number_out_of_bounds_behind_a_byte_order_mark_is_refused_at_its_place(tmp_path):
+    from rules_engine.rules.facts import load_data
+
+    raw = b"\xef\xbb\xbf" + b'{"applicants": [\n  {"id": "A", "requested_fte": 12345678901234567890}\n]}'
+    with pytest.raises(InputError) as caught:
+        load_data(raw, "f.json", "json")
+    assert str(caught.value).startswith("f.json:2:")
+
+
 @pytest.mark.parametrize("text, where", [
     ('{"a": {"b": 1, "b": 2}}', "f.json:1:16"),
     ('{"x": "a:b", "a": 1, "a": 2}', "f.json:1:22"),

@@ -108,7 +108,7 @@ def _load(raw: bytes, label: str, fmt: str | None, limited: bool, schema: dict |
     text = decode(raw, label, limit_of(fmt, limited))
     checked = False
     if fmt == "json":
-        data, checked = load_json_checked(text, label, shape_for(schema) if schema is not None else None)
+        data, checked = load_json_checked(text, label, shape_for(schema) if schema is not None else None, raw)
     else:
         data = load_yaml_fast(text, label)
     if not isinstance(data, dict):

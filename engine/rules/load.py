@@ -475,14 +475,15 @@ def load_json_fast(text: str, label: str) -> Any:
     return load_json_checked(text, label, None)[0]
 
 
-def load_json_checked(text: str, label: str, shape: Shape | None) -> tuple[Any, bool]:
+def load_json_checked(text: str, label: str, shape: Shape | None, raw: bytes | None = None) -> tuple[Any, bool]:
     """Parse JSON as ``load_json_fast`` does; and True when the data was read as ``shape`` (a facts schema as a
-    type, rules/typed.py), which found it to be what its schema allows, so that it need not be checked again."""
+    type, rules/typed.py), which found it to be what its schema allows, so that it need not be checked again.
+    ``raw``: the UTF-8 bytes ``text`` was decoded from, when the caller has them (scanned as they are)."""
     if not text.strip():
         raise InputError.at(Location(label, 1, 1), "file is empty", code="empty")
     # A number out of bounds has a token of 16 or more digits and dots, or an exponent: only then is every
     # number checked one by one (in Python); otherwise the C parser's own numbers are within the bounds.
-    careful = _suspicious_numbers(text)
+    careful = _suspicious_numbers(raw if raw is not None else text)
     found = None if careful or shape is None else typed.parse(shape, text)
     data = found[0] if found is not None and _keys_once(text, found[0], found[1]) else None
     checked = data is not None
@@ -545,9 +546,10 @@ def _strict_json(text: str, label: str, careful: bool) -> Any:
 _NUMBER_SHAPES = bytes(ord("d") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else 32 for c in range(256))
 
 
-def _suspicious_numbers(text: str) -> bool:
-    """Could a number in this JSON text be out of bounds (more than 15 digits, or an exponent)?"""
-    shapes = text.encode("utf-8", "surrogatepass").translate(_NUMBER_SHAPES)
+def _suspicious_numbers(text: str | bytes) -> bool:
+    """Could a number in this JSON text (or its UTF-8 bytes) be out of bounds (more than 15 digits, or an
+    exponent)?"""
+    shapes = (text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")).translate(_NUMBER_SHAPES)
     return b"d" * 16 in shapes or b"de" in shapes
 
 
