@@ -6,7 +6,7 @@ import random
 from decimal import Decimal
 from fractions import Fraction
 
-from rules_engine.decide.evaluate import _sortable
+from rules_engine.decide.evaluate import _sort_key
 
 
 def _values(rng: random.Random) -> list:
@@ -34,17 +34,24 @@ def test_the_key_orders_exact_numbers_as_their_exact_values_do():
     for _ in range(2000):
         values = list(enumerate(_values(rng)))
         by_exact = sorted(values, key=lambda pair: Fraction(pair[1]))
-        assert sorted(values, key=lambda pair: _sortable(pair[1])) == by_exact  # stable: ties keep their order
+        assert sorted(values, key=lambda pair: _sort_key(True, pair[1])) == by_exact  # stable: ties keep their order
         by_exact_down = sorted(values, key=lambda pair: Fraction(pair[1]), reverse=True)
-        assert sorted(values, key=lambda pair: _sortable(pair[1]), reverse=True) == by_exact_down
+        assert sorted(values, key=lambda pair: _sort_key(True, pair[1]), reverse=True) == by_exact_down
 
 
 def test_values_beyond_a_float_still_order_exactly():
     big = [Fraction(10**400 + 1), Fraction(10**400), -Fraction(10**400), Decimal("1E-400"), Decimal("2E-400"), 0]
-    assert sorted(big, key=_sortable) == sorted(big, key=Fraction)
+    assert sorted(big, key=lambda v: _sort_key(True, v)) == sorted(big, key=Fraction)
 
 
 def test_other_kinds_keep_their_own_order():
-    assert sorted(["b", "a", "C"], key=_sortable) == ["C", "a", "b"]
-    assert sorted([True, False, 1, 0], key=_sortable) == [False, 0, True, 1]
-    assert _sortable(None) == 0
+    assert sorted(["b", "a", "C"], key=lambda v: _sort_key(True, v)) == ["C", "a", "b"]
+    assert sorted([True, False, 1, 0], key=lambda v: _sort_key(True, v)) == [False, 0, True, 1]
+    assert _sort_key(True, None) == (True, 0)
+
+
+def test_a_missing_value_goes_last_either_way_as_ranking_asks():
+    values = [None, Fraction(2, 3), None, Decimal("0.5"), 1]
+    assert sorted(values, key=lambda v: _sort_key(v is None, v)) == [Decimal("0.5"), Fraction(2, 3), 1, None, None]
+    down = sorted(values, key=lambda v: _sort_key(v is not None, v), reverse=True)
+    assert down == [1, Fraction(2, 3), Decimal("0.5"), None, None]
