@@ -14,7 +14,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import chain, repeat
+from functools import partial
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable
@@ -244,13 +245,14 @@ def check_unique_by(applicants: list, fields: dict, root: dict, text: str, label
 
 def _each_once(applicants: list, name: str, key: str) -> bool:
     """Does every applicant's list ``name`` give each ``key`` once (and each of its items one)? Looked at in C,
-    for all applicants at once: the pairs (applicant, key) are as many as the items. False leaves it to the check
-    of each applicant, which says where."""
+    for all applicants at once: each list's keys as a set as long as the list, none of them null (a set of
+    (applicant, key) pairs over all lists cost twice as much: a tuple made and hashed for each item). False leaves
+    it to the check of each applicant, which says where."""
     try:
         lists = [applicant.get(name) or () for applicant in applicants]
-        keys = list(map(itemgetter(key), chain.from_iterable(lists)))
-        owners = chain.from_iterable(map(repeat, range(len(lists)), map(len, lists)))
-        return len(set(zip(owners, keys))) == len(keys) and None not in keys
+        keys = list(map(frozenset, map(partial(map, itemgetter(key)), lists)))
+        return list(map(len, keys)) == list(map(len, lists)) and not any(map(frozenset.__contains__, keys,
+                                                                            repeat(None)))
     except (KeyError, TypeError, AttributeError):
         return False
 
