@@ -13,10 +13,11 @@ from rules_engine.errors import ExpressionError
 from rules_engine.rules.pyeval import HELPERS, _Writer
 
 
-def run(text: str, env: dict, params: dict | None = None, items: set | None = None):
-    """Evaluate one expression with the generated-Python evaluator (names bound as the checker would)."""
+def run(text: str, env: dict, params: dict | None = None, items: set | None = None, derived: frozenset = frozenset()):
+    """Evaluate one expression with the generated-Python evaluator (names bound as the checker would; ``derived``:
+    the names of derived values)."""
     constants: dict = {}
-    writer = _Writer(constants, params or {})
+    writer = _Writer(constants, params or {}, derived)
     tree = _bind(E.parse(text), items or set())
     code = writer.write(E.normalize(tree) if _is_condition(tree) else tree)
     namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}
@@ -179,3 +180,26 @@ def test_the_depth_limit_is_the_nesting_and_nothing_else():
     assert E.parse(ok)
     with pytest.raises(ExpressionError, match="nested more than 60 levels"):
         E.parse("(" * (E.MAX_DEPTH + 1) + "1" + ")" * (E.MAX_DEPTH + 1))
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "=", "!="])
+def test_a_fraction_against_a_number_in_the_rule_compares_exactly(op):
+    """A fill rate that does not terminate (a Fraction) against a threshold written in the rule or a parameter, on
+    either side: as the textbook Fractions compare them, at the boundary too (19/20 and 0.95); null is false."""
+    import operator
+
+    python = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
+              "!=": operator.ne}[op]
+    values = [Fraction(19, 20), Fraction(2, 3), Fraction(-2, 3), Fraction(7), Fraction(10**14 + 1, 10**14), Fraction(-1, 2),
+              Decimal("0.95"), 7, Decimal("-0.5")]
+    for constant in ("0.95", "7", "0", "1.00000000000001", "-0.5"):
+        number = Fraction(Decimal(constant))
+        for value in values:
+            for derived in (frozenset({"a"}), frozenset()):  # a derived value may be a Fraction, a fact never is
+                assert run(f"a {op} {constant}", {"a": value}, derived=derived) is python(Fraction(value), number)
+                assert run(f"{constant} {op} a", {"a": value}, derived=derived) is python(number, Fraction(value))
+                assert run(f"a {op} params.k", {"a": value}, {"k": Decimal(constant)}, derived=derived) \
+                    is python(Fraction(value), number)
+                assert run(f"a + 0 {op} {constant}", {"a": value}, derived=derived) is python(Fraction(value), number)
+        assert run(f"a {op} {constant}", {"a": None}, derived=frozenset({"a"})) is False
+        assert run(f"{constant} {op} a", {}, derived=frozenset({"a"})) is False

@@ -133,3 +133,44 @@ def test_the_generated_fill_rate_is_a_mean_of_quotients_without_a_quotient_each(
     env = compiled(ruleset).derive({"quarters": quarters})
     # (29 + 28.5 + 30 + 27) / 30 / 4 = 114.5 / 120 = 229/240 (2017Q3 is outside the reference period)
     assert env["fill_rate"] == Fraction(229, 240) and env["reference_quarters_reported"] == 4
+
+
+@pytest.mark.parametrize("a, b", [
+    (Decimal("0.95"), Fraction(2, 3)), (Fraction(2, 3), Decimal("1.5")), (Fraction(-7, 3), Decimal("0.3")),
+    (Decimal("-0.25"), Fraction(1, 4)), (Fraction(1, 6), Decimal("0")), (Decimal("12.50"), Fraction(5, 2)),
+])
+def test_a_decimal_with_a_fraction_is_worked_out_exactly(a, b):
+    """A decimal and a fraction (a fill rate with a threshold) added, subtracted and multiplied: the exact value, in
+    its simplest type, as the textbook Fractions give it; either order."""
+    for function, textbook in ((P._add, lambda x, y: x + y), (P._sub, lambda x, y: x - y),
+                               (P._mul, lambda x, y: x * y)):
+        for x, y in ((a, b), (b, a)):
+            expected = P.exact(textbook(Fraction(x), Fraction(y)))
+            got = function(x, y)
+            assert (type(got), got) == (type(expected), expected), (function.__name__, x, y)
+
+
+def test_a_decimal_with_a_fraction_by_hand():
+    assert P._sub(Decimal("0.95"), Fraction(2, 3)) == Fraction(17, 60)  # 57/60 - 40/60
+    assert P._mul(Fraction(17, 60), Decimal("30")) == Decimal("8.5") and type(P._mul(Fraction(17, 60), Decimal("30"))) is Decimal
+    assert P._mul(Fraction(2, 3), Decimal("1.5")) == 1 and type(P._mul(Fraction(2, 3), Decimal("1.5"))) is int
+    assert P._add(Decimal("0.1"), Fraction(1, 3)) == Fraction(13, 30)
+
+
+def test_a_derived_value_against_a_number_is_compared_by_its_ratio_a_fact_plainly():
+    """Where a Fraction can be (a derived fill rate) the generated comparison tries its ratio; where it cannot (a
+    fact) it compares plainly, paying nothing for it."""
+    import datetime as dt
+    import re
+
+    from rules_engine.api import resolve
+    from rules_engine.decide.evaluate import compiled
+
+    from conftest import RULES
+
+    ruleset = resolve("maatwerk-redistribution@2020.1", RULES, dt.date(2020, 6, 20))
+    source = compiled(ruleset).source
+    by_ratio = re.findall(r"\((\w+) [<>=!]+ \w+ if _type\(\1\) is not _Fraction else \1\.numerator \* \w+ [<>=!]+ "
+                          r"\w+ \* \1\.denominator\)", source)
+    assert len(by_ratio) == 3, source  # fill_rate < 0.95 where reduction_fte is derived, and in the two steps
+    assert re.search(r":= _i0\.get\('contingent_fte'\)\) is not None and _t\d+ > _k\d+\)", source), source

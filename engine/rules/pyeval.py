@@ -57,12 +57,39 @@ def _ratio(value) -> tuple:
     return value.as_integer_ratio()
 
 
+def _mixed(a, b) -> bool:
+    """A Decimal with a Fraction (a threshold with a fill rate), which Python's operators refuse with an exception."""
+    return (type(a) is Fraction and type(b) is decimal.Decimal) or (type(a) is decimal.Decimal and type(b) is Fraction)
+
+
+def _pair(a, b, numerator) -> Any:
+    """``numerator(n1, d1, n2, d2) / (d1 * d2)`` of the two values' integer ratios, in its simplest exact type: the
+    sum, difference or product of a Decimal and a Fraction without a Fraction made of each (or an exception first)."""
+    n1, d1 = a.as_integer_ratio()
+    n2, d2 = b.as_integer_ratio()
+    return exact(Fraction(numerator(n1, d1, n2, d2), d1 * d2))
+
+
+def _plus(n1: int, d1: int, n2: int, d2: int) -> int:
+    return n1 * d2 + n2 * d1
+
+
+def _minus(n1: int, d1: int, n2: int, d2: int) -> int:
+    return n1 * d2 - n2 * d1
+
+
+def _times(n1: int, d1: int, n2: int, d2: int) -> int:
+    return n1 * n2
+
+
 def _add(a, b):
     if a is None or b is None:
         return None
+    if type(a) is not type(b) and _mixed(a, b):
+        return _pair(a, b, _plus)
     try:
         return a + b
-    except (TypeError, decimal.Inexact):  # Decimal and Fraction do not mix, or 28 digits do not suffice
+    except (TypeError, decimal.Inexact):  # 28 digits do not suffice, or a date
         if isinstance(a, dt.date) or isinstance(b, dt.date):
             return _shift(a, b) if isinstance(a, dt.date) else _shift(b, a)
         return exact(Fraction(a) + Fraction(b))
@@ -73,6 +100,8 @@ def _sub(a, b):
         return None
     if isinstance(a, dt.date):
         return (a - b).days if isinstance(b, dt.date) else _shift(a, -b)
+    if type(a) is not type(b) and _mixed(a, b):
+        return _pair(a, b, _minus)
     try:
         return a - b
     except (TypeError, decimal.Inexact):
@@ -92,6 +121,8 @@ def _shift(day: dt.date, days):
 def _mul(a, b):
     if a is None or b is None:
         return None
+    if type(a) is not type(b) and _mixed(a, b):
+        return _pair(a, b, _times)
     try:
         return a * b
     except (TypeError, decimal.Inexact):
@@ -232,14 +263,16 @@ def _dig(value, key):
 
 
 HELPERS["_dig"] = _dig
+HELPERS.update({"_type": type, "_Fraction": Fraction})  # for comparing a Fraction by its ratio (``_compare``)
 
 
 class _Writer:
     """Turns one bound tree (see ``checker``) into a Python expression string."""
 
-    def __init__(self, constants: dict, params: dict):
+    def __init__(self, constants: dict, params: dict, derived: frozenset = frozenset()):
         self.constants = constants
         self.params = params
+        self.derived = derived  # the applicant's names that are derived values: they may hold a Fraction
         self.temps = 0
         self.bound: dict = {}  # dotted name of the applicant -> local variable already holding its value
 
@@ -314,7 +347,45 @@ class _Writer:
         left, lcheck = self._operand(node.left, depth)
         right, rcheck = self._operand(node.right, depth)
         checks = [c for c in (lcheck, rcheck) if c]
-        return "(" + " and ".join(checks + [f"{left} {node.op} {right}"]) + ")"
+        return "(" + " and ".join(checks + [self._compare(node, left, right)]) + ")"
+
+    def _compare(self, node, left: str, right: str) -> str:
+        """``left op right``; a value against a number in the rule compares a Fraction (a fill rate that does not
+        terminate) by its integer ratio, cross-multiplied: Python compares a Fraction with a Decimal by way of an
+        abstract base class check and the Decimal's own conversion, ten times as long."""
+        plain = f"{left} {node.op} {right}"
+        number = self._number(node.right), self._number(node.left)
+        if number[0] is not None and self._fractional(node.left):
+            value, (n, d) = left, number[0]
+        elif number[1] is not None and self._fractional(node.right):
+            value, (n, d) = right, number[1]
+        else:
+            return plain
+        n, d = self.const(n), self.const(d)
+        ratio = f"{value}.numerator * {d} {node.op} {n} * {value}.denominator" if value == left else \
+            f"{n} * {value}.denominator {node.op} {value}.numerator * {d}"
+        return f"({plain} if _type({value}) is not _Fraction else {ratio})"
+
+    def _fractional(self, node) -> bool:
+        """May ``node`` be a Fraction? Facts and parameters never are (JSON and YAML give whole numbers and
+        decimals); a derived value, a sum, a quotient, a mean may be."""
+        if isinstance(node, (E.Literal, E.ListLit, E.IsNull, E.Compare, E.In, E.BoolOp, E.Not)):
+            return False
+        if isinstance(node, E.Name):
+            return (node.binding or "env") == "env" and node.path[0] in self.derived and len(node.path) == 1
+        return True
+
+    def _number(self, node) -> tuple[int, int] | None:
+        """The integer ratio of a number written in the rule or given as a parameter; None for anything else."""
+        if isinstance(node, E.Literal):
+            value = node.value
+        elif isinstance(node, E.Name) and node.path[0] == "params" and len(node.path) == 2:
+            value = self.params.get(node.path[1])
+        else:
+            return None
+        if type(value) is int or (type(value) is decimal.Decimal and value.is_finite()):
+            return value.as_integer_ratio()
+        return None
 
     def w_In(self, node, depth):
         value, check = self._operand(node.operand, depth)
@@ -372,7 +443,7 @@ class Compiled:
 def generate(ruleset) -> Compiled:
     """Generate and compile the Python functions of a compiled ruleset."""
     constants: dict = {}
-    writer = _Writer(constants, ruleset.params)
+    writer = _Writer(constants, ruleset.params, frozenset(d.name for d in ruleset.derived))
     lines: list[str] = []
     lines.append("def derive(e):")
     lines.extend(f"    e[{d.name!r}] = {writer.write(d.expr)}" for d in ruleset.derived)
