@@ -174,3 +174,28 @@ def test_a_derived_value_against_a_number_is_compared_by_its_ratio_a_fact_plainl
                           r"\w+ \* \1\.denominator\)", source)
     assert len(by_ratio) == 3, source  # fill_rate < 0.95 where reduction_fte is derived, and in the two steps
     assert re.search(r":= _i0\.get\('contingent_fte'\)\) is not None and _t\d+ > _k\d+\)", source), source
+
+
+def test_a_list_filtered_alike_twice_is_filtered_once_and_gives_the_same_values():
+    """The workshops count the reference quarters and average their rates over the same filtered quarters: the
+    generated ``derive`` filters them once (a list shared by both), and both values are as worked out by hand,
+    also when no quarter, or none of the reference period, is given."""
+    import datetime as dt
+
+    from rules_engine.api import resolve
+    from rules_engine.decide.evaluate import compiled
+
+    from conftest import RULES
+
+    ruleset = resolve("social-workshops@2019.1", RULES, dt.date(2019, 6, 20))
+    fns = compiled(ruleset)
+    assert fns.source.count("for _i0 in (e.get('quarters') or ()) if") == 1, fns.source
+    q = [{"quarter": "2016Q3", "contingent_fte": Decimal("10"), "filled_fte": Decimal("9")},
+         {"quarter": "2016Q4", "contingent_fte": Decimal("0"), "filled_fte": Decimal("0")},  # no contingent: left out
+         {"quarter": "2015Q4", "contingent_fte": Decimal("10"), "filled_fte": Decimal("1")},  # outside the period
+         {"quarter": "2017Q1", "contingent_fte": Decimal("3"), "filled_fte": Decimal("3")}]
+    env = fns.derive({"quarters": q})
+    assert env["reference_quarters_reported"] == 2 and env["fill_rate"] == Decimal("0.95")  # (0.9 + 1) / 2
+    for quarters in ([], None, q[1:3]):
+        env = fns.derive({"quarters": quarters} if quarters is not None else {})
+        assert env["reference_quarters_reported"] == 0 and env["fill_rate"] is None, quarters

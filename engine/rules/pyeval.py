@@ -20,7 +20,7 @@ import datetime as dt
 import decimal
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -273,6 +273,7 @@ class _Writer:
         self.constants = constants
         self.params = params
         self.derived = derived  # the applicant's names that are derived values: they may hold a Fraction
+        self.shared: dict = {}  # filters computed once in ``derive`` (``_derive_body``) -> the local holding the list
         self.temps = 0
         self.bound: dict = {}  # dotted name of the applicant -> local variable already holding its value
 
@@ -414,8 +415,14 @@ class _Writer:
 
     def w_Aggregate(self, node, depth):
         var = f"_i{depth}"
-        source = self.write(node.source, depth)
-        where = f" if {self.write(node.where, depth + 1)}" if node.where is not None else ""
+        local = self.shared.get(_FilterKey.of(node)) if depth == 0 and node.where is not None and self.shared else None
+        if local is not None:  # filtered already, into a list this one shares
+            source, where = local, ""
+            if node.func == "count":
+                return f"len({local})"
+        else:
+            source = self.write(node.source, depth)
+            where = f" if {self.write(node.where, depth + 1)}" if node.where is not None else ""
         if node.func == "count":
             return f"len([1 for {var} in ({source} or ()){where}])"
         if node.func == "mean" and isinstance(node.item, E.Arith) and node.item.op == "/":
@@ -444,10 +451,7 @@ def generate(ruleset) -> Compiled:
     """Generate and compile the Python functions of a compiled ruleset."""
     constants: dict = {}
     writer = _Writer(constants, ruleset.params, frozenset(d.name for d in ruleset.derived))
-    lines: list[str] = []
-    lines.append("def derive(e):")
-    lines.extend(f"    e[{d.name!r}] = {writer.write(d.expr)}" for d in ruleset.derived)
-    lines.append("    return e")
+    lines: list[str] = ["def derive(e):"] + _derive_body(writer, ruleset.derived)
     rules = ruleset.eligibility + ruleset.tiers
     for index, rule in enumerate(rules):
         lines.append(f"def cond_{index}(e):\n    return bool({writer.write(rule.condition)})")
@@ -479,6 +483,52 @@ def generate(ruleset) -> Compiled:
         source=source,
         steps=tuple({key: namespace[name] for key, name in names.items()} for names in step_names),
     )
+
+
+def _derive_body(writer: _Writer, derived: tuple) -> list[str]:
+    """``derive``'s lines: each derived value in order; a list filtered alike by several of them (the workshops'
+    reference quarters, counted and averaged) filtered once, first, into a local they share. Only a filter that
+    reads no derived value is shared: it gives the same list wherever it is computed."""
+    seen = [key for d in derived for key in _filters(d.expr, writer.derived)]
+    writer.shared = {key: f"_s{index}" for index, key in enumerate(dict.fromkeys(k for k in seen if seen.count(k) > 1))}
+    lines = []
+    for key, local in writer.shared.items():
+        source, where = writer.write(key.node.source), writer.write(key.node.where, 1)
+        lines.append(f"    {local} = [_i0 for _i0 in ({source} or ()) if {where}]")
+    lines += [f"    e[{d.name!r}] = {writer.write(d.expr)}" for d in derived]
+    writer.shared = {}
+    return lines + ["    return e"]
+
+
+def _filters(tree: Any, derived: frozenset) -> list[tuple]:
+    """The filters of the aggregates outside any other in ``tree`` that read no derived value, each as a key
+    (its list, its condition, the item's name) with the aggregate that holds it."""
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, E.Aggregate):
+            if node.where is not None and not any(isinstance(n, E.Name) and (n.binding or "env") == "env" and
+                                                  n.path[0] in derived for part in (node.source, node.where)
+                                                  for n in E.walk(part)):
+                found.append(_FilterKey.of(node))
+            continue
+        stack.extend(E.children(node))
+    return found
+
+
+@dataclass(frozen=True)
+class _FilterKey:
+    """A filter's list and condition as text, and the item's name: equal keys filter alike. The aggregate it was
+    found in (``node``) is not compared: two aggregates of one filter differ in their function and item."""
+
+    source: str
+    where: str
+    name: str | None
+    node: Any = field(compare=False)
+
+    @staticmethod
+    def of(node: Any) -> "_FilterKey":
+        return _FilterKey(E.to_text(node.source), E.to_text(node.where), node.name, node)
 
 
 def _assess_one(writer: _Writer, ruleset) -> list[str]:
