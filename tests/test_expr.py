@@ -17,7 +17,7 @@ def run(text: str, env: dict, params: dict | None = None, items: set | None = No
     """Evaluate one expression with the generated-Python evaluator (names bound as the checker would; ``derived``:
     the names of derived values)."""
     constants: dict = {}
-    writer = _Writer(constants, params or {}, derived)
+    writer = _Writer(constants, params or {}, derived, derived)
     tree = _bind(E.parse(text), items or set())
     code = writer.write(E.normalize(tree) if _is_condition(tree) else tree)
     namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}

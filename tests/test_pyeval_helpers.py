@@ -174,6 +174,8 @@ def test_a_derived_value_against_a_number_is_compared_by_its_ratio_a_fact_plainl
                           r"\w+ \* \1\.denominator\)", source)
     assert len(by_ratio) == 3, source  # fill_rate < 0.95 where reduction_fte is derived, and in the two steps
     assert re.search(r":= _i0\.get\('contingent_fte'\)\) is not None and _t\d+ > _k\d+\)", source), source
+    lde = compiled(resolve("lde", RULES, dt.date(2018, 6, 20))).source
+    assert "_Fraction" not in lde, lde  # its assessment_sum is a sum of scores: never a Fraction
 
 
 def test_a_list_filtered_alike_twice_is_filtered_once_and_gives_the_same_values():
@@ -199,3 +201,29 @@ def test_a_list_filtered_alike_twice_is_filtered_once_and_gives_the_same_values(
     for quarters in ([], None, q[1:3]):
         env = fns.derive({"quarters": quarters} if quarters is not None else {})
         assert env["reference_quarters_reported"] == 0 and env["fill_rate"] is None, quarters
+
+
+@pytest.mark.parametrize("text, may", [
+    ("a + b - 3", False), ("a / b", True), ("a * 2", True), ("-x", True), ("-a", False), ("x + 1", True),
+    ("mean(q, v)", True), ("count(q where v > 1)", False), ("sum(q, v)", False), ("sum(q, v / w)", True),
+    ("min(q, v)", False), ("max(q, v / 2)", True), ("floor(a / b)", False), ("ceil(x)", False),
+    ("if a > 1 then a / 2 else 0", True), ("if a > 1 then 0 else x", True), ("if x > 1 then a else 0", False),
+    ("min(a, b / 2)", True), ("max(a, b)", False), ("round(a, 0.5)", True), ("days_between(d, e)", False),
+    ("year_fraction(d, e)", True), ("params.k", False), ("1.5", False),
+])
+def test_what_may_be_a_fraction(text, may):
+    """Which values may be a Fraction, judged from the expression (``x`` a derived value that may be one; the other
+    names facts): a comparison of those with a number tries the ratio, the rest compare plainly."""
+    from rules_engine.rules import expr as E
+
+    assert P.may_be_fraction(E.parse(text), frozenset({"x"})) is may
+
+
+def test_a_derived_value_is_judged_from_those_before_it():
+    from types import SimpleNamespace as Derived
+
+    from rules_engine.rules import expr as E
+
+    derived = tuple(Derived(name=n, expr=E.parse(t)) for n, t in (("total", "a + b"), ("rate", "total / c"),
+                                                                 ("reduced", "floor(rate * c)"), ("half", "rate + 1")))
+    assert P.fractional_names(derived) == {"rate", "half"}

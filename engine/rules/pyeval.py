@@ -269,10 +269,12 @@ HELPERS.update({"_type": type, "_Fraction": Fraction})  # for comparing a Fracti
 class _Writer:
     """Turns one bound tree (see ``checker``) into a Python expression string."""
 
-    def __init__(self, constants: dict, params: dict, derived: frozenset = frozenset()):
+    def __init__(self, constants: dict, params: dict, derived: frozenset = frozenset(),
+                 fractional: frozenset = frozenset()):
         self.constants = constants
         self.params = params
-        self.derived = derived  # the applicant's names that are derived values: they may hold a Fraction
+        self.derived = derived  # the applicant's names that are derived values
+        self.fractional = fractional  # those of them that may hold a Fraction (``may_be_fraction``)
         self.shared: dict = {}  # filters computed once in ``derive`` (``_derive_body``) -> the local holding the list
         self.temps = 0
         self.bound: dict = {}  # dotted name of the applicant -> local variable already holding its value
@@ -356,9 +358,9 @@ class _Writer:
         abstract base class check and the Decimal's own conversion, ten times as long."""
         plain = f"{left} {node.op} {right}"
         number = self._number(node.right), self._number(node.left)
-        if number[0] is not None and self._fractional(node.left):
+        if number[0] is not None and may_be_fraction(node.left, self.fractional):
             value, (n, d) = left, number[0]
-        elif number[1] is not None and self._fractional(node.right):
+        elif number[1] is not None and may_be_fraction(node.right, self.fractional):
             value, (n, d) = right, number[1]
         else:
             return plain
@@ -366,15 +368,6 @@ class _Writer:
         ratio = f"{value}.numerator * {d} {node.op} {n} * {value}.denominator" if value == left else \
             f"{n} * {value}.denominator {node.op} {value}.numerator * {d}"
         return f"({plain} if _type({value}) is not _Fraction else {ratio})"
-
-    def _fractional(self, node) -> bool:
-        """May ``node`` be a Fraction? Facts and parameters never are (JSON and YAML give whole numbers and
-        decimals); a derived value, a sum, a quotient, a mean may be."""
-        if isinstance(node, (E.Literal, E.ListLit, E.IsNull, E.Compare, E.In, E.BoolOp, E.Not)):
-            return False
-        if isinstance(node, E.Name):
-            return (node.binding or "env") == "env" and node.path[0] in self.derived and len(node.path) == 1
-        return True
 
     def _number(self, node) -> tuple[int, int] | None:
         """The integer ratio of a number written in the rule or given as a parameter; None for anything else."""
@@ -450,7 +443,8 @@ class Compiled:
 def generate(ruleset) -> Compiled:
     """Generate and compile the Python functions of a compiled ruleset."""
     constants: dict = {}
-    writer = _Writer(constants, ruleset.params, frozenset(d.name for d in ruleset.derived))
+    writer = _Writer(constants, ruleset.params, frozenset(d.name for d in ruleset.derived),
+                     fractional_names(ruleset.derived))
     lines: list[str] = ["def derive(e):"] + _derive_body(writer, ruleset.derived)
     rules = ruleset.eligibility + ruleset.tiers
     for index, rule in enumerate(rules):
@@ -483,6 +477,37 @@ def generate(ruleset) -> Compiled:
         source=source,
         steps=tuple({key: namespace[name] for key, name in names.items()} for names in step_names),
     )
+
+
+def may_be_fraction(node: Any, fractional: frozenset) -> bool:
+    """May ``node``'s value be a Fraction (a quotient that does not terminate)? Facts and parameters never are (JSON
+    and YAML give whole numbers and decimals), nor a sum or difference of what is not (decimals of at most 20 digits
+    add up to a decimal), nor a count, a floor or a date; a quotient, a mean, a product (it may need more than 28
+    decimals) and the derived values in ``fractional`` may be. Only speed rides on it: a value that is a Fraction
+    where this says not is compared as Python compares it, exactly too."""
+    if isinstance(node, E.Name):
+        return (node.binding or "env") == "env" and len(node.path) == 1 and node.path[0] in fractional
+    if isinstance(node, E.Arith):
+        return node.op in "*/" or may_be_fraction(node.left, fractional) or may_be_fraction(node.right, fractional)
+    if isinstance(node, E.Neg):
+        return may_be_fraction(node.operand, fractional)
+    if isinstance(node, E.If):
+        return may_be_fraction(node.then, fractional) or may_be_fraction(node.otherwise, fractional)
+    if isinstance(node, E.Aggregate):
+        return node.func == "mean" or (node.func != "count" and may_be_fraction(node.item, fractional))
+    if isinstance(node, E.Func):
+        return node.func in ("round", "year_fraction") or (node.func in ("min", "max") and
+                                                          any(may_be_fraction(a, fractional) for a in node.args))
+    return False
+
+
+def fractional_names(derived: tuple) -> frozenset:
+    """The derived values that may hold a Fraction, each judged from those before it (``may_be_fraction``)."""
+    found: set = set()
+    for d in derived:
+        if may_be_fraction(d.expr, frozenset(found)):
+            found.add(d.name)
+    return frozenset(found)
 
 
 def _derive_body(writer: _Writer, derived: tuple) -> list[str]:
