@@ -190,7 +190,8 @@ def test_a_fraction_against_a_number_in_the_rule_compares_exactly(op):
 
     python = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
               "!=": operator.ne}[op]
-    values = [Fraction(19, 20), Fraction(2, 3), Fraction(-2, 3), Fraction(7), Fraction(10**14 + 1, 10**14), Fraction(-1, 2),
+    values = [Fraction(19, 20), Fraction(2, 3), Fraction(-2, 3), Fraction(7), Fraction(10**14 + 1, 10**14),
+              Fraction(-1, 2),
               Decimal("0.95"), 7, Decimal("-0.5")]
     for constant in ("0.95", "7", "0", "1.00000000000001", "-0.5"):
         number = Fraction(Decimal(constant))

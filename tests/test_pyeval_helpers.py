@@ -152,7 +152,8 @@ def test_a_decimal_with_a_fraction_is_worked_out_exactly(a, b):
 
 def test_a_decimal_with_a_fraction_by_hand():
     assert P._sub(Decimal("0.95"), Fraction(2, 3)) == Fraction(17, 60)  # 57/60 - 40/60
-    assert P._mul(Fraction(17, 60), Decimal("30")) == Decimal("8.5") and type(P._mul(Fraction(17, 60), Decimal("30"))) is Decimal
+    product = P._mul(Fraction(17, 60), Decimal("30"))
+    assert product == Decimal("8.5") and type(product) is Decimal
     assert P._mul(Fraction(2, 3), Decimal("1.5")) == 1 and type(P._mul(Fraction(2, 3), Decimal("1.5"))) is int
     assert P._add(Decimal("0.1"), Fraction(1, 3)) == Fraction(13, 30)
 
