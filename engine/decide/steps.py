@@ -45,10 +45,13 @@ def allocate_steps(ruleset: Ruleset, assessments: Sequence[Assessment], facts: F
 
 
 def _plan(step: Step, fns: dict, eligible: Sequence[Assessment], facts: Facts, unit: Decimal) -> Plan:
-    selected = frozenset(a.id for a in eligible if fns["for"](a.env, a.tier)) if "for" in fns else None
-    caps = {a.id: whole_units(fns["cap"](a.env, a.tier), unit) for a in eligible} if "cap" in fns else None
-    weights = {a.id: Fraction(fns["weight"](a.env, a.tier) or 0) for a in eligible} if "weight" in fns else None
-    amounts = {a.id: whole_units(fns["amount"](a.env, a.tier), unit) for a in eligible} if "amount" in fns else None
+    """The step with its expressions computed, in units, for the applicants it applies to (its ``for``): what it would
+    take from or cap for the others is never read."""
+    chosen = [a for a in eligible if fns["for"](a.env, a.tier)] if "for" in fns else eligible
+    selected = frozenset(a.id for a in chosen) if "for" in fns else None
+    caps = {a.id: whole_units(fns["cap"](a.env, a.tier), unit) for a in chosen} if "cap" in fns else None
+    weights = {a.id: Fraction(fns["weight"](a.env, a.tier) or 0) for a in chosen} if "weight" in fns else None
+    amounts = {a.id: whole_units(fns["amount"](a.env, a.tier), unit) for a in chosen} if "amount" in fns else None
     region_weights = None
     if step.regions:
         region_weights = {name: Fraction(region.get(step.regions.weight) or 0)
