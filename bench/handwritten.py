@@ -9,8 +9,14 @@ like with like, and cross-checks the engine's allocations.
     python bench/handwritten.py lde facts.json out.json
     python bench/handwritten.py lde facts.json out.json --no-trace
 
-With ``--no-trace`` (LDE only) it is the floor: the same decision as a programmer would write it for
-the outcome alone (eligible, tier, rank, FTE per applicant), no trace built or written.
+With ``--no-trace`` it is the floor: the same decision as a programmer would write it for the outcome alone
+(eligible, tier, rank, FTE per applicant), no trace built or written; for LDE 2018, and for the social workshops'
+2019.1 round of allocation steps (D'Hondt over the provinces, 2 FTE each, one at a time round the province, the rest
+round all of them) and for the maatwerkbedrijven's 2020.1 redistribution (a reduction, then one at a time round the
+best filled): the floors of the rulesets of steps.
+
+    python bench/handwritten.py social-workshops-2019 facts.json out.json --no-trace
+    python bench/handwritten.py maatwerk-2020 facts.json out.json --no-trace
 """
 from __future__ import annotations
 
@@ -86,6 +92,102 @@ def lde_plain(data: dict) -> list:
         left -= r[6]
     return [{"id": r[0], "eligible": r[1] is not None, "tier": r[1], "rank": r[5], "allocated_fte": r[6]}
             for r in eligible + sorted((r for r in rows if r[1] is None), key=lambda r: r[0])]
+
+
+REFERENCE_2019 = frozenset(REFERENCE)
+
+
+def social_2019_plain(data: dict) -> list:
+    """The social workshops' 2019.1 decision without a trace: the exact mean fill rate, ranked, then 149 FTE split over
+    the provinces by D'Hondt on their job seekers; in each province 2 FTE per workshop in rank order while its share
+    lasts, the rest of it one FTE at a time round its workshops; what is left one at a time round all of them."""
+    rows = []
+    for a in data["applicants"]:
+        # exact, as a careful programmer would once Fractions show their cost: the sum of the quotients as one
+        # integer pair, the threshold cross-multiplied, one Fraction per workshop for its rank
+        num, den, count = 0, 1, 0
+        for q in a["quarters"]:
+            if q["quarter"] in REFERENCE_2019 and q["contingent_fte"] > 0:
+                n1, d1 = q["filled_fte"].as_integer_ratio()
+                n2, d2 = q["contingent_fte"].as_integer_ratio()
+                num, den, count = num * d1 * n2 + n1 * d2 * den, den * d1 * n2, count + 1
+        eligible = count == len(REFERENCE) and num * 100 >= 95 * den * count
+        rate = Fraction(num, den * count) if eligible else None
+        rows.append([a["id"], eligible, rate, a["requested_fte"], a["province"], None, 0])
+    eligible = sorted((r for r in rows if r[1]), key=lambda r: r[0])
+    eligible.sort(key=lambda r: (float(r[2]), r[2]), reverse=True)  # equal floats compared exactly
+    for rank, r in enumerate(eligible, start=1):
+        r[5] = rank
+    pots = _dhondt(149, {p: v["nwwz"] for p, v in sorted(data["regions"].items())})
+    for province, pot in pots.items():
+        members = [r for r in eligible if r[4] == province]
+        for r in members:  # the minimum, greedy in rank order
+            units = min(2, r[3], pot)
+            r[6], pot = units, pot - units
+        pots[province] = pot - _round_robin(pot, members)
+    _round_robin(sum(pots.values()), eligible)
+    return [{"id": r[0], "eligible": r[1], "tier": 1 if r[1] else None, "rank": r[5], "allocated_fte": r[6]}
+            for r in eligible + sorted((r for r in rows if not r[1]), key=lambda r: r[0])]
+
+
+def maatwerk_2020_plain(data: dict) -> list:
+    """The maatwerkbedrijven's 2020.1 redistribution without a trace: below 90% filled, the part under 90% of the
+    contingent is taken (whole FTE, at least 20 FTE kept); what is taken goes one FTE at a time, in rank order (the
+    exact mean fill rate, highest first), round those above 95%, within their request."""
+    reference = frozenset(("2019Q1", "2019Q2", "2019Q3", "2019Q4"))
+    rows = []
+    for a in data["applicants"]:
+        num, den, count = 0, 1, 0
+        for q in a["quarters"]:
+            if q["quarter"] in reference and q["contingent_fte"] > 0:
+                n1, d1 = q["filled_fte"].as_integer_ratio()
+                n2, d2 = q["contingent_fte"].as_integer_ratio()
+                num, den, count = num * d1 * n2 + n1 * d2 * den, den * d1 * n2, count + 1
+        eligible, den = count == len(reference), den * max(count, 1)
+        taken = 0
+        if eligible and num * 10 < 9 * den:  # below 90%: (0.9 - rate) * contingent, whole FTE, 20 FTE kept
+            cn, cd = a["contingent_fte"].as_integer_ratio()
+            taken = max(0, min((9 * den - 10 * num) * cn // (10 * den * cd), math.floor(a["contingent_fte"]) - 20))
+        rows.append([a["id"], eligible, Fraction(num, den) if eligible else None, a["requested_fte"], None, 0,
+                     eligible and num * 100 > 95 * den, taken])
+    eligible = sorted((r for r in rows if r[1]), key=lambda r: r[0])
+    eligible.sort(key=lambda r: (float(r[2]), r[2]), reverse=True)  # equal floats compared exactly
+    for rank, r in enumerate(eligible, start=1):
+        r[4] = rank
+    pool = sum(r[7] for r in eligible)
+    given, open_ = 0, [r for r in eligible if r[6] and r[3] > 0]
+    while given < pool and open_:
+        for r in open_:
+            if given == pool:
+                break
+            r[5], given = r[5] + 1, given + 1
+        open_ = [r for r in open_ if r[5] < r[3]]
+    return [{"id": r[0], "eligible": r[1], "tier": 1 if r[1] else None, "rank": r[4], "allocated_fte": r[5],
+             "reduced_fte": r[7]} for r in eligible + sorted((r for r in rows if not r[1]), key=lambda r: r[0])]
+
+
+def _dhondt(total: int, weights: dict) -> dict:
+    """Seats one at a time to the highest quotient weight / (seats + 1); ties by larger weight, then name."""
+    seats = dict.fromkeys(weights, 0)
+    for _ in range(total):
+        best = min(weights, key=lambda p: (-Fraction(weights[p], seats[p] + 1), -weights[p], p))
+        seats[best] += 1
+    return seats
+
+
+def _round_robin(budget: int, rows: list) -> int:
+    """One FTE at a time in rank order round the rows below their request, until ``budget`` is spent; what it gave."""
+    given, open_ = 0, [r for r in rows if r[6] < r[3]]
+    while given < budget and open_:
+        for r in open_:
+            if given == budget:
+                break
+            r[6], given = r[6] + 1, given + 1
+        open_ = [r for r in open_ if r[6] < r[3]]
+    return given
+
+
+PLAIN = {"lde": lde_plain, "social-workshops-2019": social_2019_plain, "maatwerk-2020": maatwerk_2020_plain}
 
 
 def workshops(data: dict, weight_field: str, budget: int, equal: bool) -> list:
@@ -193,7 +295,7 @@ def main(kind: str, facts: str, output: str, *flags: str) -> None:
     with open(facts, encoding="utf-8") as fh:
         data = json.load(fh, parse_float=Decimal)
     if "--no-trace" in flags:
-        decisions = lde_plain(data)
+        decisions = PLAIN[kind](data)
     elif kind == "lde":
         decisions = lde(data)
     else:

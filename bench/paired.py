@@ -6,18 +6,22 @@
 On a shared machine, times drift by a third from minute to minute; a ratio of two commands run one after the
 other in the same round drifts far less. Each round runs every command once, in a fresh process; the table gives
 each round's times, the medians, and the median of each round's ratio. The floor is ``bench/handwritten.py lde
---no-trace``: the 2018 LDE decision written by hand for its outcome alone. Every command is ``rules evaluate ...
---format json --engine python --no-log -o FILE``, once with one process and once with ``--jobs 2``; the outputs of
-both are compared byte for byte. This is never a test: CI does not run it.
+--no-trace``: the 2018 LDE decision written by hand for its outcome alone; the social and maatwerk floors the same
+for the two rulesets of steps (``social-workshops-2019`` and ``maatwerk-2020 --no-trace``). Each floor must decide as
+the engine does (eligibility, rank, FTE given and taken, of every applicant), or the run stops. Every command is
+``rules evaluate ... --format json --engine python --no-log -o FILE``, once with one process and once with ``--jobs
+2``; the outputs of both are compared byte for byte. This is never a test: CI does not run it.
 """
 from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +37,11 @@ KIND = {"lde": "lde", "social": "social-workshops", "maatwerk": "maatwerk-redist
 def commands(folder: Path, rules: str, before: str | None) -> dict[str, list[str]]:
     facts = {name: str(generate(KIND[name], N, folder)) for name in CALLS}
     out = {"floor": [sys.executable, str(HERE / "handwritten.py"), "lde", facts["lde"], str(folder / "floor.json"),
-                     "--no-trace"]}
+                     "--no-trace"],
+           "social floor": [sys.executable, str(HERE / "handwritten.py"), "social-workshops-2019", facts["social"],
+                            str(folder / "social-floor.json"), "--no-trace"],
+           "maatwerk floor": [sys.executable, str(HERE / "handwritten.py"), "maatwerk-2020", facts["maatwerk"],
+                              str(folder / "maatwerk-floor.json"), "--no-trace"]}
     for name, (spec, as_of) in CALLS.items():
         def run(exe: str, label: str, *extra: str) -> list[str]:
             return [exe, "evaluate", spec, facts[name], "--as-of", as_of, "--format", "json", "--engine", "python",
@@ -79,8 +87,20 @@ def main() -> None:
         for name in CALLS:
             if not filecmp.cmp(folder / f"{name}.json", folder / f"{name}-jobs.json", shallow=False):
                 raise SystemExit(f"{name}: --jobs 2 wrote other bytes than one process")
+        for floor, name in (("floor", "lde"), ("social-floor", "social"), ("maatwerk-floor", "maatwerk")):
+            agree(folder / f"{floor}.json", folder / f"{name}.json")
         print("Wall time:\n\n" + table(times, peaks) + "\n\nProcessor time (the command's and its copies'):\n\n"
               + table(cpu, peaks))
+
+
+def agree(floor: Path, engine: Path) -> None:
+    """Stop unless the floor and the engine decided alike: eligibility, rank, FTE given (and taken) of every
+    applicant."""
+    def outcomes(path: Path) -> dict:
+        return {d["id"]: (d["eligible"], d["rank"], Decimal(d["allocated_fte"]), Decimal(d.get("reduced_fte", 0)))
+                for d in json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)["decisions"]}
+    if outcomes(floor) != outcomes(engine):
+        raise SystemExit(f"{floor.name} and {engine.name} decided differently")
 
 
 def table(times: dict[str, list[float]], peaks: dict[str, int]) -> str:
@@ -93,7 +113,8 @@ def table(times: dict[str, list[float]], peaks: dict[str, int]) -> str:
 
     def ratio(a: str, b: str) -> str:
         return f"{statistics.median(x / y for x, y in zip(times[a], times[b])):.2f}"
-    pairs = [("lde", "floor"), ("lde --jobs 2", "floor"), ("social", "lde"), ("maatwerk", "lde"),
+    pairs = [("lde", "floor"), ("lde --jobs 2", "floor"), ("social", "social floor"), ("maatwerk", "maatwerk floor"),
+             ("social floor", "floor"), ("maatwerk floor", "floor"), ("social", "lde"), ("maatwerk", "lde"),
              ("social --jobs 2", "lde --jobs 2"), ("maatwerk --jobs 2", "lde --jobs 2")]
     pairs += [(f"{n} before", "floor" if n == "lde" else "lde before") for n in CALLS if f"{n} before" in times]
     rows += ["", "Medians of the rounds' ratios: " + ", ".join(f"{a} / {b} **{ratio(a, b)}**" for a, b in pairs)]
