@@ -357,16 +357,15 @@ class _Writer:
         terminate) by its integer ratio, cross-multiplied: Python compares a Fraction with a Decimal by way of an
         abstract base class check and the Decimal's own conversion, ten times as long."""
         plain = f"{left} {node.op} {right}"
-        number = self._number(node.right), self._number(node.left)
-        if number[0] is not None and may_be_fraction(node.left, self.fractional):
-            value, (n, d) = left, number[0]
-        elif number[1] is not None and may_be_fraction(node.right, self.fractional):
-            value, (n, d) = right, number[1]
+        right_number, left_number = self._number(node.right), self._number(node.left)
+        if right_number is not None and may_be_fraction(node.left, self.fractional):
+            (n, d), value = map(self.const, right_number), left
+            ratio = f"{value}.numerator * {d} {node.op} {n} * {value}.denominator"
+        elif left_number is not None and may_be_fraction(node.right, self.fractional):
+            (n, d), value = map(self.const, left_number), right
+            ratio = f"{n} * {value}.denominator {node.op} {value}.numerator * {d}"
         else:
             return plain
-        n, d = self.const(n), self.const(d)
-        ratio = f"{value}.numerator * {d} {node.op} {n} * {value}.denominator" if value == left else \
-            f"{n} * {value}.denominator {node.op} {value}.numerator * {d}"
         return f"({plain} if _type({value}) is not _Fraction else {ratio})"
 
     def _number(self, node) -> tuple[int, int] | None:
@@ -493,8 +492,8 @@ def may_be_fraction(node: Any, fractional: frozenset) -> bool:
         return may_be_fraction(node.operand, fractional)
     if isinstance(node, E.If):
         return may_be_fraction(node.then, fractional) or may_be_fraction(node.otherwise, fractional)
-    if isinstance(node, E.Aggregate):
-        return node.func == "mean" or (node.func != "count" and may_be_fraction(node.item, fractional))
+    if isinstance(node, E.Aggregate):  # a count is whole; a sum, min or max is of the kind of its items
+        return node.func == "mean" or (node.func in ("sum", "min", "max") and may_be_fraction(node.item, fractional))
     if isinstance(node, E.Func):
         return node.func in ("round", "year_fraction") or (node.func in ("min", "max") and
                                                           any(may_be_fraction(a, fractional) for a in node.args))
