@@ -203,4 +203,8 @@ def test_a_fraction_against_a_number_in_the_rule_compares_exactly(op):
                     is python(Fraction(value), number)
                 assert run(f"a + 0 {op} {constant}", {"a": value}, derived=derived) is python(Fraction(value), number)
         assert run(f"a {op} {constant}", {"a": None}, derived=frozenset({"a"})) is False
+        for value in values:  # a field of the call named as a parameter is not that parameter
+            env = {"a": value, "call": {"k": Decimal(constant)}}
+            assert run(f"a {op} call.k", env, {"k": Decimal("0.5")}, derived=frozenset({"a"})) \
+                is python(Fraction(value), number)
         assert run(f"{constant} {op} a", {}, derived=frozenset({"a"})) is False

@@ -228,3 +228,23 @@ def test_a_derived_value_is_judged_from_those_before_it():
     derived = tuple(Derived(name=n, expr=E.parse(t)) for n, t in (("total", "a + b"), ("rate", "total / c"),
                                                                  ("reduced", "floor(rate * c)"), ("half", "rate + 1")))
     assert P.fractional_names(derived) == {"rate", "half"}
+
+
+def test_decimals_that_need_more_than_28_digits_are_worked_out_exactly():
+    """A sum, difference or product of decimals that 28 digits cannot hold is redone exactly: a decimal when it
+    terminates within 28 decimals, else a Fraction (worked out by hand)."""
+    import decimal
+
+    big, small = Decimal("1E+20"), Decimal("1E-20")
+    with decimal.localcontext(P.CONTEXT):
+        assert P._add(big, small) == Decimal("100000000000000000000.00000000000000000001")
+        assert P._sub(big, small) == Decimal("99999999999999999999.99999999999999999999")
+        product = P._mul(Decimal("1.00000000000000000001"), Decimal("1.00000000000000000001"))
+        assert product == Fraction(10**40 + 2 * 10**20 + 1, 10**40) and type(product) is Fraction
+
+
+def test_a_date_and_a_fraction_of_days():
+    """A date moved by a Fraction of days: whole days move it, a part of a day gives no date."""
+    assert P._add(Fraction(1, 2), D(2018, 1, 1)) is None and P._add(D(2018, 1, 1), Fraction(1, 3)) is None
+    assert P._add(D(2018, 1, 1), Fraction(6, 2)) == D(2018, 1, 4)
+    assert P._add(Fraction(4, 2), D(2018, 1, 1)) == D(2018, 1, 3)
