@@ -218,14 +218,15 @@ def test_derived_values_share_a_filter_and_keep_their_own():
     from rules_engine.rules.pyeval import _derive_body
 
     texts = (("n", "count(q where v > 1)"), ("total", "sum(q, v where v > 1)"), ("all", "count(q)"),
-             ("big", "count(q where v > n)"), ("mean", "mean(q, v where v > 1)"))
+             ("big", "count(q where v > n)"), ("mean", "mean(q, v where v > 1)"), ("bigger", "sum(q, v where v > n)"))
     derived = tuple(Derived(name=name, expr=_bind(E.parse(text), {"v"})) for name, text in texts)
     constants: dict = {}
     writer = _Writer(constants, {}, frozenset(name for name, _ in texts))
     source = "\n".join(["def derive(e):"] + _derive_body(writer, derived))
-    assert source.count("if ((_t") == 2 and "_s0" in source and "_s1" not in source, source
+    assert source.count("if ((_t") == 3 and "_s0" in source and "_s1" not in source, source
     namespace = {"__builtins__": {"len": len}, **HELPERS, **constants}
     exec(source, namespace)
     env = namespace["derive"]({"q": [{"v": 1}, {"v": 2}, {"v": 5}, {"v": Decimal("1.5")}]})
-    assert (env["n"], env["total"], env["all"], env["big"], env["mean"]) == (3, Decimal("8.5"), 4, 1, Fraction(17, 6))
+    assert (env["n"], env["total"], env["all"], env["big"], env["mean"], env["bigger"]) == \
+        (3, Decimal("8.5"), 4, 1, Fraction(17, 6), 5)
     assert writer.shared == {}  # the conditions written after derive filter for themselves
