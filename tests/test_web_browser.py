@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 selenium = pytest.importorskip("selenium", reason="the test extra is not installed")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -336,7 +337,10 @@ def test_a_new_version_through_the_editor_alone_then_reviewed_and_published(tmp_
         browser.find_element(By.ID, "effective_to").clear()
         WebDriverWait(browser, 30).until(lambda d: not any(p.is_displayed() for p in d.find_elements(By.CSS_SELECTOR, ".field-problem")))
         shoot(browser, "editor")
+        browser.execute_script("window.beforeSaving = true")  # the page before said valid too: wait for the next
         browser.find_element(By.CSS_SELECTOR, "form.editor button[type=submit]").click()
+        WebDriverWait(browser, 60, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return !window.beforeSaving"))
         wait_for(browser, "p.ok")  # saved, and valid
         browser.execute_script("arguments[0].value = arguments[1];", browser.find_element(By.ID, "tests"), DRAFT_CASE)
         browser.find_element(By.ID, "run-tests").click()
