@@ -907,7 +907,8 @@ def explain(ref, applicant, lang, fmt, audience, log_path):
 @log_option
 def letters(ref, output, applicants, lang, log_path):
     """The letters of a logged decision as one PDF to print or send, one letter from a new page: sender,
-    addressee, date, reference, the statement of reasons, the legal basis and the appeal route."""
+    addressee, date, reference, the statement of reasons, the legal basis and the appeal route. One PDF holds at
+    most RULES_MAX_LETTERS letters (500 unless set); for a larger decision, ask for them by --applicant."""
     from rules_engine.api import letters_pdf
 
     with open_log(log_path) as log:

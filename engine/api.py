@@ -14,7 +14,8 @@ from typing import Iterable, Mapping
 from .rules.compile import Ruleset, compile_file, compile_text
 from .rules.folder import RULE_SUFFIXES, _refuse_twins, find_rule_files, list_versions, overlaps  # noqa: F401 - the API
 from .decide.decision import batch, decide
-from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, with_article
+from .errors import GovernanceError, InputError, Location, LookupFailure, Problem, TooLarge, with_article
+from .limits import check_deadline, max_letters
 from .record.audit import NOT_DECISIONS, DecisionLog, Entry, Packed, Submission
 from .rules.facts import Facts, load_facts, parse_facts
 
@@ -573,9 +574,27 @@ def letters_pdf(log: DecisionLog, ref: str, lang: str = "nl", applicants: Iterab
     if entry.kind in NOT_DECISIONS:
         raise LookupFailure(f"record {entry.seq} is {with_article(entry.kind)}, not a decision")
     record = json.loads(entry.text, parse_float=Decimal)
-    facts, ruleset = _stored_facts(log, entry), stored_ruleset(log, entry)
     wanted = list(applicants) or [d["id"] for d in record["decisions"]]
-    return as_letters_pdf([_letter(log, entry, record, a, lang, facts, ruleset) for a in wanted])
+    within_letters(entry.seq, len(wanted), bool(applicants))
+    facts, ruleset = _stored_facts(log, entry), stored_ruleset(log, entry)
+    letters = []
+    for applicant in wanted:
+        check_deadline()  # a service's time limit stops the letters between two (their PDF is one piece of work)
+        letters.append(_letter(log, entry, record, applicant, lang, facts, ruleset))
+    return as_letters_pdf(letters)
+
+
+def within_letters(seq: int, count: int, chosen: bool = False) -> None:
+    """Refuse a PDF of ``count`` letters over the operator's limit (``RULES_MAX_LETTERS``): those of every
+    applicant of decision ``seq``, or (``chosen``) of the applicants asked for."""
+    limit = max_letters()
+    if count <= limit:
+        return
+    if chosen:
+        raise TooLarge(f"{count:,} letters asked for; one PDF holds at most {limit:,} (RULES_MAX_LETTERS): "
+                       "ask for fewer")
+    raise TooLarge(f"decision {seq} has {count:,} letters; one PDF holds at most {limit:,} (RULES_MAX_LETTERS): "
+                   "ask for them by applicant")
 
 
 def replay_record(log: DecisionLog, ref: str):

@@ -93,6 +93,10 @@ class LookupFailure(RulesError):
     """A ruleset, version, decision or applicant that was asked for does not exist."""
 
 
+class TooLarge(RulesError):
+    """More was asked for at once than the operator's limit allows in one answer."""
+
+
 class KeyReused(RulesError):
     """An idempotency key sent again with another request."""
 

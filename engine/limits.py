@@ -43,6 +43,8 @@ def check_deadline() -> None:
 # in, never to facts read back from the decision log (a record replays whatever the limits are today).
 MAX_APPLICANTS = 1_000_000
 MAX_JSON_BYTES = 512 * 1024 * 1024
+# WeasyPrint lays a letter out in about a tenth of a second and holds a megabyte for it until the PDF is written
+MAX_LETTERS = 500
 
 
 def max_applicants() -> int:
@@ -53,6 +55,11 @@ def max_applicants() -> int:
 def max_json_bytes() -> int:
     """The largest JSON facts file or body, in bytes: ``RULES_MAX_JSON_BYTES``, else 512 MiB."""
     return _setting("RULES_MAX_JSON_BYTES", MAX_JSON_BYTES)
+
+
+def max_letters() -> int:
+    """The most letters one PDF may hold: ``RULES_MAX_LETTERS``, else 500."""
+    return _setting("RULES_MAX_LETTERS", MAX_LETTERS)
 
 
 def _setting(name: str, default: int) -> int:

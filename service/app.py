@@ -108,9 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="rules", version=__version__, docs_url=None, redoc_url=None,
                   description="Allocation policy as data: evaluate calls, read the decision log, replay and verify.")
     app.state.settings = settings
-    from rules_engine.limits import max_applicants, max_json_bytes
+    from rules_engine.limits import max_applicants, max_json_bytes, max_letters
 
-    max_applicants(), max_json_bytes()  # a mistyped limit stops the server at start, not each request
+    max_applicants(), max_json_bytes(), max_letters()  # a mistyped limit stops the server at start, not each request
     if is_postgres(settings.log_path):  # each worker keeps its connections open across requests
         from rules_engine.record.audit_pg import close_pools, use_pools
 
@@ -850,9 +850,10 @@ def _decision_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/v1/decisions/{ref}/letters", tags=["decisions"],
              responses={200: {"description": "Every applicant's letter as one PDF, one letter from a new page",
                               "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-                        **documented(401, 403, 404, 409)})
+                        **documented(401, 403, 404, 409, 422)})
     async def letters(ref: str, request: Request, lang: Literal["nl", "en"] = "nl"):
-        """The letters of a decision as one PDF to print or send."""
+        """The letters of a decision as one PDF to print or send; over the operator's limit (``RULES_MAX_LETTERS``,
+        500 unless set), 422: ask for each applicant's letter (``/letter/{applicant}``) instead."""
         caller = _caller(request, settings, "read-own")
         pdf = await _work(settings, _with_log, settings, lambda log: api.letters_pdf(
             log, _own(caller, log, ref).record_id, lang))

@@ -158,6 +158,13 @@ _PATTERNS += [(re.compile(pattern), say) for pattern, say in (
      r"runs the engine\)$",
      lambda g: f"{_dutch_number(g['a'])} aanvragen, meer dan de grens van {_dutch_number(g['b'])} per oproep "
                "(RULES_MAX_APPLICANTS, ingesteld door wie de engine beheert)"),
+    (r"^decision (?P<a>\d+) has (?P<b>[\d,]+) letters; one PDF holds at most (?P<c>[\d,]+) \(RULES_MAX_LETTERS\): ask "
+     r"for them by applicant$",
+     lambda g: f"beslissing {g['a']} heeft {_dutch_number(g['b'])} brieven; één PDF bevat er ten hoogste "
+               f"{_dutch_number(g['c'])} (RULES_MAX_LETTERS): vraag ze per aanvrager op"),
+    (r"^(?P<a>[\d,]+) letters asked for; one PDF holds at most (?P<b>[\d,]+) \(RULES_MAX_LETTERS\): ask for fewer$",
+     lambda g: f"{_dutch_number(g['a'])} brieven gevraagd; één PDF bevat er ten hoogste {_dutch_number(g['b'])} "
+               "(RULES_MAX_LETTERS): vraag er minder"),
 )]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from rules_engine.errors import (AuditFailure, EvaluationError, GovernanceError, InputError, KeyReused, LogError,
-                                 LookupFailure, Problem, RulesError, escape_text)
+                                 LookupFailure, Problem, RulesError, TooLarge, escape_text)
 from rules_engine.limits import TimeLimitExceeded
 from rules_engine.record.drafts import Conflict, Stale
 
@@ -81,6 +81,8 @@ def from_engine(exc: RulesError, json_body: bool = False) -> ProblemError:
         return ProblemError(412, "Precondition failed", str(exc))
     if isinstance(exc, Conflict):
         return ProblemError(409, "Conflict", str(exc))
+    if isinstance(exc, TooLarge):
+        return ProblemError(422, "Too large", str(exc), kind="too-large")
     if isinstance(exc, KeyReused):
         return ProblemError(422, "Idempotency key reused", str(exc), kind="idempotency-key-reused")
     if isinstance(exc, TimeLimitExceeded):
@@ -146,6 +148,8 @@ PROBLEM_TYPES = {
     "refused-by-governance": (422, "Governance refuses this: a draft or a version out of its period cannot decide "
                               "officially, an approval needs an approver, a published text never changes. The "
                               "detail says which, and what would be allowed."),
+    "too-large": (422, "More was asked for in one answer than this server's operator allows (one PDF holds at most "
+                  "RULES_MAX_LETTERS letters): the detail says how many, and how to ask for fewer."),
     "idempotency-key-reused": (422, "This Idempotency-Key was used for another request: a key names one request."),
     "cannot-evaluate": (422, "The rules could not be applied to these facts (a value the arithmetic or the second "
                         "evaluator cannot hold); the detail names the applicant and the value."),

@@ -64,7 +64,9 @@ TEXTS = {
         "by": "Door", "decision": "Beslissing", "next_page": "Volgende pagina", "no_records": "Geen beslissingen.",
         "facts_hash": "Hash van de aanvragen", "asked_by": "Aangevraagd door", "why": "Reden",
         "download_record": "Opgeslagen beslissing downloaden (JSON)",
-        "download_letters": "Brieven aan de aanvragers downloaden (PDF)", "record_id": "Kenmerk van het record",
+        "download_letters": "Brieven aan de aanvragers downloaden (PDF)",
+        "too_many_letters": "{count} brieven: meer dan de {limit} die één PDF mag bevatten (RULES_MAX_LETTERS); "
+                            "vraag de brieven per aanvrager op", "record_id": "Kenmerk van het record",
         "values": {"official": "officieel", "simulation": "simulatie", "dry-run": "proefberekening",
                    "approval": "goedkeuring", "publication": "publicatie", "withdrawal": "intrekking", "submission": "indiening", "submitted": "ingediend", "draft": "ontwerp", "published": "gepubliceerd",
                    "reserve": "voorbehouden deel", "split": "verdeling over regio's", "minimum": "minimum",
@@ -147,7 +149,9 @@ TEXTS = {
         "by": "By", "decision": "Decision", "next_page": "Next page", "no_records": "No decisions.",
         "facts_hash": "Facts hash", "asked_by": "Requested by", "why": "Reason",
         "download_record": "Download the stored decision (JSON)",
-        "download_letters": "Download the letters to the applicants (PDF)", "record_id": "Record id",
+        "download_letters": "Download the letters to the applicants (PDF)",
+        "too_many_letters": "{count} letters: more than the {limit} one PDF may hold (RULES_MAX_LETTERS); ask for the "
+                            "letters by applicant", "record_id": "Record id",
         "values": {"official": "official", "simulation": "simulation", "dry-run": "dry run", "approval": "approval", "publication": "publication", "withdrawal": "withdrawal", "submission": "submission", "submitted": "submitted",
                    "draft": "draft", "published": "published", "reserve": "reserve", "split": "split over regions",
                    "minimum": "minimum", "greedy": "in ranking order", "equal": "equal", "proportional": "proportional",

@@ -29,7 +29,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from rules_engine import api
 from rules_engine.record.audit import NOT_DECISIONS, SESSION_HOURS, DecisionLog, Sessions, parse_head
 from rules_engine.record.drafts import DraftStore, Stale
-from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError, with_article
+from rules_engine.errors import AuditFailure, InputError, Location, LookupFailure, RulesError, TooLarge, with_article
+from rules_engine.limits import max_letters
 
 from .auth import registry_log
 from .dutch import error_text
@@ -570,7 +571,7 @@ class Pages:
             motivation = await _threaded(self.settings, _explain, self.settings, seq, applicant, self.lang(request),
                                          audience)
         return self.render(request, "decision.html", user, entry=entry, record=record, applicant=applicant,
-                           motivation=motivation, audience=audience, replayed=None)
+                           motivation=motivation, audience=audience, replayed=None, letters_limit=max_letters())
 
     async def record(self, request: Request, seq: int):
         self.need(request, "audit")
@@ -580,10 +581,16 @@ class Pages:
 
     async def letters(self, request: Request, seq: int):
         """Every applicant's letter as one PDF, in the page's language."""
-        self.need(request, "audit")
+        user = self.need(request, "audit")
         lang = self.lang(request)
-        pdf = await _threaded(self.settings, lambda: _with_log(self.settings,
-                                                                lambda log: api.letters_pdf(log, str(seq), lang)))
+        try:
+            pdf = await _threaded(self.settings, lambda: _with_log(self.settings,
+                                                                    lambda log: api.letters_pdf(log, str(seq), lang)))
+        except TooLarge as exc:
+            entry, record = await _threaded(self.settings, _stored, self.settings, seq)
+            return self.render(request, "decision.html", user, entry=entry, record=record, applicant="",
+                               motivation=None, audience="applicant", replayed=None, letters_limit=max_letters(),
+                               error=error_text(exc, lang), status=422)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="letters-{seq}.pdf"'})
 
@@ -593,7 +600,7 @@ class Pages:
         entry, record = await _threaded(self.settings, _stored, self.settings, seq)
         result = await _threaded(self.settings, lambda: _with_log(self.settings, lambda log: api.replay_record(log, str(seq))))
         return self.render(request, "decision.html", user, entry=entry, record=record, applicant="", motivation=None,
-                           audience="applicant", replayed=result)
+                           audience="applicant", replayed=result, letters_limit=max_letters())
 
     async def integrity(self, request: Request):
         user = self.need(request, "audit")

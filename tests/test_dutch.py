@@ -106,6 +106,11 @@ def test_the_workshops_facts_problems_are_told_in_dutch():
     assert in_dutch("1,000,001 applicants, over the limit of 1,000,000 a call (RULES_MAX_APPLICANTS, set by whoever "
                     "runs the engine)") == ("1.000.001 aanvragen, meer dan de grens van 1.000.000 per oproep "
                                             "(RULES_MAX_APPLICANTS, ingesteld door wie de engine beheert)")
+    assert in_dutch("decision 7 has 100,000 letters; one PDF holds at most 500 (RULES_MAX_LETTERS): ask for them by "
+                    "applicant") == ("beslissing 7 heeft 100.000 brieven; één PDF bevat er ten hoogste 500 "
+                                     "(RULES_MAX_LETTERS): vraag ze per aanvrager op")
+    assert in_dutch("1,200 letters asked for; one PDF holds at most 1,000 (RULES_MAX_LETTERS): ask for fewer") == \
+        "1.200 brieven gevraagd; één PDF bevat er ten hoogste 1.000 (RULES_MAX_LETTERS): vraag er minder"
 
 
 def _policy_owner(tmp_path):

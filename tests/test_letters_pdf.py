@@ -90,3 +90,85 @@ def test_the_decision_page_offers_the_letters(tmp_path):
     pdf = client.get("/decisions/1/letters.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert len(_letters_by_applicant(pdf.content)) == 55
+
+
+# A decision of 100,000 applicants would have WeasyPrint lay out 100,000 letters in one request: about a tenth of
+# a second and a megabyte of memory each (200 LDE letters: 17 s, 241 MB), a worker held for hours. Over the
+# operator's limit (RULES_MAX_LETTERS), one PDF is refused before any letter is written; by applicant, it is not.
+
+
+def test_one_pdf_holds_at_most_the_operators_number_of_letters(tmp_path, monkeypatch):
+    log, record_id = _logged(tmp_path)
+    out = tmp_path / "letters.pdf"
+    monkeypatch.setenv("RULES_MAX_LETTERS", "54")  # the call has 55 workshops
+    refused = CliRunner().invoke(main, ["letters", record_id, "-o", str(out), "--log", str(log)])
+    assert refused.exit_code == 1 and not out.exists()
+    assert refused.output.startswith("error: decision 1 has 55 letters; one PDF holds at most 54 "
+                                     "(RULES_MAX_LETTERS): ask for them by applicant"), refused.output
+    assert "Traceback" not in refused.output
+    some = ["letters", record_id, "-o", str(out), "--log", str(log), "--applicant", "BW-040", "--applicant", "BW-001"]
+    written = CliRunner().invoke(main, some)
+    assert written.exit_code == 0, written.output
+    assert sorted(_letters_by_applicant(out.read_bytes())) == ["BW-001", "BW-040"]
+    monkeypatch.setenv("RULES_MAX_LETTERS", "1")
+    one_too_many = CliRunner().invoke(main, some)
+    assert one_too_many.exit_code == 1 and one_too_many.output.startswith(
+        "error: 2 letters asked for; one PDF holds at most 1 (RULES_MAX_LETTERS): ask for fewer")
+    monkeypatch.setenv("RULES_MAX_LETTERS", "veel")
+    mistyped = CliRunner().invoke(main, some)
+    assert mistyped.exit_code == 1 and "RULES_MAX_LETTERS='veel': give a whole number" in mistyped.output
+
+
+def test_the_service_and_the_page_refuse_a_pdf_of_more_letters_than_the_limit(tmp_path, monkeypatch):
+    from test_web import sign_in
+
+    log, record_id = _logged(tmp_path)
+    with DecisionLog(log) as opened:
+        secret = TokenStore(opened).add("audit-office", "auditor")
+    monkeypatch.setenv("RULES_MAX_LETTERS", "54")
+    client = TestClient(create_app(Settings(rules_dir=str(RULES), log=str(log))))
+    refused = client.get(f"/v1/decisions/{record_id}/letters", headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["type"] == "/problems/too-large" and problem["title"] == "Too large"
+    assert problem["detail"].startswith("decision 1 has 55 letters; one PDF holds at most 54 (RULES_MAX_LETTERS)")
+    one = client.get(f"/v1/decisions/{record_id}/letter/BW-040",
+                     headers={"Authorization": f"Bearer {secret}", "Accept": "application/pdf"})
+    assert one.status_code == 200 and one.headers["content-type"] == "application/pdf"
+    assert sign_in(client, secret).status_code == 303
+    page = client.get("/decisions/1")
+    assert "letters.pdf" not in page.text  # no link to what would be refused; the page says why, in Dutch
+    assert "55 brieven: meer dan de 54 die één PDF mag bevatten (RULES_MAX_LETTERS)" in page.text
+    asked = client.get("/decisions/1/letters.pdf")
+    assert asked.status_code == 422 and asked.headers["content-type"].startswith("text/html")
+    assert "beslissing 1 heeft 55 brieven; één PDF bevat er ten hoogste 54 (RULES_MAX_LETTERS)" in asked.text
+    assert "letters" not in re.sub(r"<[^>]*>|RULES_MAX_LETTERS|/decisions/1/[\w.]+", "", asked.text).lower()
+    client.get("/lang/en")
+    english = client.get("/decisions/1")
+    assert "55 letters: more than the 54 one PDF may hold (RULES_MAX_LETTERS)" in english.text
+
+
+def test_a_mistyped_letter_limit_stops_the_service_at_start(monkeypatch):
+    import pytest
+
+    from rules_engine.errors import RulesError
+
+    monkeypatch.setenv("RULES_MAX_LETTERS", "1e3")
+    with pytest.raises(RulesError, match="RULES_MAX_LETTERS='1e3': give a whole number"):
+        create_app(Settings(rules_dir=str(RULES), log="unused.sqlite"))
+
+
+def test_a_time_limit_stops_the_letters_before_their_pdf_is_laid_out(tmp_path):
+    """The service's time limit (``deadline``) stops the letters' work between two letters, before WeasyPrint,
+    which checks nothing, lays them out: also once the stored rules are compiled (cached), so that nothing else
+    on the way checks it."""
+    import pytest
+
+    from rules_engine import api
+    from rules_engine.limits import TimeLimitExceeded, deadline
+
+    log, record_id = _logged(tmp_path)
+    with DecisionLog(log) as opened:
+        assert api.letters_pdf(opened, record_id, applicants=["BW-040"]).startswith(b"%PDF-")  # the rules compiled
+        with deadline(0), pytest.raises(TimeLimitExceeded):
+            api.letters_pdf(opened, record_id)
