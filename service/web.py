@@ -562,7 +562,8 @@ class Pages:
         return self.render(request, "realisation.html", user, seq=seq, result=result, error="", form=values,
                            bars=_realisation_bars(result))
 
-    async def decision(self, request: Request, seq: int, applicant: str = "", audience: str = "applicant"):
+    async def decision(self, request: Request, seq: int, applicant: str = "", audience: str = "applicant",
+                       page: str = "1"):
         user = self.need(request, "audit")
         entry, record = await _threaded(self.settings, _stored, self.settings, seq)
         motivation = None
@@ -570,8 +571,17 @@ class Pages:
             audience = "auditor" if audience == "auditor" else "applicant"
             motivation = await _threaded(self.settings, _explain, self.settings, seq, applicant, self.lang(request),
                                          audience)
-        return self.render(request, "decision.html", user, entry=entry, record=record, applicant=applicant,
-                           motivation=motivation, audience=audience, replayed=None, letters_limit=max_letters())
+        return self.decision_page(request, user, entry, record, page, applicant=applicant, motivation=motivation,
+                                  audience=audience)
+
+    def decision_page(self, request: Request, user: tuple, entry: Any, record: dict, page: str = "1",
+                      status: int = 200, **context) -> HTMLResponse:
+        """A logged decision's page: its totals, and a page of its applicants (``page``, from 1)."""
+        context = {"applicant": "", "motivation": None, "audience": "applicant", "replayed": None, "error": "",
+                   **context}
+        number = int(page) if page.isdigit() and len(page) < 10 else 1
+        return self.render(request, "decision.html", user, status, entry=entry, record=record,
+                           letters_limit=max_letters(), paged=page_of(record.get("decisions", []), number), **context)
 
     async def record(self, request: Request, seq: int):
         self.need(request, "audit")
@@ -588,9 +598,7 @@ class Pages:
                                                                     lambda log: api.letters_pdf(log, str(seq), lang)))
         except TooLarge as exc:
             entry, record = await _threaded(self.settings, _stored, self.settings, seq)
-            return self.render(request, "decision.html", user, entry=entry, record=record, applicant="",
-                               motivation=None, audience="applicant", replayed=None, letters_limit=max_letters(),
-                               error=error_text(exc, lang), status=422)
+            return self.decision_page(request, user, entry, record, error=error_text(exc, lang), status=422)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="letters-{seq}.pdf"'})
 
@@ -599,8 +607,7 @@ class Pages:
         await self.form(request, user)
         entry, record = await _threaded(self.settings, _stored, self.settings, seq)
         result = await _threaded(self.settings, lambda: _with_log(self.settings, lambda log: api.replay_record(log, str(seq))))
-        return self.render(request, "decision.html", user, entry=entry, record=record, applicant="", motivation=None,
-                           audience="applicant", replayed=result, letters_limit=max_letters())
+        return self.decision_page(request, user, entry, record, replayed=result)
 
     async def integrity(self, request: Request):
         user = self.need(request, "audit")
@@ -628,6 +635,18 @@ class Pages:
 def _local(target: str) -> str:
     """Only a path on this site (no open redirect)."""
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+DECISIONS_PAGE = 200  # applicants on a decision's page: 100,000 of them were a page of 22 MB, 25 s to make
+
+
+def page_of(items: list, page: int) -> dict:
+    """The items page ``page`` (from 1; past either end, the nearest) shows, and where they stand among all."""
+    pages = max(1, -(-len(items) // DECISIONS_PAGE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * DECISIONS_PAGE
+    return {"rows": items[start:start + DECISIONS_PAGE], "page": page, "pages": pages, "first": start + 1,
+            "last": min(start + DECISIONS_PAGE, len(items)), "total": len(items)}
 
 
 async def _threaded(settings, function, *args):
