@@ -107,6 +107,7 @@ def test_one_pdf_holds_at_most_the_operators_number_of_letters(tmp_path, monkeyp
                                      "(RULES_MAX_LETTERS): ask for them by applicant"), refused.output
     assert "Traceback" not in refused.output
     some = ["letters", record_id, "-o", str(out), "--log", str(log), "--applicant", "BW-040", "--applicant", "BW-001"]
+    monkeypatch.setenv("RULES_MAX_LETTERS", "2")  # as many as the limit: written
     written = CliRunner().invoke(main, some)
     assert written.exit_code == 0, written.output
     assert sorted(_letters_by_applicant(out.read_bytes())) == ["BW-001", "BW-040"]
@@ -117,6 +118,22 @@ def test_one_pdf_holds_at_most_the_operators_number_of_letters(tmp_path, monkeyp
     monkeypatch.setenv("RULES_MAX_LETTERS", "veel")
     mistyped = CliRunner().invoke(main, some)
     assert mistyped.exit_code == 1 and "RULES_MAX_LETTERS='veel': give a whole number" in mistyped.output
+
+
+def test_the_letter_limit_is_500_unless_set(monkeypatch):
+    import pytest
+
+    from rules_engine.api import within_letters
+    from rules_engine.errors import TooLarge
+
+    monkeypatch.delenv("RULES_MAX_LETTERS", raising=False)
+    within_letters(3, 500)
+    with pytest.raises(TooLarge, match=r"^decision 3 has 501 letters; one PDF holds at most 500 \(RULES_MAX_LETTERS\)"):
+        within_letters(3, 501)
+    monkeypatch.setenv("RULES_MAX_LETTERS", "1_000")
+    within_letters(3, 1000)
+    with pytest.raises(TooLarge, match=r"^1,001 letters asked for; one PDF holds at most 1,000 "):
+        within_letters(3, 1001, chosen=True)
 
 
 def test_the_service_and_the_page_refuse_a_pdf_of_more_letters_than_the_limit(tmp_path, monkeypatch):
